@@ -1,0 +1,311 @@
+//! Which pages a token may be used on.
+//!
+//! A [`SiteBinding`] is what an admin writes (`kaspersky.com`,
+//! `http://intranet.example:8080`); an [`Origin`] is what the browser reports
+//! for the requesting frame. Matching is deliberately strict and simple:
+//! same scheme, the bound host or one of its subdomains (on a label boundary,
+//! so `kaspersky.com.evil.test` and `evilkaspersky.com` never match), and the
+//! bound port when one is given. Hosts must be ASCII (punycode), as browsers
+//! already report them, so a Unicode look-alike can never equal a binding.
+
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Https,
+    Http,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Scheme::Https => 443,
+            Scheme::Http => 80,
+        }
+    }
+}
+
+/// A web origin as the browser reports it: scheme, host and port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+}
+
+/// A site a token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SiteBinding {
+    pub scheme: Scheme,
+    pub host: String,
+    /// `None` binds every port of the host.
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SiteError {
+    #[error("`{0}` has no host; write a domain such as `example.com`")]
+    NoHost(String),
+    #[error("`{0}` uses scheme `{1}`; only https (default) and http sites can be bound or served")]
+    Scheme(String, String),
+    #[error(
+        "`{0}` contains characters that are not allowed in a host name; write internationalised names in punycode (xn--…)"
+    )]
+    BadHost(String),
+    #[error("`{0}` has an invalid port")]
+    BadPort(String),
+    #[error("`{0}` has a path, query or fragment; bind a site (scheme, host, port) only")]
+    HasPath(String),
+    #[error("`{0}` is too long")]
+    TooLong(String),
+}
+
+const MAX_SITE_CHARS: usize = 300;
+
+struct Parts {
+    scheme: Option<Scheme>,
+    host: String,
+    port: Option<u16>,
+}
+
+fn parse_parts(input: &str, allow_path: bool) -> Result<Parts, SiteError> {
+    let s = input.trim();
+    if s.len() > MAX_SITE_CHARS {
+        return Err(SiteError::TooLong(s.chars().take(40).collect()));
+    }
+    let (scheme, rest) = match s.split_once("://") {
+        Some((sch, rest)) => {
+            let scheme = match sch.to_ascii_lowercase().as_str() {
+                "https" => Scheme::Https,
+                "http" => Scheme::Http,
+                other => return Err(SiteError::Scheme(s.into(), other.into())),
+            };
+            (Some(scheme), rest)
+        }
+        None => (None, s),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if !(allow_path || tail.is_empty() || tail == "/") {
+        return Err(SiteError::HasPath(s.into()));
+    }
+    if authority.contains('@') {
+        return Err(SiteError::BadHost(s.into()));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.contains(']') || h.ends_with(']') => {
+            let port: u16 = p.parse().map_err(|_| SiteError::BadPort(s.into()))?;
+            if port == 0 {
+                return Err(SiteError::BadPort(s.into()));
+            }
+            (h, Some(port))
+        }
+        _ => (authority, None),
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() {
+        return Err(SiteError::NoHost(s.into()));
+    }
+    if !valid_host(&host) {
+        return Err(SiteError::BadHost(s.into()));
+    }
+    Ok(Parts { scheme, host, port })
+}
+
+fn valid_host(host: &str) -> bool {
+    if host.starts_with('[') {
+        return host.ends_with(']')
+            && host[1..host.len() - 1]
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok();
+    }
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+impl FromStr for Origin {
+    type Err = SiteError;
+
+    /// Parses an origin; a full URL is accepted and reduced to its origin
+    /// (Firefox reports `sender.url`, not `sender.origin`).
+    fn from_str(s: &str) -> Result<Self, SiteError> {
+        if !s.contains("://") {
+            return Err(SiteError::Scheme(s.into(), String::new()));
+        }
+        let parts = parse_parts(s, true)?;
+        let scheme = parts.scheme.expect("checked above");
+        Ok(Origin {
+            scheme,
+            port: parts.port.unwrap_or(scheme.default_port()),
+            host: parts.host,
+        })
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme.as_str(), self.host)?;
+        if self.port != self.scheme.default_port() {
+            write!(f, ":{}", self.port)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for SiteBinding {
+    type Err = SiteError;
+
+    fn from_str(s: &str) -> Result<Self, SiteError> {
+        let parts = parse_parts(s, false)?;
+        Ok(SiteBinding {
+            scheme: parts.scheme.unwrap_or(Scheme::Https),
+            host: parts.host,
+            port: parts.port,
+        })
+    }
+}
+
+impl fmt::Display for SiteBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme.as_str(), self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+impl SiteBinding {
+    pub fn matches(&self, origin: &Origin) -> bool {
+        self.scheme == origin.scheme
+            && self.port.is_none_or(|p| p == origin.port)
+            && (origin.host == self.host
+                || (origin
+                    .host
+                    .strip_suffix(&self.host)
+                    .is_some_and(|prefix| prefix.ends_with('.'))
+                    && !is_ip(&self.host)))
+    }
+}
+
+fn is_ip(host: &str) -> bool {
+    host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(s: &str) -> Origin {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+    fn b(s: &str) -> SiteBinding {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn bare_domain_means_https_any_port_and_subdomains() {
+        let k = b("Kaspersky.com");
+        assert_eq!(k.to_string(), "https://kaspersky.com");
+        assert!(k.matches(&o("https://kaspersky.com")));
+        assert!(k.matches(&o("https://my.kaspersky.com")));
+        assert!(k.matches(&o("https://MY.KASPERSKY.COM:8443")));
+        assert!(
+            !k.matches(&o("http://my.kaspersky.com")),
+            "http is not https"
+        );
+    }
+
+    #[test]
+    fn lookalikes_never_match() {
+        let k = b("kaspersky.com");
+        for bad in [
+            "https://kaspersky.com.evil.test",
+            "https://evilkaspersky.com",
+            "https://kaspersky.co",
+            "https://xn--kaspersy-5ya.com", // punycode look-alike
+            "https://kaspersky.com-login.test",
+        ] {
+            assert!(!k.matches(&o(bad)), "{bad} must not match");
+        }
+    }
+
+    #[test]
+    fn explicit_scheme_and_port() {
+        let b1 = b("http://my.kaspersky.test:8080");
+        assert!(b1.matches(&o("http://my.kaspersky.test:8080")));
+        assert!(!b1.matches(&o("http://my.kaspersky.test:8081")));
+        assert!(!b1.matches(&o("https://my.kaspersky.test:8080")));
+        let b2 = b("https://example.com:443");
+        assert!(b2.matches(&o("https://example.com")));
+    }
+
+    #[test]
+    fn ip_bindings_match_exactly() {
+        let ip = b("http://127.0.0.1");
+        assert!(ip.matches(&o("http://127.0.0.1:5555")));
+        assert!(!ip.matches(&o("http://1.127.0.0.1")));
+    }
+
+    #[test]
+    fn origin_from_full_url() {
+        assert_eq!(
+            o("https://my.kaspersky.com/signin?x=1#y").to_string(),
+            "https://my.kaspersky.com"
+        );
+        assert_eq!(o("http://a.test:80/").to_string(), "http://a.test");
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_reason() {
+        assert!(matches!(
+            "ftp://x.com".parse::<SiteBinding>(),
+            Err(SiteError::Scheme(..))
+        ));
+        assert!(matches!(
+            "x.com/login".parse::<SiteBinding>(),
+            Err(SiteError::HasPath(_))
+        ));
+        assert!(matches!(
+            "käspersky.com".parse::<SiteBinding>(),
+            Err(SiteError::BadHost(_))
+        ));
+        assert!(matches!(
+            "user@x.com".parse::<SiteBinding>(),
+            Err(SiteError::BadHost(_))
+        ));
+        assert!(matches!(
+            "x.com:99999".parse::<SiteBinding>(),
+            Err(SiteError::BadPort(_))
+        ));
+        assert!(matches!(
+            "".parse::<SiteBinding>(),
+            Err(SiteError::NoHost(_))
+        ));
+        assert!(matches!(
+            "chrome-extension://abc".parse::<Origin>(),
+            Err(SiteError::Scheme(..))
+        ));
+        assert!(matches!(
+            "null".parse::<Origin>(),
+            Err(SiteError::Scheme(..))
+        ));
+        assert!("https://[::1]:8443".parse::<Origin>().is_ok());
+    }
+}
