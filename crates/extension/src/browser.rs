@@ -1,0 +1,91 @@
+//! The few browser APIs the core needs, behind typed Rust functions.
+
+use js_sys::{Promise, Reflect};
+use twofill_protocol::{Request, RequestBody, Response, ResponseBody};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = ["chrome", "runtime"], js_name = sendNativeMessage)]
+    fn send_native_message(host: &str, message: &JsValue) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;
+
+    #[wasm_bindgen(js_namespace = console)]
+    pub fn log(s: &str);
+}
+
+pub fn now_seconds() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+pub async fn sleep_ms(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+fn next_request_id() -> String {
+    format!(
+        "{:x}",
+        (js_sys::Math::random() * f64::from(u32::MAX)) as u64
+    )
+}
+
+/// One request to the native host, one reply. Transport failures (host not
+/// installed, host crashed) come back as `Err` with the browser's message.
+pub async fn ask_host(body: RequestBody) -> Result<ResponseBody, String> {
+    let request = Request::new(next_request_id(), body);
+    // Through JSON text, not serde-wasm-bindgen: the flattened message types
+    // would become JS `Map`s, which the browser sends to the host as `{}`.
+    // The JSON route yields exactly the bytes the host's serde expects.
+    let json = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+    let message = js_sys::JSON::parse(&json).map_err(|e| js_error(&e))?;
+    let promise = send_native_message(twofill_protocol::HOST_NAME, &message)
+        .map_err(|e| format!("cannot reach the twofill host: {}", js_error(&e)))?;
+    let reply = JsFuture::from(promise)
+        .await
+        .map_err(|e| format!("cannot reach the twofill host: {}", js_error(&e)))?;
+    let text: String = js_sys::JSON::stringify(&reply)
+        .map_err(|e| js_error(&e))?
+        .into();
+    let response: Response = serde_json::from_str(&text)
+        .map_err(|e| format!("unreadable reply from the twofill host: {e}"))?;
+    if response.id.as_deref() != Some(request.id.as_str())
+        && !matches!(response.body, ResponseBody::Error { .. })
+    {
+        return Err("the twofill host answered a different request".into());
+    }
+    Ok(response.body)
+}
+
+fn js_error(e: &JsValue) -> String {
+    Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// The web origin of the frame that sent a runtime message, from the
+/// browser's `MessageSender`: `origin` (Chromium) or the origin of `url`
+/// (Firefox, which has no `origin`). Page content never influences it.
+pub fn sender_origin(sender: &JsValue) -> Option<String> {
+    let get = |key: &str| {
+        Reflect::get(sender, &key.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    // An opaque origin ("null": sandboxed frame, data: URL) gets nothing,
+    // even though its URL may name a real site.
+    if let Some(origin) = get("origin") {
+        return (origin != "null").then_some(origin);
+    }
+    let url = get("url")?;
+    let (scheme, rest) = url.split_once("://")?;
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(format!("{scheme}://{}", &rest[..host_end]))
+}

@@ -1,0 +1,120 @@
+//! The extension's brain, in the service worker (and, later, the popup).
+//!
+//! The content script sends a [`PageScan`]; we decide with
+//! `twofill-detection` whether it is a TOTP prompt, ask the native host for
+//! the code of the token bound to the *sender's* origin — as reported by the
+//! browser, never by the page — and answer with a fill plan. The host makes
+//! every permission decision; this side only decides where a code goes.
+
+mod browser;
+
+use serde::{Deserialize, Serialize};
+use twofill_detection::{PageScan, PromptKind, detect};
+use twofill_protocol::{ErrorCode, RequestBody, ResponseBody};
+use wasm_bindgen::prelude::*;
+
+/// A code with less than this many seconds left is not filled: by the time
+/// the user submits it may have expired, so we wait for the next one.
+const MIN_SECONDS_LEFT: f64 = 3.0;
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ContentMessage {
+    Scan { page: PageScan },
+}
+
+/// The answer to a scan: fill these fields, or do nothing (and why).
+#[derive(Serialize, Debug)]
+#[serde(tag = "action", rename_all = "snake_case")]
+enum FillPlan {
+    Fill {
+        fields: Vec<u32>,
+        code: String,
+        #[serde(rename = "tokenLabel")]
+        token_label: String,
+    },
+    None {
+        reason: String,
+    },
+}
+
+/// Entry point for `chrome.runtime.onMessage` from our content scripts.
+#[wasm_bindgen(js_name = onContentMessage)]
+pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
+    let plan = match serde_wasm_bindgen::from_value::<ContentMessage>(message) {
+        Ok(ContentMessage::Scan { page }) => plan_for(&page, &sender).await,
+        Err(e) => FillPlan::None {
+            reason: format!("unreadable message: {e}"),
+        },
+    };
+    serde_wasm_bindgen::to_value(&plan).map_err(Into::into)
+}
+
+async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
+    let Some(prompt) = detect(page) else {
+        return none("no code prompt");
+    };
+    if prompt.kind != PromptKind::Totp {
+        return none(&format!(
+            "{:?} prompt: not an authenticator code",
+            prompt.kind
+        ));
+    }
+    let Some(origin) = browser::sender_origin(sender) else {
+        return none("sender has no web origin");
+    };
+    let mut reply = browser::ask_host(RequestBody::GetCode {
+        origin: origin.clone(),
+        token: None,
+    })
+    .await;
+    // Wait out a nearly expired code rather than fill one that dies in the user's hands.
+    if let Ok(ResponseBody::Code(code)) = &reply {
+        let left = code.valid_until as f64 - browser::now_seconds();
+        if left < MIN_SECONDS_LEFT {
+            browser::sleep_ms((left.max(0.0) * 1000.0) as i32 + 200).await;
+            reply = browser::ask_host(RequestBody::GetCode {
+                origin,
+                token: Some(code.token.id.clone()),
+            })
+            .await;
+        }
+    }
+    match reply {
+        Ok(ResponseBody::Code(code)) => FillPlan::Fill {
+            fields: prompt.fields,
+            code: code.code,
+            token_label: match code.token.issuer {
+                Some(issuer) => format!("{issuer} ({})", code.token.account),
+                None => code.token.account,
+            },
+        },
+        Ok(ResponseBody::Error { error }) => {
+            if error.code == ErrorCode::Internal {
+                browser::log(&format!("twofill host error: {}", error.message));
+            }
+            none(&format!("{:?}: {}", error.code, error.message))
+        }
+        Ok(other) => none(&format!("unexpected host reply {other:?}")),
+        Err(e) => none(&e),
+    }
+}
+
+fn none(reason: &str) -> FillPlan {
+    FillPlan::None {
+        reason: reason.to_owned(),
+    }
+}
+
+/// For the popup: the host's version, or why it cannot be reached.
+#[wasm_bindgen(js_name = hostStatus)]
+pub async fn host_status() -> String {
+    match browser::ask_host(RequestBody::Hello).await {
+        Ok(ResponseBody::Hello { host_version, .. }) => {
+            format!("connected to twofill-host {host_version}")
+        }
+        Ok(ResponseBody::Error { error }) => format!("host refused: {}", error.message),
+        Ok(other) => format!("unexpected host reply {other:?}"),
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,354 @@
+//! End-to-end harness: real headless Chromium (through chromedriver), the
+//! built extension, the real `twofill-host` binary and a real vault file.
+//!
+//! Every [`Session`] is isolated: its own Chromium profile (where the host
+//! manifest is installed), its own `XDG_CONFIG_HOME`, its own vault, its own
+//! chromedriver. Nothing is mocked; the only stand-in is the web site, a
+//! static fixture served on 127.0.0.1 under made-up `*.test` host names.
+//!
+//! The build outputs come from `cargo xtask build` (which `cargo xtask test`
+//! and `cargo xtask demo` run first); their paths arrive in
+//! `TWOFILL_EXTENSION_DIR` and `TWOFILL_HOST_BIN`, with the default
+//! locations under `target/` as a fallback.
+
+pub mod site;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail, ensure};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+pub use site::SiteServer;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/e2e is two levels below the root")
+        .to_owned()
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    repo_root().join("tests").join("fixtures").join("site")
+}
+
+/// The built extension and host.
+pub struct Artifacts {
+    pub extension_dir: PathBuf,
+    pub host_bin: PathBuf,
+}
+
+impl Artifacts {
+    pub fn locate() -> Result<Artifacts> {
+        let target = repo_root().join("target");
+        let extension_dir = std::env::var_os("TWOFILL_EXTENSION_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target.join("twofill-extension"));
+        let host_bin = std::env::var_os("TWOFILL_HOST_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target.join("debug").join("twofill-host"));
+        for (what, path) in [
+            (
+                "extension",
+                extension_dir.join("pkg/twofill_extension_bg.wasm"),
+            ),
+            ("native host", host_bin.clone()),
+        ] {
+            ensure!(
+                path.exists(),
+                "the built {what} is missing at {}; run `cargo xtask build` (or `cargo xtask test`, which builds first)",
+                path.display()
+            );
+        }
+        Ok(Artifacts {
+            extension_dir,
+            host_bin,
+        })
+    }
+}
+
+fn chromium_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("TWOFILL_CHROMIUM") {
+        return p.into();
+    }
+    // The Debian wrapper script reorders flags and adds its own
+    // `--load-extension=`; the real binary behind it takes ours as given.
+    let real = Path::new("/usr/lib/chromium/chromium");
+    if real.exists() {
+        real.to_owned()
+    } else {
+        PathBuf::from("/usr/bin/chromium")
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// One isolated browser with the extension loaded and the host installed.
+pub struct Session {
+    pub client: Client,
+    pub site: SiteServer,
+    pub vault: PathBuf,
+    artifacts: Artifacts,
+    driver: Child,
+    driver_log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Session {
+    pub async fn start() -> Result<Session> {
+        let artifacts = Artifacts::locate()?;
+        let dir = tempfile::Builder::new().prefix("twofill-e2e-").tempdir()?;
+        let profile = dir.path().join("profile");
+        let vault = dir.path().join("vault").join("vault.sqlite3");
+        let xdg = dir.path().join("xdg");
+        std::fs::create_dir_all(&profile)?;
+        std::fs::create_dir_all(&xdg)?;
+
+        // Register the host the way an admin would, into this profile only.
+        let out = Command::new(&artifacts.host_bin)
+            .args(["install", "--browser", "chromium", "--user-data-dir"])
+            .arg(&profile)
+            .output()
+            .context("cannot run twofill-host install")?;
+        ensure!(
+            out.status.success(),
+            "twofill-host install failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let site = SiteServer::start(&fixtures_dir())?;
+        let port = free_port()?;
+        let driver_log = dir.path().join("chromedriver.log");
+        let mut cmd = Command::new("chromedriver");
+        cmd.arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", driver_log.display()))
+            .arg("--enable-chrome-logs")
+            // Inherited by Chromium and from it by the host it launches.
+            .env("TWOFILL_VAULT", &vault)
+            .env("XDG_CONFIG_HOME", &xdg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Own process group, so Drop can take Chromium down with the driver.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let driver = cmd
+            .spawn()
+            .context("cannot start chromedriver; install it with `cargo xtask setup`")?;
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                bail!("chromedriver did not start listening on port {port}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let ext = artifacts.extension_dir.display().to_string();
+        let args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            // Plain-http fixtures: no automatic https:// upgrade attempts.
+            "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable".into(),
+            "--window-size=1100,800".into(),
+            "--host-resolver-rules=MAP *.test 127.0.0.1".into(),
+            format!("--user-data-dir={}", profile.display()),
+            format!("--load-extension={ext}"),
+            format!("--disable-extensions-except={ext}"),
+        ];
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium_binary(),
+                "args": args,
+            }
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .with_context(|| {
+                format!(
+                    "chromedriver could not start Chromium; log: {}",
+                    log_tail(&driver_log)
+                )
+            })?;
+
+        Ok(Session {
+            client,
+            site,
+            vault,
+            artifacts,
+            driver,
+            driver_log,
+            _dir: dir,
+        })
+    }
+
+    /// Enrolls a token with `twofill-host token add`, as an admin would.
+    /// Returns the token id.
+    pub fn enroll(&self, uri: &str, sites: &[&str]) -> Result<String> {
+        let mut cmd = Command::new(&self.artifacts.host_bin);
+        cmd.env("TWOFILL_VAULT", &self.vault)
+            .args(["token", "add", "--uri", uri]);
+        for s in sites {
+            cmd.args(["--site", s]);
+        }
+        let out = cmd.output()?;
+        ensure!(
+            out.status.success(),
+            "token add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // "added token <id>: <label>"
+        let stdout = String::from_utf8(out.stdout)?;
+        stdout
+            .split_whitespace()
+            .nth(2)
+            .map(|id| id.trim_end_matches(':').to_owned())
+            .context("unexpected `token add` output")
+    }
+
+    /// The last lines of chromedriver's and Chromium's log, for failure messages.
+    pub fn diagnostics(&self) -> String {
+        log_tail(&self.driver_log)
+    }
+
+    pub async fn close(mut self) -> Result<()> {
+        let client = self.client.clone();
+        client.close().await.ok();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        Ok(())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Kill the whole group (chromedriver and the Chromium it started).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.driver.wait();
+    }
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            (l.contains("twofill") || l.contains("ERROR") || l.contains("CONSOLE"))
+                && !l.contains("dbus")
+        })
+        .collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// What happened on the sign-in fixture after the code step appeared.
+#[derive(Debug)]
+pub struct SignInOutcome {
+    /// The code input's value when we stopped waiting ("" if never filled).
+    pub value: String,
+    /// Unix time just before the code prompt was requested.
+    pub started: u64,
+    /// Unix time when we stopped waiting.
+    pub finished: u64,
+    /// From submitting the password step to seeing the code in the field.
+    pub latency: Duration,
+}
+
+/// Drives the My-Kaspersky-style fixture: email and password, submit, then
+/// waits up to `wait` for the code field to be filled by the extension.
+pub async fn sign_in_and_wait_for_code(
+    client: &Client,
+    url: &str,
+    wait: Duration,
+) -> Result<SignInOutcome> {
+    client.goto(url).await?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#email"))
+        .await?
+        .send_keys("team@example.com")
+        .await?;
+    client
+        .find(Locator::Css("#password"))
+        .await?
+        .send_keys("correct horse battery staple")
+        .await?;
+    let started = unix_now();
+    let t0 = Instant::now();
+    client
+        .find(Locator::Css("#step-password button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let deadline = t0 + wait;
+    loop {
+        let value = client
+            .execute(
+                "const el = document.getElementById('tfa-code');
+                 const form = document.getElementById('step-code');
+                 return form.hidden ? null : el.value;",
+                vec![],
+            )
+            .await?;
+        let value = value.as_str().unwrap_or("").to_owned();
+        if !value.is_empty() || Instant::now() >= deadline {
+            return Ok(SignInOutcome {
+                value,
+                started,
+                finished: unix_now(),
+                latency: t0.elapsed(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Codes `oathtool` (OATH Toolkit, an independent C implementation) computes
+/// for every 30-second window touching `[from, to]`.
+pub fn oathtool_codes(base32_seed: &str, from: u64, to: u64) -> Result<Vec<String>> {
+    let mut codes = Vec::new();
+    let mut t = from - from % 30;
+    while t <= to {
+        let out = Command::new("oathtool")
+            .args(["--totp", "-b", base32_seed, "--now", &format!("@{t}")])
+            .output()
+            .context("cannot run oathtool; install it with `cargo xtask setup`")?;
+        ensure!(
+            out.status.success(),
+            "oathtool failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        codes.push(String::from_utf8(out.stdout)?.trim().to_owned());
+        t += 30;
+    }
+    Ok(codes)
+}

@@ -1,0 +1,280 @@
+//! `cargo xtask` — the project's build orchestration (rust-analyzer style).
+//!
+//! The README's two commands are `cargo xtask demo` and `cargo xtask test`;
+//! both install what they need first (`setup`), so a fresh Debian machine
+//! with a Rust toolchain is enough.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Must equal the `wasm-bindgen` version pinned in crates/extension.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// Debian packages the build and the tests use.
+const APT_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    ("oathtool", "/usr/bin/oathtool"),
+];
+/// Oldest binaryen whose `wasm-opt` keeps wasm-bindgen's externref table
+/// intact (Debian 12 ships 108, which breaks it: "Table.set(): Argument 1
+/// is invalid"). Older ones are skipped rather than used.
+const MIN_WASM_OPT_VERSION: u32 = 116;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup   install what building and testing need (wasm target, wasm-bindgen-cli,
+          chromium, chromium-driver, oathtool)
+  build   build the native host and the extension (into target/twofill-extension)
+  demo    setup + build, then fill a code on the bundled sign-in page in headless
+          Chromium, save a screenshot and compare with oathtool
+  test    setup + build, then rustfmt check, clippy and the whole test suite
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("build") => build(&root).map(drop),
+        Some("demo") => {
+            setup()?;
+            let built = build(&root)?;
+            run(cargo(&built)
+                .args([
+                    "run",
+                    "--quiet",
+                    "-p",
+                    "twofill-e2e",
+                    "--bin",
+                    "twofill-demo",
+                    "--",
+                ])
+                .args(&args[1..]))
+        }
+        Some("test") => {
+            setup()?;
+            let built = build(&root)?;
+            run(cargo(&built).args(["fmt", "--all", "--", "--check"]))
+                .context("code is not rustfmt-formatted; run `cargo fmt --all`")?;
+            run(cargo(&built).args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--quiet",
+                "--",
+                "-D",
+                "warnings",
+            ]))?;
+            run(cargo(&built).args([
+                "clippy",
+                "-p",
+                "twofill-extension",
+                "--target",
+                WASM_TARGET,
+                "--quiet",
+                "--",
+                "-D",
+                "warnings",
+            ]))?;
+            run(cargo(&built).args(["test", "--workspace"]).args(&args[1..]))
+        }
+        _ => {
+            eprint!("{USAGE}");
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_owned()
+}
+
+/// Paths of the build outputs the tests and the demo use.
+struct Built {
+    extension_dir: PathBuf,
+    host_bin: PathBuf,
+}
+
+fn cargo(built: &Built) -> Command {
+    let mut c = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.env("TWOFILL_EXTENSION_DIR", &built.extension_dir)
+        .env("TWOFILL_HOST_BIN", &built.host_bin);
+    c
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn setup() -> Result<()> {
+    // wasm target
+    let targets = output(Command::new("rustup").args(["target", "list", "--installed"]));
+    match targets {
+        Some(t) if t.lines().any(|l| l.trim() == WASM_TARGET) => {}
+        Some(_) => run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?,
+        None => {
+            eprintln!("xtask: rustup not found; make sure the {WASM_TARGET} target is installed")
+        }
+    }
+
+    // wasm-bindgen CLI, matched to the crate version
+    let version = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if !version.contains(WASM_BINDGEN_VERSION) {
+        eprintln!(
+            "xtask: installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (takes a few minutes once)"
+        );
+        // Not --locked: the registry mirror lacks a pinned transitive version.
+        run(Command::new("cargo").args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN_VERSION,
+        ]))?;
+    }
+
+    // Debian packages
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .filter(|(_, path)| !Path::new(path).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("xtask: installing {}", missing.join(" "));
+        let root = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+        let apt = |args: &[&str]| {
+            let mut c = if root {
+                Command::new("apt-get")
+            } else if have("sudo") {
+                let mut c = Command::new("sudo");
+                c.arg("apt-get");
+                c
+            } else {
+                return Err(anyhow::anyhow!(
+                    "need root to install {}: run `sudo apt-get install {}`",
+                    missing.join(" "),
+                    missing.join(" ")
+                ));
+            };
+            c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+            run(&mut c)
+        };
+        apt(&["update", "-qq"])?;
+        let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+        args.extend(&missing);
+        apt(&args)?;
+    }
+    Ok(())
+}
+
+/// `wasm-opt` only shrinks the module; a too-old one breaks it, so it is
+/// used only when recent enough.
+fn usable_wasm_opt() -> bool {
+    let Some(version) = output(Command::new("wasm-opt").arg("--version")) else {
+        return false;
+    };
+    // "wasm-opt version 116 (version_116)"
+    let number = version
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.parse::<u32>().ok());
+    match number {
+        Some(n) if n >= MIN_WASM_OPT_VERSION => true,
+        _ => {
+            eprintln!(
+                "xtask: skipping {} (needs binaryen >= {MIN_WASM_OPT_VERSION}); the extension works unoptimised",
+                version.trim()
+            );
+            false
+        }
+    }
+}
+
+fn build(root: &Path) -> Result<Built> {
+    let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(&cargo_bin).args(["build", "--quiet", "-p", "twofill-host"]))?;
+    run(Command::new(&cargo_bin).args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "twofill-extension",
+        "--target",
+        WASM_TARGET,
+    ]))?;
+    let target = root.join("target");
+    let out = target.join("twofill-extension");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::create_dir_all(out.join("pkg"))?;
+    for entry in std::fs::read_dir(root.join("extension"))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), out.join(entry.file_name()))?;
+        }
+    }
+    let wasm = target
+        .join(WASM_TARGET)
+        .join("release")
+        .join("twofill_extension.wasm");
+    run(Command::new("wasm-bindgen")
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--remove-name-section",
+            "--remove-producers-section",
+            "--out-dir",
+        ])
+        .arg(out.join("pkg"))
+        .arg(&wasm))?;
+    let bg = out.join("pkg").join("twofill_extension_bg.wasm");
+    if usable_wasm_opt() {
+        run(Command::new("wasm-opt")
+            .args([
+                "-Oz",
+                "--enable-reference-types",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "-o",
+            ])
+            .arg(&bg)
+            .arg(&bg))?;
+    }
+    Ok(Built {
+        extension_dir: out,
+        host_bin: target.join("debug").join("twofill-host"),
+    })
+}
