@@ -10,7 +10,7 @@ mod browser;
 
 use serde::{Deserialize, Serialize};
 use twofill_detection::{PageScan, PromptKind, detect};
-use twofill_protocol::{ErrorCode, RequestBody, ResponseBody};
+use twofill_protocol::{CodePurpose, ErrorCode, RequestBody, ResponseBody};
 use wasm_bindgen::prelude::*;
 
 /// A code with less than this many seconds left is not filled: by the time
@@ -64,8 +64,9 @@ async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
         return none("sender has no web origin");
     };
     let mut reply = browser::ask_host(RequestBody::GetCode {
-        origin: origin.clone(),
+        origin: Some(origin.clone()),
         token: None,
+        purpose: CodePurpose::Fill,
     })
     .await;
     // Wait out a nearly expired code rather than fill one that dies in the user's hands.
@@ -74,8 +75,9 @@ async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
         if left < MIN_SECONDS_LEFT {
             browser::sleep_ms((left.max(0.0) * 1000.0) as i32 + 200).await;
             reply = browser::ask_host(RequestBody::GetCode {
-                origin,
+                origin: Some(origin),
                 token: Some(code.token.id.clone()),
+                purpose: CodePurpose::Fill,
             })
             .await;
         }

@@ -17,6 +17,14 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The extension id or add-on id, as the browser reported it.
+    pub fn id(&self) -> &str {
+        match self {
+            Caller::Chromium { extension_id } => extension_id,
+            Caller::Firefox { addon_id } => addon_id,
+        }
+    }
+
     pub fn is_allowed(&self) -> bool {
         match self {
             Caller::Chromium { extension_id } => extension_id == CHROMIUM_EXTENSION_ID.trim(),

@@ -6,8 +6,9 @@
 
 mod caller;
 mod cli;
+mod config;
+mod identity;
 mod install;
-mod paths;
 mod serve;
 
 use std::process::ExitCode;

@@ -4,31 +4,95 @@
 //! a silent host. The only frames that end the loop are the ones after which
 //! the stream cannot be trusted any more (oversized or truncated): the host
 //! answers what it can and exits, and the browser starts a fresh one.
+//!
+//! Permission decisions and the audit log are the vault's job
+//! ([`Vault::issue_code`], [`Vault::reveal_seed`]); this module maps
+//! messages to those calls and their outcomes back to messages.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use twofill_protocol::framing::{FrameError, read_frame, write_frame};
 use twofill_protocol::{
-    CodeReply, ErrorBody, ErrorCode, Request, RequestBody, Response, ResponseBody, TokenInfo,
+    CodePurpose, CodeReply, ErrorBody, ErrorCode, Request, RequestBody, Response, ResponseBody,
+    SeedPurpose, SeedReply, TokenEntry, TokenInfo,
 };
-use twofill_vault::{Origin, TokenSummary, Vault};
+use twofill_vault::{
+    AuditEvent, Origin, Purpose, Refusal, Requester, TokenSummary, Vault, VaultError,
+};
 
 use crate::caller::Caller;
-use crate::paths;
+use crate::config::{self, Settings};
+use crate::identity;
 
 pub fn run(caller: Caller) -> ExitCode {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
-    serve(&caller, &mut stdin.lock(), &mut stdout.lock())
+    let mut session = Session::new(caller);
+    serve(&mut session, &mut stdin.lock(), &mut stdout.lock())
 }
 
-fn serve(caller: &Caller, input: &mut impl Read, output: &mut impl Write) -> ExitCode {
+/// Per-process state: who is asking, and the vault once opened.
+struct Session {
+    caller: Caller,
+    browser: Option<String>,
+    vault: Option<(Vault, String)>,
+}
+
+impl Session {
+    fn new(caller: Caller) -> Session {
+        Session {
+            caller,
+            browser: identity::launching_browser(),
+            vault: None,
+        }
+    }
+
+    /// Opens the vault on first use and resolves the user.
+    fn vault(&mut self) -> Result<(&mut Vault, Requester), ErrorBody> {
+        if self.vault.is_none() {
+            let unavailable =
+                |e: anyhow::Error| error(ErrorCode::VaultUnavailable, format!("{e:#}"));
+            let settings: Settings = config::load().map_err(unavailable)?;
+            let user = identity::current_user(&settings.config.user).map_err(unavailable)?;
+            let protection = settings.protection(false).map_err(unavailable)?;
+            let vault = Vault::open(&settings.vault, &protection)
+                .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
+            self.vault = Some((vault, user));
+        }
+        let (vault, user) = self.vault.as_mut().expect("opened above");
+        let who = Requester {
+            user: user.clone(),
+            browser: self.browser.clone(),
+            extension_id: Some(self.caller.id().to_owned()),
+        };
+        Ok((vault, who))
+    }
+
+    /// Records a refusal that happened before the vault's own checks
+    /// (best effort: if the vault cannot be opened there is nowhere to
+    /// record it, and the reply already says why).
+    fn record_refusal(&mut self, action: &str, origin: Option<&str>, reason: String) {
+        if let Ok((vault, who)) = self.vault() {
+            let _ = vault.record(&AuditEvent {
+                user: who.user,
+                action: action.to_owned(),
+                success: false,
+                origin: origin.map(str::to_owned),
+                browser: who.browser,
+                extension_id: who.extension_id,
+                reason: Some(reason),
+                ..AuditEvent::default()
+            });
+        }
+    }
+}
+
+fn serve(session: &mut Session, input: &mut impl Read, output: &mut impl Write) -> ExitCode {
     loop {
         let (reply, keep_going) = match read_frame(input) {
             Ok(None) => return ExitCode::SUCCESS,
-            Ok(Some(payload)) => (respond(caller, &payload), true),
+            Ok(Some(payload)) => (respond(session, &payload), true),
             Err(FrameError::TooLarge { len }) => (
                 Response::error(
                     None,
@@ -56,25 +120,34 @@ fn serve(caller: &Caller, input: &mut impl Read, output: &mut impl Write) -> Exi
     }
 }
 
-fn respond(caller: &Caller, payload: &[u8]) -> Response {
+fn respond(session: &mut Session, payload: &[u8]) -> Response {
     let request = match Request::decode(payload) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     let id = Some(request.id.clone());
-    if !caller.is_allowed() {
-        return Response::error(
-            id,
-            ErrorCode::CallerNotAllowed,
-            format!("{caller} is not allowed to use this host"),
+    if !session.caller.is_allowed() {
+        let message = format!("{} is not allowed to use this host", session.caller);
+        session.record_refusal(
+            "host.connect",
+            None,
+            format!("caller_not_allowed: {message}"),
         );
+        return Response::error(id, ErrorCode::CallerNotAllowed, message);
     }
     let body = match request.body {
         RequestBody::Hello => Ok(ResponseBody::Hello {
             host_version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol: twofill_protocol::PROTOCOL_VERSION,
+            user: session.vault().ok().map(|(_, who)| who.user),
         }),
-        RequestBody::GetCode { origin, token } => get_code(&origin, token.as_deref()),
+        RequestBody::ListTokens { origin } => list_tokens(session, origin.as_deref()),
+        RequestBody::GetCode {
+            origin,
+            token,
+            purpose,
+        } => get_code(session, origin.as_deref(), token.as_deref(), purpose),
+        RequestBody::RevealSeed { token, purpose } => reveal_seed(session, &token, purpose),
     };
     match body {
         Ok(body) => Response::new(id, body),
@@ -98,53 +171,119 @@ fn info(t: &TokenSummary) -> TokenInfo {
     }
 }
 
-fn get_code(origin: &str, wanted: Option<&str>) -> Result<ResponseBody, ErrorBody> {
-    let origin: Origin = origin
-        .parse()
-        .map_err(|e| error(ErrorCode::BadOrigin, format!("{e}")))?;
-    let vault = open_vault()?;
-    let bound = vault
-        .tokens_for_origin(&origin)
-        .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
-    let chosen = match (wanted, bound.as_slice()) {
-        (_, []) => {
-            return Err(error(
-                ErrorCode::NoTokenForOrigin,
-                format!("no token is bound to {origin}"),
-            ));
+/// Maps the vault's answer to a protocol error.
+fn vault_error(e: VaultError) -> ErrorBody {
+    match e {
+        VaultError::Refused(r) => {
+            let message = r.to_string();
+            match r {
+                Refusal::NoTokenForOrigin { .. } => error(ErrorCode::NoTokenForOrigin, message),
+                Refusal::NotPermitted { .. } | Refusal::NotAdmin { .. } => {
+                    error(ErrorCode::NotPermitted, message)
+                }
+                Refusal::OriginRequired => error(ErrorCode::OriginRequired, message),
+                Refusal::NoSuchToken { .. } => error(ErrorCode::NoSuchToken, message),
+                Refusal::Ambiguous { candidates } => ErrorBody {
+                    code: ErrorCode::AmbiguousToken,
+                    message,
+                    candidates: candidates.iter().map(info).collect(),
+                },
+            }
         }
-        (Some(id), _) => bound.iter().find(|t| t.id == id).ok_or_else(|| {
-            error(
-                ErrorCode::NoTokenForOrigin,
-                format!("token `{id}` is not bound to {origin}"),
-            )
-        })?,
-        (None, [only]) => only,
-        (None, several) => {
-            return Err(ErrorBody {
-                code: ErrorCode::AmbiguousToken,
-                message: format!("{} tokens are bound to {origin}; name one", several.len()),
-                candidates: several.iter().map(info).collect(),
-            });
-        }
+        other => error(ErrorCode::VaultUnavailable, other.to_string()),
+    }
+}
+
+fn parse_origin(
+    session: &mut Session,
+    action: &str,
+    origin: Option<&str>,
+) -> Result<Option<Origin>, ErrorBody> {
+    match origin {
+        None => Ok(None),
+        Some(o) => o.parse::<Origin>().map(Some).map_err(|e| {
+            let message = e.to_string();
+            let shown: String = o.chars().take(200).collect();
+            session.record_refusal(action, Some(&shown), format!("bad_origin: {message}"));
+            error(ErrorCode::BadOrigin, message)
+        }),
+    }
+}
+
+fn list_tokens(session: &mut Session, origin: Option<&str>) -> Result<ResponseBody, ErrorBody> {
+    let origin = parse_origin(session, "token.list", origin)?;
+    let (vault, who) = session.vault()?;
+    let tokens = vault
+        .permitted_tokens(&who.user, origin.as_ref())
+        .map_err(vault_error)?
+        .into_iter()
+        .map(|t| TokenEntry {
+            bound_here: origin
+                .as_ref()
+                .is_some_and(|o| t.summary.bindings.iter().any(|b| b.matches(o))),
+            token: info(&t.summary),
+            sites: t.summary.bindings.iter().map(|b| b.to_string()).collect(),
+            access: t.access.as_str().to_owned(),
+            period: t.period,
+            digits: t.digits,
+        })
+        .collect();
+    Ok(ResponseBody::Tokens {
+        user: who.user,
+        tokens,
+    })
+}
+
+fn get_code(
+    session: &mut Session,
+    origin: Option<&str>,
+    token: Option<&str>,
+    purpose: CodePurpose,
+) -> Result<ResponseBody, ErrorBody> {
+    let purpose = match purpose {
+        CodePurpose::Fill => Purpose::Fill,
+        CodePurpose::Copy => Purpose::Copy,
+        CodePurpose::View => Purpose::View,
     };
-    let token = vault
-        .load_token(&chosen.id)
-        .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let window = token.window_at(now);
+    let origin = parse_origin(session, purpose.action(), origin)?;
+    let (vault, who) = session.vault()?;
+    let issued = vault
+        .issue_code(&who, token, origin.as_ref(), purpose)
+        .map_err(vault_error)?;
     Ok(ResponseBody::Code(CodeReply {
-        token: info(chosen),
-        code: window.code,
-        valid_from: window.valid_from,
-        valid_until: window.valid_until,
+        token: info(&issued.token),
+        code: issued.window.code,
+        valid_from: issued.window.valid_from,
+        valid_until: issued.window.valid_until,
     }))
 }
 
-fn open_vault() -> Result<Vault, ErrorBody> {
-    let path = paths::vault().map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
-    Vault::open(&path).map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))
+fn reveal_seed(
+    session: &mut Session,
+    token: &str,
+    purpose: SeedPurpose,
+) -> Result<ResponseBody, ErrorBody> {
+    let action = match purpose {
+        SeedPurpose::Reveal => "seed.reveal",
+        SeedPurpose::Qr => "seed.qr",
+        SeedPurpose::Export => "seed.export",
+    };
+    let (vault, who) = session.vault()?;
+    let seed = vault
+        .reveal_seed(&who, token, action)
+        .map_err(vault_error)?;
+    let summary = vault
+        .tokens()
+        .map_err(vault_error)?
+        .into_iter()
+        .find(|t| t.id == token);
+    Ok(ResponseBody::Seed(SeedReply {
+        token: TokenInfo {
+            id: token.to_owned(),
+            issuer: summary.as_ref().and_then(|s| s.issuer.clone()),
+            account: seed.account.clone(),
+        },
+        secret: seed.secret.to_base32(),
+        uri: seed.to_uri(),
+    }))
 }

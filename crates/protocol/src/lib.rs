@@ -38,16 +38,60 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RequestBody {
-    /// Liveness and version check; the reply names the host version.
+    /// Liveness and version check; the reply names the host version and
+    /// the user the host acts for.
     Hello,
-    /// The current code of the token bound to `origin`. `origin` must be the
-    /// origin the *browser* reported for the requesting frame, never a value
-    /// taken from page content. `token` picks one when several are bound.
+    /// The tokens this user may use, never with seeds. With `origin`, the
+    /// ones bound to it come first and are marked `bound_here`.
+    ListTokens {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
+    },
+    /// A current code. For `purpose: fill` (the default) `origin` is
+    /// required and must be the origin the *browser* reported for the
+    /// requesting frame, never a value taken from page content; the token
+    /// must be bound to it. `token` picks one when several fit; for `copy`
+    /// and `view` (the popup) it is required and `origin` is only recorded.
     GetCode {
-        origin: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        #[serde(default)]
+        purpose: CodePurpose,
     },
+    /// The seed of a token: only for users with a `full-seed` grant.
+    RevealSeed {
+        token: String,
+        #[serde(default)]
+        purpose: SeedPurpose,
+    },
+}
+
+/// Why a code is requested; recorded in the audit log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodePurpose {
+    /// Filled into the page by the extension.
+    #[default]
+    Fill,
+    /// Copied to the clipboard from the popup.
+    Copy,
+    /// Shown in the popup.
+    View,
+}
+
+/// Why a seed is requested; recorded in the audit log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeedPurpose {
+    /// Shown as text.
+    #[default]
+    Reveal,
+    /// Shown as a QR code to enroll another authenticator.
+    Qr,
+    /// Exported as an otpauth:// URI.
+    Export,
 }
 
 /// A reply from the host.
@@ -63,9 +107,47 @@ pub struct Response {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResponseBody {
-    Hello { host_version: String, protocol: u32 },
+    Hello {
+        host_version: String,
+        protocol: u32,
+        /// The user the host acts for (as resolved by the host).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
+    Tokens {
+        user: String,
+        tokens: Vec<TokenEntry>,
+    },
     Code(CodeReply),
-    Error { error: ErrorBody },
+    Seed(SeedReply),
+    Error {
+        error: ErrorBody,
+    },
+}
+
+/// One token in a listing: what the popup shows. Never carries the seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenEntry {
+    #[serde(flatten)]
+    pub token: TokenInfo,
+    /// Sites the token is bound to, e.g. `https://kaspersky.com`.
+    pub sites: Vec<String>,
+    /// `code-only` or `full-seed`.
+    pub access: String,
+    pub period: u64,
+    pub digits: u32,
+    /// Bound to the origin named in the request.
+    pub bound_here: bool,
+}
+
+/// A seed, for full-seed holders who asked for it explicitly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedReply {
+    pub token: TokenInfo,
+    /// Base32, as authenticator apps take it.
+    pub secret: String,
+    /// The full otpauth:// URI (for a QR code).
+    pub uri: String,
 }
 
 /// A code and the window it is valid in. Never carries the seed.
@@ -119,6 +201,10 @@ pub enum ErrorCode {
     AmbiguousToken,
     /// Policy refuses this user the requested thing.
     NotPermitted,
+    /// A fill request without the page's origin.
+    OriginRequired,
+    /// The named token does not exist.
+    NoSuchToken,
     /// The vault could not be opened or read.
     VaultUnavailable,
     Internal,
@@ -274,7 +360,7 @@ impl Request {
     }
 }
 
-const KNOWN_REQUEST_TYPES: &[&str] = &["hello", "get_code"];
+const KNOWN_REQUEST_TYPES: &[&str] = &["hello", "list_tokens", "get_code", "reveal_seed"];
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
@@ -293,14 +379,15 @@ mod tests {
         let req = Request::new(
             "r1",
             RequestBody::GetCode {
-                origin: "https://my.kaspersky.com".into(),
+                origin: Some("https://my.kaspersky.com".into()),
                 token: None,
+                purpose: CodePurpose::Fill,
             },
         );
         let json = serde_json::to_string(&req).unwrap();
         assert_eq!(
             json,
-            r#"{"v":1,"id":"r1","type":"get_code","origin":"https://my.kaspersky.com"}"#
+            r#"{"v":1,"id":"r1","type":"get_code","origin":"https://my.kaspersky.com","purpose":"fill"}"#
         );
         assert_eq!(decode(&json).unwrap(), req);
     }
@@ -350,7 +437,7 @@ mod tests {
                 Some("a"),
             ),
             (
-                br#"{"v":1,"id":"a","type":"get_code"}"#,
+                br#"{"v":1,"id":"a","type":"reveal_seed"}"#,
                 ErrorCode::BadRequest,
                 Some("a"),
             ),

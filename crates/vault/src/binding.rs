@@ -5,8 +5,9 @@
 //! for the requesting frame. Matching is deliberately strict and simple:
 //! same scheme, the bound host or one of its subdomains (on a label boundary,
 //! so `kaspersky.com.evil.test` and `evilkaspersky.com` never match), and the
-//! bound port when one is given. Hosts must be ASCII (punycode), as browsers
-//! already report them, so a Unicode look-alike can never equal a binding.
+//! bound port when one is given. Hosts are compared in ASCII: bindings
+//! written in Unicode are converted to punycode (as browsers report them), so
+//! a look-alike in another script never equals a binding.
 
 use std::fmt;
 use std::str::FromStr;
@@ -56,9 +57,7 @@ pub enum SiteError {
     NoHost(String),
     #[error("`{0}` uses scheme `{1}`; only https (default) and http sites can be bound or served")]
     Scheme(String, String),
-    #[error(
-        "`{0}` contains characters that are not allowed in a host name; write internationalised names in punycode (xn--…)"
-    )]
+    #[error("`{0}` contains characters that are not allowed in a host name")]
     BadHost(String),
     #[error("`{0}` has an invalid port")]
     BadPort(String),
@@ -110,10 +109,18 @@ fn parse_parts(input: &str, allow_path: bool) -> Result<Parts, SiteError> {
         }
         _ => (authority, None),
     };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_end_matches('.');
     if host.is_empty() {
         return Err(SiteError::NoHost(s.into()));
     }
+    // Internationalised names become punycode (UTS #46), the form browsers
+    // report, so `bücher.example` binds `xn--bcher-kva.example` and a
+    // look-alike in another script becomes a different ASCII name.
+    let host = if host.is_ascii() {
+        host.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(host).map_err(|_| SiteError::BadHost(s.into()))?
+    };
     if !valid_host(&host) {
         return Err(SiteError::BadHost(s.into()));
     }
@@ -273,6 +280,23 @@ mod tests {
     }
 
     #[test]
+    fn internationalised_names_bind_as_punycode() {
+        let b1 = b("bücher.example");
+        assert_eq!(b1.to_string(), "https://xn--bcher-kva.example");
+        assert!(b1.matches(&o("https://xn--bcher-kva.example")));
+        assert!(b1.matches(&o("https://shop.xn--bcher-kva.example")));
+        assert!(!b1.matches(&o("https://bucher.example")));
+        // Cyrillic "а" (U+0430) in place of Latin "a": a different name.
+        let cyr = b("k\u{0430}spersky.com");
+        assert!(cyr.host.starts_with("xn--"), "{cyr}");
+        assert!(!b("kaspersky.com").matches(&o(&format!("https://{}", cyr.host))));
+        assert!(!cyr.matches(&o("https://kaspersky.com")));
+        // Same name in any case and as punycode: one binding.
+        assert_eq!(b("BÜCHER.example"), b1);
+        assert_eq!(b("xn--bcher-kva.example"), b1);
+    }
+
+    #[test]
     fn bad_input_is_refused_with_reason() {
         assert!(matches!(
             "ftp://x.com".parse::<SiteBinding>(),
@@ -283,7 +307,7 @@ mod tests {
             Err(SiteError::HasPath(_))
         ));
         assert!(matches!(
-            "käspersky.com".parse::<SiteBinding>(),
+            "exa mple.com".parse::<SiteBinding>(),
             Err(SiteError::BadHost(_))
         ));
         assert!(matches!(

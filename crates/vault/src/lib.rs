@@ -1,24 +1,43 @@
-//! The vault: where tokens live and which sites they are bound to.
+//! The vault: tokens, who may use them, and the audit log of every use.
 //!
-//! Storage is SQLite (bundled, so every platform runs the same engine) in a
-//! file the host opens per request. The schema is versioned through
-//! `PRAGMA user_version` and migrated forward in a transaction; a file that
-//! is not a twofill vault, or is damaged, is reported and left untouched.
+//! Storage is one SQLite file (bundled SQLite, so every platform runs the
+//! same engine). Seeds are sealed with the vault's data key
+//! (`twofill-seal`); names, bindings, grants and the audit log are not
+//! secret and stay readable for listing.
+//!
+//! The vault is also where the rules live, so that no caller can forget
+//! them:
+//! - the only way to get a code is [`Vault::issue_code`], which checks the
+//!   user's grant and the site binding and commits an audit record *before*
+//!   returning the code;
+//! - the only way to get a seed is [`Vault::reveal_seed`], which requires a
+//!   `full-seed` grant and is audited the same way;
+//! - every admin change requires an admin and is audited in the same
+//!   transaction; refusals are audited too.
+//!
+//! A file that is not a twofill vault, is damaged, or comes from a newer
+//! version is reported and left byte-for-byte untouched.
 
+pub mod audit;
 pub mod binding;
+mod schema;
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use twofill_otp::Token;
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use serde::Serialize;
+use twofill_otp::{CodeWindow, Token};
+use twofill_seal::{DataKey, Protection};
 
-pub use binding::{Origin, SiteBinding};
-
-/// Newest schema this build writes. Older vaults are migrated on open.
-pub const SCHEMA_VERSION: i64 = 1;
-
-/// SQLite `application_id` marking the file as a twofill vault ("2FIL").
-const APPLICATION_ID: i64 = 0x3246_494c;
+pub use audit::{AuditEvent, AuditRecord, ChainReport};
+pub use binding::{Origin, SiteBinding, SiteError};
+pub use schema::SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -35,226 +54,1039 @@ pub enum VaultError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot unlock the vault: {0}")]
+    Key(#[from] twofill_seal::SealError),
     #[error("no token with id `{0}`; `twofill-host token list` shows the ids")]
     NoSuchToken(String),
+    #[error("no group named `{0}`; `twofill-host group list` shows them")]
+    NoSuchGroup(String),
+    #[error("no user named `{0}`; `twofill-host user list` shows them")]
+    NoSuchUser(String),
+    #[error("`{0}` already exists")]
+    Exists(String),
+    #[error("`{0}` is not a valid name: use 1–64 letters, digits, `.`, `_`, `-` or `@`")]
+    BadName(String),
     #[error("token `{id}` has an unreadable seed ({detail}); re-enroll it")]
     BadSeed { id: String, detail: String },
+    #[error("{0}")]
+    Refused(Refusal),
     #[error("vault database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
 
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
 
-/// A token as listed: everything except the seed.
+/// Why a request was refused. Every refusal is also an audit record.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No token is bound to the requesting site.
+    NoTokenForOrigin { origin: String },
+    /// Tokens are bound to the site, or the token exists, but the user has no grant for it.
+    NotPermitted { user: String, what: String },
+    /// Several permitted tokens are bound to the site; the caller must pick one.
+    Ambiguous { candidates: Vec<TokenSummary> },
+    /// A fill needs the page's origin.
+    OriginRequired,
+    /// Admin changes need an admin.
+    NotAdmin { user: String },
+    /// The named token does not exist (or is not visible to this user).
+    NoSuchToken { id: String },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NoTokenForOrigin { origin } => write!(f, "no token is bound to {origin}"),
+            Refusal::NotPermitted { user, what } => write!(
+                f,
+                "{user} may not {what}; ask a twofill admin for a grant (`twofill-host grant set …`)"
+            ),
+            Refusal::Ambiguous { candidates } => write!(
+                f,
+                "{} tokens fit; name one ({})",
+                candidates.len(),
+                candidates
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Refusal::OriginRequired => write!(f, "filling a code needs the page's origin"),
+            Refusal::NotAdmin { user } => write!(
+                f,
+                "{user} is not a twofill admin; ask an admin to run `twofill-host user add {user} --admin`"
+            ),
+            Refusal::NoSuchToken { id } => write!(f, "no token with id `{id}`"),
+        }
+    }
+}
+
+impl Refusal {
+    fn short(&self) -> &'static str {
+        match self {
+            Refusal::NoTokenForOrigin { .. } => "no_token_for_origin",
+            Refusal::NotPermitted { .. } => "not_permitted",
+            Refusal::Ambiguous { .. } => "ambiguous_token",
+            Refusal::OriginRequired => "origin_required",
+            Refusal::NotAdmin { .. } => "not_admin",
+            Refusal::NoSuchToken { .. } => "no_such_token",
+        }
+    }
+}
+
+/// What a group's members may do with a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Access {
+    /// Codes only: fill, copy, view. Never the seed.
+    #[serde(rename = "code-only")]
+    CodeOnly,
+    /// Codes, and the seed itself (reveal, export, QR).
+    #[serde(rename = "full-seed")]
+    FullSeed,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::CodeOnly => "code-only",
+            Access::FullSeed => "full-seed",
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Access {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "code-only" => Ok(Access::CodeOnly),
+            "full-seed" => Ok(Access::FullSeed),
+            other => Err(format!(
+                "unknown access level `{other}`; use `code-only` or `full-seed`"
+            )),
+        }
+    }
+}
+
+/// Why a code is being handed out; becomes the audit action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Filled into a page by the extension (needs the page's origin and a binding).
+    Fill,
+    /// Copied to the clipboard from the popup.
+    Copy,
+    /// Shown in the popup.
+    View,
+    /// Printed by the command line.
+    Cli,
+}
+
+impl Purpose {
+    pub fn action(self) -> &'static str {
+        match self {
+            Purpose::Fill => "code.fill",
+            Purpose::Copy => "code.copy",
+            Purpose::View => "code.view",
+            Purpose::Cli => "code.cli",
+        }
+    }
+}
+
+/// Who is asking, for permission checks and the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requester {
+    pub user: String,
+    pub browser: Option<String>,
+    pub extension_id: Option<String>,
+}
+
+impl Requester {
+    pub fn cli(user: &str) -> Requester {
+        Requester {
+            user: user.to_owned(),
+            browser: None,
+            extension_id: None,
+        }
+    }
+}
+
+/// A token as listed: everything except the seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenSummary {
     pub id: String,
     pub issuer: Option<String>,
     pub account: String,
+    #[serde(serialize_with = "display_list")]
     pub bindings: Vec<SiteBinding>,
+}
+
+fn display_list<S: serde::Serializer>(v: &[SiteBinding], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|b| b.to_string()))
+}
+
+impl TokenSummary {
+    pub fn label(&self) -> String {
+        match &self.issuer {
+            Some(i) => format!("{i} ({})", self.account),
+            None => self.account.clone(),
+        }
+    }
+}
+
+/// A token the user may use, with their level and the code parameters the
+/// popup needs for its countdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PermittedToken {
+    #[serde(flatten)]
+    pub summary: TokenSummary,
+    pub access: Access,
+    pub period: u64,
+    pub digits: u32,
+}
+
+/// A code handed out, with the audit record that vouches for it.
+#[derive(Debug, Clone)]
+pub struct IssuedCode {
+    pub token: TokenSummary,
+    pub window: CodeWindow,
+    pub audit_seq: i64,
+}
+
+/// Everything an admin sees about one token.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenDetails {
+    #[serde(flatten)]
+    pub summary: TokenSummary,
+    pub kind: String,
+    pub algorithm: String,
+    pub digits: u32,
+    pub period: u64,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    /// Group → level.
+    pub grants: BTreeMap<String, Access>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub admin: bool,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupInfo {
+    pub name: String,
+    pub members: Vec<String>,
+    /// Token id → level.
+    pub grants: BTreeMap<String, Access>,
 }
 
 pub struct Vault {
     conn: Connection,
+    key: DataKey,
+    audit_key: zeroize::Zeroizing<[u8; 32]>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as i64
+}
+
+fn valid_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(VaultError::BadName(name.chars().take(70).collect()))
+    }
+}
+
+fn seed_aad(id: &str) -> Vec<u8> {
+    format!("twofill token seed v1\0{id}").into_bytes()
 }
 
 impl Vault {
-    /// Opens (creating if needed) the vault at `path` and migrates it.
-    pub fn open(path: &Path) -> Result<Vault> {
+    /// Opens (creating if needed) the vault at `path`, unlocks it with
+    /// `protection` and migrates it to the current schema.
+    pub fn open(path: &Path, protection: &Protection) -> Result<Vault> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir).map_err(|source| VaultError::CreateDir {
                 path: dir.to_owned(),
                 source,
             })?;
         }
-        let corrupt = |detail: String| VaultError::Corrupt {
-            path: path.to_owned(),
-            detail,
-        };
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // The first real read is where SQLite notices a file that is not a
-        // database; classify that as corruption, not as a generic error.
-        let app_id: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| corrupt(e.to_string()))?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| corrupt(e.to_string()))?;
-        let is_empty: bool = conn
-            .query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| corrupt(e.to_string()))?;
-        if !is_empty && app_id != APPLICATION_ID {
-            return Err(corrupt(format!(
-                "it is an SQLite database of another application (application_id {app_id:#x})"
-            )));
-        }
-        if version > SCHEMA_VERSION {
-            return Err(VaultError::TooNew {
-                path: path.to_owned(),
-                found: version,
-            });
-        }
-        if !is_empty {
-            let check: String = conn
-                .query_row("PRAGMA quick_check", [], |r| r.get(0))
-                .map_err(|e| corrupt(e.to_string()))?;
-            if check != "ok" {
-                return Err(corrupt(format!("integrity check failed: {check}")));
-            }
-        }
+        let version = schema::check(&conn, path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;",
         )?;
-        let mut vault = Vault { conn };
-        vault.migrate(version)?;
-        Ok(vault)
+        let mut conn = conn;
+        let key = schema::migrate(&mut conn, version, protection)?;
+        let audit_key = key.derive_subkey("twofill audit chain v1");
+        Ok(Vault {
+            conn,
+            key,
+            audit_key,
+        })
     }
 
-    fn migrate(&mut self, from: i64) -> Result<()> {
-        if from >= SCHEMA_VERSION {
-            return Ok(());
+    // ---- admin side ----------------------------------------------------
+
+    /// Runs an admin change in one write transaction: checks `actor` is an
+    /// admin (recording the refusal if not), applies `change`, commits.
+    /// `change` records its own audit event so it can describe itself.
+    fn admin<T>(
+        &mut self,
+        actor: &str,
+        action: &str,
+        change: impl FnOnce(&Transaction<'_>, &DataKey, &[u8; 32]) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Err(refusal) = check_admin(&tx, &self.audit_key, actor)? {
+            refuse(
+                &tx,
+                &self.audit_key,
+                &Requester::cli(actor),
+                action,
+                None,
+                None,
+                &refusal,
+            )?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
         }
-        let tx = self.conn.transaction()?;
-        if from < 1 {
-            tx.execute_batch(&format!(
-                "PRAGMA application_id = {APPLICATION_ID};
-                 CREATE TABLE tokens (
-                     id TEXT PRIMARY KEY,
-                     issuer TEXT,
-                     account TEXT NOT NULL,
-                     uri TEXT NOT NULL,
-                     created_at INTEGER NOT NULL DEFAULT (unixepoch())
-                 );
-                 CREATE TABLE token_sites (
-                     token_id TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
-                     site TEXT NOT NULL,
-                     PRIMARY KEY (token_id, site)
-                 );"
-            ))?;
-        }
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let out = change(&tx, &self.key, &self.audit_key)?;
         tx.commit()?;
-        Ok(())
+        Ok(out)
     }
 
     /// Stores a token bound to `sites` and returns its new id.
-    pub fn add_token(&mut self, token: &Token, sites: &[SiteBinding]) -> Result<String> {
-        let tx = self.conn.transaction()?;
-        let id: String = tx.query_row("SELECT lower(hex(randomblob(6)))", [], |r| r.get(0))?;
-        tx.execute(
-            "INSERT INTO tokens (id, issuer, account, uri) VALUES (?1, ?2, ?3, ?4)",
-            params![id, token.issuer, token.account, token.to_uri()],
-        )?;
-        for site in sites {
+    pub fn add_token(
+        &mut self,
+        actor: &str,
+        token: &Token,
+        sites: &[SiteBinding],
+    ) -> Result<String> {
+        self.admin(actor, "token.add", |tx, key, audit_key| {
+            let id: String = tx.query_row("SELECT lower(hex(randomblob(6)))", [], |r| r.get(0))?;
+            let sealed = key.seal(token.to_uri().as_bytes(), &seed_aad(&id));
+            tx.execute(
+                "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    token.issuer,
+                    token.account,
+                    sealed,
+                    format!("{:?}", token.kind).to_lowercase(),
+                    actor
+                ],
+            )?;
+            for site in sites {
+                tx.execute(
+                    "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
+                    params![id, site.to_string()],
+                )?;
+            }
+            let summary = summary_conn(tx, &id)?;
+            let detail = format!("sites: {}", join(&summary.bindings));
+            admin_audit(tx, audit_key, actor, "token.add", Some(&summary), detail)?;
+            Ok(id)
+        })
+    }
+
+    pub fn remove_token(&mut self, actor: &str, id: &str) -> Result<()> {
+        self.admin(actor, "token.remove", |tx, _, audit_key| {
+            let summary = summary_conn(tx, id)?;
+            tx.execute("DELETE FROM tokens WHERE id = ?1", [id])?;
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                "token.remove",
+                Some(&summary),
+                String::new(),
+            )
+        })
+    }
+
+    pub fn bind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
+        self.admin(actor, "token.bind", |tx, _, audit_key| {
+            let summary = summary_conn(tx, id)?;
             tx.execute(
                 "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
                 params![id, site.to_string()],
             )?;
-        }
-        tx.commit()?;
-        Ok(id)
+            let detail = format!("site: {site}");
+            admin_audit(tx, audit_key, actor, "token.bind", Some(&summary), detail)
+        })
     }
 
-    pub fn remove_token(&mut self, id: &str) -> Result<()> {
-        match self
-            .conn
-            .execute("DELETE FROM tokens WHERE id = ?1", [id])?
-        {
-            0 => Err(VaultError::NoSuchToken(id.to_owned())),
-            _ => Ok(()),
-        }
+    pub fn unbind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
+        self.admin(actor, "token.unbind", |tx, _, audit_key| {
+            let summary = summary_conn(tx, id)?;
+            tx.execute(
+                "DELETE FROM token_sites WHERE token_id = ?1 AND site = ?2",
+                params![id, site.to_string()],
+            )?;
+            let detail = format!("site: {site}");
+            admin_audit(tx, audit_key, actor, "token.unbind", Some(&summary), detail)
+        })
     }
 
-    pub fn bind_site(&mut self, id: &str, site: &SiteBinding) -> Result<()> {
-        self.summary(id)?;
-        self.conn.execute(
-            "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
-            params![id, site.to_string()],
-        )?;
-        Ok(())
+    /// Adds a user, or sets the admin flag of an existing one.
+    pub fn add_user(&mut self, actor: &str, name: &str, admin: bool) -> Result<()> {
+        valid_name(name)?;
+        self.admin(actor, "user.add", |tx, _, audit_key| {
+            tx.execute(
+                "INSERT INTO users (name, admin) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET admin = excluded.admin",
+                params![name, admin],
+            )?;
+            let detail = format!("user: {name}; admin: {admin}");
+            admin_audit(tx, audit_key, actor, "user.add", None, detail)
+        })
     }
+
+    pub fn remove_user(&mut self, actor: &str, name: &str) -> Result<()> {
+        self.admin(actor, "user.remove", |tx, _, audit_key| {
+            if tx.execute("DELETE FROM users WHERE name = ?1", [name])? == 0 {
+                return Err(VaultError::NoSuchUser(name.to_owned()));
+            }
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                "user.remove",
+                None,
+                format!("user: {name}"),
+            )
+        })
+    }
+
+    pub fn add_group(&mut self, actor: &str, name: &str) -> Result<()> {
+        valid_name(name)?;
+        self.admin(actor, "group.add", |tx, _, audit_key| {
+            if tx.execute("INSERT OR IGNORE INTO groups (name) VALUES (?1)", [name])? == 0 {
+                return Err(VaultError::Exists(name.to_owned()));
+            }
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                "group.add",
+                None,
+                format!("group: {name}"),
+            )
+        })
+    }
+
+    pub fn remove_group(&mut self, actor: &str, name: &str) -> Result<()> {
+        self.admin(actor, "group.remove", |tx, _, audit_key| {
+            if tx.execute("DELETE FROM groups WHERE name = ?1", [name])? == 0 {
+                return Err(VaultError::NoSuchGroup(name.to_owned()));
+            }
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                "group.remove",
+                None,
+                format!("group: {name}"),
+            )
+        })
+    }
+
+    /// Adds `user` to `group`, creating the user (non-admin) if needed.
+    pub fn add_member(&mut self, actor: &str, group: &str, user: &str) -> Result<()> {
+        valid_name(user)?;
+        self.admin(actor, "group.member.add", |tx, _, audit_key| {
+            group_exists(tx, group)?;
+            tx.execute("INSERT OR IGNORE INTO users (name) VALUES (?1)", [user])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO members (group_name, user_name) VALUES (?1, ?2)",
+                params![group, user],
+            )?;
+            let detail = format!("group: {group}; user: {user}");
+            admin_audit(tx, audit_key, actor, "group.member.add", None, detail)
+        })
+    }
+
+    pub fn remove_member(&mut self, actor: &str, group: &str, user: &str) -> Result<()> {
+        self.admin(actor, "group.member.remove", |tx, _, audit_key| {
+            group_exists(tx, group)?;
+            tx.execute(
+                "DELETE FROM members WHERE group_name = ?1 AND user_name = ?2",
+                params![group, user],
+            )?;
+            let detail = format!("group: {group}; user: {user}");
+            admin_audit(tx, audit_key, actor, "group.member.remove", None, detail)
+        })
+    }
+
+    /// Grants `group` the `level` on token `id` (replacing any earlier level).
+    pub fn set_grant(&mut self, actor: &str, id: &str, group: &str, level: Access) -> Result<()> {
+        self.admin(actor, "grant.set", |tx, _, audit_key| {
+            let summary = summary_conn(tx, id)?;
+            group_exists(tx, group)?;
+            tx.execute(
+                "INSERT INTO grants (token_id, group_name, level) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (token_id, group_name) DO UPDATE SET level = excluded.level",
+                params![id, group, level.as_str()],
+            )?;
+            let detail = format!("group: {group}; level: {level}");
+            admin_audit(tx, audit_key, actor, "grant.set", Some(&summary), detail)
+        })
+    }
+
+    pub fn revoke_grant(&mut self, actor: &str, id: &str, group: &str) -> Result<()> {
+        self.admin(actor, "grant.revoke", |tx, _, audit_key| {
+            let summary = summary_conn(tx, id)?;
+            tx.execute(
+                "DELETE FROM grants WHERE token_id = ?1 AND group_name = ?2",
+                params![id, group],
+            )?;
+            let detail = format!("group: {group}");
+            admin_audit(tx, audit_key, actor, "grant.revoke", Some(&summary), detail)
+        })
+    }
+
+    // ---- reading (no secrets) ------------------------------------------
 
     /// All tokens, without seeds, in a stable order.
     pub fn tokens(&self) -> Result<Vec<TokenSummary>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, issuer, account FROM tokens ORDER BY issuer, account, id")?;
+            .prepare("SELECT id FROM tokens ORDER BY issuer, account, id")?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.iter().map(|id| summary_conn(&self.conn, id)).collect()
+    }
+
+    pub fn token_details(&self, id: &str) -> Result<TokenDetails> {
+        let summary = summary_conn(&self.conn, id)?;
+        let (kind, created_at, created_by): (String, i64, Option<String>) = self.conn.query_row(
+            "SELECT kind, created_at, created_by FROM tokens WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let token = self.load_token(id)?;
+        Ok(TokenDetails {
+            summary,
+            kind,
+            algorithm: token.algorithm.to_string(),
+            digits: token.digits,
+            period: token.period,
+            created_at,
+            created_by,
+            grants: grants_of_token(&self.conn, id)?,
+        })
+    }
+
+    /// The user's level on a token, if any.
+    pub fn access(&self, user: &str, id: &str) -> Result<Option<Access>> {
+        access_conn(&self.conn, user, id)
+    }
+
+    /// Tokens the user may use (bound to `origin` first when one is given).
+    pub fn permitted_tokens(
+        &self,
+        user: &str,
+        origin: Option<&Origin>,
+    ) -> Result<Vec<PermittedToken>> {
+        let mut out = Vec::new();
+        for summary in self.tokens()? {
+            if let Some(access) = access_conn(&self.conn, user, &summary.id)? {
+                let token = self.load_token(&summary.id)?;
+                out.push(PermittedToken {
+                    summary,
+                    access,
+                    period: token.period,
+                    digits: token.digits,
+                });
+            }
+        }
+        if let Some(origin) = origin {
+            // Stable sort: bound tokens first, otherwise the usual order.
+            out.sort_by_key(|t| !t.summary.bindings.iter().any(|b| b.matches(origin)));
+        }
+        Ok(out)
+    }
+
+    pub fn is_admin(&self, user: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT admin FROM users WHERE name = ?1", [user], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    pub fn users(&self) -> Result<Vec<UserInfo>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, admin FROM users ORDER BY name")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<(String, Option<String>, String)>>>()?;
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
-            .map(|(id, issuer, account)| {
-                let bindings = self.bindings(&id)?;
-                Ok(TokenSummary {
-                    id,
-                    issuer,
-                    account,
-                    bindings,
+            .map(|(name, admin)| {
+                let mut g = self.conn.prepare_cached(
+                    "SELECT group_name FROM members WHERE user_name = ?1 ORDER BY group_name",
+                )?;
+                let groups = g
+                    .query_map([&name], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()?;
+                Ok(UserInfo {
+                    name,
+                    admin,
+                    groups,
                 })
             })
             .collect()
     }
 
-    /// The tokens bound to a site that `origin` belongs to.
-    pub fn tokens_for_origin(&self, origin: &Origin) -> Result<Vec<TokenSummary>> {
-        Ok(self
-            .tokens()?
-            .into_iter()
-            .filter(|t| t.bindings.iter().any(|b| b.matches(origin)))
-            .collect())
-    }
-
-    pub fn summary(&self, id: &str) -> Result<TokenSummary> {
-        let row: Option<(Option<String>, String)> = self
-            .conn
-            .query_row(
-                "SELECT issuer, account FROM tokens WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (issuer, account) = row.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
-        Ok(TokenSummary {
-            id: id.to_owned(),
-            issuer,
-            account,
-            bindings: self.bindings(id)?,
-        })
-    }
-
-    /// The token with its seed. Callers decide whether the requester may have
-    /// a code from it; the seed itself must never leave the host.
-    pub fn load_token(&self, id: &str) -> Result<Token> {
-        let uri: String = self
-            .conn
-            .query_row("SELECT uri FROM tokens WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
-        Token::from_uri(&uri).map_err(|e| VaultError::BadSeed {
-            id: id.to_owned(),
-            detail: e.to_string(),
-        })
-    }
-
-    fn bindings(&self, id: &str) -> Result<Vec<SiteBinding>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT site FROM token_sites WHERE token_id = ?1 ORDER BY site")?;
-        let sites = stmt
-            .query_map([id], |r| r.get::<_, String>(0))?
+    pub fn groups(&self) -> Result<Vec<GroupInfo>> {
+        let mut stmt = self.conn.prepare("SELECT name FROM groups ORDER BY name")?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        // Bindings were validated on the way in; one that no longer parses
-        // (hand-edited file) simply matches nothing rather than failing open.
-        Ok(sites.iter().filter_map(|s| s.parse().ok()).collect())
+        names
+            .into_iter()
+            .map(|name| {
+                let mut m = self.conn.prepare_cached(
+                    "SELECT user_name FROM members WHERE group_name = ?1 ORDER BY user_name",
+                )?;
+                let members = m
+                    .query_map([&name], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()?;
+                let mut g = self.conn.prepare_cached(
+                    "SELECT token_id, level FROM grants WHERE group_name = ?1 ORDER BY token_id",
+                )?;
+                let grants = g
+                    .query_map([&name], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    .into_iter()
+                    .filter_map(|(t, l)| Some((t, l.parse().ok()?)))
+                    .collect();
+                Ok(GroupInfo {
+                    name,
+                    members,
+                    grants,
+                })
+            })
+            .collect()
+    }
+
+    // ---- codes and seeds: permission-checked and audited ---------------
+
+    /// Computes the current code for a token the requester may use, after a
+    /// durable audit record. For [`Purpose::Fill`] the token must be bound
+    /// to `origin`; with `token = None` the single permitted token bound to
+    /// the origin is chosen.
+    pub fn issue_code(
+        &mut self,
+        who: &Requester,
+        token: Option<&str>,
+        origin: Option<&Origin>,
+        purpose: Purpose,
+    ) -> Result<IssuedCode> {
+        let time_ms = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let chosen = match choose_token(&tx, &who.user, token, origin, purpose) {
+            Ok(summary) => summary,
+            Err(refusal) => {
+                let summary = token.and_then(|id| summary_conn(&tx, id).ok());
+                refuse(
+                    &tx,
+                    &self.audit_key,
+                    who,
+                    purpose.action(),
+                    summary.as_ref(),
+                    origin,
+                    &refusal,
+                )?;
+                tx.commit()?;
+                return Err(VaultError::Refused(refusal));
+            }
+        };
+        let seed = load_token_conn(&tx, &self.key, &chosen.id)?;
+        let window = seed.window_at((time_ms / 1000) as u64);
+        let record = audit::append(
+            &tx,
+            &self.audit_key,
+            time_ms,
+            &event(who, purpose.action(), true, Some(&chosen), origin, None),
+        )?;
+        // Durable (synchronous=FULL) before the code exists outside this function.
+        tx.commit()?;
+        Ok(IssuedCode {
+            token: chosen,
+            window,
+            audit_seq: record.seq,
+        })
+    }
+
+    /// The token with its seed, for `full-seed` holders only. `action` is
+    /// the audit action (`seed.reveal`, `seed.export`, `seed.qr`).
+    pub fn reveal_seed(&mut self, who: &Requester, id: &str, action: &str) -> Result<Token> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let summary = match summary_conn(&tx, id) {
+            Ok(s) => s,
+            Err(VaultError::NoSuchToken(_)) => {
+                let refusal = Refusal::NoSuchToken { id: id.to_owned() };
+                refuse(&tx, &self.audit_key, who, action, None, None, &refusal)?;
+                tx.commit()?;
+                return Err(VaultError::Refused(refusal));
+            }
+            Err(e) => return Err(e),
+        };
+        if access_conn(&tx, &who.user, id)? != Some(Access::FullSeed) {
+            let refusal = Refusal::NotPermitted {
+                user: who.user.clone(),
+                what: format!(
+                    "see the seed of {} (needs a full-seed grant)",
+                    summary.label()
+                ),
+            };
+            refuse(
+                &tx,
+                &self.audit_key,
+                who,
+                action,
+                Some(&summary),
+                None,
+                &refusal,
+            )?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
+        let token = load_token_conn(&tx, &self.key, id)?;
+        audit::append(
+            &tx,
+            &self.audit_key,
+            now_ms(),
+            &event(who, action, true, Some(&summary), None, None),
+        )?;
+        tx.commit()?;
+        Ok(token)
+    }
+
+    // ---- audit ---------------------------------------------------------
+
+    /// Records after `after_seq`, oldest first, at most `limit`.
+    pub fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        audit::read(&self.conn, after_seq, limit)
+    }
+
+    /// Sequence number of the newest record (0 when the log is empty).
+    pub fn audit_head_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM audit", [], |r| r.get(0))?)
+    }
+
+    /// Walks the whole chain; with an anchor `(seq, mac)` also checks that
+    /// the log still reaches it unchanged.
+    pub fn verify_audit(&self, anchor: Option<(i64, [u8; 32])>) -> Result<ChainReport> {
+        audit::verify(&self.conn, &self.audit_key, anchor)
+    }
+
+    /// Appends a record for something that happened outside the vault
+    /// (e.g. a request refused before it reached the vault).
+    pub fn record(&mut self, event: &AuditEvent) -> Result<AuditRecord> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let r = audit::append(&tx, &self.audit_key, now_ms(), event)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn load_token(&self, id: &str) -> Result<Token> {
+        load_token_conn(&self.conn, &self.key, id)
     }
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+fn join(b: &[SiteBinding]) -> String {
+    b.iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn event(
+    who: &Requester,
+    action: &str,
+    success: bool,
+    token: Option<&TokenSummary>,
+    origin: Option<&Origin>,
+    reason: Option<String>,
+) -> AuditEvent {
+    AuditEvent {
+        user: who.user.clone(),
+        action: action.to_owned(),
+        success,
+        token_id: token.map(|t| t.id.clone()),
+        token_label: token.map(|t| t.label()),
+        origin: origin.map(|o| o.to_string()),
+        browser: who.browser.clone(),
+        extension_id: who.extension_id.clone(),
+        reason,
+    }
+}
+
+fn refuse(
+    tx: &Transaction<'_>,
+    key: &[u8; 32],
+    who: &Requester,
+    action: &str,
+    token: Option<&TokenSummary>,
+    origin: Option<&Origin>,
+    refusal: &Refusal,
+) -> Result<()> {
+    let reason = format!("{}: {refusal}", refusal.short());
+    audit::append(
+        tx,
+        key,
+        now_ms(),
+        &event(who, action, false, token, origin, Some(reason)),
+    )?;
+    Ok(())
+}
+
+fn admin_audit(
+    tx: &Transaction<'_>,
+    key: &[u8; 32],
+    actor: &str,
+    action: &str,
+    token: Option<&TokenSummary>,
+    detail: String,
+) -> Result<()> {
+    let reason = (!detail.is_empty()).then_some(detail);
+    audit::append(
+        tx,
+        key,
+        now_ms(),
+        &event(&Requester::cli(actor), action, true, token, None, reason),
+    )?;
+    Ok(())
+}
+
+/// Admin changes need an admin. The first person to administer a vault
+/// with no admin becomes its admin (and that is audited).
+fn check_admin(tx: &Transaction<'_>, key: &[u8; 32], actor: &str) -> Result<Result<(), Refusal>> {
+    let admins: i64 = tx.query_row("SELECT count(*) FROM users WHERE admin", [], |r| r.get(0))?;
+    if admins == 0 {
+        valid_name(actor)?;
+        tx.execute(
+            "INSERT INTO users (name, admin) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET admin = 1",
+            [actor],
+        )?;
+        admin_audit(
+            tx,
+            key,
+            actor,
+            "vault.init",
+            None,
+            format!("first admin: {actor}"),
+        )?;
+        return Ok(Ok(()));
+    }
+    let is_admin: bool = tx
+        .query_row("SELECT admin FROM users WHERE name = ?1", [actor], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(false);
+    Ok(if is_admin {
+        Ok(())
+    } else {
+        Err(Refusal::NotAdmin {
+            user: actor.to_owned(),
+        })
+    })
+}
+
+fn choose_token(
+    tx: &Transaction<'_>,
+    user: &str,
+    token: Option<&str>,
+    origin: Option<&Origin>,
+    purpose: Purpose,
+) -> Result<TokenSummary, Refusal> {
+    let db = |_e: VaultError| Refusal::NoSuchToken {
+        id: token.unwrap_or_default().to_owned(),
+    };
+    if purpose != Purpose::Fill {
+        let id = token.ok_or(Refusal::NoSuchToken { id: String::new() })?;
+        let summary = summary_conn(tx, id).map_err(db)?;
+        return match access_conn(tx, user, id).map_err(db)? {
+            Some(_) => Ok(summary),
+            None => Err(Refusal::NotPermitted {
+                user: user.to_owned(),
+                what: format!("use {}", summary.label()),
+            }),
+        };
+    }
+    let origin = origin.ok_or(Refusal::OriginRequired)?;
+    let mut ids: Vec<String> = {
+        let mut stmt = tx
+            .prepare_cached("SELECT id FROM tokens ORDER BY issuer, account, id")
+            .map_err(|e| db(e.into()))?;
+        stmt.query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| db(e.into()))?
+    };
+    if let Some(id) = token {
+        ids.retain(|i| i == id);
+    }
+    let bound: Vec<TokenSummary> = ids
+        .iter()
+        .filter_map(|id| summary_conn(tx, id).ok())
+        .filter(|s| s.bindings.iter().any(|b| b.matches(origin)))
+        .collect();
+    if bound.is_empty() {
+        return Err(Refusal::NoTokenForOrigin {
+            origin: origin.to_string(),
+        });
+    }
+    let permitted: Vec<TokenSummary> = bound
+        .iter()
+        .filter(|s| matches!(access_conn(tx, user, &s.id), Ok(Some(_))))
+        .cloned()
+        .collect();
+    match permitted.len() {
+        0 => Err(Refusal::NotPermitted {
+            user: user.to_owned(),
+            what: format!(
+                "use {} on {origin}",
+                bound
+                    .iter()
+                    .map(|b| b.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        1 => Ok(permitted.into_iter().next().expect("one")),
+        _ => Err(Refusal::Ambiguous {
+            candidates: permitted,
+        }),
+    }
+}
+
+fn group_exists(conn: &Connection, group: &str) -> Result<()> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM groups WHERE name = ?1",
+        [group],
+        |r| r.get(0),
+    )?;
+    if n == 0 {
+        return Err(VaultError::NoSuchGroup(group.to_owned()));
+    }
+    Ok(())
+}
+
+fn access_conn(conn: &Connection, user: &str, id: &str) -> Result<Option<Access>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.level FROM grants g JOIN members m ON m.group_name = g.group_name
+         WHERE m.user_name = ?1 AND g.token_id = ?2",
+    )?;
+    let levels = stmt
+        .query_map(params![user, id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(levels.iter().filter_map(|l| l.parse::<Access>().ok()).max())
+}
+
+fn grants_of_token(conn: &Connection, id: &str) -> Result<BTreeMap<String, Access>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT group_name, level FROM grants WHERE token_id = ?1")?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(g, l)| Some((g, l.parse().ok()?)))
+        .collect())
+}
+
+fn summary_conn(conn: &Connection, id: &str) -> Result<TokenSummary> {
+    let row: Option<(Option<String>, String)> = conn
+        .query_row(
+            "SELECT issuer, account FROM tokens WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (issuer, account) = row.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT site FROM token_sites WHERE token_id = ?1 ORDER BY site")?;
+    let sites = stmt
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(TokenSummary {
+        id: id.to_owned(),
+        issuer,
+        account,
+        // Bindings were validated on the way in; one that no longer parses
+        // (hand-edited file) matches nothing rather than failing open.
+        bindings: sites.iter().filter_map(|s| s.parse().ok()).collect(),
+    })
+}
+
+fn load_token_conn(conn: &Connection, key: &DataKey, id: &str) -> Result<Token> {
+    let sealed: Vec<u8> = conn
+        .query_row("SELECT sealed_seed FROM tokens WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+    let bad = |detail: String| VaultError::BadSeed {
+        id: id.to_owned(),
+        detail,
+    };
+    let plain = key
+        .open(&sealed, &seed_aad(id))
+        .map_err(|e| bad(e.to_string()))?;
+    let uri = std::str::from_utf8(&plain).map_err(|_| bad("not UTF-8".into()))?;
+    Token::from_uri(uri).map_err(|e| bad(e.to_string()))
+}
+
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
@@ -266,112 +1098,5 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     {
         std::fs::create_dir_all(dir)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn token(issuer: &str) -> Token {
-        Token::from_uri(&format!(
-            "otpauth://totp/{issuer}:alice?secret=JBSWY3DPEHPK3PXP&issuer={issuer}"
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn add_list_load_remove() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/vault.sqlite3");
-        let mut v = Vault::open(&path).unwrap();
-        let id = v
-            .add_token(&token("Kaspersky"), &["my.kaspersky.com".parse().unwrap()])
-            .unwrap();
-        drop(v);
-        let mut v = Vault::open(&path).unwrap();
-        let list = v.tokens().unwrap();
-        assert_eq!(list.len(), 1);
-        assert_eq!(list[0].issuer.as_deref(), Some("Kaspersky"));
-        assert_eq!(list[0].bindings[0].to_string(), "https://my.kaspersky.com");
-        assert_eq!(v.load_token(&id).unwrap(), token("Kaspersky"));
-
-        let origin: Origin = "https://my.kaspersky.com".parse().unwrap();
-        assert_eq!(v.tokens_for_origin(&origin).unwrap().len(), 1);
-        let other: Origin = "https://kaspersky.com.evil.test".parse().unwrap();
-        assert!(v.tokens_for_origin(&other).unwrap().is_empty());
-
-        v.remove_token(&id).unwrap();
-        assert!(v.tokens().unwrap().is_empty());
-        assert!(matches!(
-            v.remove_token(&id),
-            Err(VaultError::NoSuchToken(_))
-        ));
-    }
-
-    #[test]
-    fn garbage_file_is_reported_and_left_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vault.sqlite3");
-        let garbage =
-            b"this is not a database, it is a text file that happens to sit here.\n".repeat(100);
-        std::fs::write(&path, &garbage).unwrap();
-        let err = Vault::open(&path).err().expect("must not open");
-        assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
-        assert!(err.to_string().contains("left untouched"));
-        assert_eq!(std::fs::read(&path).unwrap(), garbage);
-    }
-
-    #[test]
-    fn foreign_sqlite_database_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("other.db");
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
-            .unwrap();
-        let err = Vault::open(&path).err().expect("must not open");
-        assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
-    }
-
-    #[test]
-    fn damaged_page_is_detected() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vault.sqlite3");
-        {
-            let mut v = Vault::open(&path).unwrap();
-            for i in 0..200 {
-                v.add_token(&token(&format!("Issuer{i}")), &[]).unwrap();
-            }
-            v.conn
-                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                .unwrap();
-        }
-        let mut bytes = std::fs::read(&path).unwrap();
-        assert!(bytes.len() > 3 * 4096);
-        // Overwrite pages 2 and 3 (b-tree pages of the tokens table) with noise.
-        for b in &mut bytes[4096..3 * 4096] {
-            *b = 0xA5;
-        }
-        std::fs::write(&path, &bytes).unwrap();
-        let err = Vault::open(&path).err().expect("damage must be detected");
-        assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            bytes,
-            "file must be left as it was"
-        );
-    }
-
-    #[test]
-    fn newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vault.sqlite3");
-        Vault::open(&path).unwrap();
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
-        assert!(matches!(Vault::open(&path), Err(VaultError::TooNew { .. })));
     }
 }

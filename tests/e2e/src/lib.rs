@@ -208,28 +208,56 @@ impl Session {
         })
     }
 
-    /// Enrolls a token with `twofill-host token add`, as an admin would.
-    /// Returns the token id.
-    pub fn enroll(&self, uri: &str, sites: &[&str]) -> Result<String> {
-        let mut cmd = Command::new(&self.artifacts.host_bin);
-        cmd.env("TWOFILL_VAULT", &self.vault)
-            .args(["token", "add", "--uri", uri]);
-        for s in sites {
-            cmd.args(["--site", s]);
-        }
-        let out = cmd.output()?;
+    /// Runs `twofill-host` against this session's vault, as the current OS
+    /// user (the same identity the browser-launched host resolves).
+    pub fn host_cli(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(&self.artifacts.host_bin)
+            .env("TWOFILL_VAULT", &self.vault)
+            .args(args)
+            .output()?;
         ensure!(
             out.status.success(),
-            "token add failed: {}",
+            "twofill-host {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // "added token <id>: <label>"
-        let stdout = String::from_utf8(out.stdout)?;
-        stdout
-            .split_whitespace()
-            .nth(2)
-            .map(|id| id.trim_end_matches(':').to_owned())
-            .context("unexpected `token add` output")
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// Enrolls a TOTP token as an admin would (confirming its first code
+    /// with oathtool's), binds it to `sites`, and grants the current user
+    /// `access` through a group. Returns the token id.
+    pub fn enroll(&self, issuer: &str, seed: &str, sites: &[&str], access: &str) -> Result<String> {
+        let uri = format!("otpauth://totp/{issuer}:team@example.com?secret={seed}&issuer={issuer}");
+        let now = unix_now();
+        let code = oathtool_codes(seed, now, now)?.remove(0);
+        let mut args = vec![
+            "token",
+            "add",
+            "--uri",
+            &uri,
+            "--confirm-code",
+            &code,
+            "--json",
+        ];
+        for s in sites {
+            args.extend(["--site", s]);
+        }
+        let added: Value = serde_json::from_str(&self.host_cli(&args)?)?;
+        let id = added[0]["id"]
+            .as_str()
+            .context("unexpected `token add` output")?
+            .to_owned();
+        let me: Value = serde_json::from_str(&self.host_cli(&["whoami", "--json"])?)?;
+        let me = me["user"]
+            .as_str()
+            .context("whoami has no user")?
+            .to_owned();
+        if !self.host_cli(&["group", "list"])?.contains("team") {
+            self.host_cli(&["group", "add", "team"])?;
+            self.host_cli(&["group", "add-member", "team", &me])?;
+        }
+        self.host_cli(&["grant", "set", &id, "team", access])?;
+        Ok(id)
     }
 
     /// The last lines of chromedriver's and Chromium's log, for failure messages.

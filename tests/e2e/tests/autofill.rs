@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use twofill_e2e::{Session, oathtool_codes, sign_in_and_wait_for_code};
+
+const EXTENSION_ID: &str = include_str!("../../../keys/dev-extension-id.txt");
 
 /// 160-bit seed; any value works, the reference is computed by oathtool.
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
@@ -11,9 +14,11 @@ const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
 #[tokio::test]
 async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
     let session = Session::start().await?;
-    session.enroll(
-        &format!("otpauth://totp/Kaspersky:team@example.com?secret={SEED}&issuer=Kaspersky"),
+    let id = session.enroll(
+        "Kaspersky",
+        SEED,
         &["http://my.kaspersky.test"],
+        "code-only",
     )?;
 
     // Positive: the bound site gets the code oathtool computes.
@@ -51,6 +56,43 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
         .url("my.kaspersky.test.evil.test", "/kaspersky-signin.html");
     let lookalike = sign_in_and_wait_for_code(&session.client, &url, wait).await?;
     assert_eq!(lookalike.value, "", "look-alike host got a code");
+
+    // The host recorded the fill and the refusals, with the browser's view
+    // of who asked.
+    let records: Vec<Value> = session
+        .host_cli(&["audit", "export"])?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let fills: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"]["action"] == "code.fill")
+        .collect();
+    let bound_origin = format!("http://my.kaspersky.test:{}", session.site.port());
+    let ok = fills
+        .iter()
+        .find(|r| r["event"]["outcome"] == "success")
+        .expect("a successful fill on record");
+    assert_eq!(ok["url"]["original"], bound_origin.as_str());
+    assert_eq!(ok["twofill"]["token"]["id"], id.as_str());
+    assert_eq!(ok["twofill"]["extension_id"], EXTENSION_ID.trim());
+    assert_eq!(ok["user_agent"]["name"], "chromium");
+    for host in ["evil.test", "my.kaspersky.test.evil.test"] {
+        assert!(
+            fills
+                .iter()
+                .any(|r| r["event"]["outcome"] == "failure" && r["url"]["domain"] == host),
+            "refusal on {host} not on record"
+        );
+    }
+
+    // Revoking the grant stops fills on the bound site too.
+    session.host_cli(&["grant", "revoke", &id, "team"])?;
+    let url = session
+        .site
+        .url("my.kaspersky.test", "/kaspersky-signin.html");
+    let revoked = sign_in_and_wait_for_code(&session.client, &url, wait).await?;
+    assert_eq!(revoked.value, "", "filled after the grant was revoked");
 
     session.close().await
 }

@@ -27,10 +27,14 @@ async fn main() -> ExitCode {
 async fn demo() -> anyhow::Result<bool> {
     let session = Session::start().await?;
     let id = session.enroll(
-        &format!("otpauth://totp/Kaspersky:team@example.com?secret={DEMO_SEED}&issuer=Kaspersky"),
+        "Kaspersky",
+        DEMO_SEED,
         &["http://my.kaspersky.test"],
+        "code-only",
     )?;
-    println!("enrolled demo token {id} (Kaspersky: team@example.com), bound to my.kaspersky.test");
+    println!(
+        "enrolled demo token {id} (Kaspersky: team@example.com), bound to my.kaspersky.test, code-only for you"
+    );
 
     let url = session
         .site

@@ -1,0 +1,68 @@
+//! Who is asking: the user (for grants and the audit log) and, best
+//! effort, which browser launched the host.
+
+use anyhow::{Result, bail};
+
+use crate::config::UserSource;
+
+/// The current user's name per the configured source.
+pub fn current_user(source: &UserSource) -> Result<String> {
+    match source {
+        UserSource::Os => os_user(),
+        UserSource::Env(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+            _ => bail!("the twofill config takes the user from ${var}, which is not set"),
+        },
+    }
+}
+
+#[cfg(unix)]
+fn os_user() -> Result<String> {
+    // The real uid (not $USER, which anyone can set) mapped through the
+    // password database.
+    let uid = unsafe { libc::getuid() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() {
+        return Ok(format!("uid{uid}"));
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Ok(name.to_string_lossy().into_owned())
+}
+
+#[cfg(not(unix))]
+fn os_user() -> Result<String> {
+    use anyhow::Context;
+    std::env::var("USERNAME").context("cannot determine the current user (USERNAME is not set)")
+}
+
+/// The browser that launched us, from the parent process (Linux only;
+/// elsewhere `None`). Only for the audit log: never used for decisions.
+pub fn launching_browser() -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let ppid = std::os::unix::process::parent_id();
+        let exe = std::fs::read_link(format!("/proc/{ppid}/exe")).ok()?;
+        let name = exe.file_name()?.to_string_lossy().to_lowercase();
+        let known = [
+            ("firefox", "firefox"),
+            ("msedge", "edge"),
+            ("brave", "brave"),
+            ("vivaldi", "vivaldi"),
+            ("chrome", "chrome"),
+            ("chromium", "chromium"),
+        ];
+        let path = exe.to_string_lossy().to_lowercase();
+        known
+            .iter()
+            .find(|(needle, _)| name.contains(needle) || path.contains(&format!("/{needle}")))
+            .map(|(_, b)| (*b).to_owned())
+            .or(Some(name))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}

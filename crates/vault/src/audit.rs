@@ -1,0 +1,424 @@
+//! The audit log: an append-only, hash-chained table in the vault.
+//!
+//! Each record carries `mac = HMAC-SHA256(audit_key, prev_mac ‖ canonical(record))`
+//! where `audit_key` is derived from the vault's data key. Editing,
+//! reordering or deleting a record in the middle breaks every later MAC,
+//! and forging a new chain needs the key, not just write access to the file.
+//! Cutting records off the *end* leaves a valid shorter chain; that is caught
+//! by comparing with a head exported earlier (`audit verify --anchor`, or the
+//! copy a SIEM already holds).
+//!
+//! Records are appended inside the same transaction as the change they
+//! describe, and for codes the transaction commits (synchronous=FULL) before
+//! the code is handed out: no code leaves the host without a durable record.
+
+use hmac::{Hmac, KeyInit, Mac};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::Result;
+
+/// MAC of the (virtual) record before the first one.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// What happened, as the caller describes it. The vault adds the sequence
+/// number, the time and the chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// The person (OS user, or as configured) on whose behalf it happened.
+    pub user: String,
+    /// Dotted action name, e.g. `code.fill`, `seed.reveal`, `grant.set`.
+    pub action: String,
+    pub success: bool,
+    pub token_id: Option<String>,
+    /// "Issuer (account)" at the time, so the record stays readable after
+    /// the token is removed.
+    pub token_label: Option<String>,
+    /// Web origin the request came from (fills), if any.
+    pub origin: Option<String>,
+    /// Browser that launched the host, best effort (e.g. `chromium`).
+    pub browser: Option<String>,
+    /// Extension id / add-on id that asked.
+    pub extension_id: Option<String>,
+    /// Why it was refused, or what changed (admin actions).
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub prev_mac: [u8; 32],
+    pub mac: [u8; 32],
+}
+
+impl AuditRecord {
+    pub fn outcome(&self) -> Outcome {
+        if self.event.success {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
+    }
+}
+
+/// The exact bytes the MAC covers: a JSON array in a fixed order, so the
+/// encoding cannot drift with struct changes or serde versions.
+fn canonical(seq: i64, time_ms: i64, e: &AuditEvent) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!([
+        1, // canonical form version
+        seq,
+        time_ms,
+        e.user,
+        e.action,
+        e.success,
+        e.token_id,
+        e.token_label,
+        e.origin,
+        e.browser,
+        e.extension_id,
+        e.reason,
+    ]))
+    .expect("JSON of plain values")
+}
+
+fn mac(key: &[u8; 32], prev: &[u8; 32], seq: i64, time_ms: i64, e: &AuditEvent) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+    m.update(prev);
+    m.update(&canonical(seq, time_ms, e));
+    m.finalize().into_bytes().into()
+}
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    success INTEGER NOT NULL,
+    token_id TEXT,
+    token_label TEXT,
+    origin TEXT,
+    browser TEXT,
+    extension_id TEXT,
+    reason TEXT,
+    prev_mac BLOB NOT NULL,
+    mac BLOB NOT NULL
+);
+-- Append-only from SQL's point of view too: a careless UPDATE or DELETE
+-- fails loudly instead of quietly breaking the chain.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+";
+
+pub(crate) fn append(
+    tx: &Transaction<'_>,
+    key: &[u8; 32],
+    time_ms: i64,
+    event: &AuditEvent,
+) -> Result<AuditRecord> {
+    let last: Option<(i64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (seq, prev_mac) = match last {
+        Some((seq, m)) => (seq + 1, to32(&m)),
+        None => (1, GENESIS),
+    };
+    let mac = mac(key, &prev_mac, seq, time_ms, event);
+    tx.execute(
+        "INSERT INTO audit (seq, time_ms, user, action, success, token_id, token_label,
+                            origin, browser, extension_id, reason, prev_mac, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            seq,
+            time_ms,
+            event.user,
+            event.action,
+            event.success,
+            event.token_id,
+            event.token_label,
+            event.origin,
+            event.browser,
+            event.extension_id,
+            event.reason,
+            prev_mac.as_slice(),
+            mac.as_slice(),
+        ],
+    )?;
+    Ok(AuditRecord {
+        seq,
+        time_ms,
+        event: event.clone(),
+        prev_mac,
+        mac,
+    })
+}
+
+fn to32(b: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if b.len() == 32 {
+        out.copy_from_slice(b);
+    }
+    out
+}
+
+pub(crate) fn read(
+    conn: &rusqlite::Connection,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<AuditRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, time_ms, user, action, success, token_id, token_label, origin, browser,
+                extension_id, reason, prev_mac, mac
+         FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after_seq, limit], |r| {
+        Ok(AuditRecord {
+            seq: r.get(0)?,
+            time_ms: r.get(1)?,
+            event: AuditEvent {
+                user: r.get(2)?,
+                action: r.get(3)?,
+                success: r.get(4)?,
+                token_id: r.get(5)?,
+                token_label: r.get(6)?,
+                origin: r.get(7)?,
+                browser: r.get(8)?,
+                extension_id: r.get(9)?,
+                reason: r.get(10)?,
+            },
+            prev_mac: to32(&r.get::<_, Vec<u8>>(11)?),
+            mac: to32(&r.get::<_, Vec<u8>>(12)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    pub records: u64,
+    /// Sequence number and MAC (hex) of the last record: the anchor to keep.
+    pub head_seq: i64,
+    pub head_mac: String,
+    /// The first problem found, if any.
+    pub problem: Option<ChainProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainProblem {
+    pub seq: i64,
+    pub what: String,
+}
+
+pub(crate) fn verify(
+    conn: &rusqlite::Connection,
+    key: &[u8; 32],
+    anchor: Option<(i64, [u8; 32])>,
+) -> Result<ChainReport> {
+    let mut prev = GENESIS;
+    let mut expected_seq = 1;
+    let mut records = 0u64;
+    let mut problem = None;
+    let mut anchor_seen = anchor.is_none();
+    let mut after = 0;
+    'outer: loop {
+        let batch = read(conn, after, 1000)?;
+        if batch.is_empty() {
+            break;
+        }
+        for r in batch {
+            after = r.seq;
+            records += 1;
+            let fail = |what: String| Some(ChainProblem { seq: r.seq, what });
+            if r.seq != expected_seq {
+                problem = fail(format!(
+                    "sequence jumps from {} to {}: records were deleted",
+                    expected_seq - 1,
+                    r.seq
+                ));
+                break 'outer;
+            }
+            if r.prev_mac != prev {
+                problem = fail("does not link to the record before it".into());
+                break 'outer;
+            }
+            if mac(key, &prev, r.seq, r.time_ms, &r.event) != r.mac {
+                problem = fail("content does not match its MAC: the record was altered".into());
+                break 'outer;
+            }
+            if let Some((seq, m)) = anchor
+                && seq == r.seq
+            {
+                if m != r.mac {
+                    problem = fail("differs from the anchor exported earlier".into());
+                    break 'outer;
+                }
+                anchor_seen = true;
+            }
+            prev = r.mac;
+            expected_seq += 1;
+        }
+    }
+    if problem.is_none() && !anchor_seen {
+        let (seq, _) = anchor.expect("anchor_seen is only false with an anchor");
+        problem = Some(ChainProblem {
+            seq,
+            what: format!(
+                "the log ends at {} but the anchor names record {seq}: records were cut off the end",
+                expected_seq - 1
+            ),
+        });
+    }
+    Ok(ChainReport {
+        records,
+        head_seq: expected_seq - 1,
+        head_mac: hex(&prev),
+        problem,
+    })
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// One record in Elastic Common Schema field names, as a JSON object, for
+/// `audit export` and the SIEM sinks.
+pub fn to_ecs(r: &AuditRecord) -> serde_json::Value {
+    let ts = chrono_like_rfc3339(r.time_ms);
+    let category = if r.event.action.starts_with("code.") || r.event.action.starts_with("seed.") {
+        "authentication"
+    } else {
+        "configuration"
+    };
+    let mut v = serde_json::json!({
+        "@timestamp": ts,
+        "ecs": {"version": "8.11.0"},
+        "event": {
+            "kind": "event",
+            "dataset": "twofill.audit",
+            "module": "twofill",
+            "action": r.event.action,
+            "category": [category],
+            "outcome": r.outcome().as_str(),
+            "sequence": r.seq,
+            "reason": r.event.reason,
+            "hash": hex(&r.mac),
+        },
+        "user": {"name": r.event.user},
+        "twofill": {
+            "token": {"id": r.event.token_id, "label": r.event.token_label},
+            "chain": {"prev_mac": hex(&r.prev_mac), "mac": hex(&r.mac)},
+            "extension_id": r.event.extension_id,
+        },
+    });
+    if let Some(origin) = &r.event.origin {
+        v["url"] = serde_json::json!({"original": origin, "domain": domain_of(origin)});
+    }
+    if let Some(browser) = &r.event.browser {
+        v["user_agent"] = serde_json::json!({"name": browser});
+    }
+    v
+}
+
+fn domain_of(origin: &str) -> &str {
+    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    match host.find(']') {
+        Some(end) => &host[..=end],
+        None => host.split(':').next().unwrap_or(host),
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, without a date-time dependency.
+pub fn chrono_like_rfc3339(time_ms: i64) -> String {
+    let secs = time_ms.div_euclid(1000);
+    let ms = time_ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(chrono_like_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            chrono_like_rfc3339(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(
+            chrono_like_rfc3339(951_782_400_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn domain_extraction() {
+        assert_eq!(domain_of("https://my.kaspersky.com"), "my.kaspersky.com");
+        assert_eq!(domain_of("http://a.test:8080"), "a.test");
+        assert_eq!(domain_of("http://[::1]:8080"), "[::1]");
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let b = [7u8; 32];
+        assert_eq!(parse_hex32(&hex(&b)), Some(b));
+        assert_eq!(parse_hex32("zz"), None);
+    }
+}

@@ -1,0 +1,171 @@
+//! Schema versions, checks on open, and forward migrations.
+//!
+//! `PRAGMA user_version` is the schema version; `PRAGMA application_id`
+//! marks the file as ours. Migrations run in one IMMEDIATE transaction that
+//! re-reads the version first, so two hosts opening a new vault at the same
+//! moment cannot both create it.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use twofill_seal::{DataKey, Protection, WrappedKey};
+
+use crate::{Result, VaultError, audit, seed_aad};
+
+/// Newest schema this build writes. Older vaults are migrated on open.
+///
+/// 1. tokens with plaintext `otpauth://` URIs and site bindings.
+/// 2. seeds sealed with the data key; users, groups, grants; the audit log.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// SQLite `application_id` marking the file as a twofill vault ("2FIL").
+const APPLICATION_ID: i64 = 0x3246_494c;
+
+/// Reads the version and checks the file is an intact twofill vault of a
+/// version we understand. Writes nothing.
+pub(crate) fn check(conn: &Connection, path: &Path) -> Result<i64> {
+    let corrupt = |detail: String| VaultError::Corrupt {
+        path: path.to_owned(),
+        detail,
+    };
+    // The first real read is where SQLite notices a file that is not a
+    // database; classify that as corruption, not as a generic error.
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| corrupt(e.to_string()))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| corrupt(e.to_string()))?;
+    let is_empty: bool = conn
+        .query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| corrupt(e.to_string()))?;
+    if !is_empty && app_id != APPLICATION_ID {
+        return Err(corrupt(format!(
+            "it is an SQLite database of another application (application_id {app_id:#x})"
+        )));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(VaultError::TooNew {
+            path: path.to_owned(),
+            found: version,
+        });
+    }
+    if !is_empty {
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| corrupt(e.to_string()))?;
+        if check != "ok" {
+            return Err(corrupt(format!("integrity check failed: {check}")));
+        }
+    }
+    Ok(version)
+}
+
+/// Brings the vault to [`SCHEMA_VERSION`] and returns its unlocked data key.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    seen: i64,
+    protection: &Protection,
+) -> Result<DataKey> {
+    if seen >= SCHEMA_VERSION {
+        return unlock(conn, protection);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated between our check and our lock.
+    let from: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if from >= SCHEMA_VERSION {
+        drop(tx);
+        return unlock(conn, protection);
+    }
+    if from < 1 {
+        tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID};
+             CREATE TABLE tokens (
+                 id TEXT PRIMARY KEY,
+                 issuer TEXT,
+                 account TEXT NOT NULL,
+                 uri TEXT NOT NULL,
+                 created_at INTEGER NOT NULL DEFAULT (unixepoch())
+             );
+             CREATE TABLE token_sites (
+                 token_id TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+                 site TEXT NOT NULL,
+                 PRIMARY KEY (token_id, site)
+             );"
+        ))?;
+    }
+    let key = DataKey::generate();
+    if from < 2 {
+        let wrapped = twofill_seal::wrap(&key, protection)?;
+        tx.execute_batch(&format!(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             ALTER TABLE tokens ADD COLUMN sealed_seed BLOB;
+             ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'totp';
+             ALTER TABLE tokens ADD COLUMN created_by TEXT;
+             CREATE TABLE users (
+                 name TEXT PRIMARY KEY,
+                 admin INTEGER NOT NULL DEFAULT 0,
+                 created_at INTEGER NOT NULL DEFAULT (unixepoch())
+             );
+             CREATE TABLE groups (
+                 name TEXT PRIMARY KEY,
+                 created_at INTEGER NOT NULL DEFAULT (unixepoch())
+             );
+             CREATE TABLE members (
+                 group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+                 user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                 PRIMARY KEY (group_name, user_name)
+             );
+             CREATE TABLE grants (
+                 token_id TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+                 group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+                 level TEXT NOT NULL CHECK (level IN ('code-only', 'full-seed')),
+                 PRIMARY KEY (token_id, group_name)
+             );
+             {}",
+            audit::SCHEMA
+        ))?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('wrapped_key', ?1)",
+            [wrapped.to_json()],
+        )?;
+        // Seal every plaintext seed, then drop the plaintext column.
+        let rows: Vec<(String, String)> = {
+            let mut stmt = tx.prepare("SELECT id, uri FROM tokens")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for (id, uri) in rows {
+            let sealed = key.seal(uri.as_bytes(), &seed_aad(&id));
+            tx.execute(
+                "UPDATE tokens SET sealed_seed = ?2 WHERE id = ?1",
+                params![id, sealed],
+            )?;
+        }
+        tx.execute_batch("ALTER TABLE tokens DROP COLUMN uri;")?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    if from == 1 {
+        // secure_delete zeroed the freed pages; a checkpoint and VACUUM make
+        // sure no copy of the old plaintext survives in the WAL or free list.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+    }
+    Ok(key)
+}
+
+fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'wrapped_key'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let stored = stored.ok_or_else(|| VaultError::Corrupt {
+        path: conn.path().unwrap_or_default().into(),
+        detail: "its wrapped data key is missing".into(),
+    })?;
+    let wrapped = WrappedKey::from_json(&stored)?;
+    Ok(twofill_seal::unwrap(&wrapped, protection)?)
+}

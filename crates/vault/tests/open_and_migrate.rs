@@ -1,0 +1,175 @@
+//! Opening: damaged or foreign files are refused and left alone; old vaults
+//! are migrated; seeds are never on disk in the clear.
+
+mod common;
+
+use common::{TempVault, file_contains, token};
+use rusqlite::Connection;
+use twofill_vault::{Access, Purpose, Requester, SCHEMA_VERSION, Vault, VaultError};
+
+const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+#[test]
+fn seeds_are_sealed_at_rest() {
+    let tv = TempVault::new();
+    let mut v = tv.open();
+    v.add_token(
+        "alice",
+        &token("Kaspersky", SEED),
+        &["kaspersky.com".parse().unwrap()],
+    )
+    .unwrap();
+    drop(v);
+    let c = Connection::open(&tv.path).unwrap();
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    drop(c);
+    assert!(!file_contains(&tv.path, SEED.as_bytes()));
+    assert!(!file_contains(&tv.path, b"otpauth://"));
+    // The raw secret bytes are not there either.
+    assert!(!file_contains(&tv.path, b"1234567890"));
+}
+
+#[test]
+fn wrong_key_file_cannot_open_seeds() {
+    let tv = TempVault::new();
+    let mut v = tv.open();
+    v.add_token("alice", &token("K", SEED), &[]).unwrap();
+    drop(v);
+    let other = tv.dir.path().join("other.key");
+    let err = Vault::open(&tv.path, &twofill_seal::Protection::KeyFile(other)).err();
+    assert!(matches!(err, Some(VaultError::Key(_))), "{err:?}");
+}
+
+#[test]
+fn garbage_file_is_refused_and_untouched() {
+    let tv = TempVault::new();
+    std::fs::create_dir_all(tv.path.parent().unwrap()).unwrap();
+    let junk = b"definitely not sqlite, but someone's data".repeat(100);
+    std::fs::write(&tv.path, &junk).unwrap();
+    let err = Vault::open(&tv.path, &tv.protection()).err().unwrap();
+    assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("left untouched"));
+    assert_eq!(std::fs::read(&tv.path).unwrap(), junk);
+}
+
+#[test]
+fn foreign_database_is_refused() {
+    let tv = TempVault::new();
+    std::fs::create_dir_all(tv.path.parent().unwrap()).unwrap();
+    Connection::open(&tv.path)
+        .unwrap()
+        .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let err = Vault::open(&tv.path, &tv.protection()).err().unwrap();
+    assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn damaged_page_is_detected_and_untouched() {
+    let tv = TempVault::new();
+    {
+        let mut v = tv.open();
+        for i in 0..200 {
+            v.add_token("alice", &token(&format!("Issuer{i}"), SEED), &[])
+                .unwrap();
+        }
+    }
+    Connection::open(&tv.path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let mut bytes = std::fs::read(&tv.path).unwrap();
+    assert!(bytes.len() > 8 * 4096);
+    for b in &mut bytes[4096..4 * 4096] {
+        *b = 0xA5;
+    }
+    std::fs::write(&tv.path, &bytes).unwrap();
+    let err = Vault::open(&tv.path, &tv.protection())
+        .err()
+        .expect("damage must be detected");
+    assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
+    assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let tv = TempVault::new();
+    drop(tv.open());
+    Connection::open(&tv.path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    assert!(matches!(
+        Vault::open(&tv.path, &tv.protection()),
+        Err(VaultError::TooNew { .. })
+    ));
+}
+
+#[test]
+fn version_1_vault_is_migrated_and_its_plaintext_scrubbed() {
+    let tv = TempVault::new();
+    std::fs::create_dir_all(tv.path.parent().unwrap()).unwrap();
+    {
+        // A vault exactly as schema 1 wrote it: plaintext URIs.
+        let c = Connection::open(&tv.path).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA application_id = {};
+             CREATE TABLE tokens (id TEXT PRIMARY KEY, issuer TEXT, account TEXT NOT NULL,
+                 uri TEXT NOT NULL, created_at INTEGER NOT NULL DEFAULT (unixepoch()));
+             CREATE TABLE token_sites (token_id TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+                 site TEXT NOT NULL, PRIMARY KEY (token_id, site));
+             INSERT INTO tokens (id, issuer, account, uri) VALUES ('abc123', 'Kaspersky', 'team@example.com',
+                 'otpauth://totp/Kaspersky:team@example.com?secret={SEED}&issuer=Kaspersky');
+             INSERT INTO token_sites VALUES ('abc123', 'https://kaspersky.com');
+             PRAGMA user_version = 1;
+             PRAGMA wal_checkpoint(TRUNCATE);",
+            0x3246_494c
+        ))
+        .unwrap();
+    }
+    assert!(file_contains(&tv.path, SEED.as_bytes()), "precondition");
+
+    let mut v = tv.open();
+    let tokens = v.tokens().unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].bindings[0].to_string(), "https://kaspersky.com");
+    v.add_group("alice", "ops").unwrap();
+    v.add_member("alice", "ops", "alice").unwrap();
+    v.set_grant("alice", "abc123", "ops", Access::FullSeed)
+        .unwrap();
+    let seed = v
+        .reveal_seed(&Requester::cli("alice"), "abc123", "seed.reveal")
+        .unwrap();
+    assert_eq!(seed.secret.to_base32(), SEED);
+    let origin = "https://my.kaspersky.com".parse().unwrap();
+    v.issue_code(&Requester::cli("alice"), None, Some(&origin), Purpose::Fill)
+        .unwrap();
+    drop(v);
+    Connection::open(&tv.path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    assert!(
+        !file_contains(&tv.path, SEED.as_bytes()),
+        "plaintext seed survived migration"
+    );
+    let v = tv.open();
+    assert!(v.verify_audit(None).unwrap().problem.is_none());
+}
+
+#[test]
+fn concurrent_first_opens_create_one_vault() {
+    let tv = std::sync::Arc::new(TempVault::new());
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let tv = tv.clone();
+            std::thread::spawn(move || Vault::open(&tv.path, &tv.protection()).map(|_| ()))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let mut v = tv.open();
+    v.add_token("alice", &token("K", SEED), &[]).unwrap();
+}
