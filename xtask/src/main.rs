@@ -18,6 +18,9 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("oathtool", "/usr/bin/oathtool"),
+    // A real Secret Service for the OS-keyring tests.
+    ("gnome-keyring", "/usr/bin/gnome-keyring-daemon"),
+    ("dbus-daemon", "/usr/bin/dbus-run-session"),
 ];
 /// Oldest binaryen whose `wasm-opt` keeps wasm-bindgen's externref table
 /// intact (Debian 12 ships 108, which breaks it: "Table.set(): Argument 1
@@ -34,6 +37,7 @@ commands:
   demo    setup + build, then fill a code on the bundled sign-in page in headless
           Chromium, save a screenshot and compare with oathtool
   test    setup + build, then rustfmt check, clippy and the whole test suite
+  bench   build the host in release and print its latency/throughput/RSS table
 ";
 
 fn main() -> Result<()> {
@@ -83,13 +87,63 @@ fn main() -> Result<()> {
                 "-D",
                 "warnings",
             ]))?;
-            run(cargo(&built).args(["test", "--workspace"]).args(&args[1..]))
+            run(cargo(&built).args(["test", "--workspace"]).args(&args[1..]))?;
+            keyring_tests()
+        }
+        Some("bench") => {
+            let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            run(Command::new(&cargo_bin).args([
+                "build",
+                "--quiet",
+                "--release",
+                "-p",
+                "twofill-host",
+                "--bin",
+                "twofill-host",
+                "--example",
+                "bench",
+            ]))?;
+            let release = root.join("target").join("release");
+            run(Command::new(release.join("examples").join("bench"))
+                .arg(release.join("twofill-host")))
         }
         _ => {
             eprint!("{USAGE}");
             bail!("unknown or missing command")
         }
     }
+}
+
+/// The OS-keyring tests, against a real gnome-keyring on a private session
+/// bus with a throw-away home, so no real keyring is touched.
+fn keyring_tests() -> Result<()> {
+    let home = env::temp_dir().join(format!("twofill-keyring-{}", std::process::id()));
+    std::fs::create_dir_all(&home)?;
+    let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let script = format!(
+        "echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
+         '{cargo_bin}' test --quiet -p twofill-seal keyring && \
+         '{cargo_bin}' test --quiet -p twofill-host --test keyring -- --ignored"
+    );
+    let mut session = Command::new("dbus-run-session");
+    session
+        .args(["--", "sh", "-c", &script])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("HOME", &home)
+        .env("TWOFILL_SEAL_TEST_KEYRING", "1");
+    // The toolchain is found through HOME unless these say otherwise.
+    if let Some(real_home) = env::var_os("HOME") {
+        let real_home = PathBuf::from(real_home);
+        if env::var_os("RUSTUP_HOME").is_none() {
+            session.env("RUSTUP_HOME", real_home.join(".rustup"));
+        }
+        if env::var_os("CARGO_HOME").is_none() {
+            session.env("CARGO_HOME", real_home.join(".cargo"));
+        }
+    }
+    let result = run(&mut session).context("the OS keyring tests failed");
+    let _ = std::fs::remove_dir_all(&home);
+    result
 }
 
 fn workspace_root() -> PathBuf {

@@ -11,7 +11,8 @@
 //!
 //! ```toml
 //! vault = "/var/lib/twofill/vault.sqlite3"
-//! key = { file = "/var/lib/twofill/vault.key" }   # or "keyring", or "passphrase"
+//! key = { file = "/var/lib/twofill/vault.key" }   # or "keyring", or "passphrase";
+//!                                                 # default: keyring if usable, else a key file
 //! user = "os"                                     # or { env = "TWOFILL_USER" }
 //! ```
 
@@ -131,12 +132,32 @@ impl Settings {
 
     /// How to unlock the vault. `interactive` allows a passphrase prompt.
     pub fn protection(&self, interactive: bool) -> Result<Protection> {
+        let keyring = || Protection::Keyring {
+            service: "twofill".into(),
+            account: self.vault.display().to_string(),
+        };
         Ok(match &self.config.key {
-            KeyConfig::File(_) | KeyConfig::Default => Protection::KeyFile(self.key_file()),
-            KeyConfig::Keyring => Protection::Keyring {
-                service: "twofill".into(),
-                account: self.vault.display().to_string(),
-            },
+            KeyConfig::File(_) => Protection::KeyFile(self.key_file()),
+            KeyConfig::Keyring => keyring(),
+            // A new vault goes into the OS keyring when one is usable right
+            // now (probing creates the entry the vault will then reuse), and
+            // into a 0600 key file otherwise. An existing vault is opened the
+            // way it was created, whatever we offer here.
+            KeyConfig::Default => {
+                let probe = || {
+                    twofill_seal::keyring_available().is_ok()
+                        && twofill_seal::wrap(&twofill_seal::DataKey::generate(), &keyring())
+                            .is_ok()
+                };
+                if !self.vault.exists()
+                    && std::env::var_os("TWOFILL_NO_KEYRING").is_none()
+                    && probe()
+                {
+                    keyring()
+                } else {
+                    Protection::KeyFile(self.key_file())
+                }
+            }
             KeyConfig::Passphrase => {
                 let pass = match std::env::var("TWOFILL_PASSPHRASE") {
                     Ok(p) if !p.is_empty() => p,

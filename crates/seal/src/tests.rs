@@ -953,13 +953,20 @@ fn keyring_unreachable_fails_fast() {
 
 /// Against a real Secret Service / Keychain / Credential Manager. Skipped
 /// when none is reachable, unless `TWOFILL_SEAL_TEST_KEYRING=1` demands it.
-/// On a headless Linux machine (see the crate's report for the packages):
+/// On a headless Debian machine (`apt-get install gnome-keyring dbus`), in a
+/// throw-away D-Bus session and keyring (HOME points at a fresh directory so
+/// no real keyring is touched; keep RUSTUP_HOME and CARGO_HOME pointing at
+/// the toolchain):
 ///
 /// ```text
-/// dbus-run-session -- sh -c 'echo -n test | gnome-keyring-daemon --unlock \
-///     --components=secrets >/dev/null; TWOFILL_SEAL_TEST_KEYRING=1 \
-///     cargo test -p twofill-seal keyring'
+/// RUSTUP_HOME=$HOME/.rustup CARGO_HOME=$HOME/.cargo HOME=$(mktemp -d) dbus-run-session -- \
+///   sh -c 'echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null;
+///          TWOFILL_SEAL_TEST_KEYRING=1 cargo test -p twofill-seal keyring'
 /// ```
+///
+/// The keyring must be unlocked (`--unlock` above): a Secret Service that
+/// D-Bus activates on demand starts locked, cannot prompt without a desktop,
+/// and the test then skips (or fails when demanded).
 #[cfg(feature = "keyring")]
 #[test]
 fn keyring_round_trip() {

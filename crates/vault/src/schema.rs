@@ -167,5 +167,14 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
         detail: "its wrapped data key is missing".into(),
     })?;
     let wrapped = WrappedKey::from_json(&stored)?;
+    // The vault knows how it was protected. If the caller offers another
+    // kind (e.g. the default key file for a vault that lives in the OS
+    // keyring), use what the vault names; a passphrase cannot be rebuilt
+    // that way and is reported by `unwrap`.
+    if wrapped.kind() != protection.kind()
+        && let Some(stored) = wrapped.stored_protection()
+    {
+        return Ok(twofill_seal::unwrap(&wrapped, &stored)?);
+    }
     Ok(twofill_seal::unwrap(&wrapped, protection)?)
 }

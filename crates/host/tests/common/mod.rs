@@ -22,6 +22,9 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub vault: PathBuf,
     pub config: PathBuf,
+    /// Let a new vault go into the OS keyring (default: key file, so tests
+    /// never touch a developer's real keyring).
+    pub keyring: bool,
 }
 
 impl Env {
@@ -30,7 +33,12 @@ impl Env {
         let vault = dir.path().join("data").join("vault.sqlite3");
         let config = dir.path().join("host.toml");
         std::fs::write(&config, "user = { env = \"TWOFILL_TEST_USER\" }\n").unwrap();
-        Env { dir, vault, config }
+        Env {
+            dir,
+            vault,
+            config,
+            keyring: false,
+        }
     }
 
     pub fn command(&self, user: &str) -> Command {
@@ -38,6 +46,9 @@ impl Env {
         c.env("TWOFILL_VAULT", &self.vault)
             .env("TWOFILL_CONFIG", &self.config)
             .env("TWOFILL_TEST_USER", user);
+        if !self.keyring {
+            c.env("TWOFILL_NO_KEYRING", "1");
+        }
         c
     }
 
