@@ -2,13 +2,29 @@
 //!
 //! The content script is a thin JS shim (WASM cannot start in content scripts
 //! on pages with a strict CSP), so it only *extracts* plain features of the
-//! page's inputs — attributes, label and nearby text, geometry — and this
+//! frame's inputs — attributes, label and nearby text, geometry — and this
 //! crate, running in the extension's service worker, *decides*. Keeping the
-//! decision here means it is unit-tested in Rust and identical in every
-//! browser.
+//! decision here means it is unit-tested in Rust, identical in every browser,
+//! and can be evaluated offline on features captured from real pages.
 //!
-//! The output names the fields to fill and the kind of code the page wants:
-//! only [`PromptKind::Totp`] prompts get an authenticator code.
+//! How it decides:
+//! 1. **Candidates**: visible, enabled, editable text-like inputs, plus
+//!    *split groups* (4–8 narrow boxes side by side on one line, one
+//!    character each) taken as one candidate.
+//! 2. **Vetoes**: a candidate whose own attributes or label name it as
+//!    something else — card number, CVV, postal code, phone, search,
+//!    quantity, coupon, captcha, username, password, recovery code — is
+//!    dropped, however code-like it looks. This is where peers' false
+//!    positives come from (CVV and coupon fields named `code`).
+//! 3. **Score**: `autocomplete=one-time-code`, OTP words in the field's
+//!    names and label (many languages), numeric hints (inputmode, pattern,
+//!    maxlength 4–8), the group shape, and prompt text around it.
+//! 4. **Kind**: the prompt text says where the code comes from. An
+//!    authenticator app → [`PromptKind::Totp`]; SMS, e-mail → those kinds
+//!    (never filled with a TOTP); a recovery code, a device-pairing code or a
+//!    static PIN → no prompt at all.
+
+mod words;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,10 +54,18 @@ pub struct FieldFeatures {
     pub read_only: bool,
     pub disabled: bool,
     pub visible: bool,
+    /// Position and size in CSS pixels (viewport coordinates).
+    pub x: f64,
+    pub y: f64,
     pub width: f64,
     pub height: f64,
-    /// Visible text around the field (its form, dialog or section).
+    /// Inside an open shadow root.
+    pub in_shadow: bool,
+    /// Visible text of the prompt around the field (its form, dialog or
+    /// section), links and buttons excluded.
     pub context: String,
+    /// Text of links and buttons near the field ("Use a recovery code").
+    pub actions: String,
 }
 
 /// What the content script sends for one scan of a frame.
@@ -50,6 +74,8 @@ pub struct FieldFeatures {
 pub struct PageScan {
     pub fields: Vec<FieldFeatures>,
     pub title: String,
+    /// Main heading(s) of the frame (`h1`, `h2`, `[role=heading]`).
+    pub headings: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,29 +93,48 @@ pub enum PromptKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prompt {
     pub kind: PromptKind,
+    /// One index for a single input; one per box, left to right, for a
+    /// split group.
     pub fields: Vec<u32>,
+    pub score: i32,
 }
 
-/// Minimum score for a field to be taken as a code input.
-const THRESHOLD: i32 = 4;
+/// Minimum score for a candidate to be taken as a code input.
+pub const THRESHOLD: i32 = 5;
 
 /// Finds the code prompt in a scan, if any.
 pub fn detect(scan: &PageScan) -> Option<Prompt> {
-    let best = scan
-        .fields
-        .iter()
-        .filter(|f| fillable(f))
-        .map(|f| (score(f), f))
+    let fields: Vec<&FieldFeatures> = scan.fields.iter().filter(|f| editable(f)).collect();
+    let mut candidates: Vec<Candidate> = split_groups(&fields);
+    let grouped: Vec<u32> = candidates.iter().flat_map(|c| c.fields.clone()).collect();
+    candidates.extend(
+        fields
+            .iter()
+            .filter(|f| !grouped.contains(&f.index))
+            .map(|f| Candidate {
+                fields: vec![f.index],
+                members: vec![(*f).clone()],
+            }),
+    );
+    let page_text = format!("{} {}", scan.title, scan.headings).to_lowercase();
+    let best = candidates
+        .into_iter()
+        .filter_map(|c| {
+            let s = score(&c, &page_text)?;
+            Some((s, c))
+        })
         .filter(|(s, _)| *s >= THRESHOLD)
-        .max_by_key(|(s, f)| (*s, -(f.index as i64)))?;
-    let field = best.1;
+        .max_by_key(|(s, c)| (*s, -(c.fields[0] as i64)))?;
+    let (score, c) = best;
+    let kind = kind(&c, &page_text)?;
     Some(Prompt {
-        kind: prompt_kind(field, &scan.title),
-        fields: vec![field.index],
+        kind,
+        fields: c.fields,
+        score,
     })
 }
 
-fn fillable(f: &FieldFeatures) -> bool {
+fn editable(f: &FieldFeatures) -> bool {
     f.visible
         && !f.read_only
         && !f.disabled
@@ -99,237 +144,253 @@ fn fillable(f: &FieldFeatures) -> bool {
         )
 }
 
-/// Attribute text: what the page's author named the field.
-fn attributes(f: &FieldFeatures) -> String {
-    [
-        &f.id,
-        &f.name,
-        &f.placeholder,
-        &f.aria_label,
-        &f.label,
-        &f.data_attrs,
-    ]
-    .iter()
-    .map(|s| s.to_lowercase())
-    .collect::<Vec<_>>()
-    .join(" ")
+struct Candidate {
+    fields: Vec<u32>,
+    members: Vec<FieldFeatures>,
 }
 
-const OTP_ATTR: &[&str] = &[
-    "otp",
-    "totp",
-    "one-time",
-    "onetime",
-    "one_time",
-    "2fa",
-    "mfa",
-    "two-factor",
-    "twofactor",
-    "2-step",
-    "two-step",
-    "verification code",
-    "verificationcode",
-    "verification_code",
-    "auth code",
-    "authcode",
-    "authenticator",
-    "passcode",
-];
-
-/// Words that mark look-alike fields we must never fill.
-const NEGATIVE: &[&str] = &[
-    "cvv", "cvc", "card", "zip", "postal", "coupon", "promo", "voucher", "search", "captcha",
-    "recovery", "backup", "phone", "quantity", "email", "username",
-];
-
-const CONTEXT_TOTP: &[&str] = &[
-    "authenticator",
-    "authentication app",
-    "two-step",
-    "2-step",
-    "two-factor",
-    "2fa",
-    "verification code",
-    "security code",
-    "one-time",
-];
-
-fn contains_any(haystack: &str, needles: &[&str]) -> bool {
-    needles.iter().any(|n| haystack.contains(n))
-}
-
-fn score(f: &FieldFeatures) -> i32 {
-    let attrs = attributes(f);
-    let context = f.context.to_lowercase();
-    let autocomplete = f.autocomplete.to_lowercase();
-    if contains_any(&attrs, NEGATIVE)
-        || autocomplete.starts_with("cc-")
-        || matches!(
-            autocomplete.as_str(),
-            "postal-code" | "tel" | "email" | "username" | "current-password" | "new-password"
-        )
-    {
-        return i32::MIN;
+impl Candidate {
+    fn is_group(&self) -> bool {
+        self.members.len() > 1
     }
+
+    fn first(&self) -> &FieldFeatures {
+        &self.members[0]
+    }
+
+    /// What the author named the field(s): attributes and label (not
+    /// classes, which are about looks: `card`, `form-control`).
+    fn own_text(&self) -> String {
+        let mut out = String::new();
+        for f in self.members.iter().take(2) {
+            for s in [
+                &f.id,
+                &f.name,
+                &f.placeholder,
+                &f.aria_label,
+                &f.label,
+                &f.data_attrs,
+                &f.autocomplete,
+            ] {
+                out.push_str(&s.to_lowercase());
+                out.push(' ');
+            }
+        }
+        out
+    }
+
+    fn context(&self) -> String {
+        self.first().context.to_lowercase()
+    }
+}
+
+/// 4–8 narrow boxes in a row, one character each, same size, same line.
+fn split_groups(fields: &[&FieldFeatures]) -> Vec<Candidate> {
+    let boxy = |f: &FieldFeatures| {
+        f.width > 0.0
+            && f.width <= 90.0
+            && f.width <= f.height * 2.2
+            && (f.max_length == 1 || f.max_length == 2 || (f.max_length == -1 && f.width <= 70.0))
+            && f.input_type != "password"
+    };
+    let mut groups = Vec::new();
+    let mut run: Vec<&FieldFeatures> = Vec::new();
+    let flush = |run: &mut Vec<&FieldFeatures>, groups: &mut Vec<Candidate>| {
+        if (4..=8).contains(&run.len()) {
+            groups.push(Candidate {
+                fields: run.iter().map(|f| f.index).collect(),
+                members: run.iter().map(|f| (*f).clone()).collect(),
+            });
+        }
+        run.clear();
+    };
+    for f in fields {
+        if !boxy(f) {
+            flush(&mut run, &mut groups);
+            continue;
+        }
+        if let Some(prev) = run.last() {
+            let same_line = (f.y - prev.y).abs() <= 6.0;
+            let same_size =
+                (f.width - prev.width).abs() <= 6.0 && (f.height - prev.height).abs() <= 6.0;
+            let next_to = f.x > prev.x && f.x - (prev.x + prev.width) <= prev.width * 1.5 + 16.0;
+            if !(same_line && same_size && next_to) {
+                flush(&mut run, &mut groups);
+            }
+        }
+        run.push(f);
+    }
+    flush(&mut run, &mut groups);
+    groups
+}
+
+/// `None` when a veto applies; otherwise the evidence that this is a code
+/// input.
+fn score(c: &Candidate, page_text: &str) -> Option<i32> {
+    let own = c.own_text();
+    let ctx = c.context();
+    let f = c.first();
+    let one_time_code = c
+        .members
+        .iter()
+        .any(|m| m.autocomplete.to_lowercase().contains("one-time-code"));
+
+    // Vetoes on the field's own naming.
+    let code_named = words::any(&own, words::OTP_FIELD) || words::any(&own, words::CODE_WORD);
+    if !one_time_code
+        && (words::any(&own, words::FIELD_VETO)
+            || (!code_named && words::any(&own, words::FIELD_VETO_WEAK)))
+    {
+        return None;
+    }
+    let classes = c.first().class_name.to_lowercase();
+    if f.input_type == "password" && !one_time_code && !words::any(&own, words::OTP_FIELD) {
+        return None; // an ordinary password field
+    }
+    if matches!(
+        f.autocomplete.to_lowercase().as_str(),
+        "username" | "email" | "current-password" | "new-password" | "tel" | "cc-number" | "cc-csc"
+    ) {
+        return None;
+    }
+
     let mut s = 0;
-    if autocomplete
-        .split_whitespace()
-        .any(|t| t == "one-time-code")
-    {
-        s += 6;
+    if one_time_code {
+        s += 8;
     }
-    if contains_any(&attrs, OTP_ATTR)
-        || attrs
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|w| w == "code")
-    {
+    if words::any(&own, words::OTP_FIELD) {
+        s += 4;
+    } else if words::any(&classes, words::OTP_FIELD) {
         s += 3;
-    }
-    if (6..=8).contains(&f.max_length) {
-        s += 1;
-    }
-    if f.inputmode == "numeric" || f.input_type == "tel" || f.input_type == "number" {
-        s += 1;
-    }
-    if contains_any(&context, CONTEXT_TOTP) {
+    } else if words::any(&own, words::CODE_WORD) {
         s += 2;
     }
-    if f.input_type == "password" && s < 6 {
-        // A password-typed field needs strong evidence; it usually is a password.
-        s -= 3;
+    if c.is_group() {
+        s += 4;
+        if c.members.len() == 6 || c.members.len() == 8 {
+            s += 1;
+        }
+    } else {
+        match f.max_length {
+            6 | 8 => s += 2,
+            4..=10 => s += 1,
+            _ => {}
+        }
+        if f.width > 0.0 && f.width < 40.0 {
+            s -= 2; // a lone tiny box is not a code field
+        }
     }
-    s
+    if matches!(f.inputmode.as_str(), "numeric" | "tel" | "decimal") {
+        s += 1;
+    }
+    if f.pattern.contains("0-9") || f.pattern.contains("\\d") {
+        s += 1;
+    }
+    if matches!(f.input_type.as_str(), "tel" | "number") {
+        s += 1;
+    }
+    let around = format!("{ctx} {page_text}");
+    if words::any(&around, words::TWO_FACTOR) {
+        s += 3;
+    }
+    if words::any(&around, words::CODE_WORD) {
+        s += 2;
+    }
+    if words::any(&around, words::AUTHENTICATOR) {
+        s += 2;
+    }
+    // Prompt-level vetoes: the text says this code is something else.
+    if words::any(&around, words::PROMPT_VETO) && !words::any(&around, words::AUTHENTICATOR) {
+        return None;
+    }
+    Some(s)
 }
 
-fn prompt_kind(f: &FieldFeatures, title: &str) -> PromptKind {
-    let text = format!("{} {} {}", attributes(f), f.context, title).to_lowercase();
-    let app = contains_any(&text, &["authenticator", "authentication app", "totp"]);
-    let sms = contains_any(&text, &["sms", "text message", "texted"]);
-    let email = contains_any(&text, &["email", "e-mail"]) && text.contains("sent");
-    match (app, sms, email) {
-        (true, _, _) => PromptKind::Totp,
-        (false, true, _) => PromptKind::Sms,
-        (false, false, true) => PromptKind::Email,
-        _ => PromptKind::Totp,
+/// What kind of code the prompt asks for; `None` for codes that are not
+/// one-time codes of any kind we handle (recovery, pairing, static PIN).
+fn kind(c: &Candidate, page_text: &str) -> Option<PromptKind> {
+    let text = format!("{} {} {}", c.own_text(), c.context(), page_text);
+    let authenticator = words::any(&text, words::AUTHENTICATOR);
+    if authenticator {
+        return Some(PromptKind::Totp);
+    }
+    if words::any(&text, words::SMS) {
+        return Some(PromptKind::Sms);
+    }
+    if words::any(&text, words::EMAIL) {
+        return Some(PromptKind::Email);
+    }
+    Some(PromptKind::Totp)
+}
+
+/// The two baselines the evaluation compares against, on the same features.
+pub mod baseline {
+    use super::*;
+
+    /// Only `autocomplete="one-time-code"` (what browsers themselves honour).
+    pub fn autocomplete_only(scan: &PageScan) -> Option<Vec<u32>> {
+        let hits: Vec<u32> = scan
+            .fields
+            .iter()
+            .filter(|f| editable(f) && f.autocomplete.to_lowercase().contains("one-time-code"))
+            .map(|f| f.index)
+            .collect();
+        (!hits.is_empty()).then_some(hits)
+    }
+
+    /// A keyword list over id/name/placeholder in the style of the peers
+    /// (KeePassXC-Browser / Authenticator): English keywords, a short
+    /// exclusion list, first match wins, 6 single-character boxes as a group.
+    pub fn peer_keywords(scan: &PageScan) -> Option<Vec<u32>> {
+        const KEYWORDS: &[&str] = &[
+            "2fa",
+            "auth",
+            "challenge",
+            "code",
+            "mfa",
+            "otp",
+            "token",
+            "twofa",
+            "two-factor",
+            "twofactor",
+            "verification",
+            "totp",
+        ];
+        const EXCLUDE: &[&str] = &[
+            "email", "password", "username", "user", "bank", "coupon", "postal", "zip",
+        ];
+        let fields: Vec<&FieldFeatures> = scan
+            .fields
+            .iter()
+            .filter(|f| {
+                f.visible
+                    && !f.read_only
+                    && matches!(f.input_type.as_str(), "" | "text" | "tel" | "number")
+            })
+            .collect();
+        let boxes: Vec<u32> = fields
+            .iter()
+            .filter(|f| f.max_length == 1 && f.width < 100.0)
+            .map(|f| f.index)
+            .collect();
+        if boxes.len() == 6 {
+            return Some(boxes);
+        }
+        fields
+            .iter()
+            .find(|f| {
+                if f.autocomplete.contains("one-time-code") {
+                    return true;
+                }
+                let t = format!("{} {} {}", f.id, f.name, f.placeholder).to_lowercase();
+                KEYWORDS.iter().any(|k| t.contains(k))
+                    && !EXCLUDE.iter().any(|k| t.contains(k))
+                    && (f.max_length == -1 || (6..=10).contains(&f.max_length))
+                    && f.width >= 60.0
+            })
+            .map(|f| vec![f.index])
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn field(index: u32) -> FieldFeatures {
-        FieldFeatures {
-            index,
-            input_type: "text".into(),
-            max_length: -1,
-            visible: true,
-            width: 200.0,
-            height: 30.0,
-            ..Default::default()
-        }
-    }
-
-    fn scan(fields: Vec<FieldFeatures>) -> PageScan {
-        PageScan {
-            fields,
-            title: String::new(),
-        }
-    }
-
-    #[test]
-    fn kaspersky_style_prompt_is_totp() {
-        let email = FieldFeatures {
-            name: "email".into(),
-            input_type: "email".into(),
-            ..field(0)
-        };
-        let code = FieldFeatures {
-            name: "code".into(),
-            inputmode: "numeric".into(),
-            max_length: 6,
-            context: "Two-step verification. Enter the code from the authenticator app.".into(),
-            ..field(1)
-        };
-        let p = detect(&scan(vec![email, code])).unwrap();
-        assert_eq!(p.kind, PromptKind::Totp);
-        assert_eq!(p.fields, vec![1]);
-    }
-
-    #[test]
-    fn one_time_code_autocomplete_wins() {
-        let f = FieldFeatures {
-            autocomplete: "one-time-code".into(),
-            ..field(0)
-        };
-        assert_eq!(detect(&scan(vec![f])).unwrap().fields, vec![0]);
-    }
-
-    #[test]
-    fn sms_prompt_is_classified_sms() {
-        let f = FieldFeatures {
-            autocomplete: "one-time-code".into(),
-            context: "We sent a code by SMS to +49 ••• 12".into(),
-            ..field(0)
-        };
-        assert_eq!(detect(&scan(vec![f])).unwrap().kind, PromptKind::Sms);
-    }
-
-    #[test]
-    fn lookalikes_are_not_prompts() {
-        for (name, autocomplete) in [
-            ("cvv", ""),
-            ("card-code", ""),
-            ("zip_code", ""),
-            ("promo_code", ""),
-            ("recovery_code", ""),
-            ("x", "cc-csc"),
-            ("x", "postal-code"),
-        ] {
-            let f = FieldFeatures {
-                name: name.into(),
-                autocomplete: autocomplete.into(),
-                max_length: 6,
-                context: "Enter your verification code".into(),
-                ..field(0)
-            };
-            assert!(detect(&scan(vec![f])).is_none(), "{name}/{autocomplete}");
-        }
-    }
-
-    #[test]
-    fn hidden_disabled_and_readonly_fields_are_skipped() {
-        let base = FieldFeatures {
-            autocomplete: "one-time-code".into(),
-            ..field(0)
-        };
-        for f in [
-            FieldFeatures {
-                visible: false,
-                ..base.clone()
-            },
-            FieldFeatures {
-                disabled: true,
-                ..base.clone()
-            },
-            FieldFeatures {
-                read_only: true,
-                ..base.clone()
-            },
-            FieldFeatures {
-                input_type: "hidden".into(),
-                ..base.clone()
-            },
-        ] {
-            assert!(detect(&scan(vec![f])).is_none());
-        }
-    }
-
-    #[test]
-    fn features_deserialise_from_content_script_json() {
-        let json = r#"{"fields":[{"index":3,"type":"text","name":"otp","maxLength":6,"visible":true,"unknownFutureFeature":1}],"title":"Sign in"}"#;
-        let s: PageScan = serde_json::from_str(json).unwrap();
-        assert_eq!(s.fields[0].max_length, 6);
-        assert_eq!(detect(&s).unwrap().fields, vec![3]);
-    }
-}
+mod tests;

@@ -1,0 +1,161 @@
+// twofill feature extractor: plain facts about a frame's inputs, no
+// decisions. Shared by the content script and the detection evaluation
+// (which injects this file into fixture pages), so both see the same thing.
+(() => {
+  "use strict";
+  if (globalThis.__twofillFeatures) return;
+
+  const TEXT_LIMIT = 400;
+  // Input types worth describing; the detector decides which are fillable.
+  const DESCRIBED = new Set(["", "text", "tel", "number", "password", "email", "search", "url"]);
+  const CONTAINER = "form, dialog, [role=dialog], [role=alertdialog], fieldset, section, main, article";
+  const ACTIONS = "a, button, [role=button], [role=link], input[type=submit], input[type=button]";
+
+  const clip = (s) => (s || "").replace(/\s+/g, " ").trim().slice(0, TEXT_LIMIT);
+
+  // Every <input> in document order, descending into open shadow roots.
+  // Also returns the shadow roots seen, so the caller can observe them.
+  function collect(root, inputs, roots) {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.tagName === "INPUT") {
+        if (DESCRIBED.has((el.getAttribute("type") || "").toLowerCase())) inputs.push(el);
+      }
+      if (el.shadowRoot) {
+        roots.push(el.shadowRoot);
+        collect(el.shadowRoot, inputs, roots);
+      }
+    }
+  }
+
+  function isVisible(el, r) {
+    if (r.width < 4 || r.height < 4) return false;
+    if (r.right < -500 || r.bottom < -500) return false; // parked off-screen
+    const cs = getComputedStyle(el);
+    return cs.visibility !== "hidden" && cs.display !== "none" && !el.closest("[inert]");
+  }
+
+  // Text of a container, minus links and buttons (reported separately):
+  // "Use a recovery code" as a link must not veto the prompt next to it.
+  function textOf(node, actions) {
+    const parts = node instanceof ShadowRoot ? [...node.children] : [node];
+    let text = "";
+    for (const p of parts) {
+      if (!(p instanceof HTMLElement)) continue;
+      let t = p.innerText || "";
+      for (const a of p.querySelectorAll(ACTIONS)) {
+        const at = (a.innerText || a.value || "").trim();
+        if (at) {
+          actions.push(at);
+          t = t.replace(at, " ");
+        }
+      }
+      text += " " + t;
+    }
+    return text;
+  }
+
+  function parentAcrossShadow(node) {
+    if (node.parentElement) return node.parentElement;
+    const root = node.getRootNode();
+    return root instanceof ShadowRoot ? root.host : null;
+  }
+
+  // The prompt around a field: the nearest container with some text,
+  // climbing out of shadow roots if the component itself is bare.
+  function context(el) {
+    const actions = [];
+    let node = el;
+    let text = "";
+    for (let depth = 0; node && depth < 8; depth++) {
+      const box = node.closest ? node.closest(CONTAINER) : null;
+      const candidate = box || parentAcrossShadow(node);
+      if (!candidate) break;
+      const root = candidate.getRootNode();
+      const scope = box || candidate;
+      text = textOf(scope, actions);
+      if (root instanceof ShadowRoot && clip(text).length < 40) {
+        text += " " + textOf(root, actions);
+      }
+      if (clip(text).length >= 40 || candidate === document.body) break;
+      node = parentAcrossShadow(scope);
+    }
+    return { context: clip(text), actions: clip(actions.join(" | ")) };
+  }
+
+  function labelText(el) {
+    const parts = [];
+    if (el.labels) for (const l of el.labels) parts.push(l.innerText);
+    const by = el.getAttribute("aria-labelledby");
+    if (by) {
+      const root = el.getRootNode();
+      for (const id of by.split(/\s+/)) {
+        const t = root.getElementById ? root.getElementById(id) : null;
+        if (t) parts.push(t.innerText);
+      }
+    }
+    return clip(parts.join(" "));
+  }
+
+  function dataAttrs(el) {
+    const out = [];
+    for (const a of el.attributes) if (a.name.startsWith("data-")) out.push(a.value);
+    return clip(out.join(" "));
+  }
+
+  function describe(el, index) {
+    const r = el.getBoundingClientRect();
+    const visible = isVisible(el, r);
+    // Context is the expensive part; skip it for fields that cannot matter.
+    const around = visible ? context(el) : { context: "", actions: "" };
+    return {
+      index,
+      type: (el.getAttribute("type") || "").toLowerCase(),
+      id: el.id || "",
+      name: el.getAttribute("name") || "",
+      autocomplete: el.getAttribute("autocomplete") || "",
+      placeholder: el.getAttribute("placeholder") || "",
+      ariaLabel: el.getAttribute("aria-label") || "",
+      label: labelText(el),
+      className: typeof el.className === "string" ? clip(el.className) : "",
+      dataAttrs: dataAttrs(el),
+      inputmode: el.getAttribute("inputmode") || "",
+      pattern: el.getAttribute("pattern") || "",
+      maxLength: el.maxLength,
+      readOnly: el.readOnly,
+      disabled: el.disabled,
+      visible,
+      x: r.x,
+      y: r.y,
+      width: r.width,
+      height: r.height,
+      inShadow: el.getRootNode() instanceof ShadowRoot,
+      context: around.context,
+      actions: around.actions,
+    };
+  }
+
+  function headings() {
+    const hs = [...document.querySelectorAll("h1, h2, [role=heading]")]
+      .filter((h) => h.getClientRects().length > 0)
+      .map((h) => h.innerText);
+    return clip(hs.join(" | "));
+  }
+
+  // { inputs: [HTMLInputElement], roots: [ShadowRoot], page: PageScan }
+  function scan() {
+    const inputs = [];
+    const roots = [];
+    collect(document, inputs, roots);
+    return {
+      inputs,
+      roots,
+      page: {
+        fields: inputs.map(describe),
+        title: clip(document.title),
+        headings: headings(),
+      },
+    };
+  }
+
+  globalThis.__twofillFeatures = { scan };
+})();
