@@ -10,7 +10,7 @@
   if (globalThis.__twofillContent) return;
   globalThis.__twofillContent = true;
 
-  const { scan: extract } = globalThis.__twofillFeatures;
+  const { quickScan, addContext } = globalThis.__twofillFeatures;
   const filled = new WeakSet();
   const observed = new WeakSet();
   let lastSignature = "";
@@ -49,7 +49,8 @@
       rescanAfterFlight = true;
       return;
     }
-    const { inputs, roots, page } = extract();
+    const result = quickScan();
+    const { inputs, roots, page } = result;
     roots.forEach(observe);
     // Only bother the service worker when the visible inputs changed.
     const signature = page.fields
@@ -60,6 +61,7 @@
       return;
     }
     lastSignature = signature;
+    addContext(result);
     inFlight = true;
     try {
       const plan = await chrome.runtime.sendMessage({ type: "scan", page });
@@ -78,6 +80,8 @@
   function apply(plan, inputs) {
     const targets = plan.fields.map((i) => inputs[i]).filter(Boolean);
     if (targets.length === 0 || targets.some((el) => filled.has(el) || !el.isConnected)) return;
+    // Boxes and code must agree (a 4-box PIN pad is not a 6-digit TOTP).
+    if (targets.length > 1 && targets.length !== plan.code.length) return;
     // Never overwrite what the user typed.
     if (targets.some((el) => el.value !== "")) return;
     if (targets.length === 1) {
@@ -119,5 +123,14 @@
   // Prompts that fade or slide in change no attribute we watch.
   document.addEventListener("animationend", schedule, true);
   document.addEventListener("transitionend", schedule, true);
+  // Styles that arrive late change geometry (boxes become boxes) without a
+  // DOM mutation; look again once loaded. The signature makes this free
+  // when nothing moved.
+  window.addEventListener("load", schedule);
+  // Open shadow roots created later are invisible to our observers until a
+  // scan finds them: look again a few times, and whenever focus moves
+  // (focusin is composed, so it leaves shadow roots).
+  for (const ms of [700, 1500, 3000, 6000]) setTimeout(schedule, ms);
+  document.addEventListener("focusin", schedule, true);
   schedule();
 })();

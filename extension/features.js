@@ -43,7 +43,7 @@
       if (!(p instanceof HTMLElement)) continue;
       let t = p.innerText || "";
       for (const a of p.querySelectorAll(ACTIONS)) {
-        const at = (a.innerText || a.value || "").trim();
+        const at = (a.textContent || a.value || "").replace(/\s+/g, " ").trim();
         if (at) {
           actions.push(at);
           t = t.replace(at, " ");
@@ -105,8 +105,6 @@
   function describe(el, index) {
     const r = el.getBoundingClientRect();
     const visible = isVisible(el, r);
-    // Context is the expensive part; skip it for fields that cannot matter.
-    const around = visible ? context(el) : { context: "", actions: "" };
     return {
       index,
       type: (el.getAttribute("type") || "").toLowerCase(),
@@ -129,9 +127,28 @@
       width: r.width,
       height: r.height,
       inShadow: el.getRootNode() instanceof ShadowRoot,
-      context: around.context,
-      actions: around.actions,
+      context: "",
+      actions: "",
     };
+  }
+
+  // Prompt text is the expensive part (innerText lays text out), so it is
+  // added in a second step, only when the inputs changed, and only for
+  // fields that could take a code, at most MAX_CONTEXTS of them.
+  const MAX_CONTEXTS = 24;
+  const MAY_TAKE_CODE = new Set(["", "text", "tel", "number", "password"]);
+  function addContext(result) {
+    let budget = MAX_CONTEXTS;
+    result.page.fields.forEach((f, i) => {
+      if (budget === 0 || !f.visible || f.readOnly || f.disabled || !MAY_TAKE_CODE.has(f.type)) return;
+      if (f.maxLength > 12) return;
+      budget--;
+      const around = context(result.inputs[i]);
+      f.context = around.context;
+      f.actions = around.actions;
+    });
+    result.page.headings = headings();
+    return result;
   }
 
   function headings() {
@@ -141,21 +158,22 @@
     return clip(hs.join(" | "));
   }
 
-  // { inputs: [HTMLInputElement], roots: [ShadowRoot], page: PageScan }
-  function scan() {
+  // The cheap part, run on every (debounced) mutation:
+  // { inputs: [HTMLInputElement], roots: [ShadowRoot], page: PageScan
+  //   without prompt text }.
+  function quickScan() {
     const inputs = [];
     const roots = [];
     collect(document, inputs, roots);
     return {
       inputs,
       roots,
-      page: {
-        fields: inputs.map(describe),
-        title: clip(document.title),
-        headings: headings(),
-      },
+      page: { fields: inputs.map(describe), title: clip(document.title), headings: "" },
     };
   }
 
-  globalThis.__twofillFeatures = { scan };
+  // Everything the detector needs.
+  const scan = () => addContext(quickScan());
+
+  globalThis.__twofillFeatures = { quickScan, addContext, scan };
 })();

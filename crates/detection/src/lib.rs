@@ -266,10 +266,12 @@ fn score(c: &Candidate, page_text: &str) -> Option<i32> {
         s += 2;
     }
     if c.is_group() {
-        s += 4;
-        if c.members.len() == 6 || c.members.len() == 8 {
-            s += 1;
-        }
+        // TOTPs are 6 or 8 digits (Steam: 5); 4 boxes are usually a PIN.
+        s += match c.members.len() {
+            6 | 8 => 5,
+            5 | 7 => 3,
+            _ => 1,
+        };
     } else {
         match f.max_length {
             6 | 8 => s += 2,
@@ -290,6 +292,20 @@ fn score(c: &Candidate, page_text: &str) -> Option<i32> {
         s += 1;
     }
     let around = format!("{ctx} {page_text}");
+    // A code-shaped field is not enough ("error code", "redeem your code",
+    // "enter the code shown on your TV"): something must say this is a
+    // sign-in verification step.
+    let evidence = one_time_code
+        || words::any(&own, words::OTP_FIELD)
+        || words::any(&classes, words::OTP_FIELD)
+        || words::any(&around, words::TWO_FACTOR)
+        || words::any(&around, words::AUTHENTICATOR)
+        // "We texted you a code": a verification step too (classified, not filled).
+        || words::any(&around, words::SMS)
+        || words::any(&around, words::EMAIL);
+    if !evidence {
+        return None;
+    }
     if words::any(&around, words::TWO_FACTOR) {
         s += 3;
     }
@@ -300,7 +316,11 @@ fn score(c: &Candidate, page_text: &str) -> Option<i32> {
         s += 2;
     }
     // Prompt-level vetoes: the text says this code is something else.
-    if words::any(&around, words::PROMPT_VETO) && !words::any(&around, words::AUTHENTICATOR) {
+    let all = format!("{own} {around}");
+    if !one_time_code
+        && words::any(&all, words::PROMPT_VETO)
+        && !words::any(&all, words::AUTHENTICATOR)
+    {
         return None;
     }
     Some(s)

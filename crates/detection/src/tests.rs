@@ -313,3 +313,37 @@ fn features_deserialise_from_content_script_json() {
     assert!(s.fields[0].in_shadow);
     assert_eq!(detect(&s).unwrap().fields, [0]);
 }
+
+#[test]
+fn corpus_regressions() {
+    let cvv = PageScan {
+        fields: vec![with(field(0), |f| {
+            f.input_type = "password".into();
+            f.id = "security-code".into();
+            f.name = "security_code".into();
+            f.inputmode = "numeric".into();
+            f.max_length = 3;
+            f.autocomplete = "off".into();
+            f.label = "Security code".into();
+            f.context = "Security code The 3-digit code on the back of your card.".into();
+            f.actions = "Confirm booking".into();
+        })],
+        title: "Verify your card – Staywise".into(),
+        headings: "Verify your card".into(),
+    };
+    assert_eq!(detect(&cvv), None, "saved-card CVV");
+    let ko = PageScan {
+        fields: vec![with(field(0), |f| {
+            f.input_type = "tel".into();
+            f.id = "injeung".into();
+            f.name = "injeung".into();
+            f.max_length = 6;
+            f.autocomplete = "off".into();
+            f.label = "인증 번호".into();
+            f.context = "하늘마켓 2단계 인증 인증 앱(OTP 앱)에 표시된 6자리 인증 번호를 입력하세요. 인증 번호".into();
+        })],
+        title: "로그인 - 하늘마켓".into(),
+        headings: "2단계 인증".into(),
+    };
+    assert_eq!(kind_of(&ko), Some(PromptKind::Totp), "Korean");
+}

@@ -86,6 +86,11 @@ pub const OTP_FIELD: &[&str] = &[
     "动态口令",
     "校验码",
     "安全码",
+    "인증 번호",
+    "인증번호",
+    "인증 코드",
+    "인증코드",
+    "확인 코드",
 ];
 
 /// "Code" in the languages we cover (weak on its own).
@@ -102,6 +107,7 @@ pub const CODE_WORD: &[&str] = &[
     "码",
     "碼",
     "^token",
+    "코드",
 ];
 
 /// Around the field: this is a two-factor / verification step.
@@ -161,6 +167,13 @@ pub const TWO_FACTOR: &[&str] = &[
     "验证码",
     "驗證碼",
     "身份验证",
+    "2단계 인증",
+    "2단계",
+    "이중 인증",
+    "인증 번호",
+    "인증번호",
+    "인증 코드",
+    "인증코드",
 ];
 
 /// The code comes from an authenticator app (TOTP).
@@ -203,6 +216,14 @@ pub const AUTHENTICATOR: &[&str] = &[
     "驗證器",
     "认证器",
     "^totp",
+    "mfa device",
+    "virtual mfa",
+    "인증 앱",
+    "인증앱",
+    "otp 앱",
+    "otp앱",
+    "steam mobile",
+    "steam guard",
 ];
 
 /// The code was sent by SMS.
@@ -237,18 +258,45 @@ pub const SMS: &[&str] = &[
     "sent to the number",
 ];
 
-/// The code was sent by e-mail.
+/// The code was sent by e-mail (delivery phrases, not just the word:
+/// a sign-in page often shows the account's e-mail address).
 pub const EMAIL: &[&str] = &[
-    "email",
-    "e-mail",
-    "inbox",
-    "courriel",
-    "correo",
-    "почт",
-    "メール",
+    "sent to your email",
+    "sent to your e-mail",
+    "sent an email",
+    "sent you an email",
+    "sent a code to",
+    "emailed",
+    "check your email",
+    "check your e-mail",
+    "check your inbox",
+    "in your inbox",
+    "to your inbox",
+    "via email",
+    "by email",
+    "per e-mail",
+    "per email",
+    "e-mail gesendet",
+    "e-mail geschickt",
+    "par e-mail",
+    "par courriel",
+    "par email",
+    "por correo",
+    "por email",
+    "по почте",
+    "на почту",
+    "на электронную почту",
+    "メールで",
+    "メールに",
+    "メールアドレスに",
     "邮件",
     "郵件",
     "posta elettronica",
+    "via e-mail",
+    "per mail",
+    "e-mailem",
+    "na e-mail",
+    "이메일",
 ];
 
 /// In a field's own names or label: this is something else; never fill.
@@ -337,6 +385,19 @@ pub const FIELD_VETO: &[&str] = &[
     "pincode",
     "pin-code",
     "pin code",
+    "invite",
+    "invitation",
+    "referral",
+    "sort code",
+    "sortcode",
+    "^sort",
+    "routing",
+    "^bic",
+    "^swift",
+    "^error",
+    "errcode",
+    "error code",
+    "redeem",
 ];
 
 /// Like [`FIELD_VETO`], but only when the field's naming has no "code"
@@ -418,4 +479,16 @@ pub const PROMPT_VETO: &[&str] = &[
     "gift card",
     "voucher",
     "discount code",
+    "passcode you created",
+    "you created when",
+    "图片中的验证码",
+    "图形验证码",
+    "看不清",
+    "换一张",
+    "画像の文字",
+    "문자를 입력",
+    "back of your card",
+    "your card",
+    "the card you",
+    "card ending",
 ];

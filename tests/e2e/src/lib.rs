@@ -11,6 +11,7 @@
 //! `TWOFILL_EXTENSION_DIR` and `TWOFILL_HOST_BIN`, with the default
 //! locations under `target/` as a fallback.
 
+pub mod corpus;
 pub mod site;
 
 use std::net::TcpStream;
@@ -32,8 +33,10 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
+/// Served as the web root: `/site/…` (sign-in pages), `/detection/…` (the
+/// labelled detection corpus).
 pub fn fixtures_dir() -> PathBuf {
-    repo_root().join("tests").join("fixtures").join("site")
+    repo_root().join("tests").join("fixtures")
 }
 
 /// The built extension and host.
@@ -230,13 +233,25 @@ impl Session {
         let uri = format!("otpauth://totp/{issuer}:team@example.com?secret={seed}&issuer={issuer}");
         let now = unix_now();
         let code = oathtool_codes(seed, now, now)?.remove(0);
+        self.enroll_uri(&uri, &code, sites, access)
+    }
+
+    /// Like [`Session::enroll`] for any otpauth URI, with the confirmation
+    /// code supplied by the caller.
+    pub fn enroll_uri(
+        &self,
+        uri: &str,
+        code: &str,
+        sites: &[&str],
+        access: &str,
+    ) -> Result<String> {
         let mut args = vec![
             "token",
             "add",
             "--uri",
-            &uri,
+            uri,
             "--confirm-code",
-            &code,
+            code,
             "--json",
         ];
         for s in sites {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'";
+pub const PAGE_CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; frame-src 'self'";
 
 pub struct SiteServer {
     port: u16,

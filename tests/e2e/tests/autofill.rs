@@ -24,7 +24,7 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
     // Positive: the bound site gets the code oathtool computes.
     let url = session
         .site
-        .url("my.kaspersky.test", "/kaspersky-signin.html");
+        .url("my.kaspersky.test", "/site/kaspersky-signin.html");
     let filled = sign_in_and_wait_for_code(&session.client, &url, Duration::from_secs(15)).await?;
     assert!(
         !filled.value.is_empty(),
@@ -43,7 +43,7 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
     // Negative: the very same prompt on a site the token is not bound to.
     // Give it far longer than the positive case needed before concluding.
     let wait = (filled.latency * 5).max(Duration::from_secs(3));
-    let url = session.site.url("evil.test", "/kaspersky-signin.html");
+    let url = session.site.url("evil.test", "/site/kaspersky-signin.html");
     let refused = sign_in_and_wait_for_code(&session.client, &url, wait).await?;
     assert_eq!(
         refused.value, "",
@@ -53,7 +53,7 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
     // Nor a look-alike host that merely starts with the bound name.
     let url = session
         .site
-        .url("my.kaspersky.test.evil.test", "/kaspersky-signin.html");
+        .url("my.kaspersky.test.evil.test", "/site/kaspersky-signin.html");
     let lookalike = sign_in_and_wait_for_code(&session.client, &url, wait).await?;
     assert_eq!(lookalike.value, "", "look-alike host got a code");
 
@@ -90,7 +90,7 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
     session.host_cli(&["grant", "revoke", &id, "team"])?;
     let url = session
         .site
-        .url("my.kaspersky.test", "/kaspersky-signin.html");
+        .url("my.kaspersky.test", "/site/kaspersky-signin.html");
     let revoked = sign_in_and_wait_for_code(&session.client, &url, wait).await?;
     assert_eq!(revoked.value, "", "filled after the grant was revoked");
 

@@ -38,7 +38,7 @@ async fn demo() -> anyhow::Result<bool> {
 
     let url = session
         .site
-        .url("my.kaspersky.test", "/kaspersky-signin.html");
+        .url("my.kaspersky.test", "/site/kaspersky-signin.html");
     println!("opening {url} in headless Chromium with the twofill extension");
     let outcome = sign_in_and_wait_for_code(&session.client, &url, Duration::from_secs(15)).await?;
 
