@@ -5,11 +5,65 @@ import init, { onContentMessage } from "./pkg/twofill_extension.js";
 
 const ready = init({ module_or_path: chrome.runtime.getURL("pkg/twofill_extension_bg.wasm") });
 
+const CLEAR_ALARM = "twofill-clear-clipboard";
+const extensionPage = (sender) => sender.url?.startsWith(chrome.runtime.getURL(""));
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  // Only our own content scripts talk to us (no externally_connectable).
+  // Only our own content scripts and pages talk to us (no externally_connectable).
   if (sender.id !== chrome.runtime.id) return false;
+  if (typeof message?.type === "string" && message.type.startsWith("popup.")) {
+    // Clipboard chores for the popup; never for content scripts.
+    if (!extensionPage(sender)) return false;
+    popupMessage(message).then(sendResponse, (err) => sendResponse({ ok: false, error: String(err) }));
+    return true;
+  }
+  if (message?.target === "offscreen" || extensionPage(sender)) return false;
   ready
     .then(() => onContentMessage(message, sender))
     .then(sendResponse, (err) => sendResponse({ action: "none", reason: String(err) }));
   return true; // reply asynchronously
 });
+
+async function popupMessage(message) {
+  switch (message.type) {
+    case "popup.copy":
+      return writeClipboard(String(message.text ?? ""));
+    case "popup.clear_clipboard": {
+      // An alarm survives the popup closing and this worker being stopped.
+      // The clipboard cannot be read without the clipboardRead permission,
+      // so it is cleared unconditionally: a later copy of something else
+      // within the delay is cleared too (a new code copy restarts the delay).
+      const ms = Math.min(Math.max(Number(message.afterMs) || 30000, 1000), 600000);
+      await chrome.alarms.create(CLEAR_ALARM, { when: Date.now() + ms });
+      return { ok: true };
+    }
+    default:
+      return { ok: false, error: "unknown popup message" };
+  }
+}
+
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === CLEAR_ALARM) writeClipboard("").catch(() => {});
+});
+
+async function writeClipboard(text) {
+  const url = chrome.runtime.getURL("offscreen.html");
+  const existing = await chrome.runtime.getContexts({
+    contextTypes: ["OFFSCREEN_DOCUMENT"],
+    documentUrls: [url],
+  });
+  if (existing.length === 0) {
+    try {
+      await chrome.offscreen.createDocument({
+        url,
+        reasons: ["CLIPBOARD"],
+        justification: "Copy a code and clear it from the clipboard after a delay",
+      });
+    } catch (err) {
+      // Another call created it in the meantime.
+      if (!String(err).includes("single offscreen")) throw err;
+    }
+  }
+  const reply = await chrome.runtime.sendMessage({ target: "offscreen", type: "clipboard.write", text });
+  return { ok: Boolean(reply?.ok) };
+}

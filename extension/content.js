@@ -79,11 +79,11 @@
 
   function apply(plan, inputs) {
     const targets = plan.fields.map((i) => inputs[i]).filter(Boolean);
-    if (targets.length === 0 || targets.some((el) => filled.has(el) || !el.isConnected)) return;
+    if (targets.length === 0 || targets.some((el) => filled.has(el) || !el.isConnected)) return false;
     // Boxes and code must agree (a 4-box PIN pad is not a 6-digit TOTP).
-    if (targets.length > 1 && targets.length !== plan.code.length) return;
+    if (targets.length > 1 && targets.length !== plan.code.length) return false;
     // Never overwrite what the user typed.
-    if (targets.some((el) => el.value !== "")) return;
+    if (targets.some((el) => el.value !== "")) return false;
     if (targets.length === 1) {
       setValue(targets[0], plan.code);
     } else {
@@ -92,7 +92,34 @@
     }
     targets.forEach((el) => filled.add(el));
     notice(plan.tokenLabel);
+    return true;
   }
+
+  // "Fill on this page" from the popup, for the token the user picked. The
+  // service worker decides (detector, else the focused field) and asks the
+  // host with the origin the browser reports for this frame.
+  chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+    if (sender.id !== chrome.runtime.id || message?.type !== "fill_token") return false;
+    if (typeof message.token !== "string") return false;
+    const result = quickScan();
+    // Frames without a visible input stay silent; another frame may answer.
+    if (!result.page.fields.some((f) => f.visible)) return false;
+    addContext(result);
+    let active = document.activeElement;
+    while (active?.shadowRoot?.activeElement) active = active.shadowRoot.activeElement;
+    const focused = result.inputs.indexOf(active);
+    chrome.runtime
+      .sendMessage({ type: "fill_token", token: message.token, page: result.page, focused: focused >= 0 ? focused : null })
+      .then(
+        (plan) => {
+          if (plan?.action !== "fill") return sendResponse({ filled: false, reason: plan?.reason });
+          const ok = apply(plan, result.inputs);
+          sendResponse(ok ? { filled: true } : { filled: false, reason: "the field is already filled" });
+        },
+        (err) => sendResponse({ filled: false, reason: String(err) }),
+      );
+    return true;
+  });
 
   // A small, unobtrusive note that a code was filled, in a closed shadow
   // root so the page's CSS cannot restyle it (and CSSOM styles, which page

@@ -15,6 +15,18 @@ extern "C" {
 
     #[wasm_bindgen(js_namespace = console)]
     pub fn log(s: &str);
+
+    #[wasm_bindgen(catch, js_namespace = ["chrome", "tabs"], js_name = query)]
+    fn tabs_query(query: &JsValue) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = ["chrome", "tabs"], js_name = sendMessage)]
+    fn tabs_send_message(tab: i32, message: &JsValue) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = ["chrome", "runtime"], js_name = sendMessage)]
+    fn runtime_send_message(message: &JsValue) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = ["navigator", "clipboard"], js_name = writeText)]
+    fn clipboard_write_text(text: &str) -> Result<Promise, JsValue>;
 }
 
 pub fn now_seconds() -> f64 {
@@ -88,4 +100,89 @@ pub fn sender_origin(sender: &JsValue) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     Some(format!("{scheme}://{}", &rest[..host_end]))
+}
+
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &(*k).into(), v);
+    }
+    o.into()
+}
+
+fn field(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+async fn settle(p: Result<Promise, JsValue>) -> Result<JsValue, String> {
+    let p = p.map_err(|e| js_error(&e))?;
+    JsFuture::from(p).await.map_err(|e| js_error(&e))
+}
+
+/// The active tab of the popup's window: its id and URL. The URL is only
+/// there when the user opened the popup on it (`activeTab`).
+pub async fn active_tab() -> Option<(i32, String)> {
+    let query = object(&[("active", JsValue::TRUE), ("currentWindow", JsValue::TRUE)]);
+    let tabs = settle(tabs_query(&query)).await.ok()?;
+    let tab = js_sys::Array::from(&tabs).get(0);
+    let id = field(&tab, "id").as_f64()? as i32;
+    let url = field(&tab, "url").as_string()?;
+    Some((id, url))
+}
+
+/// Puts `text` on the clipboard: directly (the popup has the user's
+/// click), else through the service worker's offscreen document.
+pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
+    if settle(clipboard_write_text(text)).await.is_ok() {
+        return Ok(());
+    }
+    let reply = settle(runtime_send_message(&object(&[
+        ("type", "popup.copy".into()),
+        ("text", text.into()),
+    ])))
+    .await?;
+    if field(&reply, "ok").is_truthy() {
+        Ok(())
+    } else {
+        Err(field(&reply, "error")
+            .as_string()
+            .unwrap_or_else(|| "the clipboard is not available".into()))
+    }
+}
+
+/// Asks the service worker to clear the clipboard in `ms`, even if the
+/// popup is closed by then.
+pub fn clear_clipboard_later(ms: u32) {
+    if let Ok(p) = runtime_send_message(&object(&[
+        ("type", "popup.clear_clipboard".into()),
+        ("afterMs", ms.into()),
+    ])) {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(p).await;
+        });
+    }
+}
+
+/// Asks the content scripts of `tab` to fill `token`'s code (see
+/// `content.js`); `Ok` once a frame reports a fill.
+pub async fn fill_in_tab(tab: i32, token: &str) -> Result<(), String> {
+    let reply = settle(tabs_send_message(
+        tab,
+        &object(&[("type", "fill_token".into()), ("token", token.into())]),
+    ))
+    .await
+    .map_err(|e| {
+        if e.contains("Receiving end does not exist") {
+            "twofill is not active on this page (reload it and try again)".to_owned()
+        } else {
+            e
+        }
+    })?;
+    if field(&reply, "filled").is_truthy() {
+        Ok(())
+    } else {
+        Err(field(&reply, "reason")
+            .as_string()
+            .unwrap_or_else(|| "no code field on this page".into()))
+    }
 }

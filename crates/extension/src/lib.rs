@@ -1,4 +1,4 @@
-//! The extension's brain, in the service worker (and, later, the popup).
+//! The extension's brain, in the service worker and the popup (`popup`).
 //!
 //! The content script sends a [`PageScan`]; we decide with
 //! `twofill-detection` whether it is a TOTP prompt, ask the native host for
@@ -7,6 +7,7 @@
 //! every permission decision; this side only decides where a code goes.
 
 mod browser;
+mod popup;
 
 use serde::{Deserialize, Serialize};
 use twofill_detection::{PageScan, PromptKind, detect};
@@ -20,7 +21,17 @@ const MIN_SECONDS_LEFT: f64 = 3.0;
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ContentMessage {
-    Scan { page: PageScan },
+    Scan {
+        page: PageScan,
+    },
+    /// "Fill on this page" from the popup: the user picked `token`. Filled
+    /// only into the prompt the detector accepts, else the focused field.
+    FillToken {
+        page: PageScan,
+        token: String,
+        #[serde(default)]
+        focused: Option<u32>,
+    },
 }
 
 /// The answer to a scan: fill these fields, or do nothing (and why).
@@ -43,6 +54,11 @@ enum FillPlan {
 pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
     let plan = match serde_wasm_bindgen::from_value::<ContentMessage>(message) {
         Ok(ContentMessage::Scan { page }) => plan_for(&page, &sender).await,
+        Ok(ContentMessage::FillToken {
+            page,
+            token,
+            focused,
+        }) => plan_for_token(&page, &token, focused, &sender).await,
         Err(e) => FillPlan::None {
             reason: format!("unreadable message: {e}"),
         },
@@ -100,6 +116,54 @@ async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
         Ok(other) => none(&format!("unexpected host reply {other:?}")),
         Err(e) => none(&e),
     }
+}
+
+/// The popup's "fill on this page": like a scan, but the user chose the
+/// token and may have put the cursor in the field. The origin is still the
+/// browser's, and the host still checks the binding.
+async fn plan_for_token(
+    page: &PageScan,
+    token: &str,
+    focused: Option<u32>,
+    sender: &JsValue,
+) -> FillPlan {
+    let fields = match detect(page) {
+        Some(prompt) if prompt.kind == PromptKind::Totp => prompt.fields,
+        _ => match focused.and_then(|i| page.fields.iter().find(|f| f.index == i)) {
+            Some(f) if fillable(f) => vec![f.index],
+            _ => return none("no authenticator-code field here; click into the field first"),
+        },
+    };
+    let Some(origin) = browser::sender_origin(sender) else {
+        return none("sender has no web origin");
+    };
+    match browser::ask_host(RequestBody::GetCode {
+        origin: Some(origin),
+        token: Some(token.to_owned()),
+        purpose: CodePurpose::Fill,
+    })
+    .await
+    {
+        Ok(ResponseBody::Code(code)) => FillPlan::Fill {
+            fields,
+            code: code.code,
+            token_label: match code.token.issuer {
+                Some(issuer) => format!("{issuer} ({})", code.token.account),
+                None => code.token.account,
+            },
+        },
+        Ok(ResponseBody::Error { error }) => none(&error.message),
+        Ok(other) => none(&format!("unexpected host reply {other:?}")),
+        Err(e) => none(&e),
+    }
+}
+
+/// A focused field we may type a code into: visible, editable, text-like.
+fn fillable(f: &twofill_detection::FieldFeatures) -> bool {
+    f.visible
+        && !f.read_only
+        && !f.disabled
+        && matches!(f.input_type.as_str(), "" | "text" | "tel" | "number")
 }
 
 fn none(reason: &str) -> FillPlan {

@@ -55,16 +55,21 @@ impl Label {
     }
 }
 
-pub fn corpus_dir() -> PathBuf {
-    repo_root().join("tests/fixtures/detection")
+/// The tuning corpus (`detection`) or the held-out one (`detection-holdout`,
+/// written independently and never used to tune the detector).
+pub const TUNING: &str = "detection";
+pub const HOLDOUT: &str = "detection-holdout";
+
+pub fn corpus_dir(corpus: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(corpus)
 }
 
-pub fn load_labels() -> Result<Vec<Label>> {
+pub fn load_labels(corpus: &str) -> Result<Vec<Label>> {
     #[derive(Deserialize)]
     struct File {
         pages: Vec<Label>,
     }
-    let path = corpus_dir().join("labels.json");
+    let path = corpus_dir(corpus).join("labels.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
     Ok(serde_json::from_str::<File>(&text)?.pages)
 }
@@ -134,7 +139,12 @@ const idx = targets.map(t => { const e = scope ? scope.querySelector(t) : null; 
 return { page: s.page, targets: idx };
 "#;
 
-pub async fn run_page(session: &Session, label: &Label, seed: &str) -> Result<PageOutcome> {
+pub async fn run_page(
+    session: &Session,
+    corpus: &str,
+    label: &Label,
+    seed: &str,
+) -> Result<PageOutcome> {
     let client = &session.client;
     // Each page on its own subdomain of the bound host: separate origins, so
     // the host's per-origin rate limit sees one page's fills at a time.
@@ -150,7 +160,7 @@ pub async fn run_page(session: &Session, label: &Label, seed: &str) -> Result<Pa
     let host = format!("{}.{base}", label.file.trim_end_matches(".html"));
     let url = session
         .site
-        .url(&host, &format!("/detection/{}", label.file));
+        .url(&host, &format!("/{corpus}/{}", label.file));
     let t0 = Instant::now();
     let started = unix_now();
     client.goto(&url).await?;
@@ -485,7 +495,7 @@ fn oathtool_codes_with(seed: &str, digits: u32, from: u64, to: u64) -> Result<Ve
 }
 
 /// Starts a session with a token bound to the corpus host and runs every page.
-pub async fn run_all(filter: Option<&str>) -> Result<(Session, Vec<PageOutcome>)> {
+pub async fn run_all(corpus: &str, filter: Option<&str>) -> Result<(Session, Vec<PageOutcome>)> {
     let session = Session::start().await?;
     session.enroll(
         "Corpus",
@@ -509,11 +519,11 @@ pub async fn run_all(filter: Option<&str>) -> Result<(Session, Vec<PageOutcome>)
         "code-only",
     )?;
     let mut outcomes = Vec::new();
-    for label in load_labels()? {
+    for label in load_labels(corpus)? {
         if filter.is_some_and(|f| !label.file.contains(f) && label.class != f) {
             continue;
         }
-        let o = run_page(&session, &label, CORPUS_SEED)
+        let o = run_page(&session, corpus, &label, CORPUS_SEED)
             .await
             .with_context(|| label.file.clone())?;
         outcomes.push(o);

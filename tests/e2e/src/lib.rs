@@ -112,8 +112,27 @@ pub struct Session {
     _dir: tempfile::TempDir,
 }
 
+/// How a [`Session`] registers the native host with its browser profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostSetup {
+    /// `twofill-host install` into the profile, as a user would.
+    Installed,
+    /// No manifest: the browser reports the host as not found.
+    NotInstalled,
+    /// A manifest that allows another extension only: the browser refuses
+    /// our extension access to the host ("forbidden").
+    ForOtherExtension,
+}
+
+/// The extension's id, fixed by the manifest key.
+pub const EXTENSION_ID: &str = "lnnafhlnfflkbigkfbmgcchfnmnikfnm";
+
 impl Session {
     pub async fn start() -> Result<Session> {
+        Self::start_with(HostSetup::Installed).await
+    }
+
+    pub async fn start_with(host: HostSetup) -> Result<Session> {
         let artifacts = Artifacts::locate()?;
         let dir = tempfile::Builder::new().prefix("twofill-e2e-").tempdir()?;
         let profile = dir.path().join("profile");
@@ -123,16 +142,26 @@ impl Session {
         std::fs::create_dir_all(&xdg)?;
 
         // Register the host the way an admin would, into this profile only.
-        let out = Command::new(&artifacts.host_bin)
-            .args(["install", "--browser", "chromium", "--user-data-dir"])
-            .arg(&profile)
-            .output()
-            .context("cannot run twofill-host install")?;
-        ensure!(
-            out.status.success(),
-            "twofill-host install failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if host != HostSetup::NotInstalled {
+            let out = Command::new(&artifacts.host_bin)
+                .args(["install", "--browser", "chromium", "--user-data-dir"])
+                .arg(&profile)
+                .output()
+                .context("cannot run twofill-host install")?;
+            ensure!(
+                out.status.success(),
+                "twofill-host install failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if host == HostSetup::ForOtherExtension {
+            let manifest = profile
+                .join("NativeMessagingHosts")
+                .join("com.twofill.host.json");
+            let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest)?)?;
+            m["allowed_origins"] = json!(["chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"]);
+            std::fs::write(&manifest, serde_json::to_vec_pretty(&m)?)?;
+        }
 
         let site = SiteServer::start(&fixtures_dir())?;
         let port = free_port()?;
@@ -275,6 +304,60 @@ impl Session {
         Ok(id)
     }
 
+    /// The popup page's URL with `query` (e.g. `origin=…&theme=dark`).
+    pub fn popup_url(&self, query: &str) -> String {
+        format!("chrome-extension://{EXTENSION_ID}/popup.html?{query}")
+    }
+
+    /// Opens the popup as a tab in the current window and waits until it
+    /// has left its loading state; returns that state (`list`, `empty`,
+    /// `not-installed`, `refused`, `host-error`).
+    pub async fn open_popup(&self, query: &str) -> Result<String> {
+        self.client.goto(&self.popup_url(query)).await?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let state = self
+                .client
+                .execute("return document.body.dataset.state;", vec![])
+                .await?;
+            let state = state.as_str().unwrap_or("loading").to_owned();
+            if state != "loading" {
+                return Ok(state);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the popup stayed in its loading state; browser log:\n{}",
+                    self.diagnostics()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a screenshot of the page's `body` to
+    /// `target/screenshots/<name>.png` and returns the path.
+    pub async fn save_screenshot(&self, name: &str) -> Result<PathBuf> {
+        let dir = repo_root().join("target").join("screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let body = self.client.find(Locator::Css("body")).await?;
+        let png = body.screenshot().await?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Grants the current page's origin a permission (`clipboard-read`,
+    /// …) through WebDriver's Set Permissions command.
+    pub async fn grant_permission(&self, name: &str) -> Result<()> {
+        self.client
+            .issue_cmd(SetPermission {
+                name: name.to_owned(),
+            })
+            .await
+            .with_context(|| format!("cannot grant {name}"))?;
+        Ok(())
+    }
+
     /// The last lines of chromedriver's and Chromium's log, for failure messages.
     pub fn diagnostics(&self) -> String {
         log_tail(&self.driver_log)
@@ -297,6 +380,31 @@ impl Drop for Session {
             .stderr(Stdio::null())
             .status();
         let _ = self.driver.wait();
+    }
+}
+
+/// `POST /session/{id}/permissions` (W3C Permissions, chromedriver
+/// supports it): applies to the current page's origin.
+#[derive(Debug)]
+struct SetPermission {
+    name: String,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for SetPermission {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/permissions",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "descriptor": { "name": self.name }, "state": "granted" });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

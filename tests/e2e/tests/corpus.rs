@@ -4,11 +4,11 @@
 //!
 //! `cargo xtask detect-eval` prints the full report (with the baselines).
 
-use twofill_e2e::corpus::{report, run_all};
+use twofill_e2e::corpus::{TUNING, report, run_all};
 
 #[tokio::test]
 async fn corpus_in_chromium() -> anyhow::Result<()> {
-    let (session, outcomes) = run_all(None).await?;
+    let (session, outcomes) = run_all(TUNING, None).await?;
     let summary = report(&outcomes);
     println!("{summary}");
     assert!(
