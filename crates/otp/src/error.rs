@@ -19,6 +19,19 @@ pub enum OtpError {
         max: usize,
     },
 
+    /// The token's canonical link (issuer and account percent-encoded, the
+    /// issuer written twice) would not fit [`crate::MAX_URI_LEN`], so it
+    /// could not be exported and imported again.
+    #[error(
+        "the issuer and account name are too long: as a setup link they take {len} characters, more than the {max} allowed; shorten them"
+    )]
+    LabelTooLong {
+        /// Length of the canonical link, in characters.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+
     /// The input does not start with `otpauth://`.
     #[error(
         "this is not an otpauth:// setup link; scan the QR code again or paste the link that starts with otpauth://"

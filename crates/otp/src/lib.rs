@@ -199,7 +199,16 @@ impl Token {
     /// where it matters for security (HOTP, duplicate parameters, short
     /// secrets, out-of-range digits/period, oversized input).
     pub fn from_uri(uri: &str) -> Result<Token, OtpError> {
-        uri::parse(uri)
+        let token = uri::parse(uri)?;
+        // Export must always be importable again (found by fuzzing).
+        let len = token.to_uri().chars().count();
+        if len > MAX_URI_LEN {
+            return Err(OtpError::LabelTooLong {
+                len,
+                max: MAX_URI_LEN,
+            });
+        }
+        Ok(token)
     }
 
     /// Canonical setup link, e.g. for export or showing a QR code. Always
