@@ -10,6 +10,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod fuzz;
+
 /// Must equal the `wasm-bindgen` version pinned in crates/extension.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -21,6 +23,9 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     // A real Secret Service for the OS-keyring tests.
     ("gnome-keyring", "/usr/bin/gnome-keyring-daemon"),
     ("dbus-daemon", "/usr/bin/dbus-run-session"),
+    // A real syslog receiver (plain TCP and TLS) for the SIEM streaming tests.
+    ("rsyslog", "/usr/sbin/rsyslogd"),
+    ("rsyslog-openssl", "/var/lib/dpkg/info/rsyslog-openssl.list"),
 ];
 /// Oldest binaryen whose `wasm-opt` keeps wasm-bindgen's externref table
 /// intact (Debian 12 ships 108, which breaks it: "Table.set(): Argument 1
@@ -32,12 +37,23 @@ usage: cargo xtask <command>
 
 commands:
   setup   install what building and testing need (wasm target, wasm-bindgen-cli,
-          chromium, chromium-driver, oathtool)
+          chromium, chromium-driver, oathtool, cargo-fuzz and a nightly toolchain)
   build   build the native host and the extension (into target/twofill-extension)
   demo    setup + build, then fill a code on the bundled sign-in page in headless
           Chromium, save a screenshot and compare with oathtool
-  test    setup + build, then rustfmt check, clippy and the whole test suite
-  bench   build the host in release and print its latency/throughput/RSS table
+  test    setup + build, then rustfmt check, clippy, the whole test suite and
+          10 s of each fuzz target (fails on any crash)
+  fuzz [--seconds N] [TARGET...]
+          run each fuzz target (default: all) for N seconds (default 60); print
+          executions, corpus size and crashes (inputs kept in fuzz/artifacts/)
+  bench   print the host's latency/throughput/RSS table and the detection/fill
+          timings in Chromium
+  siem-bench [RECORDS [SECONDS RATE]]
+          audit streaming: events/s delivered to a local syslog receiver and
+          the commit-to-arrival lag while records are written
+  detect-eval [FILTER]
+          run the labelled detection corpus in Chromium and against the baselines;
+          print precision/recall overall and per class
 ";
 
 fn main() -> Result<()> {
@@ -88,7 +104,25 @@ fn main() -> Result<()> {
                 "warnings",
             ]))?;
             run(cargo(&built).args(["test", "--workspace"]).args(&args[1..]))?;
-            keyring_tests()
+            keyring_tests()?;
+            run(cargo(&built).args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))
+                .context("the fuzz targets are not rustfmt-formatted")?;
+            fuzz::fuzz(&root, fuzz::TEST_SECONDS, fuzz::TARGETS)
+        }
+        Some("fuzz") => fuzz::command(&root, &args[1..]),
+        Some("detect-eval") => {
+            let built = build(&root)?;
+            run(cargo(&built)
+                .args([
+                    "run",
+                    "--quiet",
+                    "-p",
+                    "twofill-e2e",
+                    "--bin",
+                    "twofill-detect-eval",
+                    "--",
+                ])
+                .args(&args[1..]))
         }
         Some("bench") => {
             let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -105,7 +139,33 @@ fn main() -> Result<()> {
             ]))?;
             let release = root.join("target").join("release");
             run(Command::new(release.join("examples").join("bench"))
-                .arg(release.join("twofill-host")))
+                .arg(release.join("twofill-host")))?;
+            println!();
+            let built = build(&root)?;
+            run(cargo(&built).args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "twofill-e2e",
+                "--bin",
+                "twofill-detect-bench",
+            ]))
+        }
+        Some("siem-bench") => {
+            let cargo_bin = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            run(Command::new(&cargo_bin)
+                .args([
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "-p",
+                    "twofill-siem",
+                    "--example",
+                    "siem_bench",
+                    "--",
+                ])
+                .args(&args[1..]))
         }
         _ => {
             eprint!("{USAGE}");
@@ -247,7 +307,7 @@ fn setup() -> Result<()> {
         args.extend(&missing);
         apt(&args)?;
     }
-    Ok(())
+    fuzz::setup()
 }
 
 /// `wasm-opt` only shrinks the module; a too-old one breaks it, so it is

@@ -26,7 +26,12 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let vault = dir.path().join("vault.sqlite3");
     let config = dir.path().join("host.toml");
-    std::fs::write(&config, "user = { env = \"TWOFILL_BENCH_USER\" }\n").unwrap();
+    // No rate limit: the bench asks for thousands of codes on one origin.
+    std::fs::write(
+        &config,
+        "user = { env = \"TWOFILL_BENCH_USER\" }\n[rate_limit]\ncodes = 0\nburst = 0\n",
+    )
+    .unwrap();
     let cmd = |user: &str| {
         let mut c = Command::new(host);
         c.env("TWOFILL_VAULT", &vault)

@@ -233,6 +233,23 @@ enum AuditCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Deliver the log to the SIEM sinks of the config (`[[siem.sink]]`),
+    /// at least once and in order, from each sink's persisted cursor. Runs
+    /// until SIGTERM/SIGINT, retrying sinks that are down.
+    Stream {
+        /// Deliver what is there now, once, and exit (for cron and tests);
+        /// exits non-zero if a sink could not take everything.
+        #[arg(long)]
+        once: bool,
+        /// Only this sink (by `name`, default its kind).
+        #[arg(long)]
+        sink: Option<String>,
+        /// Started by the native host after a code: silent, no waiting.
+        #[arg(long, hide = true, requires = "once")]
+        kick: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 pub fn run() -> ExitCode {
@@ -669,6 +686,12 @@ fn group(cx: Invocation, command: GroupCommand) -> Result<()> {
 fn audit(cx: Invocation, command: AuditCommand) -> Result<ExitCode> {
     let v = cx.vault()?;
     match command {
+        AuditCommand::Stream {
+            once,
+            sink,
+            kick,
+            out,
+        } => return stream(&cx, v, once, sink.as_deref(), kick, out.json),
         AuditCommand::Verify { anchor, out } => {
             let anchor = anchor
                 .map(|a| {
@@ -743,6 +766,91 @@ fn audit(cx: Invocation, command: AuditCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Set by SIGTERM/SIGINT: `audit stream` finishes its current batch,
+/// closes its connections and exits.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(unix)]
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn stream(
+    cx: &Invocation,
+    mut vault: Vault,
+    once: bool,
+    only: Option<&str>,
+    kick: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let cfg = &cx.settings.config.siem;
+    if cfg.sinks.is_empty() {
+        if kick {
+            return Ok(ExitCode::SUCCESS);
+        }
+        bail!("no SIEM sinks are configured: add [[siem.sink]] entries to the host config");
+    }
+    let dir = twofill_siem::state_dir(cfg, &cx.settings.vault);
+    let host = twofill_siem::hostname(cfg);
+    // Kicks and `--once` wait a little for a drain in progress (another
+    // kick) to finish, so the newest records are not left for later; a
+    // long-running `audit stream` holds its sinks for good, and then they
+    // give up.
+    let wait = if kick {
+        Duration::from_secs(2)
+    } else if once {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_secs(1)
+    };
+    let mut streamer = twofill_siem::Streamer::new(cfg, &dir, &host, only, wait)?;
+    let reports = if once {
+        streamer.drain_once(&mut vault)
+    } else {
+        #[cfg(unix)]
+        // SAFETY: the handler only stores to an atomic.
+        unsafe {
+            let handler = on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::signal(libc::SIGTERM, handler);
+            libc::signal(libc::SIGINT, handler);
+        }
+        let names = streamer.sink_names();
+        if names.is_empty() {
+            bail!("every configured sink is already being streamed by another `audit stream`");
+        }
+        eprintln!("twofill siem: streaming to {}", names.join(", "));
+        streamer.run(&mut vault, &STOP, &mut |l| eprintln!("twofill siem: {l}"))
+    };
+    if kick {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if json {
+        print_json(&reports)?;
+    } else {
+        for r in &reports {
+            match (&r.error, r.busy) {
+                (_, true) => println!(
+                    "{}: busy (another `audit stream` is delivering to it)",
+                    r.name
+                ),
+                (None, _) => println!(
+                    "{}: delivered {} records; has everything up to record {}",
+                    r.name, r.delivered, r.cursor
+                ),
+                (Some(e), _) => println!(
+                    "{}: FAILED after {} records: {e}; has everything up to record {}, the rest follows on the next run",
+                    r.name, r.delivered, r.cursor
+                ),
+            }
+        }
+    }
+    Ok(if once && reports.iter().any(|r| r.error.is_some()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn line(r: &AuditRecord) -> String {

@@ -14,6 +14,19 @@
 //! key = { file = "/var/lib/twofill/vault.key" }   # or "keyring", or "passphrase";
 //!                                                 # default: keyring if usable, else a key file
 //! user = "os"                                     # or { env = "TWOFILL_USER" }
+//!
+//! [rate_limit]            # code fills per user and origin (see ratelimit.rs)
+//! codes = 10              # at most this many in `window_seconds` (0: no limit)
+//! window_seconds = 60
+//! burst = 5               # and at most this many in `burst_seconds` (0: no limit)
+//! burst_seconds = 10
+//!
+//! [siem]                  # audit streaming (`twofill-host audit stream`; see twofill_siem::config)
+//! [[siem.sink]]
+//! kind = "syslog-tcp"     # or "file" (ECS JSON lines), "hec" (Splunk HTTP Event Collector)
+//! address = "siem.example:6514"
+//! format = "rfc5424"      # or "cef"
+//! tls = { ca = "/etc/twofill/siem-ca.pem" }
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -31,6 +44,39 @@ pub struct Config {
     pub key: KeyConfig,
     #[serde(default)]
     pub user: UserSource,
+    /// How many codes a user may have filled per origin.
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// Audit streaming to SIEMs (`[siem]` and `[[siem.sink]]`; see
+    /// `twofill_siem::config`). Only the system config's sinks count in
+    /// managed mode, so users cannot turn streaming off.
+    #[serde(default)]
+    pub siem: twofill_siem::SiemConfig,
+}
+
+/// Limits on code fills per user and origin, over sliding windows counted
+/// from the audit log (see `crate::ratelimit`). A count or a duration of 0
+/// turns that limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    /// Fills allowed in `window_seconds`.
+    pub codes: u32,
+    pub window_seconds: u64,
+    /// Fills allowed in `burst_seconds`.
+    pub burst: u32,
+    pub burst_seconds: u64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            codes: 10,
+            window_seconds: 60,
+            burst: 5,
+            burst_seconds: 10,
+        }
+    }
 }
 
 /// How the vault's data key is protected.

@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod identity;
 mod install;
+mod ratelimit;
 mod serve;
 
 use std::process::ExitCode;

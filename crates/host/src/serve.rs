@@ -7,23 +7,35 @@
 //!
 //! Permission decisions and the audit log are the vault's job
 //! ([`Vault::issue_code`], [`Vault::reveal_seed`]); this module maps
-//! messages to those calls and their outcomes back to messages.
+//! messages to those calls and their outcomes back to messages, and adds
+//! what only the host can: the caller check and the fill rate limit
+//! ([`crate::ratelimit`]).
+//!
+//! Every message is treated as hostile. Frames are at most
+//! [`MAX_FRAME_BYTES`] both ways: a reply that would be larger becomes an
+//! `internal` error ([`encode`]). A panic while answering becomes an
+//! `internal` error too, and the host then exits rather than go on with
+//! state it cannot trust.
 
 use std::io::{Read, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use twofill_protocol::framing::{FrameError, read_frame, write_frame};
 use twofill_protocol::{
-    CodePurpose, CodeReply, ErrorBody, ErrorCode, Request, RequestBody, Response, ResponseBody,
-    SeedPurpose, SeedReply, TokenEntry, TokenInfo,
+    CodePurpose, CodeReply, ErrorBody, ErrorCode, MAX_FRAME_BYTES, Request, RequestBody, Response,
+    ResponseBody, SeedPurpose, SeedReply, TokenEntry, TokenInfo,
 };
 use twofill_vault::{
     AuditEvent, Origin, Purpose, Refusal, Requester, TokenSummary, Vault, VaultError,
 };
 
 use crate::caller::Caller;
-use crate::config::{self, Settings};
+use crate::config::{self, RateLimit, Settings};
 use crate::identity;
+use crate::ratelimit::{Decision, FillLock};
 
 pub fn run(caller: Caller) -> ExitCode {
     let stdin = std::io::stdin();
@@ -36,7 +48,18 @@ pub fn run(caller: Caller) -> ExitCode {
 struct Session {
     caller: Caller,
     browser: Option<String>,
-    vault: Option<(Vault, String)>,
+    vault: Option<Opened>,
+}
+
+struct Opened {
+    vault: Vault,
+    user: String,
+    path: PathBuf,
+    rate_limit: RateLimit,
+    /// SIEM sinks are configured and `siem.kick` is on.
+    siem_kick: bool,
+    /// Audit head when the last drain was kicked off.
+    kicked_at: i64,
 }
 
 impl Session {
@@ -58,15 +81,22 @@ impl Session {
             let protection = settings.protection(false).map_err(unavailable)?;
             let vault = Vault::open(&settings.vault, &protection)
                 .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
-            self.vault = Some((vault, user));
+            self.vault = Some(Opened {
+                vault,
+                user,
+                path: settings.vault,
+                rate_limit: settings.config.rate_limit,
+                siem_kick: settings.config.siem.kick && !settings.config.siem.sinks.is_empty(),
+                kicked_at: 0,
+            });
         }
-        let (vault, user) = self.vault.as_mut().expect("opened above");
+        let opened = self.vault.as_mut().expect("opened above");
         let who = Requester {
-            user: user.clone(),
+            user: opened.user.clone(),
             browser: self.browser.clone(),
             extension_id: Some(self.caller.id().to_owned()),
         };
-        Ok((vault, who))
+        Ok((&mut opened.vault, who))
     }
 
     /// Records a refusal that happened before the vault's own checks
@@ -92,15 +122,37 @@ fn serve(session: &mut Session, input: &mut impl Read, output: &mut impl Write) 
     loop {
         let (reply, keep_going) = match read_frame(input) {
             Ok(None) => return ExitCode::SUCCESS,
-            Ok(Some(payload)) => (respond(session, &payload), true),
+            Ok(Some(payload)) => {
+                match catch_unwind(AssertUnwindSafe(|| respond(session, &payload))) {
+                    Ok(reply) => (reply, true),
+                    // The panic message went to stderr (the browser's log).
+                    Err(_) => (
+                        Response::error(
+                            None,
+                            ErrorCode::Internal,
+                            "twofill-host hit an internal error answering this message and is closing this connection; please report it",
+                        ),
+                        false,
+                    ),
+                }
+            }
             Err(FrameError::TooLarge { len }) => (
                 Response::error(
                     None,
                     ErrorCode::FrameTooLarge,
                     format!(
-                        "message of {len} bytes exceeds the {} byte limit; the host is closing this connection",
-                        twofill_protocol::MAX_FRAME_BYTES
+                        "message of {len} bytes exceeds the {MAX_FRAME_BYTES} byte limit; the host is closing this connection"
                     ),
+                ),
+                false,
+            ),
+            // The browser closed the pipe inside a frame: answer if the other
+            // direction is still open (it may well not be), then exit.
+            Err(e @ FrameError::Truncated { .. }) => (
+                Response::error(
+                    None,
+                    ErrorCode::BadRequest,
+                    format!("{e}; the host is closing this connection"),
                 ),
                 false,
             ),
@@ -109,15 +161,67 @@ fn serve(session: &mut Session, input: &mut impl Read, output: &mut impl Write) 
                 return ExitCode::FAILURE;
             }
         };
-        let bytes = serde_json::to_vec(&reply).expect("replies always serialise");
-        if let Err(e) = write_frame(output, &bytes) {
+        if let Err(e) = write_frame(output, &encode(&reply)) {
             eprintln!("twofill-host: cannot reply: {e}");
             return ExitCode::FAILURE;
         }
+        kick_siem_drain(session);
         if !keep_going {
             return ExitCode::FAILURE;
         }
     }
+}
+
+/// After a reply that added audit records, starts a best-effort
+/// `audit stream --once --kick` in the background so SIEMs see them within
+/// moments. The reply has already gone out; failures here are ignored (the
+/// `audit stream` service or the next kick delivers what this one did not).
+fn kick_siem_drain(session: &mut Session) {
+    let Some(opened) = session.vault.as_mut().filter(|o| o.siem_kick) else {
+        return;
+    };
+    let head = opened.vault.audit_head_seq().unwrap_or(0);
+    if head <= opened.kicked_at {
+        return;
+    }
+    opened.kicked_at = head;
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let child = std::process::Command::new(exe)
+        .args(["audit", "stream", "--once", "--kick"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Ok(mut child) = child {
+        // Reaped by a thread so it never blocks this loop; if the host
+        // exits first the drain carries on by itself.
+        std::thread::spawn(move || child.wait());
+    }
+}
+
+/// Serialises a reply for the wire. One that would exceed [`MAX_FRAME_BYTES`]
+/// (browsers drop larger host→browser frames, and the extension would wait
+/// for nothing) is replaced by an `internal` error with the same id.
+fn encode(reply: &Response) -> Vec<u8> {
+    let bytes = serde_json::to_vec(reply).expect("replies always serialise");
+    if bytes.len() <= MAX_FRAME_BYTES {
+        return bytes;
+    }
+    eprintln!(
+        "twofill-host: a {} byte reply exceeds the frame limit; sent an error instead",
+        bytes.len()
+    );
+    let fallback = Response::error(
+        reply.id.clone(),
+        ErrorCode::Internal,
+        format!(
+            "the reply would be {} bytes, more than the {MAX_FRAME_BYTES} bytes a native message may carry; ask for less (e.g. name an origin)",
+            bytes.len()
+        ),
+    );
+    serde_json::to_vec(&fallback).expect("replies always serialise")
 }
 
 fn respond(session: &mut Session, payload: &[u8]) -> Response {
@@ -160,6 +264,7 @@ fn error(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
         code,
         message: message.into(),
         candidates: Vec::new(),
+        retry_after_ms: None,
     }
 }
 
@@ -187,6 +292,7 @@ fn vault_error(e: VaultError) -> ErrorBody {
                     code: ErrorCode::AmbiguousToken,
                     message,
                     candidates: candidates.iter().map(info).collect(),
+                    retry_after_ms: None,
                 },
             }
         }
@@ -246,6 +352,13 @@ fn get_code(
         CodePurpose::View => Purpose::View,
     };
     let origin = parse_origin(session, purpose.action(), origin)?;
+    session.vault()?;
+    // Held until the code's audit record is committed, so that concurrent
+    // host processes cannot both pass the limit check.
+    let _lock = match (&origin, purpose) {
+        (Some(origin), Purpose::Fill) => rate_limit(session, origin)?,
+        _ => None,
+    };
     let (vault, who) = session.vault()?;
     let issued = vault
         .issue_code(&who, token, origin.as_ref(), purpose)
@@ -256,6 +369,46 @@ fn get_code(
         valid_from: issued.window.valid_from,
         valid_until: issued.window.valid_until,
     }))
+}
+
+/// Applies the fill rate limit for `origin`. On `Ok`, the returned lock (if
+/// any) must be held until the code is issued.
+fn rate_limit(session: &mut Session, origin: &Origin) -> Result<Option<FillLock>, ErrorBody> {
+    let opened = session.vault.as_ref().expect("vault opened by the caller");
+    let limits = opened.rate_limit;
+    if !limits.enabled() {
+        return Ok(None);
+    }
+    let lock = FillLock::acquire(&opened.path).map_err(|e| {
+        error(
+            ErrorCode::VaultUnavailable,
+            format!("cannot lock the vault for a fill: {e}"),
+        )
+    })?;
+    let origin = origin.to_string();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let decision = limits
+        .check(&opened.vault, &opened.user, &origin, now_ms)
+        .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
+    match decision {
+        Decision::Allow => Ok(Some(lock)),
+        Decision::Deny {
+            retry_after_ms,
+            message,
+        } => {
+            session.record_refusal(
+                Purpose::Fill.action(),
+                Some(&origin),
+                format!("rate_limited: {message}"),
+            );
+            Err(ErrorBody {
+                retry_after_ms: Some(retry_after_ms),
+                ..error(ErrorCode::RateLimited, message)
+            })
+        }
+    }
 }
 
 fn reveal_seed(
@@ -286,4 +439,135 @@ fn reveal_seed(
         secret: seed.secret.to_base32(),
         uri: seed.to_uri(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: usize) -> TokenEntry {
+        TokenEntry {
+            token: TokenInfo {
+                id: format!("{i:012x}"),
+                issuer: Some("Issuer".repeat(20)),
+                account: format!("account-{i}@example.com"),
+            },
+            sites: vec!["https://example.com".into()],
+            access: "code-only".into(),
+            period: 30,
+            digits: 6,
+            bound_here: false,
+        }
+    }
+
+    #[test]
+    fn replies_within_the_limit_are_sent_as_they_are() {
+        let reply = Response::new(
+            Some("a".into()),
+            ResponseBody::Tokens {
+                user: "bob".into(),
+                tokens: (0..10).map(entry).collect(),
+            },
+        );
+        assert_eq!(encode(&reply), serde_json::to_vec(&reply).unwrap());
+    }
+
+    #[test]
+    fn a_reply_over_one_mebibyte_becomes_an_internal_error() {
+        let reply = Response::new(
+            Some("big".into()),
+            ResponseBody::Tokens {
+                user: "bob".into(),
+                tokens: (0..10_000).map(entry).collect(),
+            },
+        );
+        assert!(serde_json::to_vec(&reply).unwrap().len() > MAX_FRAME_BYTES);
+        let bytes = encode(&reply);
+        assert!(bytes.len() < 1024, "{} bytes", bytes.len());
+        let sent: Response = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(sent.id.as_deref(), Some("big"));
+        match sent.body {
+            ResponseBody::Error { error } => {
+                assert_eq!(error.code, ErrorCode::Internal);
+                assert!(
+                    error.message.contains("native message"),
+                    "{}",
+                    error.message
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn run(input: &[u8]) -> (ExitCode, Vec<Response>) {
+        let mut session = Session::new(Caller::Chromium {
+            extension_id: "aaaabbbbccccddddeeeeffffgggghhhh".into(),
+        });
+        let mut out = Vec::new();
+        let code = serve(&mut session, &mut std::io::Cursor::new(input), &mut out);
+        let mut replies = Vec::new();
+        let mut r = std::io::Cursor::new(out);
+        while let Some(frame) = read_frame(&mut r).unwrap() {
+            assert!(frame.len() <= MAX_FRAME_BYTES);
+            replies.push(serde_json::from_slice(&frame).unwrap());
+        }
+        (code, replies)
+    }
+
+    fn code_of(r: &Response) -> ErrorCode {
+        match &r.body {
+            ResponseBody::Error { error } => error.code,
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn broken_streams_get_a_reply_then_the_loop_ends() {
+        // An oversized header.
+        let input = ((MAX_FRAME_BYTES + 1) as u32).to_ne_bytes();
+        let (code, replies) = run(&input);
+        assert_eq!(code, ExitCode::FAILURE);
+        assert_eq!(replies.len(), 1);
+        assert_eq!(code_of(&replies[0]), ErrorCode::FrameTooLarge);
+
+        // A frame cut short: a bad-request reply, then exit.
+        let mut input = 100u32.to_ne_bytes().to_vec();
+        input.extend(b"0123456789");
+        let (code, replies) = run(&input);
+        assert_eq!(code, ExitCode::FAILURE);
+        assert_eq!(replies.len(), 1);
+        assert_eq!(code_of(&replies[0]), ErrorCode::BadRequest);
+
+        // A header cut short.
+        let (code, replies) = run(&[1, 0]);
+        assert_eq!(code, ExitCode::FAILURE);
+        assert_eq!(code_of(&replies[0]), ErrorCode::BadRequest);
+    }
+
+    /// Only messages that fail before the vault is opened: a unit test must
+    /// not open the vault of the person running it.
+    #[test]
+    fn malformed_messages_get_structured_errors_and_the_loop_goes_on() {
+        let mut input = Vec::new();
+        for payload in [
+            &br#"{"v":2,"id":"a","type":"hello"}"#[..],
+            b"\xff",
+            b"[[[[",
+            br#"{"v":1,"id":"a","type":"nope"}"#,
+        ] {
+            write_frame(&mut input, payload).unwrap();
+        }
+        let (code, replies) = run(&input);
+        assert_eq!(code, ExitCode::SUCCESS);
+        let codes: Vec<ErrorCode> = replies.iter().map(code_of).collect();
+        assert_eq!(
+            codes,
+            [
+                ErrorCode::UnsupportedVersion,
+                ErrorCode::BadJson,
+                ErrorCode::BadJson,
+                ErrorCode::UnknownType
+            ]
+        );
+    }
 }

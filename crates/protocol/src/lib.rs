@@ -26,6 +26,18 @@ pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// Longest request id we echo back, so a reply can never grow past a frame.
 pub const MAX_ID_CHARS: usize = 64;
 
+/// Longest token id a request may name (vault ids are 12 hex digits); longer
+/// ones are refused before they reach the vault, its audit log or a reply.
+pub const MAX_TOKEN_ID_CHARS: usize = 64;
+
+/// Longest `origin` a request may carry. Browser origins are far shorter
+/// (a host name is at most 253 characters).
+pub const MAX_ORIGIN_CHARS: usize = 1024;
+
+/// Longest error message in a decode error: parser messages can quote the
+/// input (`unknown variant `…``), and a reply must stay far below a frame.
+pub const MAX_ERROR_MESSAGE_CHARS: usize = 512;
+
 /// A request from the extension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
@@ -176,6 +188,10 @@ pub struct ErrorBody {
     /// For [`ErrorCode::AmbiguousToken`]: the tokens to choose from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<TokenInfo>,
+    /// For [`ErrorCode::RateLimited`]: milliseconds until a request for the
+    /// same origin can succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -207,6 +223,9 @@ pub enum ErrorCode {
     NoSuchToken,
     /// The vault could not be opened or read.
     VaultUnavailable,
+    /// Too many codes for this origin recently; `retry_after_ms` says when
+    /// to try again.
+    RateLimited,
     Internal,
 }
 
@@ -227,6 +246,7 @@ impl Response {
                     code,
                     message: message.into(),
                     candidates: Vec::new(),
+                    retry_after_ms: None,
                 },
             },
         )
@@ -258,8 +278,17 @@ impl Request {
     }
 
     /// Decodes one frame's payload, classifying every failure.
+    ///
+    /// Hostile input is expected: nesting deeper than serde_json's limit
+    /// (128) and duplicate keys (which parsers resolve differently) are
+    /// refused, and error messages are cut to [`MAX_ERROR_MESSAGE_CHARS`]
+    /// so that quoting the input cannot blow up the reply.
     pub fn decode(payload: &[u8]) -> Result<Request, DecodeError> {
-        let fail = |id: Option<String>, code, message: String| DecodeError { id, code, message };
+        let fail = |id: Option<String>, code, message: String| DecodeError {
+            id,
+            code,
+            message: bounded(message),
+        };
         let text = std::str::from_utf8(payload).map_err(|e| {
             fail(
                 None,
@@ -267,7 +296,7 @@ impl Request {
                 format!("message is not UTF-8 ({e}); native messages must be UTF-8 JSON"),
             )
         })?;
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        let value: serde_json::Value = strict::from_str(text).map_err(|e| {
             fail(
                 None,
                 ErrorCode::BadJson,
@@ -350,13 +379,124 @@ impl Request {
                 ),
             ));
         }
-        serde_json::from_value::<Request>(value.clone()).map_err(|e| {
+        let kind = kind.to_owned();
+        let request = serde_json::from_value::<Request>(value).map_err(|e| {
             fail(
-                id,
+                id.clone(),
                 ErrorCode::BadRequest,
                 format!("invalid `{kind}` request: {e}"),
             )
-        })
+        })?;
+        let too_long = |field: &str, max: usize| {
+            fail(
+                id.clone(),
+                ErrorCode::BadRequest,
+                format!("invalid `{kind}` request: field `{field}` must be 1 to {max} characters"),
+            )
+        };
+        let (origin, token) = match &request.body {
+            RequestBody::Hello => (None, None),
+            RequestBody::ListTokens { origin } => (origin.as_deref(), None),
+            RequestBody::GetCode { origin, token, .. } => (origin.as_deref(), token.as_deref()),
+            RequestBody::RevealSeed { token, .. } => (None, Some(token.as_str())),
+        };
+        if origin.is_some_and(|o| o.chars().count() > MAX_ORIGIN_CHARS) {
+            return Err(too_long("origin", MAX_ORIGIN_CHARS));
+        }
+        if token.is_some_and(|t| t.is_empty() || t.chars().count() > MAX_TOKEN_ID_CHARS) {
+            return Err(too_long("token", MAX_TOKEN_ID_CHARS));
+        }
+        Ok(request)
+    }
+}
+
+/// Cuts a message to [`MAX_ERROR_MESSAGE_CHARS`], marking the cut.
+fn bounded(message: String) -> String {
+    if message.chars().count() <= MAX_ERROR_MESSAGE_CHARS {
+        return message;
+    }
+    let mut cut: String = message.chars().take(MAX_ERROR_MESSAGE_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// JSON parsing that refuses duplicate object keys at any depth.
+///
+/// `serde_json::Value` silently keeps the last of duplicate keys, and other
+/// parsers keep the first: a message that means different things to
+/// different readers is refused instead. Depth stays bounded by serde_json's
+/// recursion limit, which applies to any visitor.
+mod strict {
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    pub fn from_str(text: &str) -> serde_json::Result<Value> {
+        serde_json::from_str::<Strict>(text).map(|s| s.0)
+    }
+
+    struct Strict(Value);
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+            d.deserialize_any(StrictVisitor).map(Strict)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            Number::from_f64(v)
+                .map(Value::Number)
+                .ok_or_else(|| E::custom("number out of range"))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Strict(v)) = seq.next_element()? {
+                items.push(v);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let Strict(value) = map.next_value()?;
+                if out.contains_key(&key) {
+                    let shown: String = key.chars().take(40).collect();
+                    return Err(de::Error::custom(format_args!("duplicate key `{shown}`")));
+                }
+                out.insert(key, value);
+            }
+            Ok(Value::Object(out))
+        }
     }
 }
 
@@ -477,6 +617,90 @@ mod tests {
         let err = decode(&format!(r#"{{"v":1,"id":"{id}","type":"hello"}}"#)).unwrap_err();
         assert_eq!(err.code, ErrorCode::BadRequest);
         assert_eq!(err.id, None);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        for input in [
+            r#"{"v":1,"id":"a","type":"get_code","origin":"https://evil.example","origin":"https://good.example"}"#,
+            r#"{"v":1,"id":"a","id":"b","type":"hello"}"#,
+            r#"{"v":1,"id":"a","type":"hello","x":{"k":1,"k":2}}"#,
+            r#"{"v":1,"id":"a","type":"hello","\u0074ype":"hello"}"#,
+        ] {
+            let err = decode(input).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadJson, "{input}: {}", err.message);
+            assert!(err.message.contains("duplicate key"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for depth in [129, 10_000, 1_000_000] {
+            let input = "[".repeat(depth);
+            let err = decode(&input).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadJson);
+            assert!(err.message.contains("recursion limit"), "{}", err.message);
+            let input = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+            assert_eq!(decode(&input).unwrap_err().code, ErrorCode::BadJson);
+        }
+    }
+
+    #[test]
+    fn error_messages_are_bounded_even_when_they_quote_the_input() {
+        let huge = "x".repeat(1 << 20);
+        for input in [
+            format!(r#"{{"v":1,"id":"a","type":"get_code","purpose":"{huge}"}}"#),
+            format!(r#"{{"v":1,"id":"a","type":"get_code","{huge}":1}}"#),
+            format!(r#"{{"v":1,"id":"a","type":"{huge}"}}"#),
+            format!(r#"{{"v":1,"id":"a","type":"get_code","origin":["{huge}"]}}"#),
+            format!(r#"{{"v":"{huge}","id":"a","type":"hello"}}"#),
+        ] {
+            let err = decode(&input).unwrap_err();
+            assert_eq!(err.id.as_deref(), Some("a"));
+            assert!(
+                err.message.chars().count() <= MAX_ERROR_MESSAGE_CHARS,
+                "{} chars",
+                err.message.len()
+            );
+        }
+    }
+
+    #[test]
+    fn token_and_origin_lengths_are_bounded() {
+        let long_token = "t".repeat(MAX_TOKEN_ID_CHARS + 1);
+        let long_origin = format!("https://{}.example", "a".repeat(MAX_ORIGIN_CHARS));
+        for input in [
+            format!(
+                r#"{{"v":1,"id":"a","type":"get_code","token":"{long_token}","purpose":"copy"}}"#
+            ),
+            r#"{"v":1,"id":"a","type":"get_code","token":"","purpose":"copy"}"#.to_owned(),
+            format!(r#"{{"v":1,"id":"a","type":"reveal_seed","token":"{long_token}"}}"#),
+            format!(r#"{{"v":1,"id":"a","type":"get_code","origin":"{long_origin}"}}"#),
+            format!(r#"{{"v":1,"id":"a","type":"list_tokens","origin":"{long_origin}"}}"#),
+        ] {
+            let err = decode(&input).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadRequest, "{}", err.message);
+            assert_eq!(err.id.as_deref(), Some("a"));
+        }
+        let ok = format!(
+            r#"{{"v":1,"id":"a","type":"reveal_seed","token":"{}"}}"#,
+            "t".repeat(MAX_TOKEN_ID_CHARS)
+        );
+        assert!(decode(&ok).is_ok());
+    }
+
+    #[test]
+    fn rate_limited_reply_carries_the_retry_hint() {
+        let mut resp = Response::error(Some("a".into()), ErrorCode::RateLimited, "slow down");
+        if let ResponseBody::Error { error } = &mut resp.body {
+            error.retry_after_ms = Some(1500);
+        }
+        let json = serde_json::to_string(&resp).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"id":"a","type":"error","error":{"code":"rate_limited","message":"slow down","retry_after_ms":1500}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), resp);
     }
 
     #[test]

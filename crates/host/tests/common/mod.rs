@@ -32,13 +32,27 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let vault = dir.path().join("data").join("vault.sqlite3");
         let config = dir.path().join("host.toml");
-        std::fs::write(&config, "user = { env = \"TWOFILL_TEST_USER\" }\n").unwrap();
-        Env {
+        let env = Env {
             dir,
             vault,
             config,
             keyring: false,
-        }
+        };
+        // Several tests ask for thousands of codes on one origin; the fill
+        // rate limit has its own tests, which turn it on with `set_config`.
+        env.set_config("[rate_limit]\ncodes = 0\nburst = 0\n");
+        env
+    }
+
+    /// Rewrites the host config: users come from `TWOFILL_TEST_USER`, the
+    /// rest is `extra` (TOML). `set_config("")` gives the built-in defaults,
+    /// rate limit included.
+    pub fn set_config(&self, extra: &str) {
+        std::fs::write(
+            &self.config,
+            format!("user = {{ env = \"TWOFILL_TEST_USER\" }}\n{extra}"),
+        )
+        .unwrap();
     }
 
     pub fn command(&self, user: &str) -> Command {
