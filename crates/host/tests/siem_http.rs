@@ -16,30 +16,6 @@ use common::*;
 use serde_json::Value;
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
-const SITE: &str = "https://my.kaspersky.com";
-
-fn team(env: &Env) -> String {
-    let id = env.enroll("alice", SEED, "Kaspersky", &["my.kaspersky.com"]);
-    for args in [
-        vec!["group", "add", "ops"],
-        vec!["group", "add-member", "ops", "bob"],
-        vec!["grant", "set", &id, "ops", "code-only"],
-    ] {
-        env.ok("alice", &args);
-    }
-    id
-}
-
-fn codes(env: &Env, n: usize) {
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
-    for i in 0..n {
-        let reply = host.ask(get_code(&format!("r{i}"), SITE));
-        assert_eq!(reply["type"], "code", "{reply}");
-    }
-    let reply = host.ask(get_code("bad", "https://evil.example"));
-    assert_eq!(reply["type"], "error", "{reply}");
-    assert!(host.finish().success());
-}
 
 fn config(extra_siem: &str, sinks: &str) -> String {
     format!(
@@ -163,8 +139,8 @@ fn hec_sink_posts_splunk_events_and_retries_through_503s_without_loss() {
             "[[siem.sink]]\nkind = \"hec\"\nurl = \"http://127.0.0.1:{port}/services/collector/event\"\ntoken = \"tok-123\"\nindex = \"security\"\nchannel = \"0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba\"\n"
         ),
     ));
-    team(&env);
-    codes(&env, 5);
+    bob_code_only(&env, SEED);
+    bob_fills(&env, 5);
 
     // One pass while the collector is busy: fails, nothing counted.
     let out = env.cli("alice", &["audit", "stream", "--once", "--json"]);
@@ -182,7 +158,7 @@ fn hec_sink_posts_splunk_events_and_retries_through_503s_without_loss() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    codes(&env, 2);
+    bob_fills(&env, 2);
     let audit = env.audit("alice");
     let head = audit.len() as i64;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -275,15 +251,15 @@ fn file_sink_appends_ecs_lines_once_and_per_sink_cursors_are_independent() {
             b.display()
         ),
     ));
-    team(&env);
-    codes(&env, 2);
+    bob_code_only(&env, SEED);
+    bob_fills(&env, 2);
     let out = env.ok("alice", &["audit", "stream", "--once", "--sink", "a"]);
     assert!(out.contains("a: delivered"), "{out}");
     let export = env.ok("alice", &["audit", "export"]);
     assert_eq!(std::fs::read_to_string(&a).unwrap(), export);
     assert!(!b.exists(), "--sink a must leave b alone");
 
-    codes(&env, 3);
+    bob_fills(&env, 3);
     env.ok("alice", &["audit", "stream", "--once"]);
     env.ok("alice", &["audit", "stream", "--once"]); // nothing new: no duplicates
     let export = env.ok("alice", &["audit", "export"]);
@@ -336,8 +312,8 @@ fn the_native_host_kicks_a_drain_after_codes() {
             f.display()
         ),
     ));
-    team(&env);
-    codes(&env, 3);
+    bob_code_only(&env, SEED);
+    bob_fills(&env, 3);
     // No `audit stream` ran: the host started the drains itself.
     let head = env.audit("alice").len();
     let deadline = Instant::now() + Duration::from_secs(20);

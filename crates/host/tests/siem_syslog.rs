@@ -17,36 +17,10 @@ use common::*;
 use serde_json::Value;
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
-const SITE: &str = "https://my.kaspersky.com";
 const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
 
 fn have_rsyslog() -> bool {
     Path::new(RSYSLOGD).exists()
-}
-
-/// alice: admin; bob: code-only on a token bound to my.kaspersky.com.
-fn team(env: &Env) -> String {
-    let id = env.enroll("alice", SEED, "Kaspersky", &["my.kaspersky.com"]);
-    for args in [
-        vec!["group", "add", "ops"],
-        vec!["group", "add-member", "ops", "bob"],
-        vec!["grant", "set", &id, "ops", "code-only"],
-    ] {
-        env.ok("alice", &args);
-    }
-    id
-}
-
-/// `n` fills by bob in one host process, plus one refusal (wrong site).
-fn codes(env: &Env, n: usize) {
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
-    for i in 0..n {
-        let reply = host.ask(get_code(&format!("r{i}"), SITE));
-        assert_eq!(reply["type"], "code", "{reply}");
-    }
-    let reply = host.ask(get_code("bad", "https://evil.example"));
-    assert_eq!(reply["type"], "error", "{reply}");
-    assert!(host.finish().success());
 }
 
 fn free_port() -> u16 {
@@ -347,8 +321,8 @@ fn rfc5424_and_cef_reach_rsyslog_in_order_across_outages() {
     std::fs::create_dir_all(&rdir).unwrap();
     let mut rsyslog = Rsyslog::start(&rdir, &[p5424, pcef], None);
 
-    team(&env);
-    codes(&env, 5);
+    bob_code_only(&env, SEED);
+    bob_fills(&env, 5);
     let (ok, reports, stderr) = stream_once(&env);
     assert!(ok, "{reports} {stderr}");
     let audit = env.audit("alice");
@@ -428,7 +402,7 @@ fn rfc5424_and_cef_reach_rsyslog_in_order_across_outages() {
     // The receiver goes away: records written meanwhile stay behind the
     // cursor, the run says so and fails, nothing is marked delivered.
     rsyslog.stop();
-    codes(&env, 3);
+    bob_fills(&env, 3);
     let (ok, reports, _) = stream_once(&env);
     assert!(!ok, "{reports}");
     let r = report(&reports, "rfc5424");
@@ -452,7 +426,7 @@ fn rfc5424_and_cef_reach_rsyslog_in_order_across_outages() {
     std::thread::scope(|s| {
         let producer = s.spawn(|| {
             for _ in 0..8 {
-                codes(&env, 4);
+                bob_fills(&env, 4);
                 std::thread::sleep(Duration::from_millis(150));
             }
         });
@@ -540,8 +514,8 @@ fn rfc5424_over_tls_to_rsyslog_checks_the_certificate() {
         other_ca.display()
     )));
     let rsyslog = Rsyslog::start(&rdir, &[port], Some(&tls));
-    team(&env);
-    codes(&env, 3);
+    bob_code_only(&env, SEED);
+    bob_fills(&env, 3);
     let (ok, reports, _) = stream_once(&env);
     assert!(!ok, "the sink with the wrong CA must fail: {reports}");
     let head = env.audit("alice").len() as i64;

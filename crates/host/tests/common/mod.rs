@@ -195,3 +195,30 @@ pub fn file_contains(path: &Path, needle: &str) -> bool {
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
 }
+
+/// The smallest team: alice administers, bob may have codes (code-only) for
+/// a token with `seed` bound to my.kaspersky.com. Returns the token id.
+pub fn bob_code_only(env: &Env, seed: &str) -> String {
+    let id = env.enroll("alice", seed, "Kaspersky", &["my.kaspersky.com"]);
+    for args in [
+        vec!["group", "add", "ops"],
+        vec!["group", "add-member", "ops", "bob"],
+        vec!["grant", "set", &id, "ops", "code-only"],
+    ] {
+        env.ok("alice", &args);
+    }
+    id
+}
+
+/// `n` fills by bob on my.kaspersky.com in one host process, plus one
+/// refusal (wrong site): `n + 1` new audit records.
+pub fn bob_fills(env: &Env, n: usize) {
+    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    for i in 0..n {
+        let reply = host.ask(get_code(&format!("r{i}"), "https://my.kaspersky.com"));
+        assert_eq!(reply["type"], "code", "{reply}");
+    }
+    let reply = host.ask(get_code("bad", "https://evil.example"));
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert!(host.finish().success());
+}
