@@ -313,12 +313,7 @@ async fn shows_each_state() -> Result<()> {
     )?;
     let state = session.open_popup("origin=http://example.test").await?;
     assert_eq!(state, "host-error");
-    let text = session
-        .client
-        .find(Locator::Css("#state"))
-        .await?
-        .text()
-        .await?;
+    let text = state_text(&session).await?;
     assert!(text.contains("vault_unavailable"), "{text}");
     session.save_screenshot("popup-host-error").await?;
     session.close().await?;
@@ -327,12 +322,7 @@ async fn shows_each_state() -> Result<()> {
     let session = Session::start_with(HostSetup::NotInstalled).await?;
     let state = session.open_popup("origin=http://example.test").await?;
     assert_eq!(state, "not-installed");
-    let text = session
-        .client
-        .find(Locator::Css("#state"))
-        .await?
-        .text()
-        .await?;
+    let text = state_text(&session).await?;
     assert!(text.contains("twofill-host install"), "{text}");
     session.save_screenshot("popup-not-installed").await?;
     session.close().await?;
@@ -343,6 +333,16 @@ async fn shows_each_state() -> Result<()> {
     assert_eq!(state, "refused");
     session.save_screenshot("popup-refused").await?;
     session.close().await
+}
+
+/// The text of the popup's state panel (the message shown instead of a list).
+async fn state_text(session: &Session) -> Result<String> {
+    Ok(session
+        .client
+        .find(Locator::Css("#state"))
+        .await?
+        .text()
+        .await?)
 }
 
 #[tokio::test]
