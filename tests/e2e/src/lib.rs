@@ -127,12 +127,44 @@ pub enum HostSetup {
 /// The extension's id, fixed by the manifest key.
 pub const EXTENSION_ID: &str = "lnnafhlnfflkbigkfbmgcchfnmnikfnm";
 
+/// Everything about a [`Session`] a test may vary.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub host: HostSetup,
+    /// The name the host is registered under in the profile (`install
+    /// --name`); `None` for the default `com.twofill.host`.
+    pub host_name: Option<String>,
+    /// Load the unpacked extension (`--load-extension`). Off for tests in
+    /// which enterprise policy installs it: then the browser's background
+    /// networking stays on, which force-install needs.
+    pub load_extension: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            host: HostSetup::Installed,
+            host_name: None,
+            load_extension: true,
+        }
+    }
+}
+
 impl Session {
     pub async fn start() -> Result<Session> {
         Self::start_with(HostSetup::Installed).await
     }
 
     pub async fn start_with(host: HostSetup) -> Result<Session> {
+        Self::start_with_options(SessionOptions {
+            host,
+            ..SessionOptions::default()
+        })
+        .await
+    }
+
+    pub async fn start_with_options(options: SessionOptions) -> Result<Session> {
+        let host = options.host;
         let artifacts = Artifacts::locate()?;
         let dir = tempfile::Builder::new().prefix("twofill-e2e-").tempdir()?;
         let profile = dir.path().join("profile");
@@ -143,9 +175,14 @@ impl Session {
 
         // Register the host the way an admin would, into this profile only.
         if host != HostSetup::NotInstalled {
-            let out = Command::new(&artifacts.host_bin)
+            let mut install = Command::new(&artifacts.host_bin);
+            install
                 .args(["install", "--browser", "chromium", "--user-data-dir"])
-                .arg(&profile)
+                .arg(&profile);
+            if let Some(name) = &options.host_name {
+                install.args(["--name", name]);
+            }
+            let out = install
                 .output()
                 .context("cannot run twofill-host install")?;
             ensure!(
@@ -191,12 +228,11 @@ impl Session {
         }
 
         let ext = artifacts.extension_dir.display().to_string();
-        let args = vec![
+        let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
             "--no-first-run".into(),
-            "--disable-background-networking".into(),
             "--disable-component-update".into(),
             "--disable-sync".into(),
             // Plain-http fixtures: no automatic https:// upgrade attempts.
@@ -204,15 +240,25 @@ impl Session {
             "--window-size=1100,800".into(),
             "--host-resolver-rules=MAP *.test 127.0.0.1".into(),
             format!("--user-data-dir={}", profile.display()),
-            format!("--load-extension={ext}"),
-            format!("--disable-extensions-except={ext}"),
         ];
+        let mut chrome_options = json!({
+            "binary": chromium_binary(),
+        });
+        if options.load_extension {
+            args.extend([
+                "--disable-background-networking".into(),
+                format!("--load-extension={ext}"),
+                format!("--disable-extensions-except={ext}"),
+            ]);
+        } else {
+            // chromedriver adds this switch by default, and with it policy
+            // force-installs silently never happen.
+            chrome_options["excludeSwitches"] = json!(["disable-background-networking"]);
+        }
+        chrome_options["args"] = json!(args);
         let caps = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium_binary(),
-                "args": args,
-            }
+            "goog:chromeOptions": chrome_options,
         });
         let Value::Object(caps) = caps else {
             unreachable!()
