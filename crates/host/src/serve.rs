@@ -244,12 +244,16 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
             host_version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol: twofill_protocol::PROTOCOL_VERSION,
             user: session.vault().ok().map(|(_, who)| who.user),
+            managed: false,
+            audit_sinks: Vec::new(),
+            policy: Default::default(),
         }),
-        RequestBody::ListTokens { origin } => list_tokens(session, origin.as_deref()),
+        RequestBody::ListTokens { origin, .. } => list_tokens(session, origin.as_deref()),
         RequestBody::GetCode {
             origin,
             token,
             purpose,
+            ..
         } => get_code(session, origin.as_deref(), token.as_deref(), purpose),
         RequestBody::RevealSeed { token, purpose } => reveal_seed(session, &token, purpose),
     };
@@ -332,6 +336,7 @@ fn list_tokens(session: &mut Session, origin: Option<&str>) -> Result<ResponseBo
             access: t.access.as_str().to_owned(),
             period: t.period,
             digits: t.digits,
+            personal: false,
         })
         .collect();
     Ok(ResponseBody::Tokens {
@@ -457,6 +462,7 @@ mod tests {
             period: 30,
             digits: 6,
             bound_here: false,
+            personal: false,
         }
     }
 

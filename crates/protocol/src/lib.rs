@@ -54,16 +54,25 @@ pub enum RequestBody {
     /// the user the host acts for.
     Hello,
     /// The tokens this user may use, never with seeds. With `origin`, the
-    /// ones bound to it come first and are marked `bound_here`.
+    /// ones bound to it come first and are marked `bound_here`. The user's
+    /// personal tokens are included (marked `personal`) unless
+    /// `exclude_personal` is set or the host's policy forbids them.
     ListTokens {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<String>,
+        /// Treat the user's personal tokens as absent (the extension's
+        /// `AllowPersonalTokens: false` policy). Sent only when true.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        exclude_personal: bool,
     },
     /// A current code. For `purpose: fill` (the default) `origin` is
     /// required and must be the origin the *browser* reported for the
     /// requesting frame, never a value taken from page content; the token
     /// must be bound to it. `token` picks one when several fit; for `copy`
     /// and `view` (the popup) it is required and `origin` is only recorded.
+    /// With `exclude_personal` the user's personal tokens are treated as
+    /// absent: a fill never picks one, and naming one is `no_such_token`
+    /// (`no_token_for_origin` for a fill).
     GetCode {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<String>,
@@ -71,6 +80,9 @@ pub enum RequestBody {
         token: Option<String>,
         #[serde(default)]
         purpose: CodePurpose,
+        /// As for `list_tokens`. Sent only when true.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        exclude_personal: bool,
     },
     /// The seed of a token: only for users with a `full-seed` grant.
     RevealSeed {
@@ -125,6 +137,17 @@ pub enum ResponseBody {
         /// The user the host acts for (as resolved by the host).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         user: Option<String>,
+        /// A system (IT-managed) host config is in force; users cannot
+        /// override it.
+        #[serde(default)]
+        managed: bool,
+        /// Names of the SIEM sinks the audit log is streamed to, from the
+        /// config in force (a sink's `name`, or its kind when it has none).
+        #[serde(default)]
+        audit_sinks: Vec<String>,
+        /// The organization policy the host enforces.
+        #[serde(default)]
+        policy: HostPolicy,
     },
     Tokens {
         user: String,
@@ -150,6 +173,32 @@ pub struct TokenEntry {
     pub digits: u32,
     /// Bound to the origin named in the request.
     pub bound_here: bool,
+    /// The user's own personal token (enrolled by them, shared with nobody;
+    /// `access` is then `full-seed`). `false` for tokens the organization shares.
+    #[serde(default)]
+    pub personal: bool,
+}
+
+/// What the host's organization policy allows (the `[policy]` table of the
+/// host config). The host enforces it whatever the extension does; the
+/// extension uses it to hide what would be refused anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostPolicy {
+    /// Users may enroll and use personal tokens.
+    pub allow_personal_tokens: bool,
+    /// `reveal_seed` may be granted at all (still only to full-seed holders
+    /// and owners of personal tokens).
+    pub allow_seed_reveal: bool,
+}
+
+impl Default for HostPolicy {
+    fn default() -> Self {
+        HostPolicy {
+            allow_personal_tokens: true,
+            allow_seed_reveal: true,
+        }
+    }
 }
 
 /// A seed, for full-seed holders who asked for it explicitly.
@@ -396,7 +445,7 @@ impl Request {
         };
         let (origin, token) = match &request.body {
             RequestBody::Hello => (None, None),
-            RequestBody::ListTokens { origin } => (origin.as_deref(), None),
+            RequestBody::ListTokens { origin, .. } => (origin.as_deref(), None),
             RequestBody::GetCode { origin, token, .. } => (origin.as_deref(), token.as_deref()),
             RequestBody::RevealSeed { token, .. } => (None, Some(token.as_str())),
         };
@@ -522,6 +571,7 @@ mod tests {
                 origin: Some("https://my.kaspersky.com".into()),
                 token: None,
                 purpose: CodePurpose::Fill,
+                exclude_personal: false,
             },
         );
         let json = serde_json::to_string(&req).unwrap();
@@ -530,6 +580,140 @@ mod tests {
             r#"{"v":1,"id":"r1","type":"get_code","origin":"https://my.kaspersky.com","purpose":"fill"}"#
         );
         assert_eq!(decode(&json).unwrap(), req);
+    }
+
+    #[test]
+    fn exclude_personal_is_sent_only_when_set_and_round_trips() {
+        let list = Request::new(
+            "l",
+            RequestBody::ListTokens {
+                origin: Some("https://github.com".into()),
+                exclude_personal: true,
+            },
+        );
+        let json = serde_json::to_string(&list).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"id":"l","type":"list_tokens","origin":"https://github.com","exclude_personal":true}"#
+        );
+        assert_eq!(decode(&json).unwrap(), list);
+
+        let code = Request::new(
+            "c",
+            RequestBody::GetCode {
+                origin: Some("https://github.com".into()),
+                token: None,
+                purpose: CodePurpose::Fill,
+                exclude_personal: true,
+            },
+        );
+        let json = serde_json::to_string(&code).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"id":"c","type":"get_code","origin":"https://github.com","purpose":"fill","exclude_personal":true}"#
+        );
+        assert_eq!(decode(&json).unwrap(), code);
+
+        // false is the default and is not sent, so older hosts (which refuse
+        // unknown fields) see exactly the requests they know.
+        let plain = Request::new(
+            "l",
+            RequestBody::ListTokens {
+                origin: None,
+                exclude_personal: false,
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"v":1,"id":"l","type":"list_tokens"}"#
+        );
+        assert_eq!(
+            decode(r#"{"v":1,"id":"l","type":"list_tokens","exclude_personal":false}"#).unwrap(),
+            plain
+        );
+    }
+
+    #[test]
+    fn exclude_personal_is_a_boolean_and_only_where_it_means_something() {
+        for input in [
+            r#"{"v":1,"id":"a","type":"list_tokens","exclude_personal":"true"}"#,
+            r#"{"v":1,"id":"a","type":"list_tokens","exclude_personal":1}"#,
+            r#"{"v":1,"id":"a","type":"get_code","token":"t","purpose":"copy","exclude_personal":null}"#,
+            r#"{"v":1,"id":"a","type":"reveal_seed","token":"t","exclude_personal":true}"#,
+        ] {
+            let err = decode(input).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadRequest, "{input}: {}", err.message);
+            assert_eq!(err.id.as_deref(), Some("a"));
+        }
+    }
+
+    #[test]
+    fn hello_reply_shape_and_defaults_for_older_hosts() {
+        let reply = Response::new(
+            Some("h".into()),
+            ResponseBody::Hello {
+                host_version: "0.1.0".into(),
+                protocol: PROTOCOL_VERSION,
+                user: Some("bob".into()),
+                managed: true,
+                audit_sinks: vec!["soc-syslog".into(), "hec".into()],
+                policy: HostPolicy {
+                    allow_personal_tokens: false,
+                    allow_seed_reveal: true,
+                },
+            },
+        );
+        let json = serde_json::to_string(&reply).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"id":"h","type":"hello","host_version":"0.1.0","protocol":1,"user":"bob","managed":true,"audit_sinks":["soc-syslog","hec"],"policy":{"allow_personal_tokens":false,"allow_seed_reveal":true}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), reply);
+
+        // A host from before these fields: unmanaged, no sinks, nothing restricted.
+        let old: Response = serde_json::from_str(
+            r#"{"v":1,"id":"h","type":"hello","host_version":"0.0.9","protocol":1,"user":"bob"}"#,
+        )
+        .unwrap();
+        match old.body {
+            ResponseBody::Hello {
+                managed,
+                audit_sinks,
+                policy,
+                ..
+            } => {
+                assert!(!managed);
+                assert!(audit_sinks.is_empty());
+                assert_eq!(policy, HostPolicy::default());
+                assert!(policy.allow_personal_tokens && policy.allow_seed_reveal);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A policy naming only one rule leaves the other at its default.
+        let partial: HostPolicy = serde_json::from_str(r#"{"allow_seed_reveal":false}"#).unwrap();
+        assert!(partial.allow_personal_tokens);
+        assert!(!partial.allow_seed_reveal);
+    }
+
+    #[test]
+    fn token_entries_say_whether_they_are_personal() {
+        let old = r#"{"id":"0123456789ab","issuer":"GitHub","account":"me","sites":["https://github.com"],"access":"code-only","period":30,"digits":6,"bound_here":false}"#;
+        let entry: TokenEntry = serde_json::from_str(old).unwrap();
+        assert!(
+            !entry.personal,
+            "entries from older hosts are shared tokens"
+        );
+        let mine = TokenEntry {
+            personal: true,
+            access: "full-seed".into(),
+            ..entry
+        };
+        let json = serde_json::to_string(&mine).unwrap();
+        assert!(
+            json.ends_with(r#""bound_here":false,"personal":true}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<TokenEntry>(&json).unwrap(), mine);
     }
 
     #[test]
