@@ -1,7 +1,7 @@
 // Service worker loader: starts the Rust/WASM core and routes events to it.
 // Listeners are registered synchronously (an MV3 worker woken by an event
 // must have its listener in place before the first await).
-import init, { onContentMessage } from "./pkg/twofill_extension.js";
+import init, { onContentMessage, policyChanged } from "./pkg/twofill_extension.js";
 
 const ready = init({ module_or_path: chrome.runtime.getURL("pkg/twofill_extension_bg.wasm") });
 
@@ -22,6 +22,19 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     .then(() => onContentMessage(message, sender))
     .then(sendResponse, (err) => sendResponse({ action: "none", reason: String(err) }));
   return true; // reply asynchronously
+});
+
+// Organization policy (storage.managed) applies live: an admin's change, or
+// the values that arrive a few seconds after a force-install, take effect
+// on the next scan without a restart.
+// Open pages look again, so a prompt already on screen follows the new
+// policy (a fill turned on, an offer button turned off).
+chrome.storage.onChanged.addListener((_changes, area) => {
+  if (area !== "managed") return;
+  ready.then(() => policyChanged());
+  chrome.tabs.query({}).then((tabs) => {
+    for (const tab of tabs) chrome.tabs.sendMessage(tab.id, { type: "policy_changed" }).catch(() => {});
+  });
 });
 
 async function popupMessage(message) {

@@ -52,6 +52,7 @@
     const result = quickScan();
     const { inputs, roots, page } = result;
     roots.forEach(observe);
+    if (offered && (!offered.target.isConnected || offered.target.value !== "")) dropOffer();
     // Only bother the service worker when the visible inputs changed.
     const signature = page.fields
       .map((f) => `${f.index}:${f.visible}:${f.name}:${f.id}:${Math.round(f.x)}:${Math.round(f.y)}`)
@@ -65,7 +66,8 @@
     inFlight = true;
     try {
       const plan = await chrome.runtime.sendMessage({ type: "scan", page });
-      if (plan && plan.action === "fill") apply(plan, inputs);
+      if (plan?.action === "fill") apply(plan, inputs);
+      else if (plan?.action === "offer") offer(plan, inputs);
     } catch (_) {
       // Extension reloaded or worker unavailable: nothing to do on this page.
     } finally {
@@ -94,6 +96,66 @@
     notice(plan.tokenLabel);
     return true;
   }
+
+  // AutofillMode "click" (organization policy): a button by the prompt; the
+  // code is asked for (and audited) only when the user clicks it. Synthetic
+  // clicks from the page (isTrusted false) do nothing.
+  let offered = null;
+  function offer(plan, inputs) {
+    const targets = plan.fields.map((i) => inputs[i]).filter(Boolean);
+    if (targets.length === 0 || targets.some((el) => filled.has(el) || el.value !== "")) return;
+    if (offered?.target === targets[0] && offered.host.isConnected) return;
+    dropOffer();
+    const host = document.createElement("div");
+    host.setAttribute("data-twofill-offer", "");
+    const root = host.attachShadow({ mode: "closed" });
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = `Fill code${plan.tokenLabel ? ` · ${plan.tokenLabel}` : ""}`;
+    button.title = "twofill: fill the two-factor code";
+    const rect = targets[0].getBoundingClientRect();
+    Object.assign(host.style, {
+      position: "absolute", zIndex: "2147483647",
+      left: `${Math.round(rect.left + window.scrollX)}px`,
+      top: `${Math.round(rect.bottom + window.scrollY + 4)}px`,
+    });
+    Object.assign(button.style, {
+      padding: "6px 10px", borderRadius: "6px", border: "0", cursor: "pointer",
+      font: "13px system-ui, sans-serif", background: "#1f2933", color: "#fff",
+      boxShadow: "0 2px 8px rgba(0,0,0,.25)", whiteSpace: "nowrap",
+    });
+    button.addEventListener("click", async (e) => {
+      if (!e.isTrusted) return;
+      e.preventDefault();
+      e.stopPropagation();
+      dropOffer();
+      const result = quickScan();
+      addContext(result);
+      try {
+        const plan = await chrome.runtime.sendMessage({ type: "scan", page: result.page, confirmed: true });
+        if (plan?.action === "fill") apply(plan, result.inputs);
+      } catch (_) {
+        // Extension reloaded: nothing to do.
+      }
+    });
+    root.append(button);
+    (document.body || document.documentElement).append(host);
+    offered = { host, target: targets[0] };
+  }
+
+  function dropOffer() {
+    offered?.host.remove();
+    offered = null;
+  }
+
+  // The organization policy changed: forget what was decided and look again.
+  chrome.runtime.onMessage.addListener((message, sender) => {
+    if (sender.id !== chrome.runtime.id || message?.type !== "policy_changed") return false;
+    dropOffer();
+    lastSignature = "";
+    schedule();
+    return false;
+  });
 
   // "Fill on this page" from the popup, for the token the user picked. The
   // service worker decides (detector, else the focused field) and asks the

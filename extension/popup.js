@@ -1,5 +1,10 @@
 // Popup loader: the UI is Rust (crates/extension/src/popup.rs).
 import init, { startPopup } from "./pkg/twofill_extension.js";
 
+// The organization changed its policy while the popup is open: start over.
+chrome.storage.onChanged.addListener((_changes, area) => {
+  if (area === "managed") location.reload();
+});
+
 await init({ module_or_path: chrome.runtime.getURL("pkg/twofill_extension_bg.wasm") });
 await startPopup();

@@ -1,9 +1,14 @@
 //! The few browser APIs the core needs, behind typed Rust functions.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use js_sys::{Promise, Reflect};
 use twofill_protocol::{Request, RequestBody, Response, ResponseBody};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::policy::ManagedPolicy;
 
 #[wasm_bindgen]
 extern "C" {
@@ -27,6 +32,43 @@ extern "C" {
 
     #[wasm_bindgen(catch, js_namespace = ["navigator", "clipboard"], js_name = writeText)]
     fn clipboard_write_text(text: &str) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = ["chrome", "storage", "managed"], js_name = get)]
+    fn managed_storage_get() -> Result<Promise, JsValue>;
+}
+
+thread_local! {
+    /// The organization policy, read once and dropped when it changes
+    /// (`policyChanged`, called from `storage.onChanged` for `managed`).
+    static POLICY: RefCell<Option<Rc<ManagedPolicy>>> = const { RefCell::new(None) };
+}
+
+/// The organization policy in force (empty when the browser has none).
+pub async fn policy() -> Rc<ManagedPolicy> {
+    if let Some(p) = POLICY.with(|c| c.borrow().clone()) {
+        return p;
+    }
+    // Firefox rejects when no managed storage is configured; Chromium
+    // answers `{}`. Both mean "no policy".
+    let value = match settle(managed_storage_get()).await {
+        Ok(v) => js_sys::JSON::stringify(&v)
+            .ok()
+            .and_then(|s| s.as_string())
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null),
+        Err(_) => serde_json::Value::Null,
+    };
+    let p = Rc::new(ManagedPolicy::from_value(&value));
+    POLICY.with(|c| *c.borrow_mut() = Some(p.clone()));
+    p
+}
+
+/// Forgets the cached policy; the next request reads it again. Policies
+/// change live (an admin edits them, or they arrive a few seconds after a
+/// force-install), and nothing should need a browser restart to see them.
+#[wasm_bindgen(js_name = policyChanged)]
+pub fn policy_changed() {
+    POLICY.with(|c| *c.borrow_mut() = None);
 }
 
 pub fn now_seconds() -> f64 {
@@ -47,16 +89,19 @@ fn next_request_id() -> String {
     )
 }
 
-/// One request to the native host, one reply. Transport failures (host not
+/// One request to the native host (the one the organization's policy
+/// names, else `com.twofill.host`), one reply. Transport failures (host not
 /// installed, host crashed) come back as `Err` with the browser's message.
 pub async fn ask_host(body: RequestBody) -> Result<ResponseBody, String> {
+    let policy = policy().await;
+    let host = policy.host_name()?;
     let request = Request::new(next_request_id(), body);
     // Through JSON text, not serde-wasm-bindgen: the flattened message types
     // would become JS `Map`s, which the browser sends to the host as `{}`.
     // The JSON route yields exactly the bytes the host's serde expects.
     let json = serde_json::to_string(&request).map_err(|e| e.to_string())?;
     let message = js_sys::JSON::parse(&json).map_err(|e| js_error(&e))?;
-    let promise = send_native_message(twofill_protocol::HOST_NAME, &message)
+    let promise = send_native_message(host, &message)
         .map_err(|e| format!("cannot reach the twofill host: {}", js_error(&e)))?;
     let reply = JsFuture::from(promise)
         .await

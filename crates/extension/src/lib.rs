@@ -7,8 +7,10 @@
 //! every permission decision; this side only decides where a code goes.
 
 mod browser;
+pub mod policy;
 mod popup;
 
+use policy::AutofillMode;
 use serde::{Deserialize, Serialize};
 use twofill_detection::{PageScan, PromptKind, detect};
 use twofill_protocol::{CodePurpose, ErrorCode, RequestBody, ResponseBody};
@@ -23,6 +25,9 @@ const MIN_SECONDS_LEFT: f64 = 3.0;
 enum ContentMessage {
     Scan {
         page: PageScan,
+        /// The user clicked the "Fill code" offer (`AutofillMode: click`).
+        #[serde(default)]
+        confirmed: bool,
     },
     /// "Fill on this page" from the popup: the user picked `token`. Filled
     /// only into the prompt the detector accepts, else the focused field.
@@ -44,6 +49,13 @@ enum FillPlan {
         #[serde(rename = "tokenLabel")]
         token_label: String,
     },
+    /// `AutofillMode: click`: show a "Fill code" button by these fields;
+    /// no code has been asked for (or audited) yet.
+    Offer {
+        fields: Vec<u32>,
+        #[serde(rename = "tokenLabel")]
+        token_label: String,
+    },
     None {
         reason: String,
     },
@@ -53,7 +65,7 @@ enum FillPlan {
 #[wasm_bindgen(js_name = onContentMessage)]
 pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
     let plan = match serde_wasm_bindgen::from_value::<ContentMessage>(message) {
-        Ok(ContentMessage::Scan { page }) => plan_for(&page, &sender).await,
+        Ok(ContentMessage::Scan { page, confirmed }) => plan_for(&page, confirmed, &sender).await,
         Ok(ContentMessage::FillToken {
             page,
             token,
@@ -66,7 +78,7 @@ pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsV
     serde_wasm_bindgen::to_value(&plan).map_err(Into::into)
 }
 
-async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
+async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPlan {
     let Some(prompt) = detect(page) else {
         return none("no code prompt");
     };
@@ -79,10 +91,19 @@ async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
     let Some(origin) = browser::sender_origin(sender) else {
         return none("sender has no web origin");
     };
+    let policy = browser::policy().await;
+    if let Err(why) = policy.may_fill(&origin) {
+        return none(&why);
+    }
+    let exclude_personal = !policy.allow_personal_tokens();
+    if policy.autofill_mode() == AutofillMode::Click && !confirmed {
+        return offer(prompt.fields, origin, exclude_personal).await;
+    }
     let mut reply = browser::ask_host(RequestBody::GetCode {
         origin: Some(origin.clone()),
         token: None,
         purpose: CodePurpose::Fill,
+        exclude_personal,
     })
     .await;
     // Wait out a nearly expired code rather than fill one that dies in the user's hands.
@@ -94,6 +115,7 @@ async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
                 origin: Some(origin),
                 token: Some(code.token.id.clone()),
                 purpose: CodePurpose::Fill,
+                exclude_personal,
             })
             .await;
         }
@@ -102,10 +124,7 @@ async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
         Ok(ResponseBody::Code(code)) => FillPlan::Fill {
             fields: prompt.fields,
             code: code.code,
-            token_label: match code.token.issuer {
-                Some(issuer) => format!("{issuer} ({})", code.token.account),
-                None => code.token.account,
-            },
+            token_label: token_label(&code.token),
         },
         Ok(ResponseBody::Error { error }) => {
             if error.code == ErrorCode::Internal {
@@ -115,6 +134,36 @@ async fn plan_for(page: &PageScan, sender: &JsValue) -> FillPlan {
         }
         Ok(other) => none(&format!("unexpected host reply {other:?}")),
         Err(e) => none(&e),
+    }
+}
+
+/// A "Fill code" button instead of a fill, when a token is bound to this
+/// site. Listing tokens hands out no code, so nothing is audited until the
+/// user clicks.
+async fn offer(fields: Vec<u32>, origin: String, exclude_personal: bool) -> FillPlan {
+    match browser::ask_host(RequestBody::ListTokens {
+        origin: Some(origin),
+        exclude_personal,
+    })
+    .await
+    {
+        Ok(ResponseBody::Tokens { tokens, .. }) => match tokens.iter().find(|t| t.bound_here) {
+            Some(t) => FillPlan::Offer {
+                fields,
+                token_label: token_label(&t.token),
+            },
+            None => none("no token is bound to this site"),
+        },
+        Ok(ResponseBody::Error { error }) => none(&error.message),
+        Ok(other) => none(&format!("unexpected host reply {other:?}")),
+        Err(e) => none(&e),
+    }
+}
+
+fn token_label(token: &twofill_protocol::TokenInfo) -> String {
+    match &token.issuer {
+        Some(issuer) => format!("{issuer} ({})", token.account),
+        None => token.account.clone(),
     }
 }
 
@@ -137,20 +186,22 @@ async fn plan_for_token(
     let Some(origin) = browser::sender_origin(sender) else {
         return none("sender has no web origin");
     };
+    let policy = browser::policy().await;
+    if let Err(why) = policy.may_fill(&origin) {
+        return none(&why);
+    }
     match browser::ask_host(RequestBody::GetCode {
         origin: Some(origin),
         token: Some(token.to_owned()),
         purpose: CodePurpose::Fill,
+        exclude_personal: !policy.allow_personal_tokens(),
     })
     .await
     {
         Ok(ResponseBody::Code(code)) => FillPlan::Fill {
             fields,
             code: code.code,
-            token_label: match code.token.issuer {
-                Some(issuer) => format!("{issuer} ({})", code.token.account),
-                None => code.token.account,
-            },
+            token_label: token_label(&code.token),
         },
         Ok(ResponseBody::Error { error }) => none(&error.message),
         Ok(other) => none(&format!("unexpected host reply {other:?}")),

@@ -25,6 +25,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{Document, Element, HtmlElement, HtmlInputElement, KeyboardEvent};
 
 use crate::browser;
+use crate::policy::{AutofillMode, ManagedPolicy};
 
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 const RING_RADIUS: f64 = 15.0;
@@ -53,6 +54,10 @@ struct Popup {
     /// The active tab, when the origin came from it ("fill on this page").
     tab_id: Option<i32>,
     clear_after: u32,
+    /// The organization's extension policy (`storage.managed`).
+    policy: Rc<ManagedPolicy>,
+    /// The host's own policy lets full-seed holders see seeds.
+    host_allows_seeds: bool,
 }
 
 type Shared = Rc<RefCell<Popup>>;
@@ -202,11 +207,15 @@ pub async fn start_popup() -> Result<(), JsValue> {
     ) {
         root.set_attribute("data-theme", &theme)?;
     }
-    let clear_after = params
-        .get("clear_after")
-        .and_then(|s| s.parse().ok())
-        .filter(|s| (1..=600).contains(s))
-        .unwrap_or(DEFAULT_CLEAR_AFTER_S);
+    let policy = browser::policy().await;
+    // The organization's delay wins over the test parameter.
+    let clear_after = policy.clipboard_clear_seconds().unwrap_or_else(|| {
+        params
+            .get("clear_after")
+            .and_then(|s| s.parse().ok())
+            .filter(|s| (1..=600).contains(s))
+            .unwrap_or(DEFAULT_CLEAR_AFTER_S)
+    });
     // `?tab=` (tests) names the tab "fill on this page" goes to. The origin
     // a fill is asked for is still the one the browser reports for the
     // frame that fills, never this parameter.
@@ -225,6 +234,18 @@ pub async fn start_popup() -> Result<(), JsValue> {
         Some(o) => o.as_str(),
         None => "No web page in this tab",
     }));
+    // What the host says about itself (its policy, its audit streams); a
+    // host that cannot be reached fails again, visibly, on the list below.
+    let hello = browser::ask_host(RequestBody::Hello).await;
+    let (host_allows_seeds, host_sinks) = match &hello {
+        Ok(ResponseBody::Hello {
+            policy,
+            audit_sinks,
+            ..
+        }) => (policy.allow_seed_reveal, Some(audit_sinks.clone())),
+        _ => (true, None),
+    };
+    show_managed(&doc, &policy, host_sinks.as_deref());
     let popup = Rc::new(RefCell::new(Popup {
         status: by_id(&doc, "status"),
         doc: doc.clone(),
@@ -232,20 +253,108 @@ pub async fn start_popup() -> Result<(), JsValue> {
         origin: origin.clone(),
         tab_id,
         clear_after,
+        policy: policy.clone(),
+        host_allows_seeds,
     }));
 
-    match browser::ask_host(RequestBody::ListTokens { origin }).await {
+    match browser::ask_host(RequestBody::ListTokens {
+        origin,
+        exclude_personal: !policy.allow_personal_tokens(),
+    })
+    .await
+    {
         Ok(ResponseBody::Tokens { mut tokens, .. }) if !tokens.is_empty() => {
             // The host already puts this site's tokens first; keep it so.
             tokens.sort_by_key(|t| !t.bound_here);
             show_list(&popup, tokens);
         }
-        Ok(ResponseBody::Tokens { .. }) => show_empty(&doc),
+        Ok(ResponseBody::Tokens { .. }) => show_empty(&doc, policy.allow_personal_tokens()),
         Ok(ResponseBody::Error { error }) => show_failure(&doc, classify_error(error)),
         Ok(other) => show_failure(&doc, Failure::Host(format!("unexpected reply {other:?}"))),
         Err(e) => show_failure(&doc, classify_transport(e)),
     }
+    if let Some(url) = &policy.support_url
+        && body_state(&doc).is_some_and(|s| s != "list")
+    {
+        let panel = by_id(&doc, "state");
+        let p = el(&doc, "p", "help");
+        let a = text(&doc, "a", "", "Get help from your IT department");
+        a.set_attribute("href", url).ok();
+        a.set_attribute("target", "_blank").ok();
+        a.set_attribute("rel", "noopener").ok();
+        p.append_child(&a).ok();
+        panel.append_child(&p).ok();
+    }
     Ok(())
+}
+
+fn body_state(doc: &Document) -> Option<String> {
+    doc.body()?.get_attribute("data-state")
+}
+
+/// "Managed by your organization": shown whenever IT set any policy, with
+/// the organization's notice and anything in its policy that was ignored
+/// or that this computer's host does not match.
+fn show_managed(doc: &Document, policy: &ManagedPolicy, host_sinks: Option<&[String]>) {
+    let Some(section) = doc.get_element_by_id("managed") else {
+        return;
+    };
+    if !policy.managed {
+        return;
+    }
+    section.set_text_content(None);
+    let who = policy
+        .organization_name
+        .as_deref()
+        .unwrap_or("your organization");
+    section
+        .append_child(&text(doc, "p", "managed-by", &format!("Managed by {who}")))
+        .ok();
+    let mut notes = Vec::new();
+    match policy.autofill_mode() {
+        AutofillMode::Auto => {}
+        AutofillMode::Click => {
+            notes.push("Codes are filled when you click “Fill code” on the page.".to_owned())
+        }
+        AutofillMode::Off => {
+            notes.push("Filling codes into pages is turned off; copy them from here.".to_owned())
+        }
+    }
+    if let Some(notice) = &policy.audit_notice {
+        notes.push(notice.clone());
+    }
+    for note in notes {
+        section
+            .append_child(&text(doc, "p", "managed-note", &note))
+            .ok();
+    }
+    if let Some(sinks) = host_sinks {
+        let missing = policy.missing_audit_sinks(sinks);
+        if !missing.is_empty() {
+            section
+                .append_child(&text(
+                    doc,
+                    "p",
+                    "managed-warning",
+                    &format!(
+                        "This computer's twofill host does not stream audit records to {}. Tell your IT department.",
+                        missing.join(", ")
+                    ),
+                ))
+                .ok();
+        }
+    }
+    for problem in &policy.problems {
+        section
+            .append_child(&text(
+                doc,
+                "p",
+                "managed-warning",
+                &format!("Policy value ignored: {problem}"),
+            ))
+            .ok();
+    }
+    set_hidden(&section, false);
 }
 
 fn set_state(doc: &Document, state: &str) {
@@ -272,17 +381,30 @@ fn state_panel(doc: &Document, state: &str, title: &str, lines: &[&str], command
     set_hidden(&panel, false);
 }
 
-fn show_empty(doc: &Document) {
-    state_panel(
-        doc,
-        "empty",
-        "No tokens yet",
-        &[
-            "The vault has no token you may use.",
-            "Ask your twofill admin to grant you one, or enroll one yourself:",
-        ],
-        Some("twofill-host token add --site example.com --uri 'otpauth://…'"),
-    );
+fn show_empty(doc: &Document, personal_allowed: bool) {
+    if personal_allowed {
+        state_panel(
+            doc,
+            "empty",
+            "No tokens yet",
+            &[
+                "The vault has no token you may use.",
+                "Ask your twofill admin to grant you one, or enroll one for yourself:",
+            ],
+            Some("twofill-host token add --personal --site example.com --uri 'otpauth://…'"),
+        );
+    } else {
+        state_panel(
+            doc,
+            "empty",
+            "No tokens yet",
+            &[
+                "The vault has no token shared with you.",
+                "Ask your twofill admin to grant you one.",
+            ],
+            None,
+        );
+    }
 }
 
 fn show_failure(doc: &Document, failure: Failure) {
@@ -332,7 +454,11 @@ fn show_list(popup: &Shared, tokens: Vec<TokenEntry>) {
     set_hidden(&list, false);
     let (can_fill, origin) = {
         let p = popup.borrow();
-        (p.tab_id.is_some(), p.origin.clone())
+        let site_ok = p
+            .origin
+            .as_deref()
+            .is_some_and(|o| p.policy.may_fill(o).is_ok());
+        (p.tab_id.is_some() && site_ok, p.origin.clone())
     };
 
     for (index, entry) in tokens.into_iter().enumerate() {
@@ -461,6 +587,11 @@ fn build_item(
             .append_child(&text(doc, "span", "badge seed-badge", "full seed"))
             .ok();
     }
+    if entry.personal {
+        title
+            .append_child(&text(doc, "span", "badge personal-badge", "personal"))
+            .ok();
+    }
     info.append_child(&title).ok();
     if entry.token.issuer.is_some() {
         info.append_child(&text(doc, "div", "account", &entry.token.account))
@@ -503,7 +634,7 @@ fn build_item(
         });
         actions.append_child(&fill).ok();
     }
-    if entry.access == "full-seed" {
+    if entry.access == "full-seed" && seeds_allowed(popup) {
         let reveal = button(
             doc,
             "reveal",
@@ -566,6 +697,16 @@ fn build_item(
         loading: false,
         haystack,
     }
+}
+
+/// Seeds are offered only when neither the organization's extension policy
+/// (`ShowSeeds`) nor the host's policy forbids it.
+fn seeds_allowed(popup: &Shared) -> bool {
+    seeds_allowed_in(&popup.borrow())
+}
+
+fn seeds_allowed_in(p: &Popup) -> bool {
+    p.policy.show_seeds() && p.host_allows_seeds
 }
 
 fn button(doc: &Document, class: &str, caption: &str, aria: &str) -> Element {
@@ -632,10 +773,12 @@ async fn load_code(popup: &Shared, index: usize) {
         item.loading = true;
         (item.entry.token.id.clone(), origin)
     };
+    let exclude_personal = !popup.borrow().policy.allow_personal_tokens();
     let reply = browser::ask_host(RequestBody::GetCode {
         origin,
         token: Some(token),
         purpose: CodePurpose::View,
+        exclude_personal,
     })
     .await;
     let mut p = popup.borrow_mut();
@@ -738,10 +881,12 @@ async fn copy_code(popup: &Shared, index: usize) {
             item.li.clone(),
         )
     };
+    let exclude_personal = !popup.borrow().policy.allow_personal_tokens();
     let reply = browser::ask_host(RequestBody::GetCode {
         origin,
         token: Some(token),
         purpose: CodePurpose::Copy,
+        exclude_personal,
     })
     .await;
     let code = match reply {
@@ -796,7 +941,7 @@ async fn show_seed(popup: &Shared, index: usize, purpose: SeedPurpose) {
     let (token, panel, doc) = {
         let p = popup.borrow();
         let item = &p.items[index];
-        if item.entry.access != "full-seed" {
+        if item.entry.access != "full-seed" || !seeds_allowed_in(&p) {
             return;
         }
         (
