@@ -12,6 +12,7 @@
 //! locations under `target/` as a fallback.
 
 pub mod corpus;
+pub mod policy;
 pub mod site;
 
 use std::net::TcpStream;
@@ -299,6 +300,16 @@ impl Session {
             String::from_utf8_lossy(&out.stderr)
         );
         Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// The vault's audit log, one ECS record per entry (`audit export`).
+    pub fn audit(&self) -> Result<Vec<Value>> {
+        self.host_cli(&["audit", "export"])?
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).context("`audit export` printed a line that is not JSON")
+            })
+            .collect()
     }
 
     /// Enrolls a TOTP token as an admin would (confirming its first code

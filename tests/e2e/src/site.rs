@@ -115,6 +115,10 @@ fn content_type(file: &Path) -> &'static str {
         Some("css") => "text/css; charset=utf-8",
         Some("json") => "application/json",
         Some("svg") => "image/svg+xml",
+        // Extension packages, as a self-hosting admin serves them.
+        Some("xml") => "application/xml",
+        Some("crx") => "application/x-chrome-extension",
+        Some("xpi") => "application/x-xpinstall",
         _ => "application/octet-stream",
     }
 }
