@@ -131,6 +131,7 @@ async fn third_party_values_reach_the_extension_and_apply_live() -> Result<()> {
     })
     .await?;
     assert_eq!(state, "list");
+    session.save_screenshot("popup-managed").await?;
     assert!(managed.contains("recorded by ACME Security"), "{managed}");
     assert!(managed.contains("turned off"), "{managed}");
     assert!(
