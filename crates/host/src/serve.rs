@@ -287,9 +287,12 @@ fn vault_error(e: VaultError) -> ErrorBody {
             let message = r.to_string();
             match r {
                 Refusal::NoTokenForOrigin { .. } => error(ErrorCode::NoTokenForOrigin, message),
-                Refusal::NotPermitted { .. } | Refusal::NotAdmin { .. } => {
-                    error(ErrorCode::NotPermitted, message)
-                }
+                Refusal::NotPermitted { .. }
+                | Refusal::NotAdmin { .. }
+                | Refusal::NotOwner { .. }
+                | Refusal::PersonalToken { .. }
+                | Refusal::Policy { .. }
+                | Refusal::UnknownUser { .. } => error(ErrorCode::NotPermitted, message),
                 Refusal::OriginRequired => error(ErrorCode::OriginRequired, message),
                 Refusal::NoSuchToken { .. } => error(ErrorCode::NoSuchToken, message),
                 Refusal::Ambiguous { candidates } => ErrorBody {

@@ -12,6 +12,12 @@
 //!   returning the code;
 //! - the only way to get a seed is [`Vault::reveal_seed`], which requires a
 //!   `full-seed` grant and is audited the same way;
+//! - a *personal* token (enrolled by a user for themselves,
+//!   [`Vault::add_personal_token`]) is usable by its owner alone, as with
+//!   `full-seed`, and can never be granted to a group; admins see it listed
+//!   but get no code or seed from it;
+//! - the organization's [`Policy`] (set by the host from its config) can
+//!   forbid personal tokens and seed reveals for everybody;
 //! - every admin change requires an admin and is audited in the same
 //!   transaction; refusals are audited too.
 //!
@@ -91,6 +97,14 @@ pub enum Refusal {
     NotAdmin { user: String },
     /// The named token does not exist (or is not visible to this user).
     NoSuchToken { id: String },
+    /// The token is another user's personal token: only its owner may use it.
+    NotOwner { user: String, id: String },
+    /// Personal tokens cannot be granted to groups.
+    PersonalToken { id: String },
+    /// The organization's policy forbids this for everybody.
+    Policy { what: String },
+    /// Only users the vault knows may enroll personal tokens.
+    UnknownUser { user: String },
 }
 
 impl fmt::Display for Refusal {
@@ -117,6 +131,21 @@ impl fmt::Display for Refusal {
                 "{user} is not a twofill admin; ask an admin to run `twofill-host user add {user} --admin`"
             ),
             Refusal::NoSuchToken { id } => write!(f, "no token with id `{id}`"),
+            Refusal::NotOwner { user, id } => write!(
+                f,
+                "{user} may not use token `{id}`: it is another user's personal token, which only its owner can use"
+            ),
+            Refusal::PersonalToken { id } => write!(
+                f,
+                "token `{id}` is a personal token: only its owner uses it and it cannot be granted to groups; to share it, enroll it as a team token (`twofill-host token add` by an admin)"
+            ),
+            Refusal::Policy { what } => {
+                write!(f, "the organization's twofill policy does not allow {what}")
+            }
+            Refusal::UnknownUser { user } => write!(
+                f,
+                "{user} is not a user of this vault; ask a twofill admin to run `twofill-host user add {user}`"
+            ),
         }
     }
 }
@@ -130,6 +159,10 @@ impl Refusal {
             Refusal::OriginRequired => "origin_required",
             Refusal::NotAdmin { .. } => "not_admin",
             Refusal::NoSuchToken { .. } => "no_such_token",
+            Refusal::NotOwner { .. } => "not_owner",
+            Refusal::PersonalToken { .. } => "personal_token",
+            Refusal::Policy { .. } => "not_permitted_by_policy",
+            Refusal::UnknownUser { .. } => "unknown_user",
         }
     }
 }
@@ -197,6 +230,39 @@ impl Purpose {
     }
 }
 
+/// What the organization allows, on top of grants (the host config's
+/// `[policy]`). The default allows everything grants allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Users may enroll personal tokens, see them listed and get codes from
+    /// them. When false, personal tokens are neither listed nor usable (they
+    /// stay in the vault, and their owners and admins can remove them).
+    pub allow_personal_tokens: bool,
+    /// Seeds may be revealed at all; when false, [`Vault::reveal_seed`]
+    /// refuses everybody, full-seed holders and owners included.
+    pub allow_seed_reveal: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            allow_personal_tokens: true,
+            allow_seed_reveal: true,
+        }
+    }
+}
+
+/// Which tokens a request considers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// The shared tokens the user has a grant for, and their own personal tokens.
+    #[default]
+    All,
+    /// Shared tokens only: the user's personal tokens are treated as absent
+    /// (the extension's `AllowPersonalTokens: false`).
+    SharedOnly,
+}
+
 /// Who is asking, for permission checks and the audit log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Requester {
@@ -223,6 +289,8 @@ pub struct TokenSummary {
     pub account: String,
     #[serde(serialize_with = "display_list")]
     pub bindings: Vec<SiteBinding>,
+    /// The user a personal token belongs to; `None` for the team's shared tokens.
+    pub owner: Option<String>,
 }
 
 fn display_list<S: serde::Serializer>(v: &[SiteBinding], s: S) -> Result<S::Ok, S::Error> {
@@ -235,6 +303,10 @@ impl TokenSummary {
             Some(i) => format!("{i} ({})", self.account),
             None => self.account.clone(),
         }
+    }
+
+    pub fn is_personal(&self) -> bool {
+        self.owner.is_some()
     }
 }
 
@@ -291,6 +363,7 @@ pub struct Vault {
     conn: Connection,
     key: DataKey,
     audit_key: zeroize::Zeroizing<[u8; 32]>,
+    policy: Policy,
 }
 
 fn now_ms() -> i64 {
@@ -348,7 +421,18 @@ impl Vault {
             conn,
             key,
             audit_key,
+            policy: Policy::default(),
         })
+    }
+
+    /// Applies the organization's policy to every later request on this
+    /// handle. Opening gives [`Policy::default`] (nothing beyond grants).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     // ---- admin side ----------------------------------------------------
@@ -391,26 +475,7 @@ impl Vault {
         sites: &[SiteBinding],
     ) -> Result<String> {
         self.admin(actor, "token.add", |tx, key, audit_key| {
-            let id: String = tx.query_row("SELECT lower(hex(randomblob(6)))", [], |r| r.get(0))?;
-            let sealed = key.seal(token.to_uri().as_bytes(), &seed_aad(&id));
-            tx.execute(
-                "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    id,
-                    token.issuer,
-                    token.account,
-                    sealed,
-                    format!("{:?}", token.kind).to_lowercase(),
-                    actor
-                ],
-            )?;
-            for site in sites {
-                tx.execute(
-                    "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
-                    params![id, site.to_string()],
-                )?;
-            }
+            let id = insert_token(tx, key, actor, token, sites, None)?;
             let summary = summary_conn(tx, &id)?;
             let detail = format!("sites: {}", join(&summary.bindings));
             admin_audit(tx, audit_key, actor, "token.add", Some(&summary), detail)?;
@@ -418,42 +483,132 @@ impl Vault {
         })
     }
 
+    /// Stores a personal token of `actor`, bound to `sites`, and returns its
+    /// new id. Any user the vault knows may; only they can use it (as with
+    /// `full-seed`), and it can never be granted to a group. Refused when
+    /// the [`Policy`] forbids personal tokens.
+    pub fn add_personal_token(
+        &mut self,
+        actor: &str,
+        token: &Token,
+        sites: &[SiteBinding],
+    ) -> Result<String> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let refusal = if !self.policy.allow_personal_tokens {
+            Some(Refusal::Policy {
+                what: "personal tokens".into(),
+            })
+        } else if !user_exists(&tx, actor)? {
+            Some(Refusal::UnknownUser {
+                user: actor.to_owned(),
+            })
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            let who = Requester::cli(actor);
+            refuse(
+                &tx,
+                &self.audit_key,
+                &who,
+                "token.add",
+                None,
+                None,
+                &refusal,
+            )?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
+        let id = insert_token(&tx, &self.key, actor, token, sites, Some(actor))?;
+        let summary = summary_conn(&tx, &id)?;
+        let detail = format!(
+            "personal token of {actor}; sites: {}",
+            join(&summary.bindings)
+        );
+        admin_audit(
+            &tx,
+            &self.audit_key,
+            actor,
+            "token.add",
+            Some(&summary),
+            detail,
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Runs a change to one token in one write transaction: its owner may
+    /// make it to their personal token, admins to any token; anyone else is
+    /// refused as a non-admin (and recorded), without learning whether the
+    /// token exists.
+    fn manage_token<T>(
+        &mut self,
+        actor: &str,
+        action: &str,
+        id: &str,
+        change: impl FnOnce(&Transaction<'_>, &TokenSummary, &[u8; 32]) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let summary = match summary_conn(&tx, id) {
+            Ok(s) => Some(s),
+            Err(VaultError::NoSuchToken(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let owner = summary
+            .as_ref()
+            .is_some_and(|s| s.owner.as_deref() == Some(actor));
+        if !owner && let Err(refusal) = check_admin(&tx, &self.audit_key, actor)? {
+            let who = Requester::cli(actor);
+            refuse(&tx, &self.audit_key, &who, action, None, None, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
+        let summary = summary.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+        let out = change(&tx, &summary, &self.audit_key)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Removes a token: admins any, users their own personal tokens.
     pub fn remove_token(&mut self, actor: &str, id: &str) -> Result<()> {
-        self.admin(actor, "token.remove", |tx, _, audit_key| {
-            let summary = summary_conn(tx, id)?;
+        self.manage_token(actor, "token.remove", id, |tx, summary, audit_key| {
             tx.execute("DELETE FROM tokens WHERE id = ?1", [id])?;
             admin_audit(
                 tx,
                 audit_key,
                 actor,
                 "token.remove",
-                Some(&summary),
-                String::new(),
+                Some(summary),
+                personal_detail(summary, String::new()),
             )
         })
     }
 
+    /// Binds another site to a token: admins any, users their own personal tokens.
     pub fn bind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
-        self.admin(actor, "token.bind", |tx, _, audit_key| {
-            let summary = summary_conn(tx, id)?;
+        self.manage_token(actor, "token.bind", id, |tx, summary, audit_key| {
             tx.execute(
                 "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
                 params![id, site.to_string()],
             )?;
-            let detail = format!("site: {site}");
-            admin_audit(tx, audit_key, actor, "token.bind", Some(&summary), detail)
+            let detail = personal_detail(summary, format!("site: {site}"));
+            admin_audit(tx, audit_key, actor, "token.bind", Some(summary), detail)
         })
     }
 
+    /// Removes a site from a token: admins any, users their own personal tokens.
     pub fn unbind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
-        self.admin(actor, "token.unbind", |tx, _, audit_key| {
-            let summary = summary_conn(tx, id)?;
+        self.manage_token(actor, "token.unbind", id, |tx, summary, audit_key| {
             tx.execute(
                 "DELETE FROM token_sites WHERE token_id = ?1 AND site = ?2",
                 params![id, site.to_string()],
             )?;
-            let detail = format!("site: {site}");
-            admin_audit(tx, audit_key, actor, "token.unbind", Some(&summary), detail)
+            let detail = personal_detail(summary, format!("site: {site}"));
+            admin_audit(tx, audit_key, actor, "token.unbind", Some(summary), detail)
         })
     }
 
@@ -471,19 +626,30 @@ impl Vault {
         })
     }
 
+    /// Removes a user, and with them their personal tokens (named in the
+    /// audit record).
     pub fn remove_user(&mut self, actor: &str, name: &str) -> Result<()> {
         self.admin(actor, "user.remove", |tx, _, audit_key| {
+            let personal: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM tokens WHERE owner = ?1 ORDER BY issuer, account, id",
+                )?;
+                stmt.query_map([name], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let labels = personal
+                .iter()
+                .map(|id| Ok(format!("{id} {}", summary_conn(tx, id)?.label())))
+                .collect::<Result<Vec<_>>>()?;
+            // The foreign key removes the personal tokens with the user.
             if tx.execute("DELETE FROM users WHERE name = ?1", [name])? == 0 {
                 return Err(VaultError::NoSuchUser(name.to_owned()));
             }
-            admin_audit(
-                tx,
-                audit_key,
-                actor,
-                "user.remove",
-                None,
-                format!("user: {name}"),
-            )
+            let mut detail = format!("user: {name}");
+            if !labels.is_empty() {
+                detail.push_str(&format!("; personal tokens removed: {}", labels.join(", ")));
+            }
+            admin_audit(tx, audit_key, actor, "user.remove", None, detail)
         })
     }
 
@@ -548,9 +714,24 @@ impl Vault {
     }
 
     /// Grants `group` the `level` on token `id` (replacing any earlier level).
+    /// Personal tokens are refused (and the refusal recorded).
     pub fn set_grant(&mut self, actor: &str, id: &str, group: &str, level: Access) -> Result<()> {
         self.admin(actor, "grant.set", |tx, _, audit_key| {
             let summary = summary_conn(tx, id)?;
+            if summary.is_personal() {
+                let refusal = Refusal::PersonalToken { id: id.to_owned() };
+                let who = Requester::cli(actor);
+                refuse(
+                    tx,
+                    audit_key,
+                    &who,
+                    "grant.set",
+                    Some(&summary),
+                    None,
+                    &refusal,
+                )?;
+                return Ok(Err(refusal));
+            }
             group_exists(tx, group)?;
             tx.execute(
                 "INSERT INTO grants (token_id, group_name, level) VALUES (?1, ?2, ?3)
@@ -558,8 +739,10 @@ impl Vault {
                 params![id, group, level.as_str()],
             )?;
             let detail = format!("group: {group}; level: {level}");
-            admin_audit(tx, audit_key, actor, "grant.set", Some(&summary), detail)
-        })
+            admin_audit(tx, audit_key, actor, "grant.set", Some(&summary), detail)?;
+            Ok(Ok(()))
+        })?
+        .map_err(VaultError::Refused)
     }
 
     pub fn revoke_grant(&mut self, actor: &str, id: &str, group: &str) -> Result<()> {
@@ -576,7 +759,8 @@ impl Vault {
 
     // ---- reading (no secrets) ------------------------------------------
 
-    /// All tokens, without seeds, in a stable order.
+    /// All tokens, shared and personal, without seeds, in a stable order
+    /// (the admin's view: listing a token gives no right to use it).
     pub fn tokens(&self) -> Result<Vec<TokenSummary>> {
         let mut stmt = self
             .conn
@@ -607,9 +791,12 @@ impl Vault {
         })
     }
 
-    /// The user's level on a token, if any.
+    /// The user's level on a token, if any: their grant on a shared token,
+    /// `full-seed` on their own personal token (unless the policy forbids
+    /// personal tokens).
     pub fn access(&self, user: &str, id: &str) -> Result<Option<Access>> {
-        access_conn(&self.conn, user, id)
+        let summary = summary_conn(&self.conn, id)?;
+        Ok(access_to(&self.conn, self.policy, Scope::All, user, &summary)?.ok())
     }
 
     /// Tokens the user may use (bound to `origin` first when one is given).
@@ -618,9 +805,20 @@ impl Vault {
         user: &str,
         origin: Option<&Origin>,
     ) -> Result<Vec<PermittedToken>> {
+        self.permitted_tokens_scoped(user, origin, Scope::All)
+    }
+
+    /// [`Vault::permitted_tokens`], with the user's personal tokens left out
+    /// for [`Scope::SharedOnly`] (and whenever the policy forbids them).
+    pub fn permitted_tokens_scoped(
+        &self,
+        user: &str,
+        origin: Option<&Origin>,
+        scope: Scope,
+    ) -> Result<Vec<PermittedToken>> {
         let mut out = Vec::new();
         for summary in self.tokens()? {
-            if let Some(access) = access_conn(&self.conn, user, &summary.id)? {
+            if let Ok(access) = access_to(&self.conn, self.policy, scope, user, &summary)? {
                 let token = self.load_token(&summary.id)?;
                 out.push(PermittedToken {
                     summary,
@@ -718,11 +916,26 @@ impl Vault {
         origin: Option<&Origin>,
         purpose: Purpose,
     ) -> Result<IssuedCode> {
+        self.issue_code_scoped(who, token, origin, purpose, Scope::All)
+    }
+
+    /// [`Vault::issue_code`] over the tokens in `scope`: with
+    /// [`Scope::SharedOnly`] a fill never picks a personal token and naming
+    /// one is refused as if it did not exist.
+    pub fn issue_code_scoped(
+        &mut self,
+        who: &Requester,
+        token: Option<&str>,
+        origin: Option<&Origin>,
+        purpose: Purpose,
+        scope: Scope,
+    ) -> Result<IssuedCode> {
         let time_ms = now_ms();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let chosen = match choose_token(&tx, &who.user, token, origin, purpose) {
+        let chosen = match choose_token(&tx, self.policy, scope, &who.user, token, origin, purpose)
+        {
             Ok(summary) => summary,
             Err(refusal) => {
                 let summary = token.and_then(|id| summary_conn(&tx, id).ok());
@@ -756,8 +969,9 @@ impl Vault {
         })
     }
 
-    /// The token with its seed, for `full-seed` holders only. `action` is
-    /// the audit action (`seed.reveal`, `seed.export`, `seed.qr`).
+    /// The token with its seed, for `full-seed` holders (and the owner of a
+    /// personal token) only, and only if the [`Policy`] allows seed reveals.
+    /// `action` is the audit action (`seed.reveal`, `seed.export`, `seed.qr`).
     pub fn reveal_seed(&mut self, who: &Requester, id: &str, action: &str) -> Result<Token> {
         let tx = self
             .conn
@@ -772,14 +986,26 @@ impl Vault {
             }
             Err(e) => return Err(e),
         };
-        if access_conn(&tx, &who.user, id)? != Some(Access::FullSeed) {
-            let refusal = Refusal::NotPermitted {
-                user: who.user.clone(),
-                what: format!(
-                    "see the seed of {} (needs a full-seed grant)",
-                    summary.label()
-                ),
-            };
+        let refused = if !self.policy.allow_seed_reveal {
+            Some(Refusal::Policy {
+                what: "revealing seeds".into(),
+            })
+        } else {
+            match access_to(&tx, self.policy, Scope::All, &who.user, &summary)? {
+                Ok(Access::FullSeed) => None,
+                Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
+                    Some(Refusal::NotPermitted {
+                        user: who.user.clone(),
+                        what: format!(
+                            "see the seed of {} (needs a full-seed grant)",
+                            summary.label()
+                        ),
+                    })
+                }
+                Err(other) => Some(other),
+            }
+        };
+        if let Some(refusal) = refused {
             refuse(
                 &tx,
                 &self.audit_key,
@@ -837,6 +1063,55 @@ impl Vault {
     fn load_token(&self, id: &str) -> Result<Token> {
         load_token_conn(&self.conn, &self.key, id)
     }
+}
+
+/// Inserts a token (personal when `owner` is set) and its bindings; returns its new id.
+fn insert_token(
+    tx: &Transaction<'_>,
+    key: &DataKey,
+    actor: &str,
+    token: &Token,
+    sites: &[SiteBinding],
+    owner: Option<&str>,
+) -> Result<String> {
+    let id: String = tx.query_row("SELECT lower(hex(randomblob(6)))", [], |r| r.get(0))?;
+    let sealed = key.seal(token.to_uri().as_bytes(), &seed_aad(&id));
+    tx.execute(
+        "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, created_by, owner)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            token.issuer,
+            token.account,
+            sealed,
+            format!("{:?}", token.kind).to_lowercase(),
+            actor,
+            owner
+        ],
+    )?;
+    for site in sites {
+        tx.execute(
+            "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
+            params![id, site.to_string()],
+        )?;
+    }
+    Ok(id)
+}
+
+/// Prefixes an audit detail with the owner of a personal token.
+fn personal_detail(summary: &TokenSummary, detail: String) -> String {
+    match (&summary.owner, detail.is_empty()) {
+        (None, _) => detail,
+        (Some(owner), true) => format!("personal token of {owner}"),
+        (Some(owner), false) => format!("personal token of {owner}; {detail}"),
+    }
+}
+
+fn user_exists(conn: &Connection, user: &str) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM users WHERE name = ?1", [user], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 fn join(b: &[SiteBinding]) -> String {
@@ -942,6 +1217,8 @@ fn check_admin(tx: &Transaction<'_>, key: &[u8; 32], actor: &str) -> Result<Resu
 
 fn choose_token(
     tx: &Transaction<'_>,
+    policy: Policy,
+    scope: Scope,
     user: &str,
     token: Option<&str>,
     origin: Option<&Origin>,
@@ -953,13 +1230,9 @@ fn choose_token(
     if purpose != Purpose::Fill {
         let id = token.ok_or(Refusal::NoSuchToken { id: String::new() })?;
         let summary = summary_conn(tx, id).map_err(db)?;
-        return match access_conn(tx, user, id).map_err(db)? {
-            Some(_) => Ok(summary),
-            None => Err(Refusal::NotPermitted {
-                user: user.to_owned(),
-                what: format!("use {}", summary.label()),
-            }),
-        };
+        return access_to(tx, policy, scope, user, &summary)
+            .map_err(db)?
+            .map(|_| summary);
     }
     let origin = origin.ok_or(Refusal::OriginRequired)?;
     let mut ids: Vec<String> = {
@@ -973,19 +1246,35 @@ fn choose_token(
     if let Some(id) = token {
         ids.retain(|i| i == id);
     }
-    let bound: Vec<TokenSummary> = ids
+    // Other users' personal tokens, and the user's own outside the scope,
+    // are not there at all for a fill.
+    let mut bound: Vec<TokenSummary> = ids
         .iter()
         .filter_map(|id| summary_conn(tx, id).ok())
+        .filter(|s| match &s.owner {
+            None => true,
+            Some(owner) => owner == user && scope == Scope::All,
+        })
         .filter(|s| s.bindings.iter().any(|b| b.matches(origin)))
         .collect();
+    let had_personal = bound.iter().any(TokenSummary::is_personal);
+    if !policy.allow_personal_tokens {
+        bound.retain(|s| !s.is_personal());
+    }
     if bound.is_empty() {
-        return Err(Refusal::NoTokenForOrigin {
-            origin: origin.to_string(),
+        return Err(if had_personal {
+            Refusal::Policy {
+                what: "personal tokens".into(),
+            }
+        } else {
+            Refusal::NoTokenForOrigin {
+                origin: origin.to_string(),
+            }
         });
     }
     let permitted: Vec<TokenSummary> = bound
         .iter()
-        .filter(|s| matches!(access_conn(tx, user, &s.id), Ok(Some(_))))
+        .filter(|s| matches!(access_to(tx, policy, scope, user, s), Ok(Ok(_))))
         .cloned()
         .collect();
     match permitted.len() {
@@ -1005,6 +1294,44 @@ fn choose_token(
             candidates: permitted,
         }),
     }
+}
+
+/// What `user` may do with a token, or why not: their grant on a shared
+/// token; `full-seed` on their own personal token; nothing on anyone
+/// else's. Personal tokens are absent for [`Scope::SharedOnly`] and refused
+/// when the policy forbids them.
+fn access_to(
+    conn: &Connection,
+    policy: Policy,
+    scope: Scope,
+    user: &str,
+    summary: &TokenSummary,
+) -> Result<Result<Access, Refusal>> {
+    let Some(owner) = &summary.owner else {
+        return Ok(match access_conn(conn, user, &summary.id)? {
+            Some(access) => Ok(access),
+            None => Err(Refusal::NotPermitted {
+                user: user.to_owned(),
+                what: format!("use {}", summary.label()),
+            }),
+        });
+    };
+    Ok(if scope == Scope::SharedOnly {
+        Err(Refusal::NoSuchToken {
+            id: summary.id.clone(),
+        })
+    } else if !policy.allow_personal_tokens {
+        Err(Refusal::Policy {
+            what: "personal tokens".into(),
+        })
+    } else if owner != user {
+        Err(Refusal::NotOwner {
+            user: user.to_owned(),
+            id: summary.id.clone(),
+        })
+    } else {
+        Ok(Access::FullSeed)
+    })
 }
 
 fn group_exists(conn: &Connection, group: &str) -> Result<()> {
@@ -1045,14 +1372,14 @@ fn grants_of_token(conn: &Connection, id: &str) -> Result<BTreeMap<String, Acces
 }
 
 fn summary_conn(conn: &Connection, id: &str) -> Result<TokenSummary> {
-    let row: Option<(Option<String>, String)> = conn
+    let row: Option<(Option<String>, String, Option<String>)> = conn
         .query_row(
-            "SELECT issuer, account FROM tokens WHERE id = ?1",
+            "SELECT issuer, account, owner FROM tokens WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    let (issuer, account) = row.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+    let (issuer, account, owner) = row.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
     let mut stmt =
         conn.prepare_cached("SELECT site FROM token_sites WHERE token_id = ?1 ORDER BY site")?;
     let sites = stmt
@@ -1065,6 +1392,7 @@ fn summary_conn(conn: &Connection, id: &str) -> Result<TokenSummary> {
         // Bindings were validated on the way in; one that no longer parses
         // (hand-edited file) matches nothing rather than failing open.
         bindings: sites.iter().filter_map(|s| s.parse().ok()).collect(),
+        owner,
     })
 }
 

@@ -16,7 +16,9 @@ use crate::{Result, VaultError, audit, seed_aad};
 ///
 /// 1. tokens with plaintext `otpauth://` URIs and site bindings.
 /// 2. seeds sealed with the data key; users, groups, grants; the audit log.
-pub const SCHEMA_VERSION: i64 = 2;
+/// 3. personal tokens: `tokens.owner` (NULL for the team's shared tokens),
+///    which can never have grants.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// SQLite `application_id` marking the file as a twofill vault ("2FIL").
 const APPLICATION_ID: i64 = 0x3246_494c;
@@ -94,7 +96,13 @@ pub(crate) fn migrate(
              );"
         ))?;
     }
-    let key = DataKey::generate();
+    // A vault that already has a data key keeps it, and one that cannot be
+    // unlocked is not migrated: the error leaves the file as it was.
+    let key = if from >= 2 {
+        unlock(&tx, protection)?
+    } else {
+        DataKey::generate()
+    };
     if from < 2 {
         let wrapped = twofill_seal::wrap(&key, protection)?;
         tx.execute_batch(&format!(
@@ -143,6 +151,25 @@ pub(crate) fn migrate(
             )?;
         }
         tx.execute_batch("ALTER TABLE tokens DROP COLUMN uri;")?;
+    }
+    if from < 3 {
+        // A personal token belongs to one user (and goes with them); grants
+        // are for the team's tokens only, which the triggers hold even
+        // against a careless SQL edit.
+        tx.execute_batch(
+            "ALTER TABLE tokens ADD COLUMN owner TEXT REFERENCES users(name) ON DELETE CASCADE;
+             CREATE INDEX tokens_owner ON tokens(owner);
+             CREATE TRIGGER grants_no_personal_insert BEFORE INSERT ON grants
+                 WHEN (SELECT owner FROM tokens WHERE id = NEW.token_id) IS NOT NULL
+                 BEGIN SELECT RAISE(ABORT, 'personal tokens cannot be granted to groups'); END;
+             CREATE TRIGGER grants_no_personal_update BEFORE UPDATE ON grants
+                 WHEN (SELECT owner FROM tokens WHERE id = NEW.token_id) IS NOT NULL
+                 BEGIN SELECT RAISE(ABORT, 'personal tokens cannot be granted to groups'); END;
+             CREATE TRIGGER tokens_granted_stay_shared BEFORE UPDATE OF owner ON tokens
+                 WHEN NEW.owner IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM grants WHERE token_id = NEW.id)
+                 BEGIN SELECT RAISE(ABORT, 'a token with grants cannot become personal'); END;",
+        )?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TempVault, file_contains, token};
+use common::{TempVault, file_contains, fixture_copy, token};
 use rusqlite::Connection;
 use twofill_vault::{Access, Purpose, Requester, SCHEMA_VERSION, Vault, VaultError};
 
@@ -172,4 +172,142 @@ fn concurrent_first_opens_create_one_vault() {
     }
     let mut v = tv.open();
     v.add_token("alice", &token("K", SEED), &[]).unwrap();
+}
+
+/// Ids in the committed schema-2 fixture (see `tests/fixtures/vault-v2/README.md`).
+const V2_KASPERSKY: &str = "54a1cc684fd5";
+const V2_GITHUB: &str = "8e6a68468225";
+const V2_GITHUB_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+type RawAudit = Vec<(i64, i64, String, String, bool, Vec<u8>, Vec<u8>)>;
+
+fn raw_audit(path: &std::path::Path) -> RawAudit {
+    let c = Connection::open(path).unwrap();
+    let mut stmt = c
+        .prepare(
+            "SELECT seq, time_ms, user, action, success, prev_mac, mac FROM audit ORDER BY seq",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+fn user_version(path: &std::path::Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn version_2_vault_is_migrated_keeping_tokens_grants_and_the_audit_chain() {
+    let tv = fixture_copy("vault-v2");
+    assert_eq!(user_version(&tv.path), 2, "precondition: a schema-2 vault");
+    let before = raw_audit(&tv.path);
+    assert_eq!(before.len(), 13);
+
+    let mut v = tv.open();
+    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(user_version(&tv.path), 3);
+    // Every old record is still there, unchanged, and the chain verifies.
+    assert_eq!(raw_audit(&tv.path), before);
+    let report = v.verify_audit(None).unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.records, 13);
+
+    // Tokens, bindings, users, groups and grants came through; every old
+    // token is a shared one.
+    let tokens = v.tokens().unwrap();
+    let ids: Vec<&str> = tokens.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, [V2_GITHUB, V2_KASPERSKY]);
+    assert!(tokens.iter().all(|t| t.owner.is_none()));
+    assert_eq!(
+        tokens[0]
+            .bindings
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>(),
+        ["http://intranet.example:8080", "https://github.com"]
+    );
+    assert!(v.is_admin("alice").unwrap());
+    assert_eq!(
+        v.access("bob", V2_KASPERSKY).unwrap(),
+        Some(Access::CodeOnly)
+    );
+    assert_eq!(
+        v.access("carol", V2_KASPERSKY).unwrap(),
+        Some(Access::FullSeed)
+    );
+    assert_eq!(v.access("bob", V2_GITHUB).unwrap(), None);
+
+    // The data key is the vault's own (a fresh one could not open the seeds).
+    let seed = v
+        .reveal_seed(&Requester::cli("carol"), V2_KASPERSKY, "seed.reveal")
+        .unwrap();
+    assert_eq!(seed.secret.to_base32(), SEED);
+    let github = token("GitHub", V2_GITHUB_SEED);
+    let issued = v
+        .issue_code(
+            &Requester::cli("carol"),
+            None,
+            Some(&"https://github.com".parse().unwrap()),
+            Purpose::Fill,
+        )
+        .unwrap();
+    assert_eq!(issued.window.code, github.code_at(issued.window.valid_from));
+
+    // The new schema works on the migrated file: bob enrolls a personal token.
+    let mine = v
+        .add_personal_token("bob", &token("Personal", V2_GITHUB_SEED), &[])
+        .unwrap();
+    assert_eq!(v.access("bob", &mine).unwrap(), Some(Access::FullSeed));
+    drop(v);
+
+    let v = tv.open();
+    let report = v.verify_audit(None).unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.records, 13 + 3);
+    assert_eq!(raw_audit(&tv.path)[..13], before[..]);
+}
+
+#[test]
+fn version_2_vault_that_cannot_be_unlocked_is_not_migrated() {
+    let tv = fixture_copy("vault-v2");
+    let bytes = std::fs::read(&tv.path).unwrap();
+    let other = tv.dir.path().join("other.key");
+    let err = Vault::open(&tv.path, &twofill_seal::Protection::KeyFile(other)).err();
+    assert!(matches!(err, Some(VaultError::Key(_))), "{err:?}");
+    assert_eq!(user_version(&tv.path), 2);
+    assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
+    // With the right key it migrates.
+    drop(tv.open());
+    assert_eq!(user_version(&tv.path), 3);
+}
+
+#[test]
+fn a_vault_from_a_newer_build_than_schema_3_is_left_untouched() {
+    let tv = fixture_copy("vault-v2");
+    drop(tv.open());
+    Connection::open(&tv.path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 4; PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let bytes = std::fs::read(&tv.path).unwrap();
+    match Vault::open(&tv.path, &tv.protection()) {
+        Err(VaultError::TooNew { found: 4, .. }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+    assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
 }

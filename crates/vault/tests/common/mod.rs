@@ -44,3 +44,23 @@ pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
     let hay = std::fs::read(path).unwrap_or_default();
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// A copy of a committed vault fixture (`tests/fixtures/<name>/vault.sqlite3`
+/// and its `vault.key`) in a fresh directory: opening migrates it, so tests
+/// never open the committed file itself.
+pub fn fixture_copy(name: &str) -> TempVault {
+    let tv = TempVault::new();
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name);
+    std::fs::create_dir_all(tv.path.parent().unwrap()).unwrap();
+    std::fs::copy(from.join("vault.sqlite3"), &tv.path).unwrap();
+    std::fs::copy(from.join("vault.key"), &tv.key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tv.key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    tv
+}
