@@ -11,6 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod fuzz;
+mod package;
 
 /// Must equal the `wasm-bindgen` version pinned in crates/extension.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -39,10 +40,16 @@ commands:
   setup   install what building and testing need (wasm target, wasm-bindgen-cli,
           chromium, chromium-driver, oathtool, cargo-fuzz and a nightly toolchain)
   build   build the native host and the extension (into target/twofill-extension)
+  package [--base-url URL] [--no-build]
+          build, then write target/package/: twofill-<version>.crx (CRX3 signed with
+          keys/dev-extension-key.pem), updates.xml and twofill-<version>.xpi; with
+          --base-url (default http://localhost:8000) also updates.json, and the
+          packaged manifests name their update URL; --no-build packages the
+          existing target/twofill-extension
   demo    setup + build, then fill a code on the bundled sign-in page in headless
           Chromium, save a screenshot and compare with oathtool
-  test    setup + build, then rustfmt check, clippy, the whole test suite and
-          10 s of each fuzz target (fails on any crash)
+  test    setup + build + package, then rustfmt check, clippy, the whole test
+          suite and 10 s of each fuzz target (fails on any crash)
   fuzz [--seconds N] [TARGET...]
           run each fuzz target (default: all) for N seconds (default 60); print
           executions, corpus size and crashes (inputs kept in fuzz/artifacts/)
@@ -63,6 +70,28 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => setup(),
         Some("build") => build(&root).map(drop),
+        Some("package") => {
+            let options = package::parse_args(&args[1..])?;
+            let built = if options.build {
+                build(&root)?
+            } else {
+                Built::locate(&root)
+            };
+            let t0 = std::time::Instant::now();
+            let packaged = package::package(
+                &root,
+                &built.extension_dir,
+                &built.package_dir,
+                options.base_url.as_deref(),
+            )?;
+            eprintln!(
+                "xtask: packaged {} and {} in {:.1} s",
+                packaged.crx.display(),
+                packaged.xpi.display(),
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Some("demo") => {
             setup()?;
             let built = build(&root)?;
@@ -81,6 +110,8 @@ fn main() -> Result<()> {
         Some("test") => {
             setup()?;
             let built = build(&root)?;
+            // The Firefox tests install the XPI; policy tests use the CRX.
+            package::package(&root, &built.extension_dir, &built.package_dir, None)?;
             run(cargo(&built).args(["fmt", "--all", "--", "--check"]))
                 .context("code is not rustfmt-formatted; run `cargo fmt --all`")?;
             run(cargo(&built).args([
@@ -217,12 +248,27 @@ fn workspace_root() -> PathBuf {
 struct Built {
     extension_dir: PathBuf,
     host_bin: PathBuf,
+    /// Where `cargo xtask package` writes (`target/package`).
+    package_dir: PathBuf,
+}
+
+impl Built {
+    /// The outputs of an earlier `build`.
+    fn locate(root: &Path) -> Built {
+        let target = root.join("target");
+        Built {
+            extension_dir: target.join("twofill-extension"),
+            host_bin: target.join("debug").join("twofill-host"),
+            package_dir: target.join("package"),
+        }
+    }
 }
 
 fn cargo(built: &Built) -> Command {
     let mut c = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.env("TWOFILL_EXTENSION_DIR", &built.extension_dir)
-        .env("TWOFILL_HOST_BIN", &built.host_bin);
+        .env("TWOFILL_HOST_BIN", &built.host_bin)
+        .env("TWOFILL_PACKAGE_DIR", &built.package_dir);
     c
 }
 
@@ -389,6 +435,6 @@ fn build(root: &Path) -> Result<Built> {
     }
     Ok(Built {
         extension_dir: out,
-        host_bin: target.join("debug").join("twofill-host"),
+        ..Built::locate(root)
     })
 }
