@@ -18,7 +18,7 @@ use twofill_vault::{Access, AuditRecord, Purpose, Requester, SiteBinding, Vault}
 
 use crate::config::{self, Settings};
 use crate::identity;
-use crate::install::{self, Browser};
+use crate::install;
 
 #[derive(Parser)]
 #[command(
@@ -71,25 +71,12 @@ enum Command {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Register this binary as the native host for browsers (per user).
-    Install {
-        /// Browser to register with; repeat for several. Default: all.
-        #[arg(long = "browser", value_enum)]
-        browsers: Vec<Browser>,
-        /// Chromium profile directory (`--user-data-dir`) to register in instead.
-        #[arg(long)]
-        user_data_dir: Option<PathBuf>,
-        /// Print the manifest instead of writing it.
-        #[arg(long)]
-        print: bool,
-    },
-    /// Remove the host registration written by `install`.
-    Uninstall {
-        #[arg(long = "browser", value_enum)]
-        browsers: Vec<Browser>,
-        #[arg(long)]
-        user_data_dir: Option<PathBuf>,
-    },
+    /// Register this binary as the native host for browsers: per user, or
+    /// machine-wide with --system; for Linux, macOS or Windows (.reg and
+    /// PowerShell files with --os windows --out DIR).
+    Install(install::InstallArgs),
+    /// Remove exactly what `install` wrote (same options).
+    Uninstall(install::UninstallArgs),
 }
 
 #[derive(Subcommand)]
@@ -301,40 +288,24 @@ fn label(issuer: Option<&str>, account: &str) -> String {
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Install {
-            browsers,
-            user_data_dir,
-            print,
-        } => {
-            let host = std::env::current_exe()?
-                .canonicalize()
-                .context("cannot resolve the host binary's path")?;
-            for browser in selected(browsers) {
-                if print {
-                    println!("{}", install::render_manifest(browser, &host)?);
-                } else {
-                    let p = install::install(browser, user_data_dir.as_deref(), &host)?;
-                    println!("{browser:?}: wrote {}", p.display());
-                }
-            }
-        }
-        Command::Uninstall {
-            browsers,
-            user_data_dir,
-        } => {
-            for browser in selected(browsers) {
-                match install::uninstall(browser, user_data_dir.as_deref())? {
-                    Some(p) => println!("{browser:?}: removed {}", p.display()),
-                    None => println!("{browser:?}: not installed"),
-                }
-            }
-        }
+        Command::Install(args) => install::run_install(args)?,
+        Command::Uninstall(args) => install::run_uninstall(args)?,
         Command::Whoami { out } => {
             let cx = Invocation::load()?;
             let config = match &cx.settings.origin {
-                config::Origin::System(p) => format!("{} (system, managed)", p.display()),
-                config::Origin::User(p) => format!("{} (TWOFILL_CONFIG)", p.display()),
-                config::Origin::Defaults => "built-in defaults".into(),
+                config::Origin::System(p) => format!(
+                    "{} (system, managed: TWOFILL_CONFIG and TWOFILL_VAULT are ignored)",
+                    p.display()
+                ),
+                config::Origin::User(p) => format!(
+                    "{} (TWOFILL_CONFIG; no system config at {})",
+                    p.display(),
+                    config::system_config_path().display()
+                ),
+                config::Origin::Defaults => format!(
+                    "built-in defaults (no system config at {})",
+                    config::system_config_path().display()
+                ),
             };
             let admin = cx.vault().and_then(|v| Ok(v.is_admin(&cx.user)?)).ok();
             if out.json {
@@ -375,14 +346,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Audit { command } => return audit(Invocation::load()?, command),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn selected(browsers: Vec<Browser>) -> Vec<Browser> {
-    if browsers.is_empty() {
-        Browser::ALL.to_vec()
-    } else {
-        browsers
-    }
 }
 
 fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
