@@ -60,6 +60,12 @@ chrome.alarms.onAlarm.addListener((alarm) => {
 });
 
 async function writeClipboard(text) {
+  // Firefox has no offscreen documents, but its background is an event page
+  // where clipboardWrite allows writing without a user gesture.
+  if (!chrome.offscreen) {
+    await navigator.clipboard.writeText(text);
+    return { ok: true };
+  }
   const url = chrome.runtime.getURL("offscreen.html");
   const existing = await chrome.runtime.getContexts({
     contextTypes: ["OFFSCREEN_DOCUMENT"],
