@@ -12,6 +12,7 @@
 //! locations under `target/` as a fallback.
 
 pub mod corpus;
+pub mod host;
 pub mod policy;
 pub mod site;
 
@@ -24,6 +25,7 @@ use anyhow::{Context, Result, bail, ensure};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
+pub use host::HostCli;
 pub use site::SiteServer;
 
 pub fn repo_root() -> PathBuf {
@@ -287,43 +289,28 @@ impl Session {
         })
     }
 
+    /// The host CLI on this session's vault (see [`HostCli`]).
+    pub fn host(&self) -> HostCli {
+        HostCli::new(&self.artifacts.host_bin, &self.vault)
+    }
+
     /// Runs `twofill-host` against this session's vault, as the current OS
     /// user (the same identity the browser-launched host resolves).
     pub fn host_cli(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(&self.artifacts.host_bin)
-            .env("TWOFILL_VAULT", &self.vault)
-            .args(args)
-            .output()?;
-        ensure!(
-            out.status.success(),
-            "twofill-host {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8(out.stdout)?)
+        self.host().run(args)
     }
 
     /// The vault's audit log, one ECS record per entry (`audit export`).
     pub fn audit(&self) -> Result<Vec<Value>> {
-        self.host_cli(&["audit", "export"])?
-            .lines()
-            .map(|l| {
-                serde_json::from_str(l).context("`audit export` printed a line that is not JSON")
-            })
-            .collect()
+        self.host().audit()
     }
 
-    /// Enrolls a TOTP token as an admin would (confirming its first code
-    /// with oathtool's), binds it to `sites`, and grants the current user
-    /// `access` through a group. Returns the token id.
+    /// See [`HostCli::enroll`].
     pub fn enroll(&self, issuer: &str, seed: &str, sites: &[&str], access: &str) -> Result<String> {
-        let uri = format!("otpauth://totp/{issuer}:team@example.com?secret={seed}&issuer={issuer}");
-        let now = unix_now();
-        let code = oathtool_codes(seed, now, now)?.remove(0);
-        self.enroll_uri(&uri, &code, sites, access)
+        self.host().enroll(issuer, seed, sites, access)
     }
 
-    /// Like [`Session::enroll`] for any otpauth URI, with the confirmation
-    /// code supplied by the caller.
+    /// See [`HostCli::enroll_uri`].
     pub fn enroll_uri(
         &self,
         uri: &str,
@@ -331,34 +318,7 @@ impl Session {
         sites: &[&str],
         access: &str,
     ) -> Result<String> {
-        let mut args = vec![
-            "token",
-            "add",
-            "--uri",
-            uri,
-            "--confirm-code",
-            code,
-            "--json",
-        ];
-        for s in sites {
-            args.extend(["--site", s]);
-        }
-        let added: Value = serde_json::from_str(&self.host_cli(&args)?)?;
-        let id = added[0]["id"]
-            .as_str()
-            .context("unexpected `token add` output")?
-            .to_owned();
-        let me: Value = serde_json::from_str(&self.host_cli(&["whoami", "--json"])?)?;
-        let me = me["user"]
-            .as_str()
-            .context("whoami has no user")?
-            .to_owned();
-        if !self.host_cli(&["group", "list"])?.contains("team") {
-            self.host_cli(&["group", "add", "team"])?;
-            self.host_cli(&["group", "add-member", "team", &me])?;
-        }
-        self.host_cli(&["grant", "set", &id, "team", access])?;
-        Ok(id)
+        self.host().enroll_uri(uri, code, sites, access)
     }
 
     /// The popup page's URL with `query` (e.g. `origin=…&theme=dark`).
