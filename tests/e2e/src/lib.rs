@@ -12,7 +12,9 @@
 //! locations under `target/` as a fallback.
 
 pub mod corpus;
+pub mod firefox;
 pub mod host;
+pub mod package;
 pub mod policy;
 pub mod site;
 
