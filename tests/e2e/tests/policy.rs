@@ -11,12 +11,13 @@
 //! - `ExtensionInstallForcelist` installs the packaged CRX from an update
 //!   manifest on 127.0.0.1, with no `--load-extension`, and it fills codes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use fantoccini::Locator;
 use serde_json::{Value, json};
+use twofill_e2e::package::Package;
 use twofill_e2e::policy::{ChromiumPolicy, for_extension};
 use twofill_e2e::{
     EXTENSION_ID, HostSetup, Session, SessionOptions, SiteServer, oathtool_codes,
@@ -425,36 +426,14 @@ async fn user_level_hosts_off_needs_the_system_install() -> Result<()> {
     session.close().await
 }
 
-/// The packaged CRX (`cargo xtask package`).
-fn packaged_crx() -> Result<PathBuf> {
-    let dir = std::env::var_os("TWOFILL_PACKAGE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| twofill_e2e::repo_root().join("target").join("package"));
-    std::fs::read_dir(&dir)
-        .ok()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "crx"))
-        .with_context(|| {
-            format!(
-                "no .crx in {}; run `cargo xtask package` (or `cargo xtask test`)",
-                dir.display()
-            )
-        })
-}
-
 #[tokio::test]
 async fn force_installed_from_a_self_hosted_crx_fills_codes() -> Result<()> {
     // An update server on 127.0.0.1, like an intranet web server: the CRX
     // and a gupdate manifest pointing at it.
-    let crx = packaged_crx()?;
-    let version: Value = serde_json::from_str(&std::fs::read_to_string(
-        twofill_e2e::repo_root().join("extension/manifest.json"),
-    )?)?;
-    let version = version["version"].as_str().context("manifest version")?;
+    let package = Package::locate()?;
+    let version = &package.version;
     let served = tempfile::tempdir()?;
-    std::fs::copy(&crx, served.path().join("twofill.crx"))?;
+    std::fs::copy(&package.crx, served.path().join("twofill.crx"))?;
     let server = SiteServer::start(served.path())?;
     std::fs::write(
         served.path().join("updates.xml"),
