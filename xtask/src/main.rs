@@ -20,6 +20,8 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
+    // The Firefox tests (ESR: it honours the policy that allows unsigned add-ons).
+    ("firefox-esr", "/usr/bin/firefox-esr"),
     ("oathtool", "/usr/bin/oathtool"),
     // A real Secret Service for the OS-keyring tests.
     ("gnome-keyring", "/usr/bin/gnome-keyring-daemon"),
@@ -28,6 +30,11 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("rsyslog", "/usr/sbin/rsyslogd"),
     ("rsyslog-openssl", "/var/lib/dpkg/info/rsyslog-openssl.list"),
 ];
+/// geckodriver drives Firefox in the tests. Debian does not package it, so
+/// `setup` builds this version from crates.io (a debug build without debug
+/// info: much less to compile than a release build, and a WebDriver proxy
+/// needs no speed).
+const GECKODRIVER_VERSION: &str = "0.37.1";
 /// Oldest binaryen whose `wasm-opt` keeps wasm-bindgen's externref table
 /// intact (Debian 12 ships 108, which breaks it: "Table.set(): Argument 1
 /// is invalid"). Older ones are skipped rather than used.
@@ -38,7 +45,8 @@ usage: cargo xtask <command>
 
 commands:
   setup   install what building and testing need (wasm target, wasm-bindgen-cli,
-          chromium, chromium-driver, oathtool, cargo-fuzz and a nightly toolchain)
+          chromium, chromium-driver, firefox-esr, geckodriver, oathtool, cargo-fuzz
+          and a nightly toolchain)
   build   build the native host and the extension (into target/twofill-extension)
   package [--base-url URL] [--no-build]
           build, then write target/package/: twofill-<version>.crx (CRX3 signed with
@@ -49,7 +57,7 @@ commands:
   demo    setup + build, then fill a code on the bundled sign-in page in headless
           Chromium, save a screenshot and compare with oathtool
   test    setup + build + package, then rustfmt check, clippy, the whole test
-          suite and 10 s of each fuzz target (fails on any crash)
+          suite (Chromium and Firefox) and 10 s of each fuzz target (fails on any crash)
   fuzz [--seconds N] [TARGET...]
           run each fuzz target (default: all) for N seconds (default 60); print
           executions, corpus size and crashes (inputs kept in fuzz/artifacts/)
@@ -353,7 +361,51 @@ fn setup() -> Result<()> {
         args.extend(&missing);
         apt(&args)?;
     }
+    setup_geckodriver()?;
     fuzz::setup()
+}
+
+/// Where `cargo install` puts binaries.
+fn cargo_bin_dir() -> Option<PathBuf> {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin"))
+}
+
+fn setup_geckodriver() -> Result<()> {
+    // "geckodriver 0.37.1" or "geckodriver 0.37.1 (<commit> <date>)".
+    let is_pinned = |v: String| {
+        let mut words = v.lines().next().unwrap_or_default().split_whitespace();
+        words.next() == Some("geckodriver") && words.next() == Some(GECKODRIVER_VERSION)
+    };
+    let mut candidates = vec![PathBuf::from("geckodriver")];
+    candidates.extend(cargo_bin_dir().map(|d| d.join("geckodriver")));
+    if candidates
+        .iter()
+        .any(|g| output(Command::new(g).arg("--version")).is_some_and(is_pinned))
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: installing geckodriver {GECKODRIVER_VERSION} (a few minutes, once)");
+    let t0 = std::time::Instant::now();
+    run(
+        Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "install",
+                "geckodriver",
+                "--version",
+                GECKODRIVER_VERSION,
+                "--locked",
+                "--debug",
+            ])
+            .env("CARGO_PROFILE_DEV_DEBUG", "0"),
+    )?;
+    eprintln!(
+        "xtask: geckodriver installed in {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// `wasm-opt` only shrinks the module; a too-old one breaks it, so it is
