@@ -83,7 +83,8 @@ enum Command {
 enum TokenCommand {
     /// Enroll tokens from an otpauth:// link, a Google Authenticator export
     /// (otpauth-migration://) or a QR code image; shows the current code and
-    /// saves only after you confirm it.
+    /// saves only after you confirm it. Admins enroll the team's tokens; with
+    /// --personal, any user enrolls their own.
     Add {
         /// otpauth:// or otpauth-migration:// text.
         #[arg(long, conflicts_with = "qr", required_unless_present = "qr")]
@@ -99,10 +100,16 @@ enum TokenCommand {
         /// now, once per token, to confirm the seed is right (skips the prompt).
         #[arg(long = "confirm-code")]
         confirm_codes: Vec<String>,
+        /// Enroll as your own personal token: only you get its codes and
+        /// seed, and it can never be granted to a group (if the
+        /// organization's policy allows personal tokens).
+        #[arg(long)]
+        personal: bool,
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// List tokens: all of them for admins, the ones you may use otherwise.
+    /// List tokens: all of them for admins (personal ones marked with their
+    /// owner), the ones you may use otherwise.
     List {
         #[command(flatten)]
         out: JsonFlag,
@@ -129,7 +136,7 @@ enum TokenCommand {
     BindDomain { id: String, site: String },
     /// Remove a site from a token.
     UnbindDomain { id: String, site: String },
-    /// Remove a token.
+    /// Remove a token (admins: any; users: their own personal tokens).
     Remove { id: String },
 }
 
@@ -261,9 +268,12 @@ impl Invocation {
         Ok(Invocation { settings, user })
     }
 
+    /// The vault, under the organization policy of the config in force.
     fn vault(&self) -> Result<Vault> {
         let protection = self.settings.protection(std::io::stdin().is_terminal())?;
-        Ok(Vault::open(&self.settings.vault, &protection)?)
+        let mut vault = Vault::open(&self.settings.vault, &protection)?;
+        vault.set_policy(self.settings.config.policy.vault());
+        Ok(vault)
     }
 }
 
@@ -308,17 +318,29 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ),
             };
             let admin = cx.vault().and_then(|v| Ok(v.is_admin(&cx.user)?)).ok();
+            let policy = cx.settings.config.policy;
+            let sinks = cx.settings.audit_sinks();
             if out.json {
                 print_json(&json!({
                     "user": cx.user, "vault": cx.settings.vault, "config": config,
                     "managed": cx.settings.managed(), "admin": admin,
+                    "policy": policy.wire(), "audit_sinks": sinks,
                 }))?;
             } else {
+                let allowed = |yes: bool| if yes { "allowed" } else { "not allowed" };
                 println!("user:   {}", cx.user);
                 println!("vault:  {}", cx.settings.vault.display());
                 println!("config: {config}");
                 if let Some(a) = admin {
                     println!("admin:  {}", if a { "yes" } else { "no" });
+                }
+                println!(
+                    "policy: personal tokens {}; seed reveal {}",
+                    allowed(policy.allow_personal_tokens),
+                    allowed(policy.allow_seed_reveal)
+                );
+                if !sinks.is_empty() {
+                    println!("audit:  streamed to {}", sinks.join(", "));
                 }
             }
         }
@@ -355,6 +377,7 @@ fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
             qr,
             sites,
             confirm_codes,
+            personal,
             out,
         } => {
             let sites = sites
@@ -395,11 +418,18 @@ fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
             for (i, t) in tokens.iter().enumerate() {
                 let name = label(t.issuer.as_deref(), &t.account);
                 confirm_first_code(t, &name, confirm_codes.get(i).map(String::as_str))?;
-                let id = vault.add_token(&cx.user, t, &sites)?;
+                let id = if personal {
+                    vault.add_personal_token(&cx.user, t, &sites)?
+                } else {
+                    vault.add_token(&cx.user, t, &sites)?
+                };
                 if !out.json {
-                    println!("added token {id}: {name}");
+                    let kind = if personal { "personal token" } else { "token" };
+                    println!("added {kind} {id}: {name}");
                 }
-                added.push(json!({"id": id, "issuer": t.issuer, "account": t.account}));
+                added.push(json!({
+                    "id": id, "issuer": t.issuer, "account": t.account, "personal": personal,
+                }));
             }
             if out.json {
                 print_json(&added)?;
@@ -408,24 +438,30 @@ fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
         TokenCommand::List { out } => {
             let vault = cx.vault()?;
             let admin = vault.is_admin(&cx.user)?;
+            // `personal: true` with `owner` for personal tokens.
+            let row = |value: serde_json::Value| {
+                let mut value = value;
+                value["personal"] = json!(!value["owner"].is_null());
+                value
+            };
             let rows: Vec<serde_json::Value> = if admin {
                 vault
                     .tokens()?
                     .into_iter()
-                    .map(|t| serde_json::to_value(t).expect("plain data"))
+                    .map(|t| row(serde_json::to_value(t).expect("plain data")))
                     .collect()
             } else {
                 vault
                     .permitted_tokens(&cx.user, None)?
                     .into_iter()
-                    .map(|t| serde_json::to_value(t).expect("plain data"))
+                    .map(|t| row(serde_json::to_value(t).expect("plain data")))
                     .collect()
             };
             if out.json {
                 print_json(&rows)?;
             } else if rows.is_empty() {
                 println!(
-                    "no tokens{}; admins add them with `twofill-host token add --uri … --site …`",
+                    "no tokens{}; admins add them with `twofill-host token add --uri … --site …` (your own: add --personal)",
                     if admin {
                         " in the vault"
                     } else {
@@ -439,13 +475,17 @@ fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
                         .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
                         .unwrap_or_default();
                     println!(
-                        "{}  {}  [{}]{}",
+                        "{}  {}  [{}]{}{}",
                         r["id"].as_str().unwrap_or(""),
                         label(r["issuer"].as_str(), r["account"].as_str().unwrap_or("")),
                         sites.join(", "),
                         r["access"]
                             .as_str()
                             .map(|a| format!("  {a}"))
+                            .unwrap_or_default(),
+                        r["owner"]
+                            .as_str()
+                            .map(|o| format!("  personal ({o})"))
                             .unwrap_or_default()
                     );
                 }
@@ -482,6 +522,9 @@ fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
                         grants.join(", ")
                     }
                 );
+                if let Some(owner) = &d.summary.owner {
+                    println!("personal:  yes, {owner}'s own (only they use it)");
+                }
                 if let Some(by) = &d.created_by {
                     println!("added by:  {by}");
                 }

@@ -9,6 +9,11 @@
 //! is in personal mode and honours those variables (that is how tests and
 //! the demo get isolated vaults).
 //!
+//! The organization's `[policy]` comes from the config in force: in managed
+//! mode the system config's (users cannot loosen it), in personal mode the
+//! user's own, whose defaults already allow everything, so it can only
+//! restrict.
+//!
 //! ```toml
 //! vault = "/var/lib/twofill/vault.sqlite3"
 //! key = { file = "/var/lib/twofill/vault.key" }   # or "keyring", or "passphrase";
@@ -21,6 +26,10 @@
 //! burst = 5               # and at most this many in `burst_seconds` (0: no limit)
 //! burst_seconds = 10
 //!
+//! [policy]                      # what the organization allows (default: both true)
+//! allow_personal_tokens = false # users' own tokens: not added, listed or used
+//! allow_seed_reveal = false     # no seed reveal/QR/export, even for full-seed grants
+//!
 //! [siem]                  # audit streaming (`twofill-host audit stream`; see twofill_siem::config)
 //! [[siem.sink]]
 //! kind = "syslog-tcp"     # or "file" (ECS JSON lines), "hec" (Splunk HTTP Event Collector)
@@ -29,6 +38,7 @@
 //! tls = { ca = "/etc/twofill/siem-ca.pem" }
 //! ```
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -52,6 +62,49 @@ pub struct Config {
     /// managed mode, so users cannot turn streaming off.
     #[serde(default)]
     pub siem: twofill_siem::SiemConfig,
+    /// What the organization allows beyond grants (`[policy]`).
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+/// The organization's policy (`[policy]`), enforced by the vault
+/// ([`twofill_vault::Policy`]) and reported to the extension in `hello`.
+/// Unknown keys are errors, so a misspelt restriction is never silently
+/// ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Users may enroll personal tokens and use them; when false they are
+    /// not added, listed or given codes.
+    pub allow_personal_tokens: bool,
+    /// Seeds may be revealed (reveal, QR, export) to those entitled; when
+    /// false, to nobody.
+    pub allow_seed_reveal: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            allow_personal_tokens: true,
+            allow_seed_reveal: true,
+        }
+    }
+}
+
+impl Policy {
+    pub fn vault(self) -> twofill_vault::Policy {
+        twofill_vault::Policy {
+            allow_personal_tokens: self.allow_personal_tokens,
+            allow_seed_reveal: self.allow_seed_reveal,
+        }
+    }
+
+    pub fn wire(self) -> twofill_protocol::HostPolicy {
+        twofill_protocol::HostPolicy {
+            allow_personal_tokens: self.allow_personal_tokens,
+            allow_seed_reveal: self.allow_seed_reveal,
+        }
+    }
 }
 
 /// Limits on code fills per user and origin, over sliding windows counted
@@ -142,17 +195,22 @@ fn read(path: &Path) -> Result<Config> {
 }
 
 pub fn load() -> Result<Settings> {
-    let system = system_config_path();
+    load_from(&system_config_path(), |name| std::env::var_os(name))
+}
+
+/// [`load`] with the system config at `system` and the environment read
+/// through `env` (so tests can put both where they like).
+pub(crate) fn load_from(system: &Path, env: impl Fn(&str) -> Option<OsString>) -> Result<Settings> {
     let (config, origin) = if system.exists() {
-        (read(&system)?, Origin::System(system))
-    } else if let Some(p) = std::env::var_os("TWOFILL_CONFIG").filter(|p| !p.is_empty()) {
+        (read(system)?, Origin::System(system.to_owned()))
+    } else if let Some(p) = env("TWOFILL_CONFIG").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         (read(&p)?, Origin::User(p))
     } else {
         (Config::default(), Origin::Defaults)
     };
     let managed = matches!(origin, Origin::System(_));
-    let vault = match (&config.vault, std::env::var_os("TWOFILL_VAULT")) {
+    let vault = match (&config.vault, env("TWOFILL_VAULT")) {
         (Some(v), _) if managed => v.clone(),
         (_, Some(env)) if !managed && !env.is_empty() => PathBuf::from(env),
         (Some(v), _) => v.clone(),
@@ -220,5 +278,152 @@ impl Settings {
 
     pub fn managed(&self) -> bool {
         matches!(self.origin, Origin::System(_))
+    }
+
+    /// Names of the SIEM sinks the audit log goes to (a sink's `name`, or
+    /// its kind), as `audit stream` and its cursors know them.
+    pub fn audit_sinks(&self) -> Vec<String> {
+        self.config
+            .siem
+            .sinks
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOOSE: &str = r#"
+vault = "/home/mallory/other.sqlite3"
+[policy]
+allow_personal_tokens = true
+allow_seed_reveal = true
+[[siem.sink]]
+kind = "file"
+name = "mine"
+path = "/tmp/nothing.jsonl"
+"#;
+
+    struct Files {
+        dir: tempfile::TempDir,
+    }
+
+    impl Files {
+        fn new() -> Files {
+            Files {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let p = self.dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        }
+
+        /// Loads with the system config at `system` and only the given
+        /// environment variables set.
+        fn load(&self, system: &Path, env: &[(&str, &Path)]) -> Result<Settings> {
+            load_from(system, |name| {
+                env.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.as_os_str().to_owned())
+            })
+        }
+    }
+
+    #[test]
+    fn the_system_policy_wins_over_the_users_config_and_environment() {
+        let f = Files::new();
+        let system = f.write(
+            "system.toml",
+            r#"
+vault = "/var/lib/twofill/vault.sqlite3"
+[policy]
+allow_personal_tokens = false
+allow_seed_reveal = false
+[[siem.sink]]
+kind = "syslog-tcp"
+name = "soc-syslog"
+address = "siem.example:6514"
+[[siem.sink]]
+kind = "hec"
+url = "https://splunk.example:8088/services/collector/event"
+token = "t"
+"#,
+        );
+        let user = f.write("user.toml", LOOSE);
+        let other_vault = f.dir.path().join("v.sqlite3");
+        let s = f
+            .load(
+                &system,
+                &[("TWOFILL_CONFIG", &user), ("TWOFILL_VAULT", &other_vault)],
+            )
+            .unwrap();
+        assert!(s.managed());
+        assert_eq!(s.origin, Origin::System(system.clone()));
+        assert_eq!(
+            s.config.policy,
+            Policy {
+                allow_personal_tokens: false,
+                allow_seed_reveal: false,
+            }
+        );
+        assert!(!s.config.policy.vault().allow_seed_reveal);
+        assert!(!s.config.policy.wire().allow_personal_tokens);
+        assert_eq!(s.vault, PathBuf::from("/var/lib/twofill/vault.sqlite3"));
+        // The unnamed HEC sink is known by its kind, as its cursor is.
+        assert_eq!(s.audit_sinks(), ["soc-syslog", "hec"]);
+
+        // A system config that says nothing about policy allows everything,
+        // and still the user's config does not count.
+        let bare = f.write("bare.toml", "user = \"os\"\n");
+        let strict_user = f.write("strict.toml", "[policy]\nallow_seed_reveal = false\n");
+        let s = f.load(&bare, &[("TWOFILL_CONFIG", &strict_user)]).unwrap();
+        assert_eq!(s.config.policy, Policy::default());
+        assert!(s.audit_sinks().is_empty());
+    }
+
+    #[test]
+    fn without_a_system_config_the_users_policy_can_only_restrict() {
+        let f = Files::new();
+        let absent = f.dir.path().join("no-system.toml");
+        // The defaults allow everything…
+        let s = f.load(&absent, &[]).unwrap();
+        assert!(!s.managed());
+        assert_eq!(s.origin, Origin::Defaults);
+        assert_eq!(s.config.policy, Policy::default());
+        let wire = s.config.policy.wire();
+        assert!(wire.allow_personal_tokens && wire.allow_seed_reveal);
+        // …so a user's own config can restrict, and "loosening" is a no-op.
+        let user = f.write("user.toml", "[policy]\nallow_personal_tokens = false\n");
+        let s = f.load(&absent, &[("TWOFILL_CONFIG", &user)]).unwrap();
+        assert_eq!(s.origin, Origin::User(user.clone()));
+        assert!(!s.config.policy.allow_personal_tokens);
+        assert!(s.config.policy.allow_seed_reveal);
+        let s = f
+            .load(&absent, &[("TWOFILL_CONFIG", &f.write("l.toml", LOOSE))])
+            .unwrap();
+        assert_eq!(s.config.policy, Policy::default());
+        assert_eq!(s.audit_sinks(), ["mine"]);
+    }
+
+    #[test]
+    fn a_misspelt_policy_is_an_error_not_a_silent_allow() {
+        let f = Files::new();
+        for text in [
+            "[policy]\nallow_personal_token = false\n",
+            "[policy]\nallow_seed_reveal = \"no\"\n",
+        ] {
+            let system = f.write("system.toml", text);
+            let err = f.load(&system, &[]).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("is not a valid twofill config"),
+                "{err:#}"
+            );
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! answers what it can and exits, and the browser starts a fresh one.
 //!
 //! Permission decisions and the audit log are the vault's job
-//! ([`Vault::issue_code`], [`Vault::reveal_seed`]); this module maps
+//! ([`Vault::issue_code`], [`Vault::reveal_seed`]), under the organization
+//! policy of the config in force ([`Vault::set_policy`]); this module maps
 //! messages to those calls and their outcomes back to messages, and adds
 //! what only the host can: the caller check and the fill rate limit
 //! ([`crate::ratelimit`]).
@@ -25,11 +26,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use twofill_protocol::framing::{FrameError, read_frame, write_frame};
 use twofill_protocol::{
-    CodePurpose, CodeReply, ErrorBody, ErrorCode, MAX_FRAME_BYTES, Request, RequestBody, Response,
-    ResponseBody, SeedPurpose, SeedReply, TokenEntry, TokenInfo,
+    CodePurpose, CodeReply, ErrorBody, ErrorCode, HostPolicy, MAX_FRAME_BYTES, Request,
+    RequestBody, Response, ResponseBody, SeedPurpose, SeedReply, TokenEntry, TokenInfo,
 };
 use twofill_vault::{
-    AuditEvent, Origin, Purpose, Refusal, Requester, TokenSummary, Vault, VaultError,
+    AuditEvent, Origin, Purpose, Refusal, Requester, Scope, TokenSummary, Vault, VaultError,
 };
 
 use crate::caller::Caller;
@@ -44,10 +45,11 @@ pub fn run(caller: Caller) -> ExitCode {
     serve(&mut session, &mut stdin.lock(), &mut stdout.lock())
 }
 
-/// Per-process state: who is asking, and the vault once opened.
+/// Per-process state: who is asking, the config, and the vault once opened.
 struct Session {
     caller: Caller,
     browser: Option<String>,
+    settings: Option<Settings>,
     vault: Option<Opened>,
 }
 
@@ -67,20 +69,33 @@ impl Session {
         Session {
             caller,
             browser: identity::launching_browser(),
+            settings: None,
             vault: None,
         }
     }
 
-    /// Opens the vault on first use and resolves the user.
+    /// Reads the config on first use.
+    fn settings(&mut self) -> Result<&Settings, ErrorBody> {
+        if self.settings.is_none() {
+            let settings =
+                config::load().map_err(|e| error(ErrorCode::VaultUnavailable, format!("{e:#}")))?;
+            self.settings = Some(settings);
+        }
+        Ok(self.settings.as_ref().expect("loaded above"))
+    }
+
+    /// Opens the vault on first use, under the config's policy, and
+    /// resolves the user.
     fn vault(&mut self) -> Result<(&mut Vault, Requester), ErrorBody> {
         if self.vault.is_none() {
             let unavailable =
                 |e: anyhow::Error| error(ErrorCode::VaultUnavailable, format!("{e:#}"));
-            let settings: Settings = config::load().map_err(unavailable)?;
+            let settings = self.settings()?.clone();
             let user = identity::current_user(&settings.config.user).map_err(unavailable)?;
             let protection = settings.protection(false).map_err(unavailable)?;
-            let vault = Vault::open(&settings.vault, &protection)
+            let mut vault = Vault::open(&settings.vault, &protection)
                 .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
+            vault.set_policy(settings.config.policy.vault());
             self.vault = Some(Opened {
                 vault,
                 user,
@@ -240,26 +255,62 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
         return Response::error(id, ErrorCode::CallerNotAllowed, message);
     }
     let body = match request.body {
-        RequestBody::Hello => Ok(ResponseBody::Hello {
-            host_version: env!("CARGO_PKG_VERSION").to_owned(),
-            protocol: twofill_protocol::PROTOCOL_VERSION,
-            user: session.vault().ok().map(|(_, who)| who.user),
-            managed: false,
-            audit_sinks: Vec::new(),
-            policy: Default::default(),
-        }),
-        RequestBody::ListTokens { origin, .. } => list_tokens(session, origin.as_deref()),
+        RequestBody::Hello => {
+            let user = session.vault().ok().map(|(_, who)| who.user);
+            Ok(hello(session.settings().ok(), user))
+        }
+        RequestBody::ListTokens {
+            origin,
+            exclude_personal,
+        } => list_tokens(session, origin.as_deref(), scope(exclude_personal)),
         RequestBody::GetCode {
             origin,
             token,
             purpose,
-            ..
-        } => get_code(session, origin.as_deref(), token.as_deref(), purpose),
+            exclude_personal,
+        } => get_code(
+            session,
+            origin.as_deref(),
+            token.as_deref(),
+            purpose,
+            scope(exclude_personal),
+        ),
         RequestBody::RevealSeed { token, purpose } => reveal_seed(session, &token, purpose),
     };
     match body {
         Ok(body) => Response::new(id, body),
         Err(error) => Response::new(id, ResponseBody::Error { error }),
+    }
+}
+
+/// The `hello` reply: the host, the user, and the config in force (`None`
+/// when it cannot be read: then nothing else works either, and the reply
+/// says only whether a system config is there).
+fn hello(settings: Option<&Settings>, user: Option<String>) -> ResponseBody {
+    let (managed, audit_sinks, policy) = match settings {
+        Some(s) => (s.managed(), s.audit_sinks(), s.config.policy.wire()),
+        None => (
+            config::system_config_path().exists(),
+            Vec::new(),
+            HostPolicy::default(),
+        ),
+    };
+    ResponseBody::Hello {
+        host_version: env!("CARGO_PKG_VERSION").to_owned(),
+        protocol: twofill_protocol::PROTOCOL_VERSION,
+        user,
+        managed,
+        audit_sinks,
+        policy,
+    }
+}
+
+/// `exclude_personal` in a request: the user's personal tokens are absent.
+fn scope(exclude_personal: bool) -> Scope {
+    if exclude_personal {
+        Scope::SharedOnly
+    } else {
+        Scope::All
     }
 }
 
@@ -323,11 +374,15 @@ fn parse_origin(
     }
 }
 
-fn list_tokens(session: &mut Session, origin: Option<&str>) -> Result<ResponseBody, ErrorBody> {
+fn list_tokens(
+    session: &mut Session,
+    origin: Option<&str>,
+    scope: Scope,
+) -> Result<ResponseBody, ErrorBody> {
     let origin = parse_origin(session, "token.list", origin)?;
     let (vault, who) = session.vault()?;
     let tokens = vault
-        .permitted_tokens(&who.user, origin.as_ref())
+        .permitted_tokens_scoped(&who.user, origin.as_ref(), scope)
         .map_err(vault_error)?
         .into_iter()
         .map(|t| TokenEntry {
@@ -339,7 +394,7 @@ fn list_tokens(session: &mut Session, origin: Option<&str>) -> Result<ResponseBo
             access: t.access.as_str().to_owned(),
             period: t.period,
             digits: t.digits,
-            personal: false,
+            personal: t.summary.is_personal(),
         })
         .collect();
     Ok(ResponseBody::Tokens {
@@ -353,6 +408,7 @@ fn get_code(
     origin: Option<&str>,
     token: Option<&str>,
     purpose: CodePurpose,
+    scope: Scope,
 ) -> Result<ResponseBody, ErrorBody> {
     let purpose = match purpose {
         CodePurpose::Fill => Purpose::Fill,
@@ -369,7 +425,7 @@ fn get_code(
     };
     let (vault, who) = session.vault()?;
     let issued = vault
-        .issue_code(&who, token, origin.as_ref(), purpose)
+        .issue_code_scoped(&who, token, origin.as_ref(), purpose, scope)
         .map_err(vault_error)?;
     Ok(ResponseBody::Code(CodeReply {
         token: info(&issued.token),
@@ -506,6 +562,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn hello_reports_the_system_config_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("host.toml");
+        std::fs::write(
+            &system,
+            "[policy]\nallow_seed_reveal = false\n\n[[siem.sink]]\nkind = \"file\"\npath = \"/var/log/twofill.jsonl\"\n",
+        )
+        .unwrap();
+        let user = dir.path().join("user.toml");
+        std::fs::write(&user, "[policy]\nallow_seed_reveal = true\n").unwrap();
+        let settings = config::load_from(&system, |name| {
+            (name == "TWOFILL_CONFIG").then(|| user.clone().into_os_string())
+        })
+        .unwrap();
+        let reply = Response::new(Some("h".into()), hello(Some(&settings), Some("bob".into())));
+        let json: serde_json::Value = serde_json::to_value(&reply).unwrap();
+        assert_eq!(json["type"], "hello");
+        assert_eq!(json["user"], "bob");
+        assert_eq!(json["managed"], true);
+        assert_eq!(json["audit_sinks"], serde_json::json!(["file"]));
+        assert_eq!(
+            json["policy"],
+            serde_json::json!({"allow_personal_tokens": true, "allow_seed_reveal": false})
+        );
     }
 
     fn run(input: &[u8]) -> (ExitCode, Vec<Response>) {

@@ -545,7 +545,16 @@ fn wrong_types_nulls_and_numbers_as_strings_for_every_field() {
     ];
     let mut seen = std::collections::BTreeSet::new();
     let mut n = 0;
-    for field in ["v", "id", "type", "origin", "token", "purpose"] {
+    let fields = [
+        "v",
+        "id",
+        "type",
+        "origin",
+        "token",
+        "purpose",
+        "exclude_personal",
+    ];
+    for field in fields {
         for value in &wrong {
             let mut request = base.clone();
             request[field] = value.clone();
@@ -571,7 +580,7 @@ fn wrong_types_nulls_and_numbers_as_strings_for_every_field() {
             n += 1;
         }
     }
-    assert_eq!(n, 6 * wrong.len());
+    assert_eq!(n, fields.len() * wrong.len());
     assert!(seen.contains("bad_request"), "{seen:?}");
     // Whole-message shapes.
     for payload in [
@@ -625,6 +634,8 @@ fn duplicate_keys_are_refused_whichever_comes_first() {
         r#"{"v":1,"v":2,"id":"a","type":"hello"}"#,
         r#"{"v":1,"id":"a","type":"get_code","origin":"https://my.kaspersky.com","purpose":"fill","purpose":"copy"}"#,
         r#"{"v":1,"id":"a","type":"get_code","origin":"https://my.kaspersky.com","\u006frigin":"https://evil.example"}"#,
+        r#"{"v":1,"id":"a","type":"get_code","origin":"https://my.kaspersky.com","exclude_personal":true,"exclude_personal":false}"#,
+        r#"{"v":1,"id":"a","type":"list_tokens","exclude_personal":false,"exclude_personal":true}"#,
     ] {
         let reply = live.ask(payload.as_bytes());
         assert_error(&reply, "bad_json", payload);
