@@ -399,7 +399,8 @@ fn setup_geckodriver() -> Result<()> {
                 "--locked",
                 "--debug",
             ])
-            .env("CARGO_PROFILE_DEV_DEBUG", "0"),
+            .env("CARGO_PROFILE_DEV_DEBUG", "0")
+            .env("CARGO_PROFILE_DEV_INCREMENTAL", "false"),
     )?;
     eprintln!(
         "xtask: geckodriver installed in {:.0} s",
