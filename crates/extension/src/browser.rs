@@ -95,6 +95,46 @@ fn next_request_id() -> String {
 pub async fn ask_host(body: RequestBody) -> Result<ResponseBody, String> {
     let policy = policy().await;
     let host = policy.host_name()?;
+    let reply = ask_named_host(host, &body).await;
+    // A host older than personal tokens refuses the `exclude_personal`
+    // field as unknown. It cannot have personal tokens, so asking again
+    // without the field excludes exactly the same (no) tokens.
+    if let Ok(ResponseBody::Error { error }) = &reply
+        && error.code == twofill_protocol::ErrorCode::BadRequest
+        && error.message.contains("exclude_personal")
+        && let Some(older) = without_exclude_personal(&body)
+    {
+        return ask_named_host(host, &older).await;
+    }
+    reply
+}
+
+fn without_exclude_personal(body: &RequestBody) -> Option<RequestBody> {
+    match body.clone() {
+        RequestBody::ListTokens {
+            origin,
+            exclude_personal: true,
+        } => Some(RequestBody::ListTokens {
+            origin,
+            exclude_personal: false,
+        }),
+        RequestBody::GetCode {
+            origin,
+            token,
+            purpose,
+            exclude_personal: true,
+        } => Some(RequestBody::GetCode {
+            origin,
+            token,
+            purpose,
+            exclude_personal: false,
+        }),
+        _ => None,
+    }
+}
+
+async fn ask_named_host(host: &str, body: &RequestBody) -> Result<ResponseBody, String> {
+    let body = body.clone();
     let request = Request::new(next_request_id(), body);
     // Through JSON text, not serde-wasm-bindgen: the flattened message types
     // would become JS `Map`s, which the browser sends to the host as `{}`.
