@@ -1,4 +1,4 @@
-//! The policy examples under `deploy/policies/` and the policy table in
+//! The policy examples under `host-manifests/policies/` and the policy table in
 //! `docs/admin-guide.md`, checked against what the browsers and the
 //! extension expect:
 //!
@@ -201,20 +201,20 @@ fn the_validator_catches_drift() {
 fn all_values() -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for b in ["chrome", "chromium", "edge"] {
-        let rel = format!("deploy/policies/linux/{b}.json");
+        let rel = format!("host-manifests/policies/linux/{b}.json");
         out.push((rel.clone(), linux_values(&rel)));
     }
     for b in ["chrome", "edge"] {
-        let rel = format!("deploy/policies/windows/{b}.reg");
+        let rel = format!("host-manifests/policies/windows/{b}.reg");
         out.push((rel.clone(), windows_values(&rel, b)));
     }
     for b in ["chrome", "edge", "firefox"] {
-        let rel = format!("deploy/policies/macos/{b}.mobileconfig");
+        let rel = format!("host-manifests/policies/macos/{b}.mobileconfig");
         out.push((rel.clone(), macos_values(&rel, b)));
     }
     out.push((
-        "deploy/policies/firefox/policies.json".into(),
-        firefox_values("deploy/policies/firefox/policies.json"),
+        "host-manifests/policies/firefox/policies.json".into(),
+        firefox_values("host-manifests/policies/firefox/policies.json"),
     ));
     out
 }
@@ -479,7 +479,7 @@ fn every_example_parses_names_the_right_ids_and_matches_the_schema() {
 #[test]
 fn there_are_no_unchecked_examples() {
     let mut found = Vec::new();
-    let base = repo().join("deploy/policies");
+    let base = repo().join("host-manifests/policies");
     for dir in std::fs::read_dir(&base).unwrap() {
         let dir = dir.unwrap().path();
         if !dir.is_dir() {

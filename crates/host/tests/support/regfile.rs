@@ -1,6 +1,6 @@
 //! A strict reader for Windows `.reg` files (regedit's "Version 5.00"
 //! format), for checking the files `twofill-host install --os windows`
-//! writes and the policy examples under `deploy/`. It accepts only what
+//! writes and the policy examples under `host-manifests/policies/`. It accepts only what
 //! those files use — `REG_SZ` strings, `dword:` values, key and value
 //! deletion — and rejects anything it does not understand, so an escaping
 //! mistake fails a test instead of being skipped.
