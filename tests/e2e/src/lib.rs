@@ -265,20 +265,12 @@ impl Session {
             "browserName": "chrome",
             "goog:chromeOptions": chrome_options,
         });
-        let Value::Object(caps) = caps else {
-            unreachable!()
-        };
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .with_context(|| {
-                format!(
-                    "chromedriver could not start Chromium; log: {}",
-                    log_tail(&driver_log)
-                )
-            })?;
+        let client = connect_webdriver(port, caps).await.with_context(|| {
+            format!(
+                "chromedriver could not start Chromium; log: {}",
+                log_tail(&driver_log)
+            )
+        })?;
 
         Ok(Session {
             client,
@@ -437,6 +429,44 @@ fn log_tail(path: &Path) -> String {
         })
         .collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// A WebDriver session on the driver listening on `port` (chromedriver or
+/// geckodriver) with these capabilities, over plain HTTP.
+pub async fn connect_webdriver(port: u16, capabilities: Value) -> Result<Client> {
+    let Value::Object(caps) = capabilities else {
+        bail!("WebDriver capabilities must be a JSON object");
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    Ok(ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await?)
+}
+
+/// Signs in on the fixture at `url` and checks that the extension filled
+/// the code oathtool computes for `seed` (a window inside the time we
+/// watched: the extension may wait for the next one when < 3 s are left).
+/// `diagnostics` is shown when it was never filled.
+pub async fn sign_in_expecting_code(
+    client: &Client,
+    url: &str,
+    seed: &str,
+    diagnostics: impl FnOnce() -> String,
+) -> Result<SignInOutcome> {
+    let filled = sign_in_and_wait_for_code(client, url, Duration::from_secs(15)).await?;
+    ensure!(
+        !filled.value.is_empty(),
+        "the code field was never filled at {url}; browser log:\n{}",
+        diagnostics()
+    );
+    let expected = oathtool_codes(seed, filled.started, filled.finished)?;
+    ensure!(
+        expected.contains(&filled.value),
+        "filled {:?}, oathtool says one of {expected:?}",
+        filled.value
+    );
+    Ok(filled)
 }
 
 /// What happened on the sign-in fixture after the code step appeared.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use twofill_e2e::{Session, oathtool_codes, sign_in_and_wait_for_code};
+use twofill_e2e::{Session, sign_in_and_wait_for_code, sign_in_expecting_code};
 
 const EXTENSION_ID: &str = include_str!("../../../keys/dev-extension-id.txt");
 
@@ -25,20 +25,8 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
     let url = session
         .site
         .url("my.kaspersky.test", "/site/kaspersky-signin.html");
-    let filled = sign_in_and_wait_for_code(&session.client, &url, Duration::from_secs(15)).await?;
-    assert!(
-        !filled.value.is_empty(),
-        "the code field was never filled on the bound site; browser log:\n{}",
-        session.diagnostics()
-    );
-    // The filled code belongs to a window inside the time we watched (the
-    // extension may wait for the next window when < 3 s are left).
-    let expected = oathtool_codes(SEED, filled.started, filled.finished)?;
-    assert!(
-        expected.contains(&filled.value),
-        "filled {:?}, oathtool says one of {expected:?}",
-        filled.value
-    );
+    let filled =
+        sign_in_expecting_code(&session.client, &url, SEED, || session.diagnostics()).await?;
 
     // Negative: the very same prompt on a site the token is not bound to.
     // Give it far longer than the positive case needed before concluding.

@@ -11,10 +11,10 @@ use anyhow::{Context, Result};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use twofill_e2e::firefox::{
-    AddonInstall, FirefoxOptions, FirefoxSession, GECKO_ID, force_install_policies,
+    AddonInstall, AddonState, FirefoxOptions, FirefoxSession, GECKO_ID, force_install_policies,
 };
 use twofill_e2e::package::Package;
-use twofill_e2e::{oathtool_codes, sign_in_and_wait_for_code, unix_now};
+use twofill_e2e::{oathtool_codes, sign_in_and_wait_for_code, sign_in_expecting_code, unix_now};
 
 /// 160-bit seed; any value works, the reference is computed by oathtool.
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
@@ -31,21 +31,21 @@ fn successes_on(records: &[Value], domain: &str) -> usize {
 /// returns how long the fill took.
 async fn fills_oathtools_code(session: &FirefoxSession) -> Result<Duration> {
     let url = session.site.url("my.kaspersky.test", SIGNIN);
-    let filled = sign_in_and_wait_for_code(&session.client, &url, Duration::from_secs(15)).await?;
-    assert!(
-        !filled.value.is_empty(),
-        "the code field was never filled on the bound site; log:\n{}",
-        session.diagnostics()
-    );
-    // A window inside the time we watched (the extension may wait for the
-    // next one when < 3 s are left).
-    let expected = oathtool_codes(SEED, filled.started, filled.finished)?;
-    assert!(
-        expected.contains(&filled.value),
-        "filled {:?}, oathtool says one of {expected:?}",
-        filled.value
-    );
+    let filled =
+        sign_in_expecting_code(&session.client, &url, SEED, || session.diagnostics()).await?;
     Ok(filled.latency)
+}
+
+/// MV3 host permissions are opt-in in Firefox; the content scripts'
+/// hosts must have been granted at install.
+fn assert_sites_granted(addon: &AddonState) {
+    for origin in ["http://*/*", "https://*/*"] {
+        assert!(
+            addon.origins.iter().any(|o| o == origin),
+            "{origin} not granted: {:?}",
+            addon.origins
+        );
+    }
 }
 
 #[tokio::test]
@@ -59,13 +59,7 @@ async fn temporary_addon_fills_the_bound_site_and_nothing_elsewhere() -> Result<
     assert_eq!(addon.version, session.package.version);
     // MV3 host permissions are opt-in in Firefox; the content scripts'
     // hosts are granted at install (extensions.originControls.grantByDefault).
-    for origin in ["http://*/*", "https://*/*"] {
-        assert!(
-            addon.origins.iter().any(|o| o == origin),
-            "{origin} not granted: {:?}",
-            addon.origins
-        );
-    }
+    assert_sites_granted(&addon);
 
     let id = session.host().enroll(
         "Kaspersky",
@@ -190,13 +184,7 @@ async fn installed_by_policy_fills_codes() -> Result<()> {
     assert!(!addon.temporary, "{addon:?}");
     assert_eq!(addon.source.as_deref(), Some("enterprise-policy"));
     assert_eq!(addon.version, session.package.version);
-    for origin in ["http://*/*", "https://*/*"] {
-        assert!(
-            addon.origins.iter().any(|o| o == origin),
-            "{origin} not granted: {:?}",
-            addon.origins
-        );
-    }
+    assert_sites_granted(&addon);
 
     session.host().enroll(
         "Kaspersky",

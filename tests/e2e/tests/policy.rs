@@ -21,7 +21,7 @@ use twofill_e2e::package::Package;
 use twofill_e2e::policy::{ChromiumPolicy, for_extension};
 use twofill_e2e::{
     EXTENSION_ID, HostSetup, Session, SessionOptions, SiteServer, oathtool_codes,
-    sign_in_and_wait_for_code, unix_now,
+    sign_in_and_wait_for_code, sign_in_expecting_code, unix_now,
 };
 
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
@@ -42,20 +42,31 @@ fn code_records(session: &Session, action: &str) -> Result<Vec<Value>> {
         .collect())
 }
 
+/// A browser session with a token for the sign-in fixture on
+/// `my.kaspersky.test`, granted with `access`.
+struct BoundSite {
+    session: Session,
+    token: String,
+    /// `http://my.kaspersky.test:<port>`, for the popup.
+    origin: String,
+    /// The sign-in page.
+    url: String,
+}
+
+async fn bound_site(options: SessionOptions, access: &str) -> Result<BoundSite> {
+    let session = Session::start_with_options(options).await?;
+    let token = session.enroll("Kaspersky", SEED, &["http://my.kaspersky.test"], access)?;
+    Ok(BoundSite {
+        origin: session.site.url("my.kaspersky.test", ""),
+        url: session.site.url("my.kaspersky.test", SIGNIN),
+        session,
+        token,
+    })
+}
+
 /// Asserts a sign-in got a code, and that it is oathtool's.
 async fn assert_filled(session: &Session, url: &str, seed: &str) -> Result<()> {
-    let filled = sign_in_and_wait_for_code(&session.client, url, Duration::from_secs(15)).await?;
-    ensure!(
-        !filled.value.is_empty(),
-        "the code field was never filled at {url}; browser log:\n{}",
-        session.diagnostics()
-    );
-    let expected = oathtool_codes(seed, filled.started, filled.finished)?;
-    ensure!(
-        expected.contains(&filled.value),
-        "filled {:?}, oathtool says one of {expected:?}",
-        filled.value
-    );
+    sign_in_expecting_code(&session.client, url, seed, || session.diagnostics()).await?;
     Ok(())
 }
 
@@ -115,15 +126,12 @@ async fn third_party_values_reach_the_extension_and_apply_live() -> Result<()> {
         "ExpectedAuditSinks": ["soc-splunk"],
     })))
     .await?;
-    let session = Session::start().await?;
-    session.enroll(
-        "Kaspersky",
-        SEED,
-        &["http://my.kaspersky.test"],
-        "code-only",
-    )?;
-    let origin = session.site.url("my.kaspersky.test", "");
-    let url = session.site.url("my.kaspersky.test", SIGNIN);
+    let BoundSite {
+        session,
+        origin,
+        url,
+        ..
+    } = bound_site(SessionOptions::default(), "code-only").await?;
 
     // The popup says who manages it, with the organization's notice, and
     // warns that this host does not stream to the audit sink IT expects.
@@ -251,17 +259,19 @@ async fn seeds_personal_tokens_and_host_name_follow_policy() -> Result<()> {
     let policy = ChromiumPolicy::install(&restrictive).await?;
     // The host is registered only under the organization's name, so every
     // code below proves the extension used the policy's host name.
-    let session = Session::start_with_options(SessionOptions {
-        host_name: Some("com.acme.twofill".into()),
-        ..SessionOptions::default()
-    })
-    .await?;
-    let team = session.enroll(
-        "Kaspersky",
-        SEED,
-        &["http://my.kaspersky.test"],
+    let BoundSite {
+        session,
+        token: team,
+        origin,
+        url,
+    } = bound_site(
+        SessionOptions {
+            host_name: Some("com.acme.twofill".into()),
+            ..SessionOptions::default()
+        },
         "full-seed",
-    )?;
+    )
+    .await?;
     let now = unix_now();
     let personal_code = oathtool_codes(SEED_PERSONAL, now, now)?.remove(0);
     session.host_cli(&[
@@ -278,7 +288,6 @@ async fn seeds_personal_tokens_and_host_name_follow_policy() -> Result<()> {
 
     // The popup lists the team token only, and offers no seed although the
     // grant is full-seed.
-    let origin = session.site.url("my.kaspersky.test", "");
     let (state, managed) = popup(&session, &origin).await?;
     assert_eq!(state, "list", "{}", session.diagnostics());
     assert!(
@@ -300,12 +309,7 @@ async fn seeds_personal_tokens_and_host_name_follow_policy() -> Result<()> {
     );
 
     // Fills go through com.acme.twofill; the personal token is left alone.
-    assert_filled(
-        &session,
-        &session.site.url("my.kaspersky.test", SIGNIN),
-        SEED,
-    )
-    .await?;
+    assert_filled(&session, &url, SEED).await?;
     let personal_url = session.site.url("personal.test", SIGNIN);
     assert_not_filled(&session, &personal_url, "personal tokens are not allowed").await?;
 
@@ -335,15 +339,12 @@ async fn seeds_personal_tokens_and_host_name_follow_policy() -> Result<()> {
 #[tokio::test]
 async fn native_messaging_blocklist_and_allowlist() -> Result<()> {
     let policy = ChromiumPolicy::install(&json!({ "NativeMessagingBlocklist": ["*"] })).await?;
-    let session = Session::start().await?;
-    session.enroll(
-        "Kaspersky",
-        SEED,
-        &["http://my.kaspersky.test"],
-        "code-only",
-    )?;
-    let origin = session.site.url("my.kaspersky.test", "");
-    let url = session.site.url("my.kaspersky.test", SIGNIN);
+    let BoundSite {
+        session,
+        origin,
+        url,
+        ..
+    } = bound_site(SessionOptions::default(), "code-only").await?;
 
     // Blocked: the browser refuses to start the host, and the popup says
     // the administrator disabled it.
@@ -385,14 +386,12 @@ async fn user_level_hosts_off_needs_the_system_install() -> Result<()> {
     let _policy =
         ChromiumPolicy::install(&json!({ "NativeMessagingUserLevelHosts": false })).await?;
     // Registered in the profile only (user level): the browser ignores it.
-    let session = Session::start().await?;
-    session.enroll(
-        "Kaspersky",
-        SEED,
-        &["http://my.kaspersky.test"],
-        "code-only",
-    )?;
-    let origin = session.site.url("my.kaspersky.test", "");
+    let BoundSite {
+        session,
+        origin,
+        url,
+        ..
+    } = bound_site(SessionOptions::default(), "code-only").await?;
     let (state, _) = popup(&session, &origin).await?;
     assert_eq!(state, "not-installed");
 
@@ -411,12 +410,7 @@ async fn user_level_hosts_off_needs_the_system_install() -> Result<()> {
     );
     let (state, _) = popup(&session, &origin).await?;
     assert_eq!(state, "list", "{}", session.diagnostics());
-    assert_filled(
-        &session,
-        &session.site.url("my.kaspersky.test", SIGNIN),
-        SEED,
-    )
-    .await?;
+    assert_filled(&session, &url, SEED).await?;
 
     drop(installed);
     assert!(
@@ -453,18 +447,15 @@ async fn force_installed_from_a_self_hosted_crx_fills_codes() -> Result<()> {
     }))
     .await?;
 
-    let session = Session::start_with_options(SessionOptions {
-        host: HostSetup::Installed,
-        load_extension: false,
-        ..SessionOptions::default()
-    })
-    .await?;
-    session.enroll(
-        "Kaspersky",
-        SEED,
-        &["http://my.kaspersky.test"],
+    let BoundSite { session, url, .. } = bound_site(
+        SessionOptions {
+            host: HostSetup::Installed,
+            load_extension: false,
+            ..SessionOptions::default()
+        },
         "code-only",
-    )?;
+    )
+    .await?;
 
     // Wait for the browser to fetch and install it (about a second here).
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -490,12 +481,7 @@ async fn force_installed_from_a_self_hosted_crx_fills_codes() -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_filled(
-        &session,
-        &session.site.url("my.kaspersky.test", SIGNIN),
-        SEED,
-    )
-    .await?;
+    assert_filled(&session, &url, SEED).await?;
     drop(server);
     session.close().await
 }
