@@ -272,7 +272,7 @@ impl Invocation {
     fn vault(&self) -> Result<Vault> {
         let protection = self.settings.protection(std::io::stdin().is_terminal())?;
         let mut vault = Vault::open(&self.settings.vault, &protection)?;
-        vault.set_policy(self.settings.config.policy.vault());
+        vault.set_policy(self.settings.config.policy);
         Ok(vault)
     }
 }
@@ -324,7 +324,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 print_json(&json!({
                     "user": cx.user, "vault": cx.settings.vault, "config": config,
                     "managed": cx.settings.managed(), "admin": admin,
-                    "policy": policy.wire(), "audit_sinks": sinks,
+                    "policy": crate::config::wire_policy(policy), "audit_sinks": sinks,
                 }))?;
             } else {
                 let allowed = |yes: bool| if yes { "allowed" } else { "not allowed" };

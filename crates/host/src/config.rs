@@ -67,43 +67,14 @@ pub struct Config {
     pub policy: Policy,
 }
 
-/// The organization's policy (`[policy]`), enforced by the vault
-/// ([`twofill_vault::Policy`]) and reported to the extension in `hello`.
-/// Unknown keys are errors, so a misspelt restriction is never silently
-/// ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Policy {
-    /// Users may enroll personal tokens and use them; when false they are
-    /// not added, listed or given codes.
-    pub allow_personal_tokens: bool,
-    /// Seeds may be revealed (reveal, QR, export) to those entitled; when
-    /// false, to nobody.
-    pub allow_seed_reveal: bool,
-}
+/// The organization's policy (`[policy]`), enforced by the vault.
+pub use twofill_vault::Policy;
 
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            allow_personal_tokens: true,
-            allow_seed_reveal: true,
-        }
-    }
-}
-
-impl Policy {
-    pub fn vault(self) -> twofill_vault::Policy {
-        twofill_vault::Policy {
-            allow_personal_tokens: self.allow_personal_tokens,
-            allow_seed_reveal: self.allow_seed_reveal,
-        }
-    }
-
-    pub fn wire(self) -> twofill_protocol::HostPolicy {
-        twofill_protocol::HostPolicy {
-            allow_personal_tokens: self.allow_personal_tokens,
-            allow_seed_reveal: self.allow_seed_reveal,
-        }
+/// The policy as the host reports it to the extension in `hello`.
+pub fn wire_policy(policy: Policy) -> twofill_protocol::HostPolicy {
+    twofill_protocol::HostPolicy {
+        allow_personal_tokens: policy.allow_personal_tokens,
+        allow_seed_reveal: policy.allow_seed_reveal,
     }
 }
 
@@ -372,8 +343,7 @@ token = "t"
                 allow_seed_reveal: false,
             }
         );
-        assert!(!s.config.policy.vault().allow_seed_reveal);
-        assert!(!s.config.policy.wire().allow_personal_tokens);
+        assert!(!wire_policy(s.config.policy).allow_personal_tokens);
         assert_eq!(s.vault, PathBuf::from("/var/lib/twofill/vault.sqlite3"));
         // The unnamed HEC sink is known by its kind, as its cursor is.
         assert_eq!(s.audit_sinks(), ["soc-syslog", "hec"]);
@@ -396,7 +366,7 @@ token = "t"
         assert!(!s.managed());
         assert_eq!(s.origin, Origin::Defaults);
         assert_eq!(s.config.policy, Policy::default());
-        let wire = s.config.policy.wire();
+        let wire = wire_policy(s.config.policy);
         assert!(wire.allow_personal_tokens && wire.allow_seed_reveal);
         // …so a user's own config can restrict, and "loosening" is a no-op.
         let user = f.write("user.toml", "[policy]\nallow_personal_tokens = false\n");

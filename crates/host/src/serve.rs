@@ -95,7 +95,7 @@ impl Session {
             let protection = settings.protection(false).map_err(unavailable)?;
             let mut vault = Vault::open(&settings.vault, &protection)
                 .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
-            vault.set_policy(settings.config.policy.vault());
+            vault.set_policy(settings.config.policy);
             self.vault = Some(Opened {
                 vault,
                 user,
@@ -288,7 +288,11 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
 /// says only whether a system config is there).
 fn hello(settings: Option<&Settings>, user: Option<String>) -> ResponseBody {
     let (managed, audit_sinks, policy) = match settings {
-        Some(s) => (s.managed(), s.audit_sinks(), s.config.policy.wire()),
+        Some(s) => (
+            s.managed(),
+            s.audit_sinks(),
+            crate::config::wire_policy(s.config.policy),
+        ),
         None => (
             config::system_config_path().exists(),
             Vec::new(),

@@ -231,8 +231,11 @@ impl Purpose {
 }
 
 /// What the organization allows, on top of grants (the host config's
-/// `[policy]`). The default allows everything grants allow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `[policy]`, read straight into this type). The default allows
+/// everything grants allow; unknown keys are errors, so a misspelt
+/// restriction is never silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Users may enroll personal tokens, see them listed and get codes from
     /// them. When false, personal tokens are neither listed nor usable (they
