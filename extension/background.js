@@ -26,9 +26,8 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 
 // Organization policy (storage.managed) applies live: an admin's change, or
 // the values that arrive a few seconds after a force-install, take effect
-// on the next scan without a restart.
-// Open pages look again, so a prompt already on screen follows the new
-// policy (a fill turned on, an offer button turned off).
+// without a restart. Open pages look again, so a prompt already on screen
+// follows the new policy (a fill turned on, an offer button turned off).
 chrome.storage.onChanged.addListener((_changes, area) => {
   if (area !== "managed") return;
   ready.then(() => policyChanged());
