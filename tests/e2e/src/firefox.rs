@@ -392,27 +392,14 @@ impl FirefoxSession {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         self.client.switch_to_window(handle).await?;
-        loop {
-            let state = self
-                .client
-                .execute(
-                    "return location.protocol === 'moz-extension:' && document.body
-                        ? document.body.dataset.state : 'loading';",
-                    vec![],
-                )
-                .await?;
-            let state = state.as_str().unwrap_or("loading").to_owned();
-            if state != "loading" {
-                return Ok(state);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "the popup stayed in its loading state; log:\n{}",
-                    self.diagnostics()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::popup_state(
+            &self.client,
+            "return location.protocol === 'moz-extension:' && document.body
+                ? document.body.dataset.state : 'loading';",
+            deadline,
+            || self.diagnostics(),
+        )
+        .await
     }
 
     /// The system clipboard's text (Firefox's headless clipboard), read

@@ -326,23 +326,13 @@ impl Session {
     pub async fn open_popup(&self, query: &str) -> Result<String> {
         self.client.goto(&self.popup_url(query)).await?;
         let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let state = self
-                .client
-                .execute("return document.body.dataset.state;", vec![])
-                .await?;
-            let state = state.as_str().unwrap_or("loading").to_owned();
-            if state != "loading" {
-                return Ok(state);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "the popup stayed in its loading state; browser log:\n{}",
-                    self.diagnostics()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        popup_state(
+            &self.client,
+            "return document.body.dataset.state;",
+            deadline,
+            || self.diagnostics(),
+        )
+        .await
     }
 
     /// Saves a screenshot of the page's `body` to
@@ -429,6 +419,31 @@ fn log_tail(path: &Path) -> String {
         })
         .collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// Polls the popup page until it has left its loading state (`script`
+/// returns `document.body.dataset.state`, or "loading" while the page is
+/// not there yet) and returns that state.
+pub async fn popup_state(
+    client: &Client,
+    script: &str,
+    deadline: Instant,
+    diagnostics: impl FnOnce() -> String,
+) -> Result<String> {
+    loop {
+        let state = client.execute(script, vec![]).await?;
+        let state = state.as_str().unwrap_or("loading").to_owned();
+        if state != "loading" {
+            return Ok(state);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the popup stayed in its loading state; browser log:\n{}",
+                diagnostics()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A WebDriver session on the driver listening on `port` (chromedriver or
