@@ -268,7 +268,7 @@ impl FirefoxSession {
     pub async fn install_temporary(&self, xpi: &Path) -> Result<()> {
         let id = self
             .client
-            .issue_cmd(MozCommand {
+            .issue_cmd(crate::SessionPost {
                 path: "moz/addon/install",
                 body: json!({ "path": xpi, "temporary": true }),
             })
@@ -302,7 +302,7 @@ impl FirefoxSession {
 
     async fn set_context(&self, context: &str) -> Result<()> {
         self.client
-            .issue_cmd(MozCommand {
+            .issue_cmd(crate::SessionPost {
                 path: "moz/context",
                 body: json!({ "context": context }),
             })
@@ -481,32 +481,6 @@ fn firefox_log_tail(path: &Path) -> String {
         })
         .collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-/// `POST /session/{id}/<path>` with a JSON body (geckodriver's `moz/…`
-/// extension commands).
-#[derive(Debug)]
-struct MozCommand {
-    path: &'static str,
-    body: Value,
-}
-
-impl fantoccini::wd::WebDriverCompatibleCommand for MozCommand {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/{}",
-            session_id.unwrap_or_default(),
-            self.path
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(self.body.to_string()))
-    }
 }
 
 /// The `policies` of a `policies.json` that force-installs `xpi` (an

@@ -351,8 +351,10 @@ impl Session {
     /// …) through WebDriver's Set Permissions command.
     pub async fn grant_permission(&self, name: &str) -> Result<()> {
         self.client
-            .issue_cmd(SetPermission {
-                name: name.to_owned(),
+            .issue_cmd(SessionPost {
+                // Applies to the current page's origin.
+                path: "permissions",
+                body: json!({ "descriptor": { "name": name }, "state": "granted" }),
             })
             .await
             .with_context(|| format!("cannot grant {name}"))?;
@@ -384,28 +386,30 @@ impl Drop for Session {
     }
 }
 
-/// `POST /session/{id}/permissions` (W3C Permissions, chromedriver
-/// supports it): applies to the current page's origin.
+/// `POST /session/{id}/<path>` with a JSON body: WebDriver commands
+/// fantoccini has no method for (W3C Set Permissions on chromedriver,
+/// geckodriver's `moz/…` extension commands).
 #[derive(Debug)]
-struct SetPermission {
-    name: String,
+pub(crate) struct SessionPost {
+    pub path: &'static str,
+    pub body: Value,
 }
 
-impl fantoccini::wd::WebDriverCompatibleCommand for SetPermission {
+impl fantoccini::wd::WebDriverCompatibleCommand for SessionPost {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/permissions",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "descriptor": { "name": self.name }, "state": "granted" });
-        (http::Method::POST, Some(body.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
