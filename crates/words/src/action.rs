@@ -1,0 +1,115 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::UnknownWord;
+
+macro_rules! actions {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        /// What an audit record says happened. Its text (`code.fill`, …) is
+        /// what the HMAC chain covers and what SIEM events carry, so a
+        /// variant's text never changes once released.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum AuditAction {
+            $($(#[$doc])* #[serde(rename = $text)] $variant,)*
+        }
+
+        impl AuditAction {
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)*];
+            const TEXTS: &'static [&'static str] = &[$($text,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    /// A new vault was created (its first admin named).
+    VaultInit = "vault.init",
+    /// The browser's extension connected to the host (a refused caller).
+    HostConnect = "host.connect",
+    /// Tokens were listed for a site.
+    TokenList = "token.list",
+    TokenAdd = "token.add",
+    TokenRemove = "token.remove",
+    TokenBind = "token.bind",
+    TokenUnbind = "token.unbind",
+    UserAdd = "user.add",
+    UserRemove = "user.remove",
+    GroupAdd = "group.add",
+    GroupRemove = "group.remove",
+    GroupMemberAdd = "group.member.add",
+    GroupMemberRemove = "group.member.remove",
+    GrantSet = "grant.set",
+    GrantRevoke = "grant.revoke",
+    /// A code filled into a page by the extension.
+    CodeFill = "code.fill",
+    /// A code copied from the popup.
+    CodeCopy = "code.copy",
+    /// A code shown in the popup.
+    CodeView = "code.view",
+    /// A code printed by the command line.
+    CodeCli = "code.cli",
+    /// The seed shown as text.
+    SeedReveal = "seed.reveal",
+    /// The seed shown as a QR code.
+    SeedQr = "seed.qr",
+    /// The seed exported as an `otpauth://` link.
+    SeedExport = "seed.export",
+}
+
+impl AuditAction {
+    /// A code was handed out (or refused).
+    pub fn is_code(self) -> bool {
+        self.as_str().starts_with("code.")
+    }
+
+    /// The seed itself was handed out (or refused).
+    pub fn is_seed(self) -> bool {
+        self.as_str().starts_with("seed.")
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuditAction {
+    type Err = UnknownWord;
+    fn from_str(s: &str) -> Result<Self, UnknownWord> {
+        AuditAction::ALL
+            .iter()
+            .copied()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| UnknownWord {
+                kind: "audit action",
+                word: s.to_owned(),
+                expected: AuditAction::TEXTS,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_round_trips_and_is_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &a in AuditAction::ALL {
+            assert!(seen.insert(a.as_str()), "{a} twice");
+            assert_eq!(a.as_str().parse::<AuditAction>().unwrap(), a);
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{a}\""));
+        }
+        assert!(AuditAction::CodeFill.is_code() && !AuditAction::CodeFill.is_seed());
+        assert!(AuditAction::SeedQr.is_seed());
+        assert!("code.steal".parse::<AuditAction>().is_err());
+    }
+}
