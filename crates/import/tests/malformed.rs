@@ -1,10 +1,8 @@
 //! Damaged and foreign input: clear errors, no panics, no leaked secrets.
 
-mod common;
-
+use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use twofill_import::{ImportError, MAX_TEXT_LEN, ProtoError, from_text};
 
 fn link(payload: &[u8]) -> String {

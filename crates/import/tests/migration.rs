@@ -3,9 +3,7 @@
 //! against what the generator says it encoded, and code by code against
 //! `oathtool`.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use twofill_import::{Batch, ImportError, from_text};
 use twofill_otp::{Kind, Token};
 

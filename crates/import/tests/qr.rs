@@ -1,11 +1,9 @@
 //! QR code images made by independent encoders (`gen_qr.py`: qrencode,
 //! segno, Pillow), decoded and compared with the links they encode.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 use twofill_import::{ImportError, Imported, from_image_file, from_text};
 use twofill_otp::Token;
