@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use twofill_detection::{PageScan, PromptKind, baseline, detect};
 
 use crate::{Session, oathtool_codes, repo_root, unix_now};
+use twofill_words::Access;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Label {
@@ -501,14 +502,14 @@ pub async fn run_all(corpus: &str, filter: Option<&str>) -> Result<(Session, Vec
         "Corpus",
         CORPUS_SEED,
         &[&format!("http://{CORPUS_HOST}")],
-        "code-only",
+        Access::CodeOnly,
     )?;
     let steam = steam_token();
     session.enroll_uri(
         &steam.to_uri(),
         &steam.code_at(unix_now()),
         &[&format!("http://{STEAM_HOST}")],
-        "code-only",
+        Access::CodeOnly,
     )?;
     let eight = format!("otpauth://totp/Eight:team?secret={CORPUS_SEED}&digits=8");
     let code = oathtool_codes_with(CORPUS_SEED, 8, unix_now(), unix_now())?.remove(0);
@@ -516,7 +517,7 @@ pub async fn run_all(corpus: &str, filter: Option<&str>) -> Result<(Session, Vec
         &eight,
         &code,
         &[&format!("http://{EIGHT_HOST}")],
-        "code-only",
+        Access::CodeOnly,
     )?;
     let mut outcomes = Vec::new();
     for label in load_labels(corpus)? {

@@ -28,10 +28,11 @@ use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::package::Package;
 use crate::{Artifacts, HostCli, SiteServer, fixtures_dir, free_port};
+use twofill_words::HOST_NAME;
 
 /// The add-on id (`browser_specific_settings.gecko.id`); the host's
 /// allow-list names it too.
-pub const GECKO_ID: &str = "twofill@twofill.dev";
+pub use twofill_words::GECKO_EXTENSION_ID as GECKO_ID;
 
 /// The extension's `moz-extension://` UUID in every session (pref
 /// `extensions.webextensions.uuids`; random otherwise).
@@ -164,7 +165,7 @@ impl FirefoxSession {
         let manifest = home
             .join(".mozilla")
             .join("native-messaging-hosts")
-            .join(format!("{}.json", "com.twofill.host"));
+            .join(format!("{HOST_NAME}.json"));
         ensure!(
             manifest.exists(),
             "`twofill-host install --browser firefox` wrote no {}",

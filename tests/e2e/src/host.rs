@@ -12,6 +12,7 @@ use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 
 use crate::{oathtool_codes, unix_now};
+use twofill_words::Access;
 
 #[derive(Debug, Clone)]
 pub struct HostCli {
@@ -69,7 +70,13 @@ impl HostCli {
     /// Enrolls a TOTP token as an admin would (confirming its first code
     /// with oathtool's), binds it to `sites`, and grants the current user
     /// `access` through a group. Returns the token id.
-    pub fn enroll(&self, issuer: &str, seed: &str, sites: &[&str], access: &str) -> Result<String> {
+    pub fn enroll(
+        &self,
+        issuer: &str,
+        seed: &str,
+        sites: &[&str],
+        access: Access,
+    ) -> Result<String> {
         let uri = format!("otpauth://totp/{issuer}:team@example.com?secret={seed}&issuer={issuer}");
         let now = unix_now();
         let code = oathtool_codes(seed, now, now)?.remove(0);
@@ -83,7 +90,7 @@ impl HostCli {
         uri: &str,
         code: &str,
         sites: &[&str],
-        access: &str,
+        access: Access,
     ) -> Result<String> {
         let mut args = vec![
             "token",
@@ -111,7 +118,7 @@ impl HostCli {
             self.run(&["group", "add", "team"])?;
             self.run(&["group", "add-member", "team", &me])?;
         }
-        self.run(&["grant", "set", &id, "team", access])?;
+        self.run(&["grant", "set", &id, "team", access.as_str()])?;
         Ok(id)
     }
 

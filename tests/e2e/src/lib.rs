@@ -26,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail, ensure};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use twofill_words::{Access, HOST_NAME};
 
 pub use host::HostCli;
 pub use site::SiteServer;
@@ -114,6 +115,8 @@ pub struct Session {
     artifacts: Artifacts,
     driver: Child,
     driver_log: PathBuf,
+    // Dropped after Drop::drop has stopped Chromium.
+    _no_policy: Option<tokio::sync::RwLockReadGuard<'static, ()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -130,7 +133,7 @@ pub enum HostSetup {
 }
 
 /// The extension's id, fixed by the manifest key.
-pub const EXTENSION_ID: &str = "lnnafhlnfflkbigkfbmgcchfnmnikfnm";
+pub use twofill_words::CHROMIUM_EXTENSION_ID as EXTENSION_ID;
 
 /// Everything about a [`Session`] a test may vary.
 #[derive(Debug, Clone)]
@@ -143,6 +146,10 @@ pub struct SessionOptions {
     /// which enterprise policy installs it: then the browser's background
     /// networking stays on, which force-install needs.
     pub load_extension: bool,
+    /// Set by [`policy::ChromiumPolicy::session_options`]: the test holds
+    /// the machine's policy itself. Otherwise the session waits until no
+    /// policy test runs and keeps policy tests out while it lives.
+    pub under_test_policy: bool,
 }
 
 impl Default for SessionOptions {
@@ -151,6 +158,7 @@ impl Default for SessionOptions {
             host: HostSetup::Installed,
             host_name: None,
             load_extension: true,
+            under_test_policy: false,
         }
     }
 }
@@ -170,6 +178,10 @@ impl Session {
 
     pub async fn start_with_options(options: SessionOptions) -> Result<Session> {
         let host = options.host;
+        let no_policy = match options.under_test_policy {
+            true => None,
+            false => Some(policy::no_policy_hold().await?),
+        };
         let artifacts = Artifacts::locate()?;
         let dir = tempfile::Builder::new().prefix("twofill-e2e-").tempdir()?;
         let profile = dir.path().join("profile");
@@ -199,7 +211,7 @@ impl Session {
         if host == HostSetup::ForOtherExtension {
             let manifest = profile
                 .join("NativeMessagingHosts")
-                .join("com.twofill.host.json");
+                .join(format!("{HOST_NAME}.json"));
             let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest)?)?;
             m["allowed_origins"] = json!(["chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"]);
             std::fs::write(&manifest, serde_json::to_vec_pretty(&m)?)?;
@@ -279,6 +291,7 @@ impl Session {
             artifacts,
             driver,
             driver_log,
+            _no_policy: no_policy,
             _dir: dir,
         })
     }
@@ -300,7 +313,13 @@ impl Session {
     }
 
     /// See [`HostCli::enroll`].
-    pub fn enroll(&self, issuer: &str, seed: &str, sites: &[&str], access: &str) -> Result<String> {
+    pub fn enroll(
+        &self,
+        issuer: &str,
+        seed: &str,
+        sites: &[&str],
+        access: Access,
+    ) -> Result<String> {
         self.host().enroll(issuer, seed, sites, access)
     }
 
@@ -310,7 +329,7 @@ impl Session {
         uri: &str,
         code: &str,
         sites: &[&str],
-        access: &str,
+        access: Access,
     ) -> Result<String> {
         self.host().enroll_uri(uri, code, sites, access)
     }

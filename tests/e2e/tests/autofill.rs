@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use twofill_e2e::{Session, sign_in_and_wait_for_code, sign_in_expecting_code};
-
-const EXTENSION_ID: &str = include_str!("../../../keys/dev-extension-id.txt");
+use twofill_e2e::{EXTENSION_ID, Session, sign_in_and_wait_for_code, sign_in_expecting_code};
+use twofill_words::Access;
 
 /// 160-bit seed; any value works, the reference is computed by oathtool.
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
@@ -18,7 +17,7 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
         "Kaspersky",
         SEED,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
 
     // Positive: the bound site gets the code oathtool computes.
@@ -63,7 +62,7 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
         .expect("a successful fill on record");
     assert_eq!(ok["url"]["original"], bound_origin.as_str());
     assert_eq!(ok["twofill"]["token"]["id"], id.as_str());
-    assert_eq!(ok["twofill"]["extension_id"], EXTENSION_ID.trim());
+    assert_eq!(ok["twofill"]["extension_id"], EXTENSION_ID);
     assert_eq!(ok["user_agent"]["name"], "chromium");
     for host in ["evil.test", "my.kaspersky.test.evil.test"] {
         assert!(

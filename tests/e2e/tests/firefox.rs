@@ -15,6 +15,7 @@ use twofill_e2e::firefox::{
 };
 use twofill_e2e::package::Package;
 use twofill_e2e::{oathtool_codes, sign_in_and_wait_for_code, sign_in_expecting_code, unix_now};
+use twofill_words::Access;
 
 /// 160-bit seed; any value works, the reference is computed by oathtool.
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
@@ -65,7 +66,7 @@ async fn temporary_addon_fills_the_bound_site_and_nothing_elsewhere() -> Result<
         "Kaspersky",
         SEED,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
     let latency = fills_oathtools_code(&session).await?;
 
@@ -113,7 +114,7 @@ async fn popup_copies_and_the_background_page_clears_the_clipboard() -> Result<(
         "Kaspersky",
         SEED,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
     let origin = format!("http://my.kaspersky.test:{}", session.site.port());
     let state = session
@@ -190,7 +191,7 @@ async fn installed_by_policy_fills_codes() -> Result<()> {
         "Kaspersky",
         SEED,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
     fills_oathtools_code(&session).await?;
 
@@ -220,7 +221,7 @@ async fn policy_autofill_off_fills_nothing() -> Result<()> {
         "Kaspersky",
         SEED,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
     // The bound site, where the other tests fill within a second or two.
     let url = session.site.url("my.kaspersky.test", SIGNIN);

@@ -23,6 +23,7 @@ use twofill_e2e::{
     EXTENSION_ID, HostSetup, Session, SessionOptions, SiteServer, oathtool_codes,
     sign_in_and_wait_for_code, sign_in_expecting_code, unix_now,
 };
+use twofill_words::{Access, HOST_NAME};
 
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
 const SEED_PERSONAL: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -53,7 +54,7 @@ struct BoundSite {
     url: String,
 }
 
-async fn bound_site(options: SessionOptions, access: &str) -> Result<BoundSite> {
+async fn bound_site(options: SessionOptions, access: Access) -> Result<BoundSite> {
     let session = Session::start_with_options(options).await?;
     let token = session.enroll("Kaspersky", SEED, &["http://my.kaspersky.test"], access)?;
     Ok(BoundSite {
@@ -131,7 +132,7 @@ async fn third_party_values_reach_the_extension_and_apply_live() -> Result<()> {
         origin,
         url,
         ..
-    } = bound_site(SessionOptions::default(), "code-only").await?;
+    } = bound_site(policy.session_options(), Access::CodeOnly).await?;
 
     // The popup says who manages it, with the organization's notice, and
     // warns that this host does not stream to the audit sink IT expects.
@@ -267,9 +268,9 @@ async fn seeds_personal_tokens_and_host_name_follow_policy() -> Result<()> {
     } = bound_site(
         SessionOptions {
             host_name: Some("com.acme.twofill".into()),
-            ..SessionOptions::default()
+            ..policy.session_options()
         },
-        "full-seed",
+        Access::FullSeed,
     )
     .await?;
     let now = unix_now();
@@ -305,7 +306,7 @@ async fn seeds_personal_tokens_and_host_name_follow_policy() -> Result<()> {
         .await?;
     assert_eq!(
         items,
-        json!([{ "token": team, "access": "full-seed", "reveal": false }])
+        json!([{ "token": team, "access": Access::FullSeed, "reveal": false }])
     );
 
     // Fills go through com.acme.twofill; the personal token is left alone.
@@ -344,7 +345,7 @@ async fn native_messaging_blocklist_and_allowlist() -> Result<()> {
         origin,
         url,
         ..
-    } = bound_site(SessionOptions::default(), "code-only").await?;
+    } = bound_site(policy.session_options(), Access::CodeOnly).await?;
 
     // Blocked: the browser refuses to start the host, and the popup says
     // the administrator disabled it.
@@ -363,7 +364,7 @@ async fn native_messaging_blocklist_and_allowlist() -> Result<()> {
     // Block everything but allow our host by name: codes again.
     policy.update(&json!({
         "NativeMessagingBlocklist": ["*"],
-        "NativeMessagingAllowlist": ["com.twofill.host"],
+        "NativeMessagingAllowlist": [HOST_NAME],
     }))?;
     wait_for_popup(&session, &origin, "the token list", |s, _| s == "list").await?;
     assert_filled(&session, &url, SEED).await?;
@@ -383,7 +384,7 @@ impl Drop for SystemHost<'_> {
 
 #[tokio::test]
 async fn user_level_hosts_off_needs_the_system_install() -> Result<()> {
-    let _policy =
+    let policy =
         ChromiumPolicy::install(&json!({ "NativeMessagingUserLevelHosts": false })).await?;
     // Registered in the profile only (user level): the browser ignores it.
     let BoundSite {
@@ -391,12 +392,13 @@ async fn user_level_hosts_off_needs_the_system_install() -> Result<()> {
         origin,
         url,
         ..
-    } = bound_site(SessionOptions::default(), "code-only").await?;
+    } = bound_site(policy.session_options(), Access::CodeOnly).await?;
     let (state, _) = popup(&session, &origin).await?;
     assert_eq!(state, "not-installed");
 
     // Registered machine-wide, as IT would: found.
-    let system_manifest = Path::new("/etc/chromium/native-messaging-hosts/com.twofill.host.json");
+    let system_manifest =
+        Path::new("/etc/chromium/native-messaging-hosts").join(format!("{HOST_NAME}.json"));
     ensure!(
         !system_manifest.exists(),
         "{} already exists; this test would overwrite a real installation",
@@ -440,7 +442,7 @@ async fn force_installed_from_a_self_hosted_crx_fills_codes() -> Result<()> {
             port = server.port()
         ),
     )?;
-    let _policy = ChromiumPolicy::install(&json!({
+    let policy = ChromiumPolicy::install(&json!({
         "ExtensionInstallForcelist": [
             format!("{EXTENSION_ID};http://127.0.0.1:{}/updates.xml", server.port())
         ],
@@ -451,9 +453,9 @@ async fn force_installed_from_a_self_hosted_crx_fills_codes() -> Result<()> {
         SessionOptions {
             host: HostSetup::Installed,
             load_extension: false,
-            ..SessionOptions::default()
+            ..policy.session_options()
         },
-        "code-only",
+        Access::CodeOnly,
     )
     .await?;
 

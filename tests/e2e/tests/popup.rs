@@ -9,6 +9,7 @@ use anyhow::{Context, Result, ensure};
 use fantoccini::Locator;
 use serde_json::Value;
 use twofill_e2e::{HostSetup, Session, oathtool_codes, sign_in_and_wait_for_code, unix_now};
+use twofill_words::Access;
 
 const SEED_BOUND: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
 const SEED_FULL: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -90,13 +91,23 @@ async fn status(session: &Session) -> Result<String> {
 async fn lists_codes_copies_and_reveals() -> Result<()> {
     let session = Session::start().await?;
     let port = session.site.port();
-    let other = session.enroll("Slack", SEED_OTHER, &["http://slack.test"], "code-only")?;
-    let full = session.enroll("GitHub", SEED_FULL, &["http://github.test"], "full-seed")?;
+    let other = session.enroll(
+        "Slack",
+        SEED_OTHER,
+        &["http://slack.test"],
+        Access::CodeOnly,
+    )?;
+    let full = session.enroll(
+        "GitHub",
+        SEED_FULL,
+        &["http://github.test"],
+        Access::FullSeed,
+    )?;
     let bound = session.enroll(
         "Kaspersky",
         SEED_BOUND,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
     let origin = format!("http://my.kaspersky.test:{port}");
 
@@ -141,7 +152,11 @@ async fn lists_codes_copies_and_reveals() -> Result<()> {
     }
     // Seeds only behind an explicit action, and only for full-seed grants.
     for item in &list {
-        assert_eq!(item["reveal"], item["access"] == "full-seed", "{item:?}");
+        assert_eq!(
+            item["reveal"],
+            item["access"] == Access::FullSeed.as_str(),
+            "{item:?}"
+        );
     }
     session.save_screenshot("popup-list-light").await?;
 
@@ -354,13 +369,13 @@ async fn fills_the_chosen_token_on_the_page() -> Result<()> {
         "Kaspersky",
         SEED_BOUND,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
     let second = session.enroll(
         "Kaspersky2",
         SEED_OTHER,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
     let url = session
         .site

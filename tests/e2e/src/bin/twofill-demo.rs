@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use twofill_e2e::{Session, oathtool_codes, repo_root, sign_in_and_wait_for_code};
+use twofill_words::Access;
 
 const DEMO_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -30,7 +31,7 @@ async fn demo() -> anyhow::Result<bool> {
         "Kaspersky",
         DEMO_SEED,
         &["http://my.kaspersky.test"],
-        "code-only",
+        Access::CodeOnly,
     )?;
     println!(
         "enrolled demo token {id} (Kaspersky: team@example.com), bound to my.kaspersky.test, code-only for you"

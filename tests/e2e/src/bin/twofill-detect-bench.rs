@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use twofill_detection::{PageScan, detect};
 use twofill_e2e::{Session, repo_root};
+use twofill_words::Access;
 
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
 
@@ -100,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
             "Kaspersky",
             SEED,
             &["http://my.kaspersky.test"],
-            "code-only",
+            Access::CodeOnly,
         )?;
         cold.push(fill_latency(&session, 100 + session_no).await?);
         if session_no == 0 {

@@ -1,0 +1,10 @@
+//! End-to-end tests in real browsers: autofill, the detection corpus, the popup, Chromium under enterprise policy, Firefox ESR.
+//!
+//! One test binary for the crate (ripgrep style: `autotests = false`),
+//! so the workspace links one integration-test executable per crate.
+
+mod autofill;
+mod corpus;
+mod firefox;
+mod policy;
+mod popup;
