@@ -18,7 +18,6 @@ use twofill_vault::{Access, AuditRecord, Purpose, Requester, SiteBinding, Vault}
 
 use crate::config::{self, Settings};
 use crate::identity;
-use crate::install;
 
 #[derive(Parser)]
 #[command(
@@ -74,9 +73,9 @@ enum Command {
     /// Register this binary as the native host for browsers: per user, or
     /// machine-wide with --system; for Linux, macOS or Windows (.reg and
     /// PowerShell files with --os windows --out DIR).
-    Install(install::InstallArgs),
+    Install(twofill_install::InstallArgs),
     /// Remove exactly what `install` wrote (same options).
-    Uninstall(install::UninstallArgs),
+    Uninstall(twofill_install::UninstallArgs),
 }
 
 #[derive(Subcommand)]
@@ -298,8 +297,8 @@ fn label(issuer: Option<&str>, account: &str) -> String {
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Install(args) => install::run_install(args)?,
-        Command::Uninstall(args) => install::run_uninstall(args)?,
+        Command::Install(args) => twofill_install::run_install(args)?,
+        Command::Uninstall(args) => twofill_install::run_uninstall(args)?,
         Command::Whoami { out } => {
             let cx = Invocation::load()?;
             let config = match &cx.settings.origin {

@@ -144,19 +144,9 @@ pub struct Settings {
     pub vault: PathBuf,
 }
 
-pub fn system_config_path() -> PathBuf {
-    if let Some(p) = option_env!("TWOFILL_SYSTEM_CONFIG") {
-        return p.into();
-    }
-    if cfg!(windows) {
-        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
-        Path::new(&base).join("twofill").join("host.toml")
-    } else if cfg!(target_os = "macos") {
-        "/Library/Application Support/twofill/host.toml".into()
-    } else {
-        "/etc/twofill/host.toml".into()
-    }
-}
+/// The system config's location is a deployment fact: one home, in the
+/// install crate, for the file admins deploy and the host reads.
+pub use twofill_install::system_config_path;
 
 fn read(path: &Path) -> Result<Config> {
     let text = std::fs::read_to_string(path)

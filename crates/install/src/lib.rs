@@ -1,4 +1,4 @@
-//! Registering the host with browsers: the host manifest where each browser
+//! Registering twofill's native host with browsers: the host manifest where each browser
 //! looks for it, per user or machine-wide, on Linux, macOS and Windows.
 //!
 //! The manifests are the templates in `host-manifests/`, filled in here, so
@@ -36,7 +36,8 @@
 //! - `windows.rs`: `.reg` files, the PowerShell script, `reg.exe`.
 //! - `apply.rs`: carrying out a plan on this machine, and the receipt.
 //! - `profile.rs`: `--user-data-dir`, one Chromium profile.
-//! - this file: the `twofill-host install|uninstall` command line.
+//! - this file: the `twofill-host install|uninstall` command line (its
+//!   options and output); the host binary only hands its arguments here.
 //!
 //! [`manifest_dir`]: paths::manifest_dir
 //! [`registry_vendors`]: paths::registry_vendors
@@ -53,21 +54,21 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 
-pub use self::apply::{apply, remove};
-pub use self::manifest::render_manifest;
-pub use self::paths::{Browser, Family, Scope, TargetOs, system_config_path, validate_name};
-pub use self::plan::{Plan, Target, plan};
-pub use self::profile::{install_into_profile, uninstall_from_profile};
-pub use self::windows::{powershell_script, reg_file, utf16le_with_bom};
+pub use self::paths::{Browser, TargetOs, system_config_path};
 
-use self::apply::local;
-use self::paths::{join, plain_path, validate_target_path};
-use self::plan::{add_browser, browser_list};
-use self::profile::user_data_dir_manifest;
+use self::apply::{apply, local, remove};
+use self::manifest::render_manifest;
+use self::paths::{
+    Family, InstallScope, join, plain_path, system_config_path_on, validate_name,
+    validate_target_path,
+};
+use self::plan::{Plan, Target, add_browser, browser_list, plan};
+use self::profile::{install_into_profile, uninstall_from_profile, user_data_dir_manifest};
+use self::windows::{powershell_script, reg_file, utf16le_with_bom};
 
 /// The name the extension looks for unless its `NativeHostName` policy
 /// names another.
-pub const DEFAULT_NAME: &str = twofill_protocol::HOST_NAME;
+pub const DEFAULT_NAME: &str = twofill_words::HOST_NAME;
 
 // ---------------------------------------------------------------------------
 // The command line (`twofill-host install|uninstall`).
@@ -161,9 +162,9 @@ fn target(sel: &Selection, host_path: Option<&str>, writing: bool, out: bool) ->
     let here = TargetOs::current();
     let os = sel.os.unwrap_or(here);
     let scope = if sel.system {
-        Scope::System
+        InstallScope::System
     } else {
-        Scope::User
+        InstallScope::User
     };
     let flags = if sel.system { " --system" } else { "" };
     if os != here && writing {
@@ -196,7 +197,7 @@ fn target(sel: &Selection, host_path: Option<&str>, writing: bool, out: bool) ->
             os.id()
         );
     }
-    let (home, data_dir) = if os == here && os != TargetOs::Windows && scope == Scope::User {
+    let (home, data_dir) = if os == here && os != TargetOs::Windows && scope == InstallScope::User {
         let home = dirs::home_dir().context("cannot find the home directory")?;
         let data = dirs::data_dir().unwrap_or_else(|| home.join(".local/share"));
         (plain_path(&home), plain_path(&data))
@@ -208,18 +209,18 @@ fn target(sel: &Selection, host_path: Option<&str>, writing: bool, out: bool) ->
     let windows_dir = if os == TargetOs::Windows {
         let dir = match (&sel.manifest_dir, scope) {
             (Some(d), _) => d.trim_end_matches('\\').to_string(),
-            (None, Scope::System) if os == here => {
+            (None, InstallScope::System) if os == here => {
                 let base =
                     std::env::var("ProgramFiles").unwrap_or_else(|_| "C:\\Program Files".into());
                 format!("{base}\\twofill")
             }
-            (None, Scope::User) if os == here => {
+            (None, InstallScope::User) if os == here => {
                 let base = std::env::var("LOCALAPPDATA")
                     .context("LOCALAPPDATA is not set; pass --manifest-dir")?;
                 format!("{base}\\twofill")
             }
-            (None, Scope::System) => "C:\\Program Files\\twofill".into(),
-            (None, Scope::User) => bail!(
+            (None, InstallScope::System) => "C:\\Program Files\\twofill".into(),
+            (None, InstallScope::User) => bail!(
                 "a per-user Windows registration names paths in the user's profile (%LOCALAPPDATA%\\twofill), which a .reg file cannot expand: add --system (HKLM, C:\\Program Files\\twofill), or pass --manifest-dir C:\\Users\\NAME\\AppData\\Local\\twofill, or run `twofill-host install` on the Windows machine as that user"
             ),
         };
@@ -256,7 +257,7 @@ fn target(sel: &Selection, host_path: Option<&str>, writing: bool, out: bool) ->
 
 /// Which config the host uses, as install and whoami report it.
 fn config_line(t: &Target, root: Option<&Path>) -> String {
-    let sys = system_config_path(t.os);
+    let sys = system_config_path_on(t.os);
     if t.os != TargetOs::current() {
         return format!(
             "config: on the target, {sys} (root/Administrators only) wins over everything users set (TWOFILL_CONFIG, TWOFILL_VAULT)"
@@ -292,7 +293,7 @@ fn header(plan: &Plan, verb: &str, root: Option<&Path>, print: bool) -> Vec<Stri
         "{verb} {} for {} ({}){}{}",
         t.name,
         t.os.id(),
-        if t.scope == Scope::System {
+        if t.scope == InstallScope::System {
             "machine-wide"
         } else {
             "per user"
@@ -318,7 +319,7 @@ fn notes(plan: &Plan) -> Vec<String> {
         .collect();
     let t = &plan.target;
     if t.os == TargetOs::Linux
-        && t.scope == Scope::System
+        && t.scope == InstallScope::System
         && plan.files.iter().any(|f| f.family == Family::Firefox)
     {
         lines.push("note: firefox: builds that use /usr/lib64 (Fedora, RHEL, openSUSE) read /usr/lib64/mozilla/native-messaging-hosts instead; link the file there".into());
@@ -444,7 +445,7 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         }
         println!(
             "next: on the Windows machine run install.ps1{} (or copy the manifests to {} and import install.reg); install.ps1 -Uninstall or uninstall.reg undoes it",
-            if t.scope == Scope::System {
+            if t.scope == InstallScope::System {
                 " elevated"
             } else {
                 ""
