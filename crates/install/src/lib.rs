@@ -42,6 +42,22 @@
 //! [`manifest_dir`]: paths::manifest_dir
 //! [`registry_vendors`]: paths::registry_vendors
 
+/// Writes to standard output through `?`, so a reader that went away (a
+/// closed pipe) ends the command with an `io::Error` the caller can tell
+/// apart (`twofill-host` exits cleanly on it) instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write!(std::io::stdout(), $($arg)*)?
+    };
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*)?
+    };
+}
+
 mod apply;
 mod manifest;
 mod paths;
@@ -49,6 +65,7 @@ mod plan;
 mod profile;
 mod windows;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -344,8 +361,8 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         for browser in selected(sel) {
             if sel.print {
                 let p = user_data_dir_manifest(browser, udd, &sel.name)?;
-                println!("==> {} <==", p.display());
-                println!(
+                outln!("==> {} <==", p.display());
+                outln!(
                     "{}",
                     render_manifest(
                         browser.family(),
@@ -355,7 +372,7 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
                 );
             } else {
                 let p = install_into_profile(browser, udd, &sel.name, &host)?;
-                println!("{:<9} wrote {}", browser.id(), p.display());
+                outln!("{:<9} wrote {}", browser.id(), p.display());
             }
         }
         return Ok(());
@@ -375,10 +392,10 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         root,
         print || args.out.is_some(),
     ) {
-        println!("{l}");
+        outln!("{l}");
     }
     if sel.root.is_some() && args.host_path.is_none() {
-        println!(
+        outln!(
             "note: the manifests name this binary ({}); pass --host-path with where the package puts it",
             t.host_path
         );
@@ -389,7 +406,7 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         && args.out.is_none()
         && !Path::new(&t.host_path).exists()
     {
-        println!("note: {} does not exist (yet)", t.host_path);
+        outln!("note: {} does not exist (yet)", t.host_path);
     }
     if t.os == TargetOs::Windows && (print || args.out.is_some()) {
         let reg = reg_file(&plan, false);
@@ -416,34 +433,34 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
                 put(file, f.content.as_bytes())?;
             }
             for p in &written {
-                println!("wrote {}", p.display());
+                outln!("wrote {}", p.display());
             }
         } else {
-            println!("==> install.reg <==");
-            print!("{}", reg.replace("\r\n", "\n"));
-            println!("==> uninstall.reg <==");
-            print!("{}", unreg.replace("\r\n", "\n"));
-            println!("==> install.ps1 <==");
-            print!("{}", ps1.replace("\r\n", "\n"));
+            outln!("==> install.reg <==");
+            out!("{}", reg.replace("\r\n", "\n"));
+            outln!("==> uninstall.reg <==");
+            out!("{}", unreg.replace("\r\n", "\n"));
+            outln!("==> install.ps1 <==");
+            out!("{}", ps1.replace("\r\n", "\n"));
             for f in &plan.files {
-                println!("==> {} <==", f.path);
-                println!("{}", f.content.trim_end());
+                outln!("==> {} <==", f.path);
+                outln!("{}", f.content.trim_end());
             }
         }
         for f in &plan.files {
             for &b in &f.browsers {
-                println!("{:<9} manifest {}", b.id(), f.path);
+                outln!("{:<9} manifest {}", b.id(), f.path);
             }
         }
         for k in &plan.keys {
-            println!(
+            outln!(
                 "{:<9} key {}\\{}",
                 browser_list(&k.browsers),
                 k.hive.short(),
                 k.key
             );
         }
-        println!(
+        outln!(
             "next: on the Windows machine run install.ps1{} (or copy the manifests to {} and import install.reg); install.ps1 -Uninstall or uninstall.reg undoes it",
             if t.scope == InstallScope::System {
                 " elevated"
@@ -454,19 +471,19 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         );
     } else if print {
         for f in &plan.files {
-            println!("==> {} <== ({})", f.path, browser_list(&f.browsers));
-            println!("{}", f.content.trim_end());
+            outln!("==> {} <== ({})", f.path, browser_list(&f.browsers));
+            outln!("{}", f.content.trim_end());
         }
-        println!("receipt: {}", plan.receipt);
+        outln!("receipt: {}", plan.receipt);
     } else {
         let report = apply(&plan, root)?;
         for l in report.lines {
-            println!("{l}");
+            outln!("{l}");
         }
-        println!("receipt: {} (uninstall reads it)", plan.receipt);
+        outln!("receipt: {} (uninstall reads it)", plan.receipt);
     }
     for l in notes(&plan) {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(())
 }
@@ -478,12 +495,12 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<()> {
         for browser in selected(sel) {
             if sel.print {
                 let p = user_data_dir_manifest(browser, udd, &sel.name)?;
-                println!("{:<9} would remove {}", browser.id(), p.display());
+                outln!("{:<9} would remove {}", browser.id(), p.display());
                 continue;
             }
             match uninstall_from_profile(browser, udd, &sel.name)? {
-                Some(p) => println!("{:<9} removed {}", browser.id(), p.display()),
-                None => println!("{:<9} not installed", browser.id()),
+                Some(p) => outln!("{:<9} removed {}", browser.id(), p.display()),
+                None => outln!("{:<9} not installed", browser.id()),
             }
         }
         return Ok(());
@@ -499,29 +516,29 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<()> {
     let mut head = header(&plan, "twofill-host uninstall:", root, sel.print);
     head.remove(1); // the host path is not used
     for l in head {
-        println!("{l}");
+        outln!("{l}");
     }
     if sel.print {
         if t.os == TargetOs::Windows {
-            println!("==> uninstall.reg <==");
-            print!("{}", reg_file(&plan, true).replace("\r\n", "\n"));
+            outln!("==> uninstall.reg <==");
+            out!("{}", reg_file(&plan, true).replace("\r\n", "\n"));
         }
         for f in &plan.files {
-            println!(
+            outln!(
                 "{:<9} would remove {} (unless another installed browser still reads it)",
                 browser_list(&f.browsers),
                 f.path
             );
         }
         for k in &plan.keys {
-            println!(
+            outln!(
                 "{:<9} would remove {}\\{}",
                 browser_list(&k.browsers),
                 k.hive.short(),
                 k.key
             );
         }
-        println!(
+        outln!(
             "and the directories install created, if empty (receipt: {})",
             plan.receipt
         );
@@ -529,7 +546,7 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<()> {
     }
     let report = remove(&plan, root)?;
     for l in report.lines {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(())
 }

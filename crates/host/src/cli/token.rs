@@ -66,9 +66,12 @@ pub(super) enum TokenCommand {
         out: JsonFlag,
     },
     /// Bind another site to a token.
-    BindDomain { id: String, site: String },
+    // `bind-domain` was its name before sites could be http:// or carry a port.
+    #[command(alias = "bind-domain")]
+    BindSite { id: String, site: String },
     /// Remove a site from a token.
-    UnbindDomain { id: String, site: String },
+    #[command(alias = "unbind-domain")]
+    UnbindSite { id: String, site: String },
     /// Remove a token (admins: any; users: their own personal tokens).
     Remove { id: String },
 }
@@ -250,11 +253,11 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
                 outln!("{}", t.to_uri());
             }
         }
-        TokenCommand::BindDomain { id, site } => {
+        TokenCommand::BindSite { id, site } => {
             cx.vault()?.bind_site(&cx.user, &id, &site.parse()?)?;
             outln!("bound {site} to {id}");
         }
-        TokenCommand::UnbindDomain { id, site } => {
+        TokenCommand::UnbindSite { id, site } => {
             cx.vault()?.unbind_site(&cx.user, &id, &site.parse()?)?;
             outln!("unbound {site} from {id}");
         }
