@@ -46,7 +46,7 @@ fn killed_hosts_lose_no_acknowledged_record() {
     let mut acknowledged = 0usize;
     let mut killed_mid_stream = 0;
     for _round in 0..30 {
-        let host = env.launch("bob", EXTENSION_ORIGIN);
+        let host = env.launch("bob", &EXTENSION_ORIGIN);
         let common::Host {
             mut child,
             stdin,

@@ -24,17 +24,14 @@ mod regfile;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
-
-const EXTENSION_ID: &str = include_str!("../../../keys/dev-extension-id.txt");
-const GECKO_ID: &str = "twofill@twofill.dev";
-const HOST_NAME: &str = "com.twofill.host";
+use twofill_words::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID, HOST_NAME};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn id() -> &'static str {
-    EXTENSION_ID.trim()
+    CHROMIUM_EXTENSION_ID
 }
 
 fn read(rel: &str) -> String {
@@ -437,7 +434,7 @@ fn macos_values(rel: &str, browser: &str) -> Value {
 /// Firefox's `policies` object: force-install by id with an install_url,
 /// values under `3rdparty.Extensions` (capital E).
 fn check_firefox_policies(rel: &str, policies: &Value) -> Value {
-    let ext = &policies["ExtensionSettings"][GECKO_ID];
+    let ext = &policies["ExtensionSettings"][GECKO_EXTENSION_ID];
     assert_eq!(ext["installation_mode"], "force_installed", "{rel}");
     let url = ext["install_url"].as_str().unwrap_or("");
     assert!(
@@ -449,8 +446,12 @@ fn check_firefox_policies(rel: &str, policies: &Value) -> Value {
         "{rel}: Firefox spells it Extensions"
     );
     let third = policies["3rdparty"]["Extensions"].as_object().unwrap();
-    assert_eq!(third.keys().collect::<Vec<_>>(), [GECKO_ID], "{rel}");
-    check_values(rel, &third[GECKO_ID])
+    assert_eq!(
+        third.keys().collect::<Vec<_>>(),
+        [GECKO_EXTENSION_ID],
+        "{rel}"
+    );
+    check_values(rel, &third[GECKO_EXTENSION_ID])
 }
 
 fn firefox_values(rel: &str) -> Value {

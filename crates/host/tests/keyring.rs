@@ -24,7 +24,7 @@ fn new_vault_keeps_its_key_in_the_os_keyring() {
     env.ok("alice", &["group", "add-member", "g", "bob"]);
     env.ok("alice", &["grant", "set", &id, "g", "code-only"]);
     // The browser-launched host finds the key in the keyring too.
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     let reply = host.ask(get_code("k", "https://k.example"));
     assert_eq!(reply["type"], "code", "{reply}");
     let from = reply["valid_from"].as_u64().unwrap();
