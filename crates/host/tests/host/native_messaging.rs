@@ -1,9 +1,7 @@
 //! The live host over real pipes: permissions, bindings, seeds, errors.
 //! Codes are checked against `oathtool`, an independent implementation.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";

@@ -1,9 +1,12 @@
+//! What the tests share (one module for the one test binary).
+//!
 //! Drives the host binary exactly as a browser and an admin do: browser
 //! launches with the caller origin as argument and length-prefixed JSON on
 //! stdin/stdout; admin commands through the CLI. Each test gets its own
 //! vault and config; `TWOFILL_TEST_USER` plays different people (the config
 //! takes the user from it, as a deployment with an identity agent would).
-#![allow(dead_code)]
+
+pub mod regfile;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

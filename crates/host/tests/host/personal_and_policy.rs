@@ -2,9 +2,7 @@
 //! the wire and through the CLI, as a browser and people use them. Codes are
 //! checked against `oathtool`.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const TEAM_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";

@@ -4,7 +4,6 @@
 //! those files use — `REG_SZ` strings, `dword:` values, key and value
 //! deletion — and rejects anything it does not understand, so an escaping
 //! mistake fails a test instead of being skipped.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 

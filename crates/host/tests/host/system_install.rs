@@ -6,8 +6,7 @@
 //! Nothing here touches the real /etc, /var or the registry: every write
 //! goes under a temporary directory.
 
-#[path = "support/regfile.rs"]
-mod regfile;
+use crate::support::regfile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

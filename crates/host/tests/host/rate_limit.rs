@@ -1,11 +1,9 @@
 //! The fill rate limit on the live host, with a new process per message as
 //! browsers start it: the count must come from the vault, not from memory.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";

@@ -4,9 +4,7 @@
 //! plain `cargo test`; `cargo xtask test` runs it (with `--ignored`) inside
 //! `dbus-run-session` with a throw-away, unlocked gnome-keyring.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 
 #[test]
