@@ -11,7 +11,6 @@ mod support;
 
 mod cli_output;
 mod crash_safety;
-mod deploy_examples;
 mod enrollment;
 mod hostile_input;
 mod keyring;

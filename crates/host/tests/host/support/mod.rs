@@ -6,6 +6,9 @@
 //! vault and config; `TWOFILL_TEST_USER` plays different people (the config
 //! takes the user from it, as a deployment with an identity agent would).
 
+/// The strict `.reg` reader lives with the crate that writes `.reg` files;
+/// `system_install` reads the host's output with it.
+#[path = "../../../../install/tests/install/support/regfile.rs"]
 pub mod regfile;
 
 use std::io::{Read, Write};

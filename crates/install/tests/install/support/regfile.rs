@@ -5,6 +5,9 @@
 //! deletion — and rejects anything it does not understand, so an escaping
 //! mistake fails a test instead of being skipped.
 
+// The install and host test binaries each use part of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

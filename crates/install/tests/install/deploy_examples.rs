@@ -13,7 +13,7 @@
 //!   Chrome uses (type, properties, items, enum), cover every policy, and are
 //!   the same in every example;
 //! - the admin guide's policy table is the one generated from the schema.
-//!   `TWOFILL_BLESS=1 cargo test -p twofill-host --test host deploy_examples`
+//!   `TWOFILL_BLESS=1 cargo test -p twofill-host --test install deploy_examples`
 //!   rewrites it after a schema change.
 //!
 //! So an example or the guide drifting from the schema fails here.
@@ -68,7 +68,7 @@ fn check_schema(node: &Value, at: &str, errors: &mut Vec<String>) {
     for k in obj.keys() {
         if !KEYWORDS.contains(&k.as_str()) {
             errors.push(format!(
-                "{at}: schema keyword {k:?} is not supported by this validator; extend tests/host/deploy_examples.rs"
+                "{at}: schema keyword {k:?} is not supported by this validator; extend tests/install/deploy_examples.rs"
             ));
         }
     }
@@ -507,14 +507,14 @@ fn there_are_no_unchecked_examples() {
             "windows/chrome.reg",
             "windows/edge.reg",
         ],
-        "a new example needs a check in tests/host/deploy_examples.rs"
+        "a new example needs a check in tests/install/deploy_examples.rs"
     );
 }
 
 // ---------------------------------------------------------------------------
 // The admin guide's policy table.
 
-const TABLE_BEGIN: &str = "<!-- policy-table: generated from extension/managed_schema.json; TWOFILL_BLESS=1 cargo test -p twofill-host --test host deploy_examples rewrites it -->";
+const TABLE_BEGIN: &str = "<!-- policy-table: generated from extension/managed_schema.json; TWOFILL_BLESS=1 cargo test -p twofill-host --test install deploy_examples rewrites it -->";
 const TABLE_END: &str = "<!-- /policy-table -->";
 
 fn type_text(schema: &Value) -> String {
