@@ -13,7 +13,7 @@
 //!   Chrome uses (type, properties, items, enum), cover every policy, and are
 //!   the same in every example;
 //! - the admin guide's policy table is the one generated from the schema.
-//!   `TWOFILL_BLESS=1 cargo test -p twofill-host --test install deploy_examples`
+//!   `TWOFILL_BLESS=1 cargo test -p twofill-install --test install deploy_examples`
 //!   rewrites it after a schema change.
 //!
 //! So an example or the guide drifting from the schema fails here.
@@ -514,7 +514,7 @@ fn there_are_no_unchecked_examples() {
 // ---------------------------------------------------------------------------
 // The admin guide's policy table.
 
-const TABLE_BEGIN: &str = "<!-- policy-table: generated from extension/managed_schema.json; TWOFILL_BLESS=1 cargo test -p twofill-host --test install deploy_examples rewrites it -->";
+const TABLE_BEGIN: &str = "<!-- policy-table: generated from extension/managed_schema.json; TWOFILL_BLESS=1 cargo test -p twofill-install --test install deploy_examples rewrites it -->";
 const TABLE_END: &str = "<!-- /policy-table -->";
 
 fn type_text(schema: &Value) -> String {
