@@ -1,5 +1,11 @@
-//! Registering twofill's native host with browsers: the host manifest where each browser
-//! looks for it, per user or machine-wide, on Linux, macOS and Windows.
+//! Registering twofill's native host with browsers: the host manifest where
+//! each browser looks for it, per user or machine-wide, on Linux, macOS and
+//! Windows.
+//!
+//! Deployment is its own crate, apart from serving: the native-messaging
+//! loop never needs any of this, and this crate knows no vault. It also owns
+//! where the host's system config lives ([`system_config_path`]), the file
+//! admins deploy.
 //!
 //! The manifests are the templates in `host-manifests/`, filled in here, so
 //! what admins read in the repository is exactly what gets installed. One
@@ -9,20 +15,20 @@
 //! Where each browser looks (docs/admin-guide.md has the same table):
 //!
 //! - Linux and macOS: `<dir>/<name>.json`, the directories in
-//!   [`manifest_dir`]. Brave and Vivaldi document no machine-wide directory;
+//!   `paths::manifest_dir`. Brave and Vivaldi document no machine-wide directory;
 //!   machine-wide they get Chrome's, the fallback they reportedly read, and
 //!   the output says so.
 //! - Windows: the manifest files go to one folder (`%ProgramFiles%\twofill`
 //!   machine-wide, `%LOCALAPPDATA%\twofill` per user) and each browser gets a
 //!   registry key `HKLM|HKCU\SOFTWARE\<vendor>\NativeMessagingHosts\<name>`
-//!   whose default value is the manifest's path ([`registry_vendors`]; Brave
+//!   whose default value is the manifest's path (`paths::registry_vendors`; Brave
 //!   and Vivaldi get their own key and Chrome's). A Windows build writes the
 //!   keys with `reg.exe`; any build renders them as a `.reg` file and a
 //!   PowerShell script (`--os windows --print` or `--out DIR`).
 //!
 //! `install` records what it wrote — files, registry keys, and the
 //! directories it had to create — in a receipt next to the host's state
-//! ([`Plan::receipt`]); `uninstall` removes exactly that: a file or key only
+//! (`Plan::receipt`); `uninstall` removes exactly that: a file or key only
 //! when no browser still registered needs it (Chrome, Brave and Vivaldi
 //! share Chrome's machine-wide location), a directory only if install created
 //! it and it is empty.
@@ -38,9 +44,6 @@
 //! - `profile.rs`: `--user-data-dir`, one Chromium profile.
 //! - this file: the `twofill-host install|uninstall` command line (its
 //!   options and output); the host binary only hands its arguments here.
-//!
-//! [`manifest_dir`]: paths::manifest_dir
-//! [`registry_vendors`]: paths::registry_vendors
 
 /// Writes to standard output through `?`, so a reader that went away (a
 /// closed pipe) ends the command with an `io::Error` the caller can tell
