@@ -5,10 +5,7 @@
 //! against our own allow-list: a manifest edited by hand, or one written for
 //! another extension, must not widen who may ask for codes.
 
-/// Chromium-family extension id of the twofill extension (from its manifest `key`).
-pub const CHROMIUM_EXTENSION_ID: &str = include_str!("../../../keys/dev-extension-id.txt");
-/// Firefox add-on id of the twofill extension.
-pub const GECKO_EXTENSION_ID: &str = "twofill@twofill.dev";
+use twofill_words::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
@@ -27,7 +24,7 @@ impl Caller {
 
     pub fn is_allowed(&self) -> bool {
         match self {
-            Caller::Chromium { extension_id } => extension_id == CHROMIUM_EXTENSION_ID.trim(),
+            Caller::Chromium { extension_id } => extension_id == CHROMIUM_EXTENSION_ID,
             Caller::Firefox { addon_id } => addon_id == GECKO_EXTENSION_ID,
         }
     }
@@ -73,7 +70,7 @@ mod tests {
 
     #[test]
     fn recognises_browser_launches() {
-        let id = CHROMIUM_EXTENSION_ID.trim();
+        let id = CHROMIUM_EXTENSION_ID;
         let c = from_browser_args(&args(&["h", &format!("chrome-extension://{id}/")])).unwrap();
         assert!(c.is_allowed());
         let c = from_browser_args(&args(&[

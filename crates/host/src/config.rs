@@ -129,9 +129,10 @@ pub enum UserSource {
     Env(String),
 }
 
-/// Where the configuration came from, for `whoami` and error messages.
+/// Which config file is in force (not a browser origin: that is
+/// `twofill_vault::Origin`), for `whoami` and error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub enum ConfigSource {
     System(PathBuf),
     User(PathBuf),
     Defaults,
@@ -140,23 +141,13 @@ pub enum Origin {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub config: Config,
-    pub origin: Origin,
+    pub source: ConfigSource,
     pub vault: PathBuf,
 }
 
-pub fn system_config_path() -> PathBuf {
-    if let Some(p) = option_env!("TWOFILL_SYSTEM_CONFIG") {
-        return p.into();
-    }
-    if cfg!(windows) {
-        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
-        Path::new(&base).join("twofill").join("host.toml")
-    } else if cfg!(target_os = "macos") {
-        "/Library/Application Support/twofill/host.toml".into()
-    } else {
-        "/etc/twofill/host.toml".into()
-    }
-}
+/// The system config's location is a deployment fact: one home, in the
+/// install crate, for the file admins deploy and the host reads.
+pub use twofill_install::system_config_path;
 
 fn read(path: &Path) -> Result<Config> {
     let text = std::fs::read_to_string(path)
@@ -172,15 +163,15 @@ pub fn load() -> Result<Settings> {
 /// [`load`] with the system config at `system` and the environment read
 /// through `env` (so tests can put both where they like).
 pub(crate) fn load_from(system: &Path, env: impl Fn(&str) -> Option<OsString>) -> Result<Settings> {
-    let (config, origin) = if system.exists() {
-        (read(system)?, Origin::System(system.to_owned()))
+    let (config, source) = if system.exists() {
+        (read(system)?, ConfigSource::System(system.to_owned()))
     } else if let Some(p) = env("TWOFILL_CONFIG").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        (read(&p)?, Origin::User(p))
+        (read(&p)?, ConfigSource::User(p))
     } else {
-        (Config::default(), Origin::Defaults)
+        (Config::default(), ConfigSource::Defaults)
     };
-    let managed = matches!(origin, Origin::System(_));
+    let managed = matches!(source, ConfigSource::System(_));
     let vault = match (&config.vault, env("TWOFILL_VAULT")) {
         (Some(v), _) if managed => v.clone(),
         (_, Some(env)) if !managed && !env.is_empty() => PathBuf::from(env),
@@ -192,7 +183,7 @@ pub(crate) fn load_from(system: &Path, env: impl Fn(&str) -> Option<OsString>) -
     };
     Ok(Settings {
         config,
-        origin,
+        source,
         vault,
     })
 }
@@ -248,7 +239,7 @@ impl Settings {
     }
 
     pub fn managed(&self) -> bool {
-        matches!(self.origin, Origin::System(_))
+        matches!(self.source, ConfigSource::System(_))
     }
 
     /// Names of the SIEM sinks the audit log goes to (a sink's `name`, or
@@ -335,7 +326,7 @@ token = "t"
             )
             .unwrap();
         assert!(s.managed());
-        assert_eq!(s.origin, Origin::System(system.clone()));
+        assert_eq!(s.source, ConfigSource::System(system.clone()));
         assert_eq!(
             s.config.policy,
             Policy {
@@ -364,14 +355,14 @@ token = "t"
         // The defaults allow everything…
         let s = f.load(&absent, &[]).unwrap();
         assert!(!s.managed());
-        assert_eq!(s.origin, Origin::Defaults);
+        assert_eq!(s.source, ConfigSource::Defaults);
         assert_eq!(s.config.policy, Policy::default());
         let wire = wire_policy(s.config.policy);
         assert!(wire.allow_personal_tokens && wire.allow_seed_reveal);
         // …so a user's own config can restrict, and "loosening" is a no-op.
         let user = f.write("user.toml", "[policy]\nallow_personal_tokens = false\n");
         let s = f.load(&absent, &[("TWOFILL_CONFIG", &user)]).unwrap();
-        assert_eq!(s.origin, Origin::User(user.clone()));
+        assert_eq!(s.source, ConfigSource::User(user.clone()));
         assert!(!s.config.policy.allow_personal_tokens);
         assert!(s.config.policy.allow_seed_reveal);
         let s = f

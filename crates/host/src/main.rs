@@ -8,7 +8,6 @@ mod caller;
 mod cli;
 mod config;
 mod identity;
-mod install;
 mod ratelimit;
 mod serve;
 

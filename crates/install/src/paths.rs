@@ -9,13 +9,11 @@
 //! on the target machine, which may be another OS than this one, so paths
 //! here are strings joined with the target's separator, not `Path`s.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail, ensure};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-
-use crate::config;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum, Serialize, Deserialize,
@@ -41,7 +39,7 @@ impl Browser {
     ];
 
     /// The `--browser` value.
-    pub fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             Browser::Chromium => "chromium",
             Browser::Chrome => "chrome",
@@ -52,7 +50,7 @@ impl Browser {
         }
     }
 
-    pub fn family(self) -> Family {
+    pub(crate) fn family(self) -> Family {
         if self == Browser::Firefox {
             Family::Firefox
         } else {
@@ -63,7 +61,7 @@ impl Browser {
 
 /// Which manifest template a browser takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub(crate) enum Family {
     Chromium,
     Firefox,
 }
@@ -76,7 +74,7 @@ pub enum TargetOs {
 }
 
 impl TargetOs {
-    pub fn current() -> TargetOs {
+    pub(crate) fn current() -> TargetOs {
         if cfg!(windows) {
             TargetOs::Windows
         } else if cfg!(target_os = "macos") {
@@ -86,7 +84,7 @@ impl TargetOs {
         }
     }
 
-    pub(super) fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             TargetOs::Linux => "linux",
             TargetOs::Macos => "macos",
@@ -94,19 +92,19 @@ impl TargetOs {
         }
     }
 
-    pub(super) fn sep(self) -> char {
+    pub(crate) fn sep(self) -> char {
         if self == TargetOs::Windows { '\\' } else { '/' }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum InstallScope {
     User,
     System,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Hive {
+pub(crate) enum Hive {
     #[serde(rename = "HKLM")]
     Hklm,
     #[serde(rename = "HKCU")]
@@ -133,7 +131,7 @@ impl Hive {
 // Where browsers look (enterprise-deployment reference §2).
 
 /// Why a location is a guess, shown next to it in the output.
-pub(super) fn fallback_note(browser: Browser, os: TargetOs) -> String {
+pub(crate) fn fallback_note(browser: Browser, os: TargetOs) -> String {
     let name = if browser == Browser::Brave {
         "Brave"
     } else {
@@ -151,17 +149,21 @@ pub(super) fn fallback_note(browser: Browser, os: TargetOs) -> String {
 
 /// The directory a browser reads host manifests from on Linux or macOS.
 /// User directories are relative to the home directory. `None` on Windows.
-pub fn manifest_dir(os: TargetOs, scope: Scope, browser: Browser) -> Option<&'static str> {
+pub(crate) fn manifest_dir(
+    os: TargetOs,
+    scope: InstallScope,
+    browser: Browser,
+) -> Option<&'static str> {
     use Browser::*;
     Some(match (os, scope) {
         (TargetOs::Windows, _) => return None,
-        (TargetOs::Linux, Scope::System) => match browser {
+        (TargetOs::Linux, InstallScope::System) => match browser {
             Chrome | Brave | Vivaldi => "/etc/opt/chrome/native-messaging-hosts",
             Chromium => "/etc/chromium/native-messaging-hosts",
             Edge => "/etc/opt/edge/native-messaging-hosts",
             Firefox => "/usr/lib/mozilla/native-messaging-hosts",
         },
-        (TargetOs::Linux, Scope::User) => match browser {
+        (TargetOs::Linux, InstallScope::User) => match browser {
             Chrome => ".config/google-chrome/NativeMessagingHosts",
             Chromium => ".config/chromium/NativeMessagingHosts",
             Edge => ".config/microsoft-edge/NativeMessagingHosts",
@@ -169,13 +171,13 @@ pub fn manifest_dir(os: TargetOs, scope: Scope, browser: Browser) -> Option<&'st
             Vivaldi => ".config/vivaldi/NativeMessagingHosts",
             Firefox => ".mozilla/native-messaging-hosts",
         },
-        (TargetOs::Macos, Scope::System) => match browser {
+        (TargetOs::Macos, InstallScope::System) => match browser {
             Chrome | Brave | Vivaldi => "/Library/Google/Chrome/NativeMessagingHosts",
             Chromium => "/Library/Application Support/Chromium/NativeMessagingHosts",
             Edge => "/Library/Microsoft/Edge/NativeMessagingHosts",
             Firefox => "/Library/Application Support/Mozilla/NativeMessagingHosts",
         },
-        (TargetOs::Macos, Scope::User) => match browser {
+        (TargetOs::Macos, InstallScope::User) => match browser {
             Chrome => "Library/Application Support/Google/Chrome/NativeMessagingHosts",
             Chromium => "Library/Application Support/Chromium/NativeMessagingHosts",
             Edge => "Library/Application Support/Microsoft Edge/NativeMessagingHosts",
@@ -188,16 +190,16 @@ pub fn manifest_dir(os: TargetOs, scope: Scope, browser: Browser) -> Option<&'st
 
 /// Whether the location in [`manifest_dir`] / [`registry_vendors`] is
 /// documented by the browser's vendor, or a fallback.
-pub fn is_documented(os: TargetOs, scope: Scope, browser: Browser) -> bool {
+pub(crate) fn is_documented(os: TargetOs, scope: InstallScope, browser: Browser) -> bool {
     match browser {
-        Browser::Brave | Browser::Vivaldi => os != TargetOs::Windows && scope == Scope::User,
+        Browser::Brave | Browser::Vivaldi => os != TargetOs::Windows && scope == InstallScope::User,
         _ => true,
     }
 }
 
 /// The vendor paths under `SOFTWARE\` whose `NativeMessagingHosts\<name>` key
 /// a browser reads on Windows (HKCU per user, HKLM machine-wide).
-pub fn registry_vendors(browser: Browser) -> &'static [&'static str] {
+pub(crate) fn registry_vendors(browser: Browser) -> &'static [&'static str] {
     match browser {
         Browser::Chrome => &["Google\\Chrome"],
         // Chromium-branded builds read their own key, then Chrome's.
@@ -209,10 +211,28 @@ pub fn registry_vendors(browser: Browser) -> &'static [&'static str] {
     }
 }
 
-/// Where the host's system config lives on `os` (see `config.rs`).
-pub fn system_config_path(os: TargetOs) -> String {
+/// Where the host's system config lives on this machine: the file admins
+/// deploy and the host reads first (`twofill-host`'s `config.rs`). A package
+/// build may move it with `TWOFILL_SYSTEM_CONFIG` at compile time.
+pub fn system_config_path() -> PathBuf {
+    if let Some(p) = option_env!("TWOFILL_SYSTEM_CONFIG") {
+        return p.into();
+    }
+    if cfg!(windows) {
+        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
+        Path::new(&base).join("twofill").join("host.toml")
+    } else if cfg!(target_os = "macos") {
+        "/Library/Application Support/twofill/host.toml".into()
+    } else {
+        "/etc/twofill/host.toml".into()
+    }
+}
+
+/// Where the host's system config lives on `os`, as the install output
+/// names it.
+pub(crate) fn system_config_path_on(os: TargetOs) -> String {
     if os == TargetOs::current() {
-        return config::system_config_path().display().to_string();
+        return system_config_path().display().to_string();
     }
     match os {
         TargetOs::Linux => "/etc/twofill/host.toml".into(),
@@ -228,7 +248,7 @@ pub fn system_config_path(os: TargetOs) -> String {
 /// lowercase letters, digits, `_` and `.`, not starting or ending with a dot,
 /// no `..`. It names the manifest file and the registry key, and the
 /// extension's `NativeHostName` policy must name the same.
-pub fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     let chars_ok = name
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
@@ -289,7 +309,7 @@ fn is_absolute_for(os: TargetOs, path: &str) -> bool {
 }
 
 /// Checks a path as it will be on the target machine.
-pub(super) fn validate_target_path(os: TargetOs, what: &str, path: &str) -> Result<()> {
+pub(crate) fn validate_target_path(os: TargetOs, what: &str, path: &str) -> Result<()> {
     ensure!(
         !path.chars().any(|c| c.is_control()),
         "{what} {path:?} has control characters"
@@ -319,7 +339,7 @@ pub(super) fn validate_target_path(os: TargetOs, what: &str, path: &str) -> Resu
     Ok(())
 }
 
-pub(super) fn join(os: TargetOs, dir: &str, name: &str) -> String {
+pub(crate) fn join(os: TargetOs, dir: &str, name: &str) -> String {
     let sep = os.sep();
     if dir.ends_with(sep) {
         format!("{dir}{name}")
@@ -328,7 +348,7 @@ pub(super) fn join(os: TargetOs, dir: &str, name: &str) -> String {
     }
 }
 
-pub(super) fn parent(os: TargetOs, path: &str) -> Option<&str> {
+pub(crate) fn parent(os: TargetOs, path: &str) -> Option<&str> {
     let (p, _) = path.trim_end_matches(os.sep()).rsplit_once(os.sep())?;
     if p.is_empty() {
         Some("/")
@@ -341,7 +361,7 @@ pub(super) fn parent(os: TargetOs, path: &str) -> Option<&str> {
 
 /// A Windows `canonicalize` gives `\\?\C:\…`; manifests and the registry
 /// want the plain form.
-pub(super) fn plain_path(p: &Path) -> String {
+pub(crate) fn plain_path(p: &Path) -> String {
     let s = p.display().to_string();
     match s.strip_prefix("\\\\?\\") {
         Some(rest) if !rest.starts_with("UNC\\") => rest.to_string(),

@@ -9,13 +9,13 @@
 use anyhow::{Context, Result};
 
 use super::paths::Family;
-use crate::caller::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID};
+use twofill_words::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID};
 
-const CHROMIUM_TEMPLATE: &str = include_str!("../../../../host-manifests/chromium.json");
-const FIREFOX_TEMPLATE: &str = include_str!("../../../../host-manifests/firefox.json");
+const CHROMIUM_TEMPLATE: &str = include_str!("../../../host-manifests/chromium.json");
+const FIREFOX_TEMPLATE: &str = include_str!("../../../host-manifests/firefox.json");
 
 /// Fills a family's template for a host named `name` at `host_path`.
-pub fn render_manifest(family: Family, name: &str, host_path: &str) -> Result<String> {
+pub(crate) fn render_manifest(family: Family, name: &str, host_path: &str) -> Result<String> {
     let json_str = |s: &str| -> Result<String> { Ok(serde_json::to_string(s)?) };
     let inner = |s: &str| -> Result<String> {
         let q = json_str(s)?;
@@ -27,10 +27,7 @@ pub fn render_manifest(family: Family, name: &str, host_path: &str) -> Result<St
         }
         Family::Chromium => CHROMIUM_TEMPLATE.replace(
             "{{ALLOWED_ORIGINS}}",
-            &json_str(&format!(
-                "chrome-extension://{}/",
-                CHROMIUM_EXTENSION_ID.trim()
-            ))?,
+            &json_str(&format!("chrome-extension://{}/", CHROMIUM_EXTENSION_ID))?,
         ),
     }
     .replace("{{HOST_NAME}}", &inner(name)?)
@@ -43,17 +40,17 @@ pub fn render_manifest(family: Family, name: &str, host_path: &str) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::install::DEFAULT_NAME;
+    use crate::DEFAULT_NAME;
 
     #[test]
     fn chromium_manifest_names_our_origin_and_path() {
         let text =
             render_manifest(Family::Chromium, DEFAULT_NAME, "/opt/twofill/twofill-host").unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["name"], twofill_protocol::HOST_NAME);
+        assert_eq!(v["name"], twofill_words::HOST_NAME);
         assert_eq!(v["type"], "stdio");
         assert_eq!(v["path"], "/opt/twofill/twofill-host");
-        let origin = format!("chrome-extension://{}/", CHROMIUM_EXTENSION_ID.trim());
+        let origin = format!("chrome-extension://{}/", CHROMIUM_EXTENSION_ID);
         assert_eq!(v["allowed_origins"], serde_json::json!([origin]));
         assert!(v.get("allowed_extensions").is_none());
     }

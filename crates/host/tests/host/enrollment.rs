@@ -3,12 +3,10 @@
 //! from the import crate (made with Google's protobuf runtime, qrencode and
 //! segno); confirmation codes come from oathtool.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, ensure};
 use super::manifest::render_manifest;
 use super::paths::{Browser, Family, validate_name};
 
-pub(super) fn user_data_dir_manifest(browser: Browser, udd: &Path, name: &str) -> Result<PathBuf> {
+pub(crate) fn user_data_dir_manifest(browser: Browser, udd: &Path, name: &str) -> Result<PathBuf> {
     ensure!(
         browser.family() == Family::Chromium,
         "--user-data-dir applies to Chromium-family browsers; Firefox reads host manifests from ~/.mozilla/native-messaging-hosts only"
@@ -21,7 +21,7 @@ pub(super) fn user_data_dir_manifest(browser: Browser, udd: &Path, name: &str) -
         .join(format!("{name}.json")))
 }
 
-pub fn install_into_profile(
+pub(crate) fn install_into_profile(
     browser: Browser,
     udd: &Path,
     name: &str,
@@ -39,7 +39,11 @@ pub fn install_into_profile(
     Ok(target)
 }
 
-pub fn uninstall_from_profile(browser: Browser, udd: &Path, name: &str) -> Result<Option<PathBuf>> {
+pub(crate) fn uninstall_from_profile(
+    browser: Browser,
+    udd: &Path,
+    name: &str,
+) -> Result<Option<PathBuf>> {
     let target = user_data_dir_manifest(browser, udd, name)?;
     match std::fs::remove_file(&target) {
         Ok(()) => Ok(Some(target)),
@@ -51,7 +55,7 @@ pub fn uninstall_from_profile(browser: Browser, udd: &Path, name: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::install::DEFAULT_NAME;
+    use crate::DEFAULT_NAME;
 
     #[test]
     fn user_data_dir_install_and_uninstall() {

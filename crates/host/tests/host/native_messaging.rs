@@ -1,9 +1,7 @@
 //! The live host over real pipes: permissions, bindings, seeds, errors.
 //! Codes are checked against `oathtool`, an independent implementation.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -35,7 +33,7 @@ fn assert_no_secret(reply: &Value) {
 #[test]
 fn bound_origin_gets_the_oathtool_code_and_others_get_nothing() {
     let (env, id) = team();
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     let reply = host.ask(get_code("r1", "https://my.kaspersky.com"));
     assert_eq!(reply["type"], "code", "{reply}");
     assert_eq!(reply["id"], "r1");
@@ -94,7 +92,7 @@ fn permission_matrix_over_the_wire() {
         ("dave", false, false),
         ("mallory", false, false),
     ] {
-        let mut host = env.launch(user, EXTENSION_ORIGIN);
+        let mut host = env.launch(user, &EXTENSION_ORIGIN);
         for request in [&fill, &copy] {
             let reply = host.ask(request.clone());
             if codes {
@@ -168,12 +166,12 @@ fn permission_matrix_over_the_wire() {
 #[test]
 fn every_code_and_refusal_is_audited_with_who_where_and_which_extension() {
     let (env, id) = team();
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     host.ask(get_code("a", "https://my.kaspersky.com"));
     host.ask(get_code("b", "https://evil.example"));
     host.ask(json!({"v": 1, "id": "c", "type": "reveal_seed", "token": id}));
     host.finish();
-    let mut host = env.launch("carol", EXTENSION_ORIGIN);
+    let mut host = env.launch("carol", &EXTENSION_ORIGIN);
     host.ask(json!({"v": 1, "id": "d", "type": "get_code", "token": id, "purpose": "view"}));
     host.ask(json!({"v": 1, "id": "e", "type": "reveal_seed", "token": id, "purpose": "qr"}));
     host.finish();
@@ -299,7 +297,7 @@ fn unknown_extension_is_refused_and_recorded() {
 #[test]
 fn malformed_messages_get_structured_errors_and_the_loop_goes_on() {
     let (env, _) = team();
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
 
     host.send_raw(b"{not json");
     assert_eq!(host.read_reply()["error"]["code"], "bad_json");
@@ -357,7 +355,7 @@ fn malformed_messages_get_structured_errors_and_the_loop_goes_on() {
 #[test]
 fn oversized_frame_is_answered_then_the_host_exits() {
     let env = Env::new();
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     // Only the header: the host must decide from the length alone, without
     // trying to buffer 2 GiB.
     let stdin = host.stdin.as_mut().unwrap();
@@ -375,7 +373,7 @@ fn corrupt_vault_is_reported_and_left_alone() {
     std::fs::create_dir_all(env.vault.parent().unwrap()).unwrap();
     let junk = b"this is not a database, but it is somebody's data".repeat(200);
     std::fs::write(&env.vault, &junk).unwrap();
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     let reply = host.ask(get_code("r1", "https://example.com"));
     assert_eq!(reply["error"]["code"], "vault_unavailable", "{reply}");
     assert!(

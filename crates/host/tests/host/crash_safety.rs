@@ -2,13 +2,11 @@
 //! still open, the audit chain must verify, and every code the host
 //! acknowledged (sent to the browser) must have its audit record.
 
-mod common;
-
 use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -46,8 +44,8 @@ fn killed_hosts_lose_no_acknowledged_record() {
     let mut acknowledged = 0usize;
     let mut killed_mid_stream = 0;
     for _round in 0..30 {
-        let host = env.launch("bob", EXTENSION_ORIGIN);
-        let common::Host {
+        let host = env.launch("bob", &EXTENSION_ORIGIN);
+        let Host {
             mut child,
             stdin,
             mut stdout,

@@ -4,6 +4,8 @@
 //! those files use — `REG_SZ` strings, `dword:` values, key and value
 //! deletion — and rejects anything it does not understand, so an escaping
 //! mistake fails a test instead of being skipped.
+
+// The install and host test binaries each use part of it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

@@ -1,22 +1,29 @@
+//! What the tests share (one module for the one test binary).
+//!
 //! Drives the host binary exactly as a browser and an admin do: browser
 //! launches with the caller origin as argument and length-prefixed JSON on
 //! stdin/stdout; admin commands through the CLI. Each test gets its own
 //! vault and config; `TWOFILL_TEST_USER` plays different people (the config
 //! takes the user from it, as a deployment with an identity agent would).
-#![allow(dead_code)]
+
+/// The strict `.reg` reader lives with the crate that writes `.reg` files;
+/// `system_install` reads the host's output with it.
+#[path = "../../../../install/tests/install/support/regfile.rs"]
+pub mod regfile;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use twofill_words::CHROMIUM_EXTENSION_ID;
 
 pub const HOST: &str = env!("CARGO_BIN_EXE_twofill-host");
-pub const EXTENSION_ORIGIN: &str = concat!(
-    "chrome-extension://",
-    include_str!("../../../../keys/dev-extension-id.txt")
-);
+/// What Chromium passes a host it launches: the extension's origin.
+pub static EXTENSION_ORIGIN: LazyLock<String> =
+    LazyLock::new(|| format!("chrome-extension://{CHROMIUM_EXTENSION_ID}"));
 
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -213,7 +220,7 @@ pub fn bob_code_only(env: &Env, seed: &str) -> String {
 /// `n` fills by bob on my.kaspersky.com in one host process, plus one
 /// refusal (wrong site): `n + 1` new audit records.
 pub fn bob_fills(env: &Env, n: usize) {
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     for i in 0..n {
         let reply = host.ask(get_code(&format!("r{i}"), "https://my.kaspersky.com"));
         assert_eq!(reply["type"], "code", "{reply}");

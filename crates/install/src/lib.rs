@@ -1,5 +1,11 @@
-//! Registering the host with browsers: the host manifest where each browser
-//! looks for it, per user or machine-wide, on Linux, macOS and Windows.
+//! Registering twofill's native host with browsers: the host manifest where
+//! each browser looks for it, per user or machine-wide, on Linux, macOS and
+//! Windows.
+//!
+//! Deployment is its own crate, apart from serving: the native-messaging
+//! loop never needs any of this, and this crate knows no vault. It also owns
+//! where the host's system config lives ([`system_config_path`]), the file
+//! admins deploy.
 //!
 //! The manifests are the templates in `host-manifests/`, filled in here, so
 //! what admins read in the repository is exactly what gets installed. One
@@ -9,20 +15,20 @@
 //! Where each browser looks (docs/admin-guide.md has the same table):
 //!
 //! - Linux and macOS: `<dir>/<name>.json`, the directories in
-//!   [`manifest_dir`]. Brave and Vivaldi document no machine-wide directory;
+//!   `paths::manifest_dir`. Brave and Vivaldi document no machine-wide directory;
 //!   machine-wide they get Chrome's, the fallback they reportedly read, and
 //!   the output says so.
 //! - Windows: the manifest files go to one folder (`%ProgramFiles%\twofill`
 //!   machine-wide, `%LOCALAPPDATA%\twofill` per user) and each browser gets a
 //!   registry key `HKLM|HKCU\SOFTWARE\<vendor>\NativeMessagingHosts\<name>`
-//!   whose default value is the manifest's path ([`registry_vendors`]; Brave
+//!   whose default value is the manifest's path (`paths::registry_vendors`; Brave
 //!   and Vivaldi get their own key and Chrome's). A Windows build writes the
 //!   keys with `reg.exe`; any build renders them as a `.reg` file and a
 //!   PowerShell script (`--os windows --print` or `--out DIR`).
 //!
 //! `install` records what it wrote — files, registry keys, and the
 //! directories it had to create — in a receipt next to the host's state
-//! ([`Plan::receipt`]); `uninstall` removes exactly that: a file or key only
+//! (`Plan::receipt`); `uninstall` removes exactly that: a file or key only
 //! when no browser still registered needs it (Chrome, Brave and Vivaldi
 //! share Chrome's machine-wide location), a directory only if install created
 //! it and it is empty.
@@ -36,10 +42,24 @@
 //! - `windows.rs`: `.reg` files, the PowerShell script, `reg.exe`.
 //! - `apply.rs`: carrying out a plan on this machine, and the receipt.
 //! - `profile.rs`: `--user-data-dir`, one Chromium profile.
-//! - this file: the `twofill-host install|uninstall` command line.
-//!
-//! [`manifest_dir`]: paths::manifest_dir
-//! [`registry_vendors`]: paths::registry_vendors
+//! - this file: the `twofill-host install|uninstall` command line (its
+//!   options and output); the host binary only hands its arguments here.
+
+/// Writes to standard output through `?`, so a reader that went away (a
+/// closed pipe) ends the command with an `io::Error` the caller can tell
+/// apart (`twofill-host` exits cleanly on it) instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write!(std::io::stdout(), $($arg)*)?
+    };
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*)?
+    };
+}
 
 mod apply;
 mod manifest;
@@ -48,26 +68,27 @@ mod plan;
 mod profile;
 mod windows;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 
-pub use self::apply::{apply, remove};
-pub use self::manifest::render_manifest;
-pub use self::paths::{Browser, Family, Scope, TargetOs, system_config_path, validate_name};
-pub use self::plan::{Plan, Target, plan};
-pub use self::profile::{install_into_profile, uninstall_from_profile};
-pub use self::windows::{powershell_script, reg_file, utf16le_with_bom};
+pub use self::paths::{Browser, TargetOs, system_config_path};
 
-use self::apply::local;
-use self::paths::{join, plain_path, validate_target_path};
-use self::plan::{add_browser, browser_list};
-use self::profile::user_data_dir_manifest;
+use self::apply::{apply, local, remove};
+use self::manifest::render_manifest;
+use self::paths::{
+    Family, InstallScope, join, plain_path, system_config_path_on, validate_name,
+    validate_target_path,
+};
+use self::plan::{Plan, Target, add_browser, browser_list, plan};
+use self::profile::{install_into_profile, uninstall_from_profile, user_data_dir_manifest};
+use self::windows::{powershell_script, reg_file, utf16le_with_bom};
 
 /// The name the extension looks for unless its `NativeHostName` policy
 /// names another.
-pub const DEFAULT_NAME: &str = twofill_protocol::HOST_NAME;
+pub const DEFAULT_NAME: &str = twofill_words::HOST_NAME;
 
 // ---------------------------------------------------------------------------
 // The command line (`twofill-host install|uninstall`).
@@ -161,9 +182,9 @@ fn target(sel: &Selection, host_path: Option<&str>, writing: bool, out: bool) ->
     let here = TargetOs::current();
     let os = sel.os.unwrap_or(here);
     let scope = if sel.system {
-        Scope::System
+        InstallScope::System
     } else {
-        Scope::User
+        InstallScope::User
     };
     let flags = if sel.system { " --system" } else { "" };
     if os != here && writing {
@@ -196,7 +217,7 @@ fn target(sel: &Selection, host_path: Option<&str>, writing: bool, out: bool) ->
             os.id()
         );
     }
-    let (home, data_dir) = if os == here && os != TargetOs::Windows && scope == Scope::User {
+    let (home, data_dir) = if os == here && os != TargetOs::Windows && scope == InstallScope::User {
         let home = dirs::home_dir().context("cannot find the home directory")?;
         let data = dirs::data_dir().unwrap_or_else(|| home.join(".local/share"));
         (plain_path(&home), plain_path(&data))
@@ -208,18 +229,18 @@ fn target(sel: &Selection, host_path: Option<&str>, writing: bool, out: bool) ->
     let windows_dir = if os == TargetOs::Windows {
         let dir = match (&sel.manifest_dir, scope) {
             (Some(d), _) => d.trim_end_matches('\\').to_string(),
-            (None, Scope::System) if os == here => {
+            (None, InstallScope::System) if os == here => {
                 let base =
                     std::env::var("ProgramFiles").unwrap_or_else(|_| "C:\\Program Files".into());
                 format!("{base}\\twofill")
             }
-            (None, Scope::User) if os == here => {
+            (None, InstallScope::User) if os == here => {
                 let base = std::env::var("LOCALAPPDATA")
                     .context("LOCALAPPDATA is not set; pass --manifest-dir")?;
                 format!("{base}\\twofill")
             }
-            (None, Scope::System) => "C:\\Program Files\\twofill".into(),
-            (None, Scope::User) => bail!(
+            (None, InstallScope::System) => "C:\\Program Files\\twofill".into(),
+            (None, InstallScope::User) => bail!(
                 "a per-user Windows registration names paths in the user's profile (%LOCALAPPDATA%\\twofill), which a .reg file cannot expand: add --system (HKLM, C:\\Program Files\\twofill), or pass --manifest-dir C:\\Users\\NAME\\AppData\\Local\\twofill, or run `twofill-host install` on the Windows machine as that user"
             ),
         };
@@ -256,7 +277,7 @@ fn target(sel: &Selection, host_path: Option<&str>, writing: bool, out: bool) ->
 
 /// Which config the host uses, as install and whoami report it.
 fn config_line(t: &Target, root: Option<&Path>) -> String {
-    let sys = system_config_path(t.os);
+    let sys = system_config_path_on(t.os);
     if t.os != TargetOs::current() {
         return format!(
             "config: on the target, {sys} (root/Administrators only) wins over everything users set (TWOFILL_CONFIG, TWOFILL_VAULT)"
@@ -292,7 +313,7 @@ fn header(plan: &Plan, verb: &str, root: Option<&Path>, print: bool) -> Vec<Stri
         "{verb} {} for {} ({}){}{}",
         t.name,
         t.os.id(),
-        if t.scope == Scope::System {
+        if t.scope == InstallScope::System {
             "machine-wide"
         } else {
             "per user"
@@ -318,7 +339,7 @@ fn notes(plan: &Plan) -> Vec<String> {
         .collect();
     let t = &plan.target;
     if t.os == TargetOs::Linux
-        && t.scope == Scope::System
+        && t.scope == InstallScope::System
         && plan.files.iter().any(|f| f.family == Family::Firefox)
     {
         lines.push("note: firefox: builds that use /usr/lib64 (Fedora, RHEL, openSUSE) read /usr/lib64/mozilla/native-messaging-hosts instead; link the file there".into());
@@ -343,8 +364,8 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         for browser in selected(sel) {
             if sel.print {
                 let p = user_data_dir_manifest(browser, udd, &sel.name)?;
-                println!("==> {} <==", p.display());
-                println!(
+                outln!("==> {} <==", p.display());
+                outln!(
                     "{}",
                     render_manifest(
                         browser.family(),
@@ -354,7 +375,7 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
                 );
             } else {
                 let p = install_into_profile(browser, udd, &sel.name, &host)?;
-                println!("{:<9} wrote {}", browser.id(), p.display());
+                outln!("{:<9} wrote {}", browser.id(), p.display());
             }
         }
         return Ok(());
@@ -374,10 +395,10 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         root,
         print || args.out.is_some(),
     ) {
-        println!("{l}");
+        outln!("{l}");
     }
     if sel.root.is_some() && args.host_path.is_none() {
-        println!(
+        outln!(
             "note: the manifests name this binary ({}); pass --host-path with where the package puts it",
             t.host_path
         );
@@ -388,7 +409,7 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         && args.out.is_none()
         && !Path::new(&t.host_path).exists()
     {
-        println!("note: {} does not exist (yet)", t.host_path);
+        outln!("note: {} does not exist (yet)", t.host_path);
     }
     if t.os == TargetOs::Windows && (print || args.out.is_some()) {
         let reg = reg_file(&plan, false);
@@ -415,36 +436,36 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
                 put(file, f.content.as_bytes())?;
             }
             for p in &written {
-                println!("wrote {}", p.display());
+                outln!("wrote {}", p.display());
             }
         } else {
-            println!("==> install.reg <==");
-            print!("{}", reg.replace("\r\n", "\n"));
-            println!("==> uninstall.reg <==");
-            print!("{}", unreg.replace("\r\n", "\n"));
-            println!("==> install.ps1 <==");
-            print!("{}", ps1.replace("\r\n", "\n"));
+            outln!("==> install.reg <==");
+            out!("{}", reg.replace("\r\n", "\n"));
+            outln!("==> uninstall.reg <==");
+            out!("{}", unreg.replace("\r\n", "\n"));
+            outln!("==> install.ps1 <==");
+            out!("{}", ps1.replace("\r\n", "\n"));
             for f in &plan.files {
-                println!("==> {} <==", f.path);
-                println!("{}", f.content.trim_end());
+                outln!("==> {} <==", f.path);
+                outln!("{}", f.content.trim_end());
             }
         }
         for f in &plan.files {
             for &b in &f.browsers {
-                println!("{:<9} manifest {}", b.id(), f.path);
+                outln!("{:<9} manifest {}", b.id(), f.path);
             }
         }
         for k in &plan.keys {
-            println!(
+            outln!(
                 "{:<9} key {}\\{}",
                 browser_list(&k.browsers),
                 k.hive.short(),
                 k.key
             );
         }
-        println!(
+        outln!(
             "next: on the Windows machine run install.ps1{} (or copy the manifests to {} and import install.reg); install.ps1 -Uninstall or uninstall.reg undoes it",
-            if t.scope == Scope::System {
+            if t.scope == InstallScope::System {
                 " elevated"
             } else {
                 ""
@@ -453,19 +474,19 @@ pub fn run_install(args: InstallArgs) -> Result<()> {
         );
     } else if print {
         for f in &plan.files {
-            println!("==> {} <== ({})", f.path, browser_list(&f.browsers));
-            println!("{}", f.content.trim_end());
+            outln!("==> {} <== ({})", f.path, browser_list(&f.browsers));
+            outln!("{}", f.content.trim_end());
         }
-        println!("receipt: {}", plan.receipt);
+        outln!("receipt: {}", plan.receipt);
     } else {
         let report = apply(&plan, root)?;
         for l in report.lines {
-            println!("{l}");
+            outln!("{l}");
         }
-        println!("receipt: {} (uninstall reads it)", plan.receipt);
+        outln!("receipt: {} (uninstall reads it)", plan.receipt);
     }
     for l in notes(&plan) {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(())
 }
@@ -477,12 +498,12 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<()> {
         for browser in selected(sel) {
             if sel.print {
                 let p = user_data_dir_manifest(browser, udd, &sel.name)?;
-                println!("{:<9} would remove {}", browser.id(), p.display());
+                outln!("{:<9} would remove {}", browser.id(), p.display());
                 continue;
             }
             match uninstall_from_profile(browser, udd, &sel.name)? {
-                Some(p) => println!("{:<9} removed {}", browser.id(), p.display()),
-                None => println!("{:<9} not installed", browser.id()),
+                Some(p) => outln!("{:<9} removed {}", browser.id(), p.display()),
+                None => outln!("{:<9} not installed", browser.id()),
             }
         }
         return Ok(());
@@ -498,29 +519,29 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<()> {
     let mut head = header(&plan, "twofill-host uninstall:", root, sel.print);
     head.remove(1); // the host path is not used
     for l in head {
-        println!("{l}");
+        outln!("{l}");
     }
     if sel.print {
         if t.os == TargetOs::Windows {
-            println!("==> uninstall.reg <==");
-            print!("{}", reg_file(&plan, true).replace("\r\n", "\n"));
+            outln!("==> uninstall.reg <==");
+            out!("{}", reg_file(&plan, true).replace("\r\n", "\n"));
         }
         for f in &plan.files {
-            println!(
+            outln!(
                 "{:<9} would remove {} (unless another installed browser still reads it)",
                 browser_list(&f.browsers),
                 f.path
             );
         }
         for k in &plan.keys {
-            println!(
+            outln!(
                 "{:<9} would remove {}\\{}",
                 browser_list(&k.browsers),
                 k.hive.short(),
                 k.key
             );
         }
-        println!(
+        outln!(
             "and the directories install created, if empty (receipt: {})",
             plan.receipt
         );
@@ -528,7 +549,7 @@ pub fn run_uninstall(args: UninstallArgs) -> Result<()> {
     }
     let report = remove(&plan, root)?;
     for l in report.lines {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(())
 }

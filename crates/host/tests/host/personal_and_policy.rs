@@ -2,9 +2,7 @@
 //! the wire and through the CLI, as a browser and people use them. Codes are
 //! checked against `oathtool`.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const TEAM_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -139,7 +137,7 @@ fn assert_refusal_on_record(env: &Env, user: &str, action: &str, reason: &str) {
 fn only_the_owner_gets_a_personal_token_and_it_is_marked() {
     let Team { env, t, p } = team();
 
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     let reply = host.ask(list("l", "https://github.com", false));
     let tokens = reply["tokens"].as_array().unwrap();
     assert_eq!(
@@ -167,7 +165,7 @@ fn only_the_owner_gets_a_personal_token_and_it_is_marked() {
 
     // Nobody else: not the admin, not a full-seed holder, not a stranger.
     for user in ["alice", "carol", "dave", "mallory"] {
-        let mut host = env.launch(user, EXTENSION_ORIGIN);
+        let mut host = env.launch(user, &EXTENSION_ORIGIN);
         let reply = host.ask(list("l", "https://github.com", false));
         assert!(!ids(&reply).contains(&p), "{user}: {reply}");
         assert_eq!(
@@ -202,7 +200,7 @@ fn exclude_personal_hides_personal_tokens_and_never_fills_one() {
         "kaspersky.com",
     );
     let kaspersky = "https://my.kaspersky.com";
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
 
     let all = ids(&host.ask(list("l", kaspersky, false)));
     assert_eq!(all.len(), 3, "{all:?}");
@@ -251,7 +249,7 @@ fn a_policy_without_personal_tokens_refuses_add_list_and_codes_on_record() {
     );
     assert_refusal_on_record(&env, "carol", "token.add", "not_permitted_by_policy: ");
 
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     let hello = host.ask(json!({"v": 1, "id": "h", "type": "hello"}));
     assert_eq!(hello["policy"]["allow_personal_tokens"], false, "{hello}");
     assert_eq!(hello["policy"]["allow_seed_reveal"], true);
@@ -290,7 +288,7 @@ fn a_policy_without_personal_tokens_refuses_add_list_and_codes_on_record() {
 #[test]
 fn a_policy_without_seed_reveal_refuses_full_seed_holders_on_record() {
     let Team { env, t, p } = team();
-    let mut host = env.launch("carol", EXTENSION_ORIGIN);
+    let mut host = env.launch("carol", &EXTENSION_ORIGIN);
     assert_eq!(
         host.ask(reveal(&t))["type"],
         "seed",
@@ -300,7 +298,7 @@ fn a_policy_without_seed_reveal_refuses_full_seed_holders_on_record() {
 
     config(&env, "[policy]\nallow_seed_reveal = false\n");
     for (user, id) in [("carol", &t), ("bob", &p)] {
-        let mut host = env.launch(user, EXTENSION_ORIGIN);
+        let mut host = env.launch(user, &EXTENSION_ORIGIN);
         for purpose in ["reveal", "qr", "export"] {
             let reply = host.ask(json!({"v": 1, "id": "s", "type": "reveal_seed",
                                         "token": id, "purpose": purpose}));
@@ -336,7 +334,7 @@ fn hello_reports_the_config_in_force() {
     env.enroll("alice", TEAM_SEED, "Kaspersky", &["my.kaspersky.com"]);
     let hello = json!({"v": 1, "id": "h", "type": "hello"});
 
-    let mut host = env.launch("alice", EXTENSION_ORIGIN);
+    let mut host = env.launch("alice", &EXTENSION_ORIGIN);
     let reply = host.ask(hello.clone());
     assert_eq!(reply["type"], "hello", "{reply}");
     assert_eq!(reply["user"], "alice");
@@ -358,7 +356,7 @@ fn hello_reports_the_config_in_force() {
              [[siem.sink]]\nkind = \"hec\"\nurl = \"https://splunk.example:8088/services/collector/event\"\ntoken = \"t\"\n"
         ),
     );
-    let mut host = env.launch("alice", EXTENSION_ORIGIN);
+    let mut host = env.launch("alice", &EXTENSION_ORIGIN);
     let reply = host.ask(hello);
     assert_eq!(reply["managed"], false);
     assert_eq!(reply["audit_sinks"], json!(["jsonl", "hec"]), "{reply}");

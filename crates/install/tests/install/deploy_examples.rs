@@ -13,28 +13,24 @@
 //!   Chrome uses (type, properties, items, enum), cover every policy, and are
 //!   the same in every example;
 //! - the admin guide's policy table is the one generated from the schema.
-//!   `TWOFILL_BLESS=1 cargo test -p twofill-host --test deploy_examples`
+//!   `TWOFILL_BLESS=1 cargo test -p twofill-install --test install deploy_examples`
 //!   rewrites it after a schema change.
 //!
 //! So an example or the guide drifting from the schema fails here.
 
-#[path = "support/regfile.rs"]
-mod regfile;
+use crate::support::regfile;
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
-
-const EXTENSION_ID: &str = include_str!("../../../keys/dev-extension-id.txt");
-const GECKO_ID: &str = "twofill@twofill.dev";
-const HOST_NAME: &str = "com.twofill.host";
+use twofill_words::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID, HOST_NAME};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn id() -> &'static str {
-    EXTENSION_ID.trim()
+    CHROMIUM_EXTENSION_ID
 }
 
 fn read(rel: &str) -> String {
@@ -72,7 +68,7 @@ fn check_schema(node: &Value, at: &str, errors: &mut Vec<String>) {
     for k in obj.keys() {
         if !KEYWORDS.contains(&k.as_str()) {
             errors.push(format!(
-                "{at}: schema keyword {k:?} is not supported by this validator; extend tests/deploy_examples.rs"
+                "{at}: schema keyword {k:?} is not supported by this validator; extend tests/install/deploy_examples.rs"
             ));
         }
     }
@@ -437,7 +433,7 @@ fn macos_values(rel: &str, browser: &str) -> Value {
 /// Firefox's `policies` object: force-install by id with an install_url,
 /// values under `3rdparty.Extensions` (capital E).
 fn check_firefox_policies(rel: &str, policies: &Value) -> Value {
-    let ext = &policies["ExtensionSettings"][GECKO_ID];
+    let ext = &policies["ExtensionSettings"][GECKO_EXTENSION_ID];
     assert_eq!(ext["installation_mode"], "force_installed", "{rel}");
     let url = ext["install_url"].as_str().unwrap_or("");
     assert!(
@@ -449,8 +445,12 @@ fn check_firefox_policies(rel: &str, policies: &Value) -> Value {
         "{rel}: Firefox spells it Extensions"
     );
     let third = policies["3rdparty"]["Extensions"].as_object().unwrap();
-    assert_eq!(third.keys().collect::<Vec<_>>(), [GECKO_ID], "{rel}");
-    check_values(rel, &third[GECKO_ID])
+    assert_eq!(
+        third.keys().collect::<Vec<_>>(),
+        [GECKO_EXTENSION_ID],
+        "{rel}"
+    );
+    check_values(rel, &third[GECKO_EXTENSION_ID])
 }
 
 fn firefox_values(rel: &str) -> Value {
@@ -507,14 +507,14 @@ fn there_are_no_unchecked_examples() {
             "windows/chrome.reg",
             "windows/edge.reg",
         ],
-        "a new example needs a check in tests/deploy_examples.rs"
+        "a new example needs a check in tests/install/deploy_examples.rs"
     );
 }
 
 // ---------------------------------------------------------------------------
 // The admin guide's policy table.
 
-const TABLE_BEGIN: &str = "<!-- policy-table: generated from extension/managed_schema.json; TWOFILL_BLESS=1 cargo test -p twofill-host --test deploy_examples rewrites it -->";
+const TABLE_BEGIN: &str = "<!-- policy-table: generated from extension/managed_schema.json; TWOFILL_BLESS=1 cargo test -p twofill-install --test install deploy_examples rewrites it -->";
 const TABLE_END: &str = "<!-- /policy-table -->";
 
 fn type_text(schema: &Value) -> String {

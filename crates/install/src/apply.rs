@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 
-use super::paths::{Browser, Hive, Scope, TargetOs, join, parent};
+use super::paths::{Browser, Hive, InstallScope, TargetOs, join, parent};
 use super::plan::{Plan, Target, add_browser, browser_list};
 use super::windows::{reg_exe, reg_exe_args, reg_key_exists};
 
@@ -66,7 +66,7 @@ impl Receipt {
 }
 
 /// Maps a path on the target machine to this machine's file system.
-pub(super) fn local(root: Option<&Path>, target: &str) -> PathBuf {
+pub(crate) fn local(root: Option<&Path>, target: &str) -> PathBuf {
     match root {
         Some(r) => r.join(target.trim_start_matches('/')),
         None => PathBuf::from(target),
@@ -123,7 +123,7 @@ fn is_shared_dir(t: &Target, dir: &str) -> bool {
 /// one created (except shared system directories).
 fn ensure_dir(t: &Target, root: Option<&Path>, dir: &str, created: &mut Vec<String>) -> Result<()> {
     let os = t.os;
-    let system = t.scope == Scope::System;
+    let system = t.scope == InstallScope::System;
     let mut missing = Vec::new();
     let mut cur = Some(dir);
     while let Some(d) = cur {
@@ -183,7 +183,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// One line of what install/uninstall did, per browser or per file.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub lines: Vec<String>,
 }
 
@@ -195,9 +195,9 @@ impl Report {
 
 /// Writes the plan's manifests (and, on Windows, its registry keys) and the
 /// receipt. `root` is a staging prefix (Linux/macOS only).
-pub fn apply(plan: &Plan, root: Option<&Path>) -> Result<Report> {
+pub(crate) fn apply(plan: &Plan, root: Option<&Path>) -> Result<Report> {
     let os = plan.target.os;
-    let system = plan.target.scope == Scope::System;
+    let system = plan.target.scope == InstallScope::System;
     ensure!(
         os == TargetOs::current(),
         "cannot install for {} on {}",
@@ -280,7 +280,7 @@ pub fn apply(plan: &Plan, root: Option<&Path>) -> Result<Report> {
 }
 
 /// Removes what install wrote for the plan's browsers.
-pub fn remove(plan: &Plan, root: Option<&Path>) -> Result<Report> {
+pub(crate) fn remove(plan: &Plan, root: Option<&Path>) -> Result<Report> {
     let os = plan.target.os;
     ensure!(
         os == TargetOs::current(),

@@ -6,17 +6,15 @@
 //! Nothing here touches the real /etc, /var or the registry: every write
 //! goes under a temporary directory.
 
-#[path = "support/regfile.rs"]
-mod regfile;
+use crate::support::regfile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use twofill_words::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID};
 
 const HOST: &str = env!("CARGO_BIN_EXE_twofill-host");
-const EXTENSION_ID: &str = include_str!("../../../keys/dev-extension-id.txt");
-const GECKO_ID: &str = "twofill@twofill.dev";
 
 fn host(args: &[&str]) -> Output {
     host_in(args, None)
@@ -63,7 +61,7 @@ fn json(path: &Path) -> Value {
 }
 
 fn chromium_origin() -> String {
-    format!("chrome-extension://{}/", EXTENSION_ID.trim())
+    format!("chrome-extension://{CHROMIUM_EXTENSION_ID}/")
 }
 
 /// Checks a manifest's fields and allow-list for its family.
@@ -72,7 +70,10 @@ fn check_manifest(m: &Value, name: &str, host_path: &str, firefox: bool) {
     assert_eq!(m["path"], host_path);
     assert_eq!(m["type"], "stdio");
     if firefox {
-        assert_eq!(m["allowed_extensions"], serde_json::json!([GECKO_ID]));
+        assert_eq!(
+            m["allowed_extensions"],
+            serde_json::json!([GECKO_EXTENSION_ID])
+        );
         assert!(m.get("allowed_origins").is_none());
     } else {
         assert_eq!(m["allowed_origins"], serde_json::json!([chromium_origin()]));

@@ -15,15 +15,15 @@ use anyhow::{Context, Result};
 
 use super::manifest::render_manifest;
 use super::paths::{
-    Browser, Family, Hive, Scope, TargetOs, fallback_note, is_documented, join, manifest_dir,
-    registry_vendors, validate_name, validate_target_path,
+    Browser, Family, Hive, InstallScope, TargetOs, fallback_note, is_documented, join,
+    manifest_dir, registry_vendors, validate_name, validate_target_path,
 };
 
 /// Everything that decides where things go on the target machine.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub os: TargetOs,
-    pub scope: Scope,
+    pub scope: InstallScope,
     pub name: String,
     /// Where the binary is on the target machine.
     pub host_path: String,
@@ -36,7 +36,7 @@ pub struct Target {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestFile {
+pub(crate) struct ManifestFile {
     /// Path on the target machine.
     pub path: String,
     pub family: Family,
@@ -46,7 +46,7 @@ pub struct ManifestFile {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryKey {
+pub(crate) struct RegistryKey {
     pub hive: Hive,
     /// `SOFTWARE\…\NativeMessagingHosts\<name>`.
     pub key: String,
@@ -56,7 +56,7 @@ pub struct RegistryKey {
 }
 
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub target: Target,
     pub files: Vec<ManifestFile>,
     pub keys: Vec<RegistryKey>,
@@ -68,20 +68,20 @@ pub struct Plan {
 
 impl Plan {
     /// The selected browsers that read `path`.
-    pub(super) fn file(&self, path: &str) -> Option<&ManifestFile> {
+    pub(crate) fn file(&self, path: &str) -> Option<&ManifestFile> {
         self.files.iter().find(|f| f.path == path)
     }
 }
 
 /// Adds `b` to a list of browsers unless it is there already.
-pub(super) fn add_browser(list: &mut Vec<Browser>, b: Browser) {
+pub(crate) fn add_browser(list: &mut Vec<Browser>, b: Browser) {
     if !list.contains(&b) {
         list.push(b);
     }
 }
 
 /// `chrome, brave, vivaldi`: who a file or key is for, in the output.
-pub(super) fn browser_list(browsers: &[Browser]) -> String {
+pub(crate) fn browser_list(browsers: &[Browser]) -> String {
     browsers
         .iter()
         .map(|b| b.id())
@@ -89,7 +89,7 @@ pub(super) fn browser_list(browsers: &[Browser]) -> String {
         .join(", ")
 }
 
-pub fn plan(target: &Target, browsers: &[Browser]) -> Result<Plan> {
+pub(crate) fn plan(target: &Target, browsers: &[Browser]) -> Result<Plan> {
     validate_name(&target.name)?;
     validate_target_path(target.os, "the host path", &target.host_path)?;
     let os = target.os;
@@ -116,8 +116,8 @@ pub fn plan(target: &Target, browsers: &[Browser]) -> Result<Plan> {
             _ => {
                 let dir = manifest_dir(os, target.scope, browser).expect("unix location");
                 let dir = match target.scope {
-                    Scope::System => dir.to_string(),
-                    Scope::User => join(os, &target.home, dir),
+                    InstallScope::System => dir.to_string(),
+                    InstallScope::User => join(os, &target.home, dir),
                 };
                 join(os, &dir, &format!("{}.json", target.name))
             }
@@ -133,8 +133,8 @@ pub fn plan(target: &Target, browsers: &[Browser]) -> Result<Plan> {
         }
         if os == TargetOs::Windows {
             let hive = match target.scope {
-                Scope::System => Hive::Hklm,
-                Scope::User => Hive::Hkcu,
+                InstallScope::System => Hive::Hklm,
+                InstallScope::User => Hive::Hkcu,
             };
             for vendor in registry_vendors(browser) {
                 let key = format!("SOFTWARE\\{vendor}\\NativeMessagingHosts\\{}", target.name);
@@ -152,9 +152,9 @@ pub fn plan(target: &Target, browsers: &[Browser]) -> Result<Plan> {
     }
     let receipt_dir = match (os, target.scope) {
         (TargetOs::Windows, _) => target.windows_dir.clone().unwrap_or_default(),
-        (TargetOs::Linux, Scope::System) => "/var/lib/twofill".into(),
-        (TargetOs::Macos, Scope::System) => "/Library/Application Support/twofill".into(),
-        (_, Scope::User) => join(os, &target.data_dir, "twofill"),
+        (TargetOs::Linux, InstallScope::System) => "/var/lib/twofill".into(),
+        (TargetOs::Macos, InstallScope::System) => "/Library/Application Support/twofill".into(),
+        (_, InstallScope::User) => join(os, &target.data_dir, "twofill"),
     };
     Ok(Plan {
         target: target.clone(),
@@ -166,13 +166,13 @@ pub fn plan(target: &Target, browsers: &[Browser]) -> Result<Plan> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::install::DEFAULT_NAME;
+    use crate::DEFAULT_NAME;
 
     /// A target machine for the tests: ann's home, the default name, the
     /// usual host path.
-    pub(in crate::install) fn target(os: TargetOs, scope: Scope) -> Target {
+    pub(crate) fn target(os: TargetOs, scope: InstallScope) -> Target {
         let windows = os == TargetOs::Windows;
         Target {
             os,
@@ -186,7 +186,7 @@ pub(super) mod tests {
             home: "/home/ann".into(),
             data_dir: "/home/ann/.local/share".into(),
             windows_dir: windows.then(|| {
-                if scope == Scope::System {
+                if scope == InstallScope::System {
                     "C:\\Program Files\\twofill".into()
                 } else {
                     "C:\\Users\\ann\\AppData\\Local\\twofill".into()
@@ -201,9 +201,9 @@ pub(super) mod tests {
     #[test]
     fn unix_paths_match_the_reference_table() {
         use Browser::*;
-        use Scope::*;
+        use InstallScope::*;
         use TargetOs::*;
-        let table: &[(TargetOs, Scope, Browser, &str)] = &[
+        let table: &[(TargetOs, InstallScope, Browser, &str)] = &[
             (
                 Macos,
                 System,
@@ -371,9 +371,13 @@ pub(super) mod tests {
         ];
         assert_eq!(table.len(), Browser::ALL.len());
         for (scope, hive, dir) in [
-            (Scope::System, Hive::Hklm, "C:\\Program Files\\twofill"),
             (
-                Scope::User,
+                InstallScope::System,
+                Hive::Hklm,
+                "C:\\Program Files\\twofill",
+            ),
+            (
+                InstallScope::User,
                 Hive::Hkcu,
                 "C:\\Users\\ann\\AppData\\Local\\twofill",
             ),
@@ -412,7 +416,11 @@ pub(super) mod tests {
 
     #[test]
     fn shared_locations_become_one_file_and_one_key() {
-        let p = plan(&target(TargetOs::Linux, Scope::System), &Browser::ALL).unwrap();
+        let p = plan(
+            &target(TargetOs::Linux, InstallScope::System),
+            &Browser::ALL,
+        )
+        .unwrap();
         assert_eq!(
             p.files.len(),
             4,
@@ -425,7 +433,11 @@ pub(super) mod tests {
             chrome.browsers,
             vec![Browser::Chrome, Browser::Brave, Browser::Vivaldi]
         );
-        let w = plan(&target(TargetOs::Windows, Scope::System), &Browser::ALL).unwrap();
+        let w = plan(
+            &target(TargetOs::Windows, InstallScope::System),
+            &Browser::ALL,
+        )
+        .unwrap();
         assert_eq!(w.files.len(), 2, "one manifest per family");
         assert_eq!(
             w.keys.len(),
@@ -451,29 +463,29 @@ pub(super) mod tests {
                 .receipt
         };
         assert_eq!(
-            r(TargetOs::Linux, Scope::System),
+            r(TargetOs::Linux, InstallScope::System),
             "/var/lib/twofill/com.twofill.host.install.json"
         );
         assert_eq!(
-            r(TargetOs::Linux, Scope::User),
+            r(TargetOs::Linux, InstallScope::User),
             "/home/ann/.local/share/twofill/com.twofill.host.install.json"
         );
         assert_eq!(
-            r(TargetOs::Macos, Scope::System),
+            r(TargetOs::Macos, InstallScope::System),
             "/Library/Application Support/twofill/com.twofill.host.install.json"
         );
         assert_eq!(
-            r(TargetOs::Windows, Scope::System),
+            r(TargetOs::Windows, InstallScope::System),
             "C:\\Program Files\\twofill\\com.twofill.host.install.json"
         );
     }
 
     #[test]
     fn host_paths_must_be_absolute_for_the_target() {
-        let mut t = target(TargetOs::Linux, Scope::System);
+        let mut t = target(TargetOs::Linux, InstallScope::System);
         t.host_path = "twofill-host".into();
         assert!(plan(&t, &[Browser::Chrome]).is_err());
-        let mut t = target(TargetOs::Windows, Scope::System);
+        let mut t = target(TargetOs::Windows, InstallScope::System);
         t.host_path = "/usr/bin/twofill-host".into();
         assert!(plan(&t, &[Browser::Chrome]).is_err());
         t.host_path = "C:\\a\"b\\h.exe".into();

@@ -1,11 +1,9 @@
 //! The fill rate limit on the live host, with a new process per message as
 //! browsers start it: the count must come from the vault, not from memory.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -29,7 +27,7 @@ fn team(limits: &str) -> (Env, String) {
 
 /// One request in a fresh host process, as `sendNativeMessage` does it.
 fn once(env: &Env, user: &str, request: Value) -> Value {
-    let mut host = env.launch(user, EXTENSION_ORIGIN);
+    let mut host = env.launch(user, &EXTENSION_ORIGIN);
     let reply = host.ask(request);
     assert!(host.finish().success());
     reply
@@ -101,7 +99,7 @@ fn defaults_allow_a_burst_of_five_fills_per_user_and_origin_across_processes() {
 fn the_retry_hint_is_honest_and_the_window_limit_applies_after_the_burst() {
     let (env, _) =
         team("[rate_limit]\ncodes = 3\nwindow_seconds = 60\nburst = 2\nburst_seconds = 2\n");
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     for i in 0..2 {
         assert_eq!(host.ask(get_code(&format!("a{i}"), SITE))["type"], "code");
     }
@@ -146,7 +144,7 @@ fn concurrent_host_processes_cannot_exceed_the_burst() {
 #[test]
 fn a_limit_of_zero_turns_the_limiter_off() {
     let (env, _) = team("[rate_limit]\ncodes = 0\nburst = 0\n");
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     for i in 0..30 {
         assert_eq!(host.ask(get_code(&format!("z{i}"), SITE))["type"], "code");
     }

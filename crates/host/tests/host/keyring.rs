@@ -4,9 +4,7 @@
 //! plain `cargo test`; `cargo xtask test` runs it (with `--ignored`) inside
 //! `dbus-run-session` with a throw-away, unlocked gnome-keyring.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 
 #[test]
@@ -24,7 +22,7 @@ fn new_vault_keeps_its_key_in_the_os_keyring() {
     env.ok("alice", &["group", "add-member", "g", "bob"]);
     env.ok("alice", &["grant", "set", &id, "g", "code-only"]);
     // The browser-launched host finds the key in the keyring too.
-    let mut host = env.launch("bob", EXTENSION_ORIGIN);
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     let reply = host.ask(get_code("k", "https://k.example"));
     assert_eq!(reply["type"], "code", "{reply}");
     let from = reply["valid_from"].as_u64().unwrap();

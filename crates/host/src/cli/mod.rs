@@ -1,0 +1,185 @@
+//! The admin command line.
+//!
+//! Every command acts as the current user (see `whoami`); the vault checks
+//! that admin commands come from an admin and records everything in the
+//! audit log. `--json` gives machine-readable output for scripts.
+//!
+//! One file per subcommand, each with its clap type and its output types:
+//! a command's result is a typed [`Report`], printed as JSON with `--json`
+//! and as lines for people otherwise. `install`/`uninstall` are the
+//! deployment crate's (`twofill-install`) own command line.
+
+/// Writes one line to standard output. A failed write (a reader that went
+/// away, as in `audit tail | head -1`) ends the command through `?`, and
+/// [`run`] turns a closed pipe into a clean exit.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*)?
+    };
+}
+
+mod audit;
+mod grant;
+mod group;
+mod token;
+mod user;
+mod whoami;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use twofill_vault::Vault;
+
+use crate::config::{self, Settings};
+use crate::identity;
+
+#[derive(Parser)]
+#[command(
+    name = "twofill-host",
+    version,
+    about = "twofill native host and admin tool",
+    long_about = "twofill native host and admin tool.\n\nBrowsers start this binary to ask for codes; people use these subcommands to manage the vault."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Copy)]
+struct JsonFlag {
+    /// Machine-readable JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Tokens: enroll, list, bind to sites, show codes.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+    /// Users and their admin flag.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
+    /// Groups and their members.
+    Group {
+        #[command(subcommand)]
+        command: group::GroupCommand,
+    },
+    /// Which group may do what with which token.
+    Grant {
+        #[command(subcommand)]
+        command: grant::GrantCommand,
+    },
+    /// The audit log: verify, export, tail.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+    /// Show who the host thinks you are, and which vault and config it uses.
+    Whoami {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Register this binary as the native host for browsers: per user, or
+    /// machine-wide with --system; for Linux, macOS or Windows (.reg and
+    /// PowerShell files with --os windows --out DIR).
+    Install(twofill_install::InstallArgs),
+    /// Remove exactly what `install` wrote (same options).
+    Uninstall(twofill_install::UninstallArgs),
+}
+
+pub fn run() -> ExitCode {
+    match dispatch(Cli::parse()) {
+        Ok(code) => code,
+        // Whoever read our output stopped reading: that is their choice, not
+        // our failure (ripgrep does the same).
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A write to standard output found the reading end closed, directly or
+/// through the JSON writer.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let kind = if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            Some(io.kind())
+        } else {
+            cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Install(args) => twofill_install::run_install(args)?,
+        Command::Uninstall(args) => twofill_install::run_uninstall(args)?,
+        Command::Whoami { out } => whoami::run(Invocation::load()?, out)?,
+        Command::Token { command } => token::run(Invocation::load()?, command)?,
+        Command::User { command } => user::run(Invocation::load()?, command)?,
+        Command::Group { command } => group::run(Invocation::load()?, command)?,
+        Command::Grant { command } => grant::run(Invocation::load()?, command)?,
+        Command::Audit { command } => return audit::run(Invocation::load()?, command),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Who runs the command, under which config.
+struct Invocation {
+    settings: Settings,
+    user: String,
+}
+
+impl Invocation {
+    fn load() -> Result<Invocation> {
+        let settings = config::load()?;
+        let user = identity::current_user(&settings.config.user)?;
+        Ok(Invocation { settings, user })
+    }
+
+    /// The vault, under the organization policy of the config in force.
+    fn vault(&self) -> Result<Vault> {
+        let protection = self.settings.protection(std::io::stdin().is_terminal())?;
+        let mut vault = Vault::open(&self.settings.vault, &protection)?;
+        vault.set_policy(self.settings.config.policy);
+        Ok(vault)
+    }
+}
+
+/// A command's result: JSON (its `Serialize` form) with `--json`, lines for
+/// people otherwise.
+trait Report: serde::Serialize {
+    fn human(&self, out: &mut dyn Write) -> std::io::Result<()>;
+}
+
+/// Prints `report` as `--json` asks.
+fn emit(format: JsonFlag, report: &impl Report) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if format.json {
+        print_json_to(&mut out, report)?;
+    } else {
+        report.human(&mut out)?;
+    }
+    Ok(())
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    print_json_to(&mut std::io::stdout().lock(), v)
+}
+
+fn print_json_to(out: &mut dyn Write, v: &impl serde::Serialize) -> Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(v)?)?;
+    Ok(())
+}
