@@ -222,7 +222,7 @@ fn keyring_tests() -> Result<()> {
     let script = format!(
         "echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
          '{cargo_bin}' test --quiet -p twofill-seal keyring && \
-         '{cargo_bin}' test --quiet -p twofill-host --test keyring -- --ignored"
+         '{cargo_bin}' test --quiet -p twofill-host --test host keyring -- --ignored"
     );
     let mut session = Command::new("dbus-run-session");
     session
