@@ -13,11 +13,11 @@
 //! the code is handed out: no code leaves the host without a durable record.
 
 use hmac::{Hmac, KeyInit, Mac};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::Result;
+use crate::{Origin, Refusal, Requester, Result, TokenSummary, Vault, now_ms};
 
 /// MAC of the (virtual) record before the first one.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -389,6 +389,95 @@ pub fn chrono_like_rfc3339(time_ms: i64) -> String {
         sod % 3600 / 60,
         sod % 60
     )
+}
+
+impl Vault {
+    /// Records after `after_seq`, oldest first, at most `limit`.
+    pub fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        read(&self.conn, after_seq, limit)
+    }
+
+    /// Sequence number of the newest record (0 when the log is empty).
+    pub fn audit_head_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM audit", [], |r| r.get(0))?)
+    }
+
+    /// Walks the whole chain; with an anchor `(seq, mac)` also checks that
+    /// the log still reaches it unchanged.
+    pub fn verify_audit(&self, anchor: Option<(i64, [u8; 32])>) -> Result<ChainReport> {
+        verify(&self.conn, &self.audit_key, anchor)
+    }
+
+    /// Appends a record for something that happened outside the vault
+    /// (e.g. a request refused before it reached the vault).
+    pub fn record(&mut self, event: &AuditEvent) -> Result<AuditRecord> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let r = append(&tx, &self.audit_key, now_ms(), event)?;
+        tx.commit()?;
+        Ok(r)
+    }
+}
+
+pub(crate) fn event(
+    who: &Requester,
+    action: &str,
+    success: bool,
+    token: Option<&TokenSummary>,
+    origin: Option<&Origin>,
+    reason: Option<String>,
+) -> AuditEvent {
+    AuditEvent {
+        user: who.user.clone(),
+        action: action.to_owned(),
+        success,
+        token_id: token.map(|t| t.id.clone()),
+        token_label: token.map(|t| t.label()),
+        origin: origin.map(|o| o.to_string()),
+        browser: who.browser.clone(),
+        extension_id: who.extension_id.clone(),
+        reason,
+    }
+}
+
+pub(crate) fn refuse(
+    tx: &Transaction<'_>,
+    key: &[u8; 32],
+    who: &Requester,
+    action: &str,
+    token: Option<&TokenSummary>,
+    origin: Option<&Origin>,
+    refusal: &Refusal,
+) -> Result<()> {
+    let reason = format!("{}: {refusal}", refusal.short());
+    append(
+        tx,
+        key,
+        now_ms(),
+        &event(who, action, false, token, origin, Some(reason)),
+    )?;
+    Ok(())
+}
+
+pub(crate) fn admin_audit(
+    tx: &Transaction<'_>,
+    key: &[u8; 32],
+    actor: &str,
+    action: &str,
+    token: Option<&TokenSummary>,
+    detail: String,
+) -> Result<()> {
+    let reason = (!detail.is_empty()).then_some(detail);
+    append(
+        tx,
+        key,
+        now_ms(),
+        &event(&Requester::cli(actor), action, true, token, None, reason),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,245 @@
+//! Codes and seeds: permission-checked and audited.
+//!
+//! This is the only module that opens a sealed seed. Everything else in the
+//! vault works on names, bindings and grants, which are not secret.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use twofill_otp::Token;
+use twofill_seal::DataKey;
+
+use crate::audit::{self, event, refuse};
+use crate::permission::access_to;
+use crate::store::summary_conn;
+use crate::{
+    Access, IssuedCode, Origin, Policy, Purpose, Refusal, Requester, Result, Scope, TokenSummary,
+    Vault, VaultError, now_ms, seed_aad,
+};
+
+impl Vault {
+    /// Computes the current code for a token the requester may use, after a
+    /// durable audit record. For [`Purpose::Fill`] the token must be bound
+    /// to `origin`; with `token = None` the single permitted token bound to
+    /// the origin is chosen.
+    pub fn issue_code(
+        &mut self,
+        who: &Requester,
+        token: Option<&str>,
+        origin: Option<&Origin>,
+        purpose: Purpose,
+    ) -> Result<IssuedCode> {
+        self.issue_code_scoped(who, token, origin, purpose, Scope::All)
+    }
+
+    /// [`Vault::issue_code`] over the tokens in `scope`: with
+    /// [`Scope::SharedOnly`] a fill never picks a personal token and naming
+    /// one is refused as if it did not exist.
+    pub fn issue_code_scoped(
+        &mut self,
+        who: &Requester,
+        token: Option<&str>,
+        origin: Option<&Origin>,
+        purpose: Purpose,
+        scope: Scope,
+    ) -> Result<IssuedCode> {
+        let time_ms = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let chosen = match choose_token(&tx, self.policy, scope, &who.user, token, origin, purpose)
+        {
+            Ok(summary) => summary,
+            Err(refusal) => {
+                let summary = token.and_then(|id| summary_conn(&tx, id).ok());
+                refuse(
+                    &tx,
+                    &self.audit_key,
+                    who,
+                    purpose.action(),
+                    summary.as_ref(),
+                    origin,
+                    &refusal,
+                )?;
+                tx.commit()?;
+                return Err(VaultError::Refused(refusal));
+            }
+        };
+        let seed = load_token_conn(&tx, &self.key, &chosen.id)?;
+        let window = seed.window_at((time_ms / 1000) as u64);
+        let record = audit::append(
+            &tx,
+            &self.audit_key,
+            time_ms,
+            &event(who, purpose.action(), true, Some(&chosen), origin, None),
+        )?;
+        // Durable (synchronous=FULL) before the code exists outside this function.
+        tx.commit()?;
+        Ok(IssuedCode {
+            token: chosen,
+            window,
+            audit_seq: record.seq,
+        })
+    }
+
+    /// The token with its seed, for `full-seed` holders (and the owner of a
+    /// personal token) only, and only if the [`Policy`] allows seed reveals.
+    /// `action` is the audit action (`seed.reveal`, `seed.export`, `seed.qr`).
+    pub fn reveal_seed(&mut self, who: &Requester, id: &str, action: &str) -> Result<Token> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let summary = match summary_conn(&tx, id) {
+            Ok(s) => s,
+            Err(VaultError::NoSuchToken(_)) => {
+                let refusal = Refusal::NoSuchToken { id: id.to_owned() };
+                refuse(&tx, &self.audit_key, who, action, None, None, &refusal)?;
+                tx.commit()?;
+                return Err(VaultError::Refused(refusal));
+            }
+            Err(e) => return Err(e),
+        };
+        let refused = if !self.policy.allow_seed_reveal {
+            Some(Refusal::Policy {
+                what: "revealing seeds".into(),
+            })
+        } else {
+            match access_to(&tx, self.policy, Scope::All, &who.user, &summary)? {
+                Ok(Access::FullSeed) => None,
+                Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
+                    Some(Refusal::NotPermitted {
+                        user: who.user.clone(),
+                        what: format!(
+                            "see the seed of {} (needs a full-seed grant)",
+                            summary.label()
+                        ),
+                    })
+                }
+                Err(other) => Some(other),
+            }
+        };
+        if let Some(refusal) = refused {
+            refuse(
+                &tx,
+                &self.audit_key,
+                who,
+                action,
+                Some(&summary),
+                None,
+                &refusal,
+            )?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
+        let token = load_token_conn(&tx, &self.key, id)?;
+        audit::append(
+            &tx,
+            &self.audit_key,
+            now_ms(),
+            &event(who, action, true, Some(&summary), None, None),
+        )?;
+        tx.commit()?;
+        Ok(token)
+    }
+
+    pub(crate) fn load_token(&self, id: &str) -> Result<Token> {
+        load_token_conn(&self.conn, &self.key, id)
+    }
+}
+
+fn choose_token(
+    tx: &Transaction<'_>,
+    policy: Policy,
+    scope: Scope,
+    user: &str,
+    token: Option<&str>,
+    origin: Option<&Origin>,
+    purpose: Purpose,
+) -> Result<TokenSummary, Refusal> {
+    let db = |_e: VaultError| Refusal::NoSuchToken {
+        id: token.unwrap_or_default().to_owned(),
+    };
+    if purpose != Purpose::Fill {
+        let id = token.ok_or(Refusal::NoSuchToken { id: String::new() })?;
+        let summary = summary_conn(tx, id).map_err(db)?;
+        return access_to(tx, policy, scope, user, &summary)
+            .map_err(db)?
+            .map(|_| summary);
+    }
+    let origin = origin.ok_or(Refusal::OriginRequired)?;
+    let mut ids: Vec<String> = {
+        let mut stmt = tx
+            .prepare_cached("SELECT id FROM tokens ORDER BY issuer, account, id")
+            .map_err(|e| db(e.into()))?;
+        stmt.query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| db(e.into()))?
+    };
+    if let Some(id) = token {
+        ids.retain(|i| i == id);
+    }
+    // Other users' personal tokens, and the user's own outside the scope,
+    // are not there at all for a fill.
+    let mut bound: Vec<TokenSummary> = ids
+        .iter()
+        .filter_map(|id| summary_conn(tx, id).ok())
+        .filter(|s| match &s.owner {
+            None => true,
+            Some(owner) => owner == user && scope == Scope::All,
+        })
+        .filter(|s| s.bindings.iter().any(|b| b.matches(origin)))
+        .collect();
+    let had_personal = bound.iter().any(TokenSummary::is_personal);
+    if !policy.allow_personal_tokens {
+        bound.retain(|s| !s.is_personal());
+    }
+    if bound.is_empty() {
+        return Err(if had_personal {
+            Refusal::Policy {
+                what: "personal tokens".into(),
+            }
+        } else {
+            Refusal::NoTokenForOrigin {
+                origin: origin.to_string(),
+            }
+        });
+    }
+    let permitted: Vec<TokenSummary> = bound
+        .iter()
+        .filter(|s| matches!(access_to(tx, policy, scope, user, s), Ok(Ok(_))))
+        .cloned()
+        .collect();
+    match permitted.len() {
+        0 => Err(Refusal::NotPermitted {
+            user: user.to_owned(),
+            what: format!(
+                "use {} on {origin}",
+                bound
+                    .iter()
+                    .map(|b| b.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        1 => Ok(permitted.into_iter().next().expect("one")),
+        _ => Err(Refusal::Ambiguous {
+            candidates: permitted,
+        }),
+    }
+}
+
+fn load_token_conn(conn: &Connection, key: &DataKey, id: &str) -> Result<Token> {
+    let sealed: Vec<u8> = conn
+        .query_row("SELECT sealed_seed FROM tokens WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+    let bad = |detail: String| VaultError::BadSeed {
+        id: id.to_owned(),
+        detail,
+    };
+    let plain = key
+        .open(&sealed, &seed_aad(id))
+        .map_err(|e| bad(e.to_string()))?;
+    let uri = std::str::from_utf8(&plain).map_err(|_| bad("not UTF-8".into()))?;
+    Token::from_uri(uri).map_err(|e| bad(e.to_string()))
+}

@@ -1,0 +1,207 @@
+//! The vault's plain types: what callers pass in (who asks, why, in which
+//! scope, under which policy) and what they get back (tokens without seeds,
+//! users, groups, issued codes).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use twofill_otp::CodeWindow;
+
+use crate::SiteBinding;
+
+/// What a group's members may do with a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Access {
+    /// Codes only: fill, copy, view. Never the seed.
+    #[serde(rename = "code-only")]
+    CodeOnly,
+    /// Codes, and the seed itself (reveal, export, QR).
+    #[serde(rename = "full-seed")]
+    FullSeed,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::CodeOnly => "code-only",
+            Access::FullSeed => "full-seed",
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Access {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "code-only" => Ok(Access::CodeOnly),
+            "full-seed" => Ok(Access::FullSeed),
+            other => Err(format!(
+                "unknown access level `{other}`; use `code-only` or `full-seed`"
+            )),
+        }
+    }
+}
+
+/// Why a code is being handed out; becomes the audit action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Filled into a page by the extension (needs the page's origin and a binding).
+    Fill,
+    /// Copied to the clipboard from the popup.
+    Copy,
+    /// Shown in the popup.
+    View,
+    /// Printed by the command line.
+    Cli,
+}
+
+impl Purpose {
+    pub fn action(self) -> &'static str {
+        match self {
+            Purpose::Fill => "code.fill",
+            Purpose::Copy => "code.copy",
+            Purpose::View => "code.view",
+            Purpose::Cli => "code.cli",
+        }
+    }
+}
+
+/// What the organization allows, on top of grants (the host config's
+/// `[policy]`, read straight into this type). The default allows
+/// everything grants allow; unknown keys are errors, so a misspelt
+/// restriction is never silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Users may enroll personal tokens, see them listed and get codes from
+    /// them. When false, personal tokens are neither listed nor usable (they
+    /// stay in the vault, and their owners and admins can remove them).
+    pub allow_personal_tokens: bool,
+    /// Seeds may be revealed at all; when false, [`Vault::reveal_seed`]
+    /// refuses everybody, full-seed holders and owners included.
+    pub allow_seed_reveal: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            allow_personal_tokens: true,
+            allow_seed_reveal: true,
+        }
+    }
+}
+
+/// Which tokens a request considers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// The shared tokens the user has a grant for, and their own personal tokens.
+    #[default]
+    All,
+    /// Shared tokens only: the user's personal tokens are treated as absent
+    /// (the extension's `AllowPersonalTokens: false`).
+    SharedOnly,
+}
+
+/// Who is asking, for permission checks and the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requester {
+    pub user: String,
+    pub browser: Option<String>,
+    pub extension_id: Option<String>,
+}
+
+impl Requester {
+    pub fn cli(user: &str) -> Requester {
+        Requester {
+            user: user.to_owned(),
+            browser: None,
+            extension_id: None,
+        }
+    }
+}
+
+/// A token as listed: everything except the seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenSummary {
+    pub id: String,
+    pub issuer: Option<String>,
+    pub account: String,
+    #[serde(serialize_with = "display_list")]
+    pub bindings: Vec<SiteBinding>,
+    /// The user a personal token belongs to; `None` for the team's shared tokens.
+    pub owner: Option<String>,
+}
+
+fn display_list<S: serde::Serializer>(v: &[SiteBinding], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|b| b.to_string()))
+}
+
+impl TokenSummary {
+    pub fn label(&self) -> String {
+        match &self.issuer {
+            Some(i) => format!("{i} ({})", self.account),
+            None => self.account.clone(),
+        }
+    }
+
+    pub fn is_personal(&self) -> bool {
+        self.owner.is_some()
+    }
+}
+
+/// A token the user may use, with their level and the code parameters the
+/// popup needs for its countdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PermittedToken {
+    #[serde(flatten)]
+    pub summary: TokenSummary,
+    pub access: Access,
+    pub period: u64,
+    pub digits: u32,
+}
+
+/// A code handed out, with the audit record that vouches for it.
+#[derive(Debug, Clone)]
+pub struct IssuedCode {
+    pub token: TokenSummary,
+    pub window: CodeWindow,
+    pub audit_seq: i64,
+}
+
+/// Everything an admin sees about one token.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenDetails {
+    #[serde(flatten)]
+    pub summary: TokenSummary,
+    pub kind: String,
+    pub algorithm: String,
+    pub digits: u32,
+    pub period: u64,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    /// Group → level.
+    pub grants: BTreeMap<String, Access>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub admin: bool,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupInfo {
+    pub name: String,
+    pub members: Vec<String>,
+    /// Token id → level.
+    pub grants: BTreeMap<String, Access>,
+}
