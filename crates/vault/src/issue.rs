@@ -9,7 +9,7 @@ use twofill_seal::DataKey;
 
 use crate::audit::{self, event, refuse};
 use crate::permission::access_to;
-use crate::store::summary_conn;
+use crate::store::{find_summary, summary_conn, token_ids};
 use crate::{
     Access, IssuedCode, Origin, Policy, Purpose, Refusal, Requester, Result, Scope, TokenSummary,
     Vault, VaultError, now_ms, seed_aad,
@@ -45,11 +45,14 @@ impl Vault {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let chosen = match choose_token(&tx, self.policy, scope, &who.user, token, origin, purpose)
+        let chosen = match choose_token(&tx, self.policy, scope, &who.user, token, origin, purpose)?
         {
             Ok(summary) => summary,
             Err(refusal) => {
-                let summary = token.and_then(|id| summary_conn(&tx, id).ok());
+                let summary = match token {
+                    Some(id) => find_summary(&tx, id)?,
+                    None => None,
+                };
                 refuse(
                     &tx,
                     &self.audit_key,
@@ -145,6 +148,8 @@ impl Vault {
     }
 }
 
+/// The token a request gets, or the refusal to record. A database error is
+/// an error (nothing is recorded), never a refusal.
 fn choose_token(
     tx: &Transaction<'_>,
     policy: Policy,
@@ -153,46 +158,44 @@ fn choose_token(
     token: Option<&str>,
     origin: Option<&Origin>,
     purpose: Purpose,
-) -> Result<TokenSummary, Refusal> {
-    let db = |_e: VaultError| Refusal::NoSuchToken {
-        id: token.unwrap_or_default().to_owned(),
-    };
+) -> Result<Result<TokenSummary, Refusal>> {
     if purpose != Purpose::Fill {
-        let id = token.ok_or(Refusal::NoSuchToken { id: String::new() })?;
-        let summary = summary_conn(tx, id).map_err(db)?;
-        return access_to(tx, policy, scope, user, &summary)
-            .map_err(db)?
-            .map(|_| summary);
+        let Some(id) = token else {
+            return Ok(Err(Refusal::NoSuchToken { id: String::new() }));
+        };
+        let Some(summary) = find_summary(tx, id)? else {
+            return Ok(Err(Refusal::NoSuchToken { id: id.to_owned() }));
+        };
+        return Ok(access_to(tx, policy, scope, user, &summary)?.map(|_| summary));
     }
-    let origin = origin.ok_or(Refusal::OriginRequired)?;
-    let mut ids: Vec<String> = {
-        let mut stmt = tx
-            .prepare_cached("SELECT id FROM tokens ORDER BY issuer, account, id")
-            .map_err(|e| db(e.into()))?;
-        stmt.query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| db(e.into()))?
+    let Some(origin) = origin else {
+        return Ok(Err(Refusal::OriginRequired));
     };
+    let mut ids = token_ids(tx)?;
     if let Some(id) = token {
         ids.retain(|i| i == id);
     }
     // Other users' personal tokens, and the user's own outside the scope,
     // are not there at all for a fill.
-    let mut bound: Vec<TokenSummary> = ids
-        .iter()
-        .filter_map(|id| summary_conn(tx, id).ok())
-        .filter(|s| match &s.owner {
+    let mut bound = Vec::new();
+    for id in &ids {
+        let Some(s) = find_summary(tx, id)? else {
+            continue;
+        };
+        let in_scope = match &s.owner {
             None => true,
             Some(owner) => owner == user && scope == Scope::All,
-        })
-        .filter(|s| s.bindings.iter().any(|b| b.matches(origin)))
-        .collect();
+        };
+        if in_scope && s.bindings.iter().any(|b| b.matches(origin)) {
+            bound.push(s);
+        }
+    }
     let had_personal = bound.iter().any(TokenSummary::is_personal);
     if !policy.allow_personal_tokens {
         bound.retain(|s| !s.is_personal());
     }
     if bound.is_empty() {
-        return Err(if had_personal {
+        return Ok(Err(if had_personal {
             Refusal::Policy {
                 what: "personal tokens".into(),
             }
@@ -200,14 +203,15 @@ fn choose_token(
             Refusal::NoTokenForOrigin {
                 origin: origin.to_string(),
             }
-        });
+        }));
     }
-    let permitted: Vec<TokenSummary> = bound
-        .iter()
-        .filter(|s| matches!(access_to(tx, policy, scope, user, s), Ok(Ok(_))))
-        .cloned()
-        .collect();
-    match permitted.len() {
+    let mut permitted = Vec::new();
+    for s in &bound {
+        if access_to(tx, policy, scope, user, s)?.is_ok() {
+            permitted.push(s.clone());
+        }
+    }
+    Ok(match permitted.len() {
         0 => Err(Refusal::NotPermitted {
             user: user.to_owned(),
             what: format!(
@@ -223,7 +227,7 @@ fn choose_token(
         _ => Err(Refusal::Ambiguous {
             candidates: permitted,
         }),
-    }
+    })
 }
 
 fn load_token_conn(conn: &Connection, key: &DataKey, id: &str) -> Result<Token> {

@@ -74,3 +74,21 @@ pub(crate) fn summary_conn(conn: &Connection, id: &str) -> Result<TokenSummary> 
         owner,
     })
 }
+
+/// The token's summary, or `None` when there is no such token.
+pub(crate) fn find_summary(conn: &Connection, id: &str) -> Result<Option<TokenSummary>> {
+    match summary_conn(conn, id) {
+        Ok(s) => Ok(Some(s)),
+        Err(VaultError::NoSuchToken(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every token id, in listing order.
+pub(crate) fn token_ids(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM tokens ORDER BY issuer, account, id")?;
+    let ids = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ids)
+}

@@ -312,3 +312,29 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     );
     assert!(v.verify_audit(None).unwrap().problem.is_none());
 }
+
+#[test]
+fn a_database_error_is_an_error_never_an_audited_refusal() {
+    let f = fixture();
+    let mut v = f.tv.open();
+    let head = v.audit_head_seq().unwrap();
+    // A table the permission checks read is gone (a damaged or hand-edited
+    // file): that is the database failing, not "no such token".
+    rusqlite::Connection::open(&f.tv.path)
+        .unwrap()
+        .execute_batch("DROP TABLE token_sites;")
+        .unwrap();
+    let kaspersky = origin("https://my.kaspersky.com");
+    for (token, purpose) in [
+        (Some(f.k.as_str()), Purpose::Copy),
+        (Some(f.k.as_str()), Purpose::Fill),
+        (None, Purpose::Fill),
+    ] {
+        let err = v
+            .issue_code(&who("bob"), token, Some(&kaspersky), purpose)
+            .unwrap_err();
+        assert!(matches!(err, VaultError::Sqlite(_)), "{purpose:?}: {err}");
+    }
+    // Nothing was recorded as a refusal.
+    assert_eq!(v.audit_head_seq().unwrap(), head);
+}
