@@ -14,7 +14,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use twofill_otp::Token;
 use twofill_vault::audit::{parse_hex32, to_ecs};
-use twofill_vault::{Access, AuditRecord, Purpose, Requester, SiteBinding, Vault};
+use twofill_vault::{
+    Access, AuditRecord, CodeRequest, Purpose, Requester, Scope, SiteBinding, TokensRequest, Vault,
+};
 
 use crate::config::{self, Settings};
 use crate::identity;
@@ -452,7 +454,11 @@ fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
                     .collect()
             } else {
                 vault
-                    .permitted_tokens(&cx.user, None)?
+                    .permitted_tokens(&TokensRequest {
+                        user: &cx.user,
+                        origin: None,
+                        scope: Scope::All,
+                    })?
                     .into_iter()
                     .map(|t| row(serde_json::to_value(t).expect("plain data")))
                     .collect()
@@ -532,8 +538,13 @@ fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
         }
         TokenCommand::Code { id, out } => {
             let mut vault = cx.vault()?;
-            let issued =
-                vault.issue_code(&Requester::cli(&cx.user), Some(&id), None, Purpose::Cli)?;
+            let issued = vault.issue_code(&CodeRequest {
+                who: &Requester::cli(&cx.user),
+                token: Some(&id),
+                origin: None,
+                purpose: Purpose::Cli,
+                scope: Scope::All,
+            })?;
             if out.json {
                 print_json(&json!({
                     "token": issued.token.id, "code": issued.window.code,

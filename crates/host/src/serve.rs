@@ -30,7 +30,8 @@ use twofill_protocol::{
     RequestBody, Response, ResponseBody, SeedPurpose, SeedReply, TokenEntry, TokenInfo,
 };
 use twofill_vault::{
-    AuditEvent, Origin, Purpose, Refusal, Requester, Scope, TokenSummary, Vault, VaultError,
+    AuditEvent, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokenSummary,
+    TokensRequest, Vault, VaultError,
 };
 
 use crate::caller::Caller;
@@ -386,7 +387,11 @@ fn list_tokens(
     let origin = parse_origin(session, "token.list", origin)?;
     let (vault, who) = session.vault()?;
     let tokens = vault
-        .permitted_tokens_scoped(&who.user, origin.as_ref(), scope)
+        .permitted_tokens(&TokensRequest {
+            user: &who.user,
+            origin: origin.as_ref(),
+            scope,
+        })
         .map_err(vault_error)?
         .into_iter()
         .map(|t| TokenEntry {
@@ -429,7 +434,13 @@ fn get_code(
     };
     let (vault, who) = session.vault()?;
     let issued = vault
-        .issue_code_scoped(&who, token, origin.as_ref(), purpose, scope)
+        .issue_code(&CodeRequest {
+            who: &who,
+            token,
+            origin: origin.as_ref(),
+            purpose,
+            scope,
+        })
         .map_err(vault_error)?;
     Ok(ResponseBody::Code(CodeReply {
         token: info(&issued.token),

@@ -11,36 +11,24 @@ use crate::audit::{self, event, refuse};
 use crate::permission::access_to;
 use crate::store::{find_summary, summary_conn, token_ids};
 use crate::{
-    Access, IssuedCode, Origin, Policy, Purpose, Refusal, Requester, Result, Scope, TokenSummary,
-    Vault, VaultError, now_ms, seed_aad,
+    Access, CodeRequest, IssuedCode, Origin, Policy, Purpose, Refusal, Requester, Result, Scope,
+    TokenSummary, Vault, VaultError, now_ms, seed_aad,
 };
 
 impl Vault {
     /// Computes the current code for a token the requester may use, after a
     /// durable audit record. For [`Purpose::Fill`] the token must be bound
-    /// to `origin`; with `token = None` the single permitted token bound to
-    /// the origin is chosen.
-    pub fn issue_code(
-        &mut self,
-        who: &Requester,
-        token: Option<&str>,
-        origin: Option<&Origin>,
-        purpose: Purpose,
-    ) -> Result<IssuedCode> {
-        self.issue_code_scoped(who, token, origin, purpose, Scope::All)
-    }
-
-    /// [`Vault::issue_code`] over the tokens in `scope`: with
-    /// [`Scope::SharedOnly`] a fill never picks a personal token and naming
-    /// one is refused as if it did not exist.
-    pub fn issue_code_scoped(
-        &mut self,
-        who: &Requester,
-        token: Option<&str>,
-        origin: Option<&Origin>,
-        purpose: Purpose,
-        scope: Scope,
-    ) -> Result<IssuedCode> {
+    /// to the origin; with no token named, the single permitted token bound
+    /// to the origin is chosen. With [`Scope::SharedOnly`] a fill never picks
+    /// a personal token and naming one is refused as if it did not exist.
+    pub fn issue_code(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
+        let CodeRequest {
+            who,
+            token,
+            origin,
+            purpose,
+            scope,
+        } = *request;
         let time_ms = now_ms();
         let tx = self
             .conn

@@ -45,8 +45,8 @@ pub use audit::{AuditEvent, AuditRecord, ChainReport};
 pub use binding::{Origin, SiteBinding, SiteError};
 pub use error::{Refusal, Result, VaultError};
 pub use model::{
-    Access, GroupInfo, IssuedCode, PermittedToken, Policy, Purpose, Requester, Scope, TokenDetails,
-    TokenSummary, UserInfo,
+    Access, CodeRequest, GroupInfo, IssuedCode, PermittedToken, Policy, Purpose, Requester, Scope,
+    TokenDetails, TokenSummary, TokensRequest, UserInfo,
 };
 pub use schema::SCHEMA_VERSION;
 

@@ -6,8 +6,8 @@ use rusqlite::OptionalExtension;
 use crate::permission::access_to;
 use crate::store::{grants_of_token, summary_conn};
 use crate::{
-    Access, GroupInfo, Origin, PermittedToken, Result, Scope, TokenDetails, TokenSummary, UserInfo,
-    Vault,
+    Access, GroupInfo, PermittedToken, Result, Scope, TokenDetails, TokenSummary, TokensRequest,
+    UserInfo, Vault,
 };
 
 impl Vault {
@@ -51,23 +51,15 @@ impl Vault {
         Ok(access_to(&self.conn, self.policy, Scope::All, user, &summary)?.ok())
     }
 
-    /// Tokens the user may use (bound to `origin` first when one is given).
-    pub fn permitted_tokens(
-        &self,
-        user: &str,
-        origin: Option<&Origin>,
-    ) -> Result<Vec<PermittedToken>> {
-        self.permitted_tokens_scoped(user, origin, Scope::All)
-    }
-
-    /// [`Vault::permitted_tokens`], with the user's personal tokens left out
-    /// for [`Scope::SharedOnly`] (and whenever the policy forbids them).
-    pub fn permitted_tokens_scoped(
-        &self,
-        user: &str,
-        origin: Option<&Origin>,
-        scope: Scope,
-    ) -> Result<Vec<PermittedToken>> {
+    /// Tokens the user may use (bound to the origin first when one is
+    /// given), with the user's personal tokens left out for
+    /// [`Scope::SharedOnly`] (and whenever the policy forbids them).
+    pub fn permitted_tokens(&self, request: &TokensRequest<'_>) -> Result<Vec<PermittedToken>> {
+        let TokensRequest {
+            user,
+            origin,
+            scope,
+        } = *request;
         let mut out = Vec::new();
         for summary in self.tokens()? {
             if let Ok(access) = access_to(&self.conn, self.policy, scope, user, &summary)? {

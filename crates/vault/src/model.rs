@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use twofill_otp::CodeWindow;
 
-use crate::SiteBinding;
+use crate::{Origin, SiteBinding};
 
 /// What a group's members may do with a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -126,6 +126,27 @@ impl Requester {
             extension_id: None,
         }
     }
+}
+
+/// A request for a code ([`crate::Vault::issue_code`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRequest<'a> {
+    pub who: &'a Requester,
+    /// The token asked for; `None` lets a fill pick the one bound to `origin`.
+    pub token: Option<&'a str>,
+    /// The page's origin (required for [`Purpose::Fill`]).
+    pub origin: Option<&'a Origin>,
+    pub purpose: Purpose,
+    pub scope: Scope,
+}
+
+/// A request for the tokens a user may use ([`crate::Vault::permitted_tokens`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TokensRequest<'a> {
+    pub user: &'a str,
+    /// Tokens bound to this origin come first.
+    pub origin: Option<&'a Origin>,
+    pub scope: Scope,
 }
 
 /// A token as listed: everything except the seed.

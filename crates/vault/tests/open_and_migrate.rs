@@ -5,7 +5,9 @@ mod common;
 
 use common::{TempVault, file_contains, fixture_copy, token};
 use rusqlite::Connection;
-use twofill_vault::{Access, Purpose, Requester, SCHEMA_VERSION, Vault, VaultError};
+use twofill_vault::{
+    Access, CodeRequest, Purpose, Requester, SCHEMA_VERSION, Scope, Vault, VaultError,
+};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
@@ -143,8 +145,14 @@ fn version_1_vault_is_migrated_and_its_plaintext_scrubbed() {
         .unwrap();
     assert_eq!(seed.secret.to_base32(), SEED);
     let origin = "https://my.kaspersky.com".parse().unwrap();
-    v.issue_code(&Requester::cli("alice"), None, Some(&origin), Purpose::Fill)
-        .unwrap();
+    v.issue_code(&CodeRequest {
+        who: &Requester::cli("alice"),
+        token: None,
+        origin: Some(&origin),
+        purpose: Purpose::Fill,
+        scope: Scope::All,
+    })
+    .unwrap();
     drop(v);
     Connection::open(&tv.path)
         .unwrap()
@@ -259,12 +267,13 @@ fn version_2_vault_is_migrated_keeping_tokens_grants_and_the_audit_chain() {
     assert_eq!(seed.secret.to_base32(), SEED);
     let github = token("GitHub", V2_GITHUB_SEED);
     let issued = v
-        .issue_code(
-            &Requester::cli("carol"),
-            None,
-            Some(&"https://github.com".parse().unwrap()),
-            Purpose::Fill,
-        )
+        .issue_code(&CodeRequest {
+            who: &Requester::cli("carol"),
+            token: None,
+            origin: Some(&"https://github.com".parse().unwrap()),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
         .unwrap();
     assert_eq!(issued.window.code, github.code_at(issued.window.valid_from));
 

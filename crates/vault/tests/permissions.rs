@@ -3,7 +3,9 @@
 mod common;
 
 use common::{TempVault, token};
-use twofill_vault::{Access, Origin, Purpose, Refusal, Requester, VaultError};
+use twofill_vault::{
+    Access, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokensRequest, VaultError,
+};
 
 const KASPERSKY_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const GITHUB_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -88,7 +90,13 @@ fn permission_matrix() {
         assert_eq!(v.access(user, &f.k).unwrap(), access, "{user}");
 
         // Fill on the bound site.
-        let fill = v.issue_code(&who(user), None, Some(&bound), Purpose::Fill);
+        let fill = v.issue_code(&CodeRequest {
+            who: &who(user),
+            token: None,
+            origin: Some(&bound),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        });
         match access {
             Some(_) => {
                 let issued = fill.unwrap_or_else(|e| panic!("{user}: {e}"));
@@ -103,19 +111,37 @@ fn permission_matrix() {
 
         // Fill elsewhere: never, whatever the grant, even naming the token.
         for token in [None, Some(f.k.as_str())] {
-            let r = v.issue_code(&who(user), token, Some(&other), Purpose::Fill);
+            let r = v.issue_code(&CodeRequest {
+                who: &who(user),
+                token,
+                origin: Some(&other),
+                purpose: Purpose::Fill,
+                scope: Scope::All,
+            });
             assert!(
                 matches!(refusal(r.unwrap_err()), Refusal::NoTokenForOrigin { .. }),
                 "{user}"
             );
         }
         // A fill needs an origin.
-        let r = v.issue_code(&who(user), Some(&f.k), None, Purpose::Fill);
+        let r = v.issue_code(&CodeRequest {
+            who: &who(user),
+            token: Some(&f.k),
+            origin: None,
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        });
         assert_eq!(refusal(r.unwrap_err()), Refusal::OriginRequired);
 
         // Copy and view from the popup: grant needed, no binding needed.
         for purpose in [Purpose::Copy, Purpose::View, Purpose::Cli] {
-            let r = v.issue_code(&who(user), Some(&f.k), None, purpose);
+            let r = v.issue_code(&CodeRequest {
+                who: &who(user),
+                token: Some(&f.k),
+                origin: None,
+                purpose,
+                scope: Scope::All,
+            });
             assert_eq!(r.is_ok(), access.is_some(), "{user} {purpose:?}");
         }
 
@@ -134,11 +160,15 @@ fn permission_matrix() {
 
     // Listing shows exactly the permitted tokens, with the level.
     let listed = |user: &str| -> Vec<(String, Access)> {
-        v.permitted_tokens(user, None)
-            .unwrap()
-            .into_iter()
-            .map(|t| (t.summary.id, t.access))
-            .collect()
+        v.permitted_tokens(&TokensRequest {
+            user,
+            origin: None,
+            scope: Scope::All,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.summary.id, t.access))
+        .collect()
     };
     assert_eq!(listed("bob"), vec![(f.k.clone(), Access::CodeOnly)]);
     let mut carol = listed("carol");
@@ -152,7 +182,11 @@ fn permission_matrix() {
     assert!(listed("dave").is_empty());
     // Tokens bound to the current site come first.
     let first = v
-        .permitted_tokens("carol", Some(&origin("https://github.com")))
+        .permitted_tokens(&TokensRequest {
+            user: "carol",
+            origin: Some(&origin("https://github.com")),
+            scope: Scope::All,
+        })
         .unwrap();
     assert_eq!(first[0].summary.id, f.g);
 }
@@ -178,8 +212,14 @@ fn code_only_users_can_never_read_a_seed() {
         .unwrap();
     assert!(v.reveal_seed(&who("carol"), &f.k, "seed.reveal").is_err());
     assert!(
-        v.issue_code(&who("carol"), Some(&f.k), None, Purpose::Copy)
-            .is_ok()
+        v.issue_code(&CodeRequest {
+            who: &who("carol"),
+            token: Some(&f.k),
+            origin: None,
+            purpose: Purpose::Copy,
+            scope: Scope::All
+        })
+        .is_ok()
     );
 }
 
@@ -198,8 +238,14 @@ fn ambiguous_origin_lists_candidates_and_naming_one_works() {
         .unwrap();
     let bound = origin("https://my.kaspersky.com");
     match refusal(
-        v.issue_code(&who("bob"), None, Some(&bound), Purpose::Fill)
-            .unwrap_err(),
+        v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&bound),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
+        .unwrap_err(),
     ) {
         Refusal::Ambiguous { candidates } => {
             let mut ids: Vec<_> = candidates.into_iter().map(|c| c.id).collect();
@@ -211,14 +257,26 @@ fn ambiguous_origin_lists_candidates_and_naming_one_works() {
         other => panic!("{other:?}"),
     }
     let issued = v
-        .issue_code(&who("bob"), Some(&second), Some(&bound), Purpose::Fill)
+        .issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: Some(&second),
+            origin: Some(&bound),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
         .unwrap();
     assert_eq!(issued.token.id, second);
     // A candidate bob may not use is not offered: dave sees none.
     assert!(matches!(
         refusal(
-            v.issue_code(&who("dave"), None, Some(&bound), Purpose::Fill)
-                .unwrap_err()
+            v.issue_code(&CodeRequest {
+                who: &who("dave"),
+                token: None,
+                origin: Some(&bound),
+                purpose: Purpose::Fill,
+                scope: Scope::All
+            })
+            .unwrap_err()
         ),
         Refusal::NotPermitted { .. }
     ));
@@ -261,9 +319,21 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     let start = v.audit_records(0, 10_000).unwrap().len();
     let bound = origin("https://my.kaspersky.com");
     let issued = v
-        .issue_code(&who("bob"), None, Some(&bound), Purpose::Fill)
+        .issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&bound),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
         .unwrap();
-    let _ = v.issue_code(&who("dave"), None, Some(&bound), Purpose::Fill);
+    let _ = v.issue_code(&CodeRequest {
+        who: &who("dave"),
+        token: None,
+        origin: Some(&bound),
+        purpose: Purpose::Fill,
+        scope: Scope::All,
+    });
     let _ = v.reveal_seed(&who("bob"), &f.k, "seed.reveal");
     let _ = v.reveal_seed(&who("carol"), &f.k, "seed.reveal");
     drop(v);
@@ -331,7 +401,13 @@ fn a_database_error_is_an_error_never_an_audited_refusal() {
         (None, Purpose::Fill),
     ] {
         let err = v
-            .issue_code(&who("bob"), token, Some(&kaspersky), purpose)
+            .issue_code(&CodeRequest {
+                who: &who("bob"),
+                token,
+                origin: Some(&kaspersky),
+                purpose,
+                scope: Scope::All,
+            })
             .unwrap_err();
         assert!(matches!(err, VaultError::Sqlite(_)), "{purpose:?}: {err}");
     }
