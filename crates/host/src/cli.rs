@@ -15,7 +15,8 @@ use serde_json::json;
 use twofill_otp::Token;
 use twofill_vault::audit::{parse_hex32, to_ecs};
 use twofill_vault::{
-    Access, AuditRecord, CodeRequest, Purpose, Requester, Scope, SiteBinding, TokensRequest, Vault,
+    Access, AuditAction, AuditRecord, CodeRequest, Purpose, Requester, Scope, SiteBinding,
+    TokensRequest, Vault,
 };
 
 use crate::config::{self, Settings};
@@ -199,6 +200,7 @@ enum GrantCommand {
 
 fn parse_access(s: &str) -> Result<Access, String> {
     s.parse()
+        .map_err(|e: twofill_words::UnknownWord| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -557,7 +559,7 @@ fn token(cx: Invocation, command: TokenCommand) -> Result<ExitCode> {
         }
         TokenCommand::Reveal { id, out } => {
             let mut vault = cx.vault()?;
-            let t = vault.reveal_seed(&Requester::cli(&cx.user), &id, "seed.export")?;
+            let t = vault.reveal_seed(&Requester::cli(&cx.user), &id, AuditAction::SeedExport)?;
             if out.json {
                 print_json(
                     &json!({"token": id, "secret": t.secret.to_base32(), "uri": t.to_uri()}),

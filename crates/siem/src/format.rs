@@ -48,7 +48,7 @@ impl SyslogHeader {
             "<{pri}>1 {} {} {APP_NAME} - {}",
             chrono_like_rfc3339(r.time_ms),
             self.hostname,
-            header_field(&r.event.action, 32),
+            header_field(r.event.action.as_str(), 32),
         )
     }
 }
@@ -87,7 +87,7 @@ pub fn structured_data(r: &AuditRecord) -> String {
     };
     param("seq", &r.seq.to_string());
     param("time", &r.time_ms.to_string());
-    param("action", &e.action);
+    param("action", e.action.as_str());
     param("outcome", r.outcome().as_str());
     param("user", &e.user);
     let optional = [
@@ -177,7 +177,7 @@ pub fn cef_value_escape(s: &str) -> String {
 fn cef_severity(r: &AuditRecord) -> u8 {
     if !r.event.success {
         6
-    } else if r.event.action.starts_with("seed.") {
+    } else if r.event.action.is_seed() {
         5
     } else {
         3
@@ -189,14 +189,14 @@ pub fn cef(r: &AuditRecord) -> String {
     let e = &r.event;
     let mut s = format!(
         "CEF:0|{VENDOR}|{PRODUCT}|{VERSION}|{}|{}|{}|",
-        cef_header_escape(&e.action),
+        cef_header_escape(e.action.as_str()),
         cef_header_escape(&format!("{} {}", e.action, r.outcome().as_str())),
         cef_severity(r),
     );
     let mut ext: Vec<(&str, String)> = vec![
         ("rt", r.time_ms.to_string()),
         ("externalId", r.seq.to_string()),
-        ("act", e.action.clone()),
+        ("act", e.action.to_string()),
         ("outcome", r.outcome().as_str().into()),
         ("suser", e.user.clone()),
     ];
@@ -296,7 +296,7 @@ pub fn hec_event(r: &AuditRecord, host: &str, index: Option<&str>) -> serde_json
 #[cfg(test)]
 mod tests {
     use super::*;
-    use twofill_vault::AuditEvent;
+    use twofill_vault::{AuditAction, AuditEvent};
 
     fn record(user: &str, reason: Option<&str>) -> AuditRecord {
         AuditRecord {
@@ -304,7 +304,7 @@ mod tests {
             time_ms: 1_700_000_000_123,
             event: AuditEvent {
                 user: user.into(),
-                action: "code.fill".into(),
+                action: AuditAction::CodeFill,
                 success: reason.is_none(),
                 token_id: Some("t1".into()),
                 token_label: Some("GitHub (me|you)".into()),

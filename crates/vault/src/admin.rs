@@ -5,6 +5,7 @@
 use rusqlite::{Transaction, TransactionBehavior, params};
 use twofill_otp::Token;
 use twofill_seal::DataKey;
+use twofill_words::AuditAction;
 
 use crate::audit::{admin_audit, refuse};
 use crate::permission::check_admin;
@@ -20,7 +21,7 @@ impl Vault {
     fn admin<T>(
         &mut self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         change: impl FnOnce(&Transaction<'_>, &DataKey, &[u8; 32]) -> Result<T>,
     ) -> Result<T> {
         let tx = self
@@ -51,11 +52,18 @@ impl Vault {
         token: &Token,
         sites: &[SiteBinding],
     ) -> Result<String> {
-        self.admin(actor, "token.add", |tx, key, audit_key| {
+        self.admin(actor, AuditAction::TokenAdd, |tx, key, audit_key| {
             let id = insert_token(tx, key, actor, token, sites, None)?;
             let summary = summary_conn(tx, &id)?;
             let detail = format!("sites: {}", join(&summary.bindings));
-            admin_audit(tx, audit_key, actor, "token.add", Some(&summary), detail)?;
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                AuditAction::TokenAdd,
+                Some(&summary),
+                detail,
+            )?;
             Ok(id)
         })
     }
@@ -90,7 +98,7 @@ impl Vault {
                 &tx,
                 &self.audit_key,
                 &who,
-                "token.add",
+                AuditAction::TokenAdd,
                 None,
                 None,
                 &refusal,
@@ -108,7 +116,7 @@ impl Vault {
             &tx,
             &self.audit_key,
             actor,
-            "token.add",
+            AuditAction::TokenAdd,
             Some(&summary),
             detail,
         )?;
@@ -123,7 +131,7 @@ impl Vault {
     fn manage_token<T>(
         &mut self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         id: &str,
         change: impl FnOnce(&Transaction<'_>, &TokenSummary, &[u8; 32]) -> Result<T>,
     ) -> Result<T> {
@@ -152,61 +160,90 @@ impl Vault {
 
     /// Removes a token: admins any, users their own personal tokens.
     pub fn remove_token(&mut self, actor: &str, id: &str) -> Result<()> {
-        self.manage_token(actor, "token.remove", id, |tx, summary, audit_key| {
-            tx.execute("DELETE FROM tokens WHERE id = ?1", [id])?;
-            admin_audit(
-                tx,
-                audit_key,
-                actor,
-                "token.remove",
-                Some(summary),
-                personal_detail(summary, String::new()),
-            )
-        })
+        self.manage_token(
+            actor,
+            AuditAction::TokenRemove,
+            id,
+            |tx, summary, audit_key| {
+                tx.execute("DELETE FROM tokens WHERE id = ?1", [id])?;
+                admin_audit(
+                    tx,
+                    audit_key,
+                    actor,
+                    AuditAction::TokenRemove,
+                    Some(summary),
+                    personal_detail(summary, String::new()),
+                )
+            },
+        )
     }
 
     /// Binds another site to a token: admins any, users their own personal tokens.
     pub fn bind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
-        self.manage_token(actor, "token.bind", id, |tx, summary, audit_key| {
-            tx.execute(
-                "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
-                params![id, site.to_string()],
-            )?;
-            let detail = personal_detail(summary, format!("site: {site}"));
-            admin_audit(tx, audit_key, actor, "token.bind", Some(summary), detail)
-        })
+        self.manage_token(
+            actor,
+            AuditAction::TokenBind,
+            id,
+            |tx, summary, audit_key| {
+                tx.execute(
+                    "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
+                    params![id, site.to_string()],
+                )?;
+                let detail = personal_detail(summary, format!("site: {site}"));
+                admin_audit(
+                    tx,
+                    audit_key,
+                    actor,
+                    AuditAction::TokenBind,
+                    Some(summary),
+                    detail,
+                )
+            },
+        )
     }
 
     /// Removes a site from a token: admins any, users their own personal tokens.
     pub fn unbind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
-        self.manage_token(actor, "token.unbind", id, |tx, summary, audit_key| {
-            tx.execute(
-                "DELETE FROM token_sites WHERE token_id = ?1 AND site = ?2",
-                params![id, site.to_string()],
-            )?;
-            let detail = personal_detail(summary, format!("site: {site}"));
-            admin_audit(tx, audit_key, actor, "token.unbind", Some(summary), detail)
-        })
+        self.manage_token(
+            actor,
+            AuditAction::TokenUnbind,
+            id,
+            |tx, summary, audit_key| {
+                tx.execute(
+                    "DELETE FROM token_sites WHERE token_id = ?1 AND site = ?2",
+                    params![id, site.to_string()],
+                )?;
+                let detail = personal_detail(summary, format!("site: {site}"));
+                admin_audit(
+                    tx,
+                    audit_key,
+                    actor,
+                    AuditAction::TokenUnbind,
+                    Some(summary),
+                    detail,
+                )
+            },
+        )
     }
 
     /// Adds a user, or sets the admin flag of an existing one.
     pub fn add_user(&mut self, actor: &str, name: &str, admin: bool) -> Result<()> {
         valid_name(name)?;
-        self.admin(actor, "user.add", |tx, _, audit_key| {
+        self.admin(actor, AuditAction::UserAdd, |tx, _, audit_key| {
             tx.execute(
                 "INSERT INTO users (name, admin) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET admin = excluded.admin",
                 params![name, admin],
             )?;
             let detail = format!("user: {name}; admin: {admin}");
-            admin_audit(tx, audit_key, actor, "user.add", None, detail)
+            admin_audit(tx, audit_key, actor, AuditAction::UserAdd, None, detail)
         })
     }
 
     /// Removes a user, and with them their personal tokens (named in the
     /// audit record).
     pub fn remove_user(&mut self, actor: &str, name: &str) -> Result<()> {
-        self.admin(actor, "user.remove", |tx, _, audit_key| {
+        self.admin(actor, AuditAction::UserRemove, |tx, _, audit_key| {
             let personal: Vec<String> = {
                 let mut stmt = tx.prepare(
                     "SELECT id FROM tokens WHERE owner = ?1 ORDER BY issuer, account, id",
@@ -226,13 +263,13 @@ impl Vault {
             if !labels.is_empty() {
                 detail.push_str(&format!("; personal tokens removed: {}", labels.join(", ")));
             }
-            admin_audit(tx, audit_key, actor, "user.remove", None, detail)
+            admin_audit(tx, audit_key, actor, AuditAction::UserRemove, None, detail)
         })
     }
 
     pub fn add_group(&mut self, actor: &str, name: &str) -> Result<()> {
         valid_name(name)?;
-        self.admin(actor, "group.add", |tx, _, audit_key| {
+        self.admin(actor, AuditAction::GroupAdd, |tx, _, audit_key| {
             if tx.execute("INSERT OR IGNORE INTO groups (name) VALUES (?1)", [name])? == 0 {
                 return Err(VaultError::Exists(name.to_owned()));
             }
@@ -240,7 +277,7 @@ impl Vault {
                 tx,
                 audit_key,
                 actor,
-                "group.add",
+                AuditAction::GroupAdd,
                 None,
                 format!("group: {name}"),
             )
@@ -248,7 +285,7 @@ impl Vault {
     }
 
     pub fn remove_group(&mut self, actor: &str, name: &str) -> Result<()> {
-        self.admin(actor, "group.remove", |tx, _, audit_key| {
+        self.admin(actor, AuditAction::GroupRemove, |tx, _, audit_key| {
             if tx.execute("DELETE FROM groups WHERE name = ?1", [name])? == 0 {
                 return Err(VaultError::NoSuchGroup(name.to_owned()));
             }
@@ -256,7 +293,7 @@ impl Vault {
                 tx,
                 audit_key,
                 actor,
-                "group.remove",
+                AuditAction::GroupRemove,
                 None,
                 format!("group: {name}"),
             )
@@ -266,7 +303,7 @@ impl Vault {
     /// Adds `user` to `group`, creating the user (non-admin) if needed.
     pub fn add_member(&mut self, actor: &str, group: &str, user: &str) -> Result<()> {
         valid_name(user)?;
-        self.admin(actor, "group.member.add", |tx, _, audit_key| {
+        self.admin(actor, AuditAction::GroupMemberAdd, |tx, _, audit_key| {
             group_exists(tx, group)?;
             tx.execute("INSERT OR IGNORE INTO users (name) VALUES (?1)", [user])?;
             tx.execute(
@@ -274,26 +311,40 @@ impl Vault {
                 params![group, user],
             )?;
             let detail = format!("group: {group}; user: {user}");
-            admin_audit(tx, audit_key, actor, "group.member.add", None, detail)
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                AuditAction::GroupMemberAdd,
+                None,
+                detail,
+            )
         })
     }
 
     pub fn remove_member(&mut self, actor: &str, group: &str, user: &str) -> Result<()> {
-        self.admin(actor, "group.member.remove", |tx, _, audit_key| {
+        self.admin(actor, AuditAction::GroupMemberRemove, |tx, _, audit_key| {
             group_exists(tx, group)?;
             tx.execute(
                 "DELETE FROM members WHERE group_name = ?1 AND user_name = ?2",
                 params![group, user],
             )?;
             let detail = format!("group: {group}; user: {user}");
-            admin_audit(tx, audit_key, actor, "group.member.remove", None, detail)
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                AuditAction::GroupMemberRemove,
+                None,
+                detail,
+            )
         })
     }
 
     /// Grants `group` the `level` on token `id` (replacing any earlier level).
     /// Personal tokens are refused (and the refusal recorded).
     pub fn set_grant(&mut self, actor: &str, id: &str, group: &str, level: Access) -> Result<()> {
-        self.admin(actor, "grant.set", |tx, _, audit_key| {
+        self.admin(actor, AuditAction::GrantSet, |tx, _, audit_key| {
             let summary = summary_conn(tx, id)?;
             if summary.is_personal() {
                 let refusal = Refusal::PersonalToken { id: id.to_owned() };
@@ -302,7 +353,7 @@ impl Vault {
                     tx,
                     audit_key,
                     &who,
-                    "grant.set",
+                    AuditAction::GrantSet,
                     Some(&summary),
                     None,
                     &refusal,
@@ -316,21 +367,35 @@ impl Vault {
                 params![id, group, level.as_str()],
             )?;
             let detail = format!("group: {group}; level: {level}");
-            admin_audit(tx, audit_key, actor, "grant.set", Some(&summary), detail)?;
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                AuditAction::GrantSet,
+                Some(&summary),
+                detail,
+            )?;
             Ok(Ok(()))
         })?
         .map_err(VaultError::Refused)
     }
 
     pub fn revoke_grant(&mut self, actor: &str, id: &str, group: &str) -> Result<()> {
-        self.admin(actor, "grant.revoke", |tx, _, audit_key| {
+        self.admin(actor, AuditAction::GrantRevoke, |tx, _, audit_key| {
             let summary = summary_conn(tx, id)?;
             tx.execute(
                 "DELETE FROM grants WHERE token_id = ?1 AND group_name = ?2",
                 params![id, group],
             )?;
             let detail = format!("group: {group}");
-            admin_audit(tx, audit_key, actor, "grant.revoke", Some(&summary), detail)
+            admin_audit(
+                tx,
+                audit_key,
+                actor,
+                AuditAction::GrantRevoke,
+                Some(&summary),
+                detail,
+            )
         })
     }
 }

@@ -16,8 +16,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use twofill_words::{AuditAction, unix_now_ms};
 
-use crate::{Origin, Refusal, Requester, Result, TokenSummary, Vault, now_ms};
+use crate::{Origin, Refusal, Requester, Result, TokenSummary, Vault};
 
 /// MAC of the (virtual) record before the first one.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -40,12 +41,12 @@ impl Outcome {
 
 /// What happened, as the caller describes it. The vault adds the sequence
 /// number, the time and the chain.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// The person (OS user, or as configured) on whose behalf it happened.
     pub user: String,
-    /// Dotted action name, e.g. `code.fill`, `seed.reveal`, `grant.set`.
-    pub action: String,
+    /// What happened (`code.fill`, `seed.reveal`, `grant.set`, …).
+    pub action: AuditAction,
     pub success: bool,
     pub token_id: Option<String>,
     /// "Issuer (account)" at the time, so the record stays readable after
@@ -59,6 +60,23 @@ pub struct AuditEvent {
     pub extension_id: Option<String>,
     /// Why it was refused, or what changed (admin actions).
     pub reason: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event with only the person, the action and the outcome filled in.
+    pub fn new(user: impl Into<String>, action: AuditAction, success: bool) -> AuditEvent {
+        AuditEvent {
+            user: user.into(),
+            action,
+            success,
+            token_id: None,
+            token_label: None,
+            origin: None,
+            browser: None,
+            extension_id: None,
+            reason: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +108,7 @@ fn canonical(seq: i64, time_ms: i64, e: &AuditEvent) -> Vec<u8> {
         seq,
         time_ms,
         e.user,
-        e.action,
+        e.action.as_str(),
         e.success,
         e.token_id,
         e.token_label,
@@ -159,7 +177,7 @@ pub(crate) fn append(
             seq,
             time_ms,
             event.user,
-            event.action,
+            event.action.as_str(),
             event.success,
             event.token_id,
             event.token_label,
@@ -204,7 +222,16 @@ pub(crate) fn read(
             time_ms: r.get(1)?,
             event: AuditEvent {
                 user: r.get(2)?,
-                action: r.get(3)?,
+                action: {
+                    let text: String = r.get(3)?;
+                    text.parse().map_err(|e: twofill_words::UnknownWord| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            3,
+                            rusqlite::types::Type::Text,
+                            e.to_string().into(),
+                        )
+                    })?
+                },
                 success: r.get(4)?,
                 token_id: r.get(5)?,
                 token_label: r.get(6)?,
@@ -323,7 +350,7 @@ pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
 /// `audit export` and the SIEM sinks.
 pub fn to_ecs(r: &AuditRecord) -> serde_json::Value {
     let ts = chrono_like_rfc3339(r.time_ms);
-    let category = if r.event.action.starts_with("code.") || r.event.action.starts_with("seed.") {
+    let category = if r.event.action.is_code() || r.event.action.is_seed() {
         "authentication"
     } else {
         "configuration"
@@ -416,7 +443,7 @@ impl Vault {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let r = append(&tx, &self.audit_key, now_ms(), event)?;
+        let r = append(&tx, &self.audit_key, unix_now_ms(), event)?;
         tx.commit()?;
         Ok(r)
     }
@@ -424,7 +451,7 @@ impl Vault {
 
 pub(crate) fn event(
     who: &Requester,
-    action: &str,
+    action: AuditAction,
     success: bool,
     token: Option<&TokenSummary>,
     origin: Option<&Origin>,
@@ -432,7 +459,7 @@ pub(crate) fn event(
 ) -> AuditEvent {
     AuditEvent {
         user: who.user.clone(),
-        action: action.to_owned(),
+        action,
         success,
         token_id: token.map(|t| t.id.clone()),
         token_label: token.map(|t| t.label()),
@@ -447,7 +474,7 @@ pub(crate) fn refuse(
     tx: &Transaction<'_>,
     key: &[u8; 32],
     who: &Requester,
-    action: &str,
+    action: AuditAction,
     token: Option<&TokenSummary>,
     origin: Option<&Origin>,
     refusal: &Refusal,
@@ -456,7 +483,7 @@ pub(crate) fn refuse(
     append(
         tx,
         key,
-        now_ms(),
+        unix_now_ms(),
         &event(who, action, false, token, origin, Some(reason)),
     )?;
     Ok(())
@@ -466,7 +493,7 @@ pub(crate) fn admin_audit(
     tx: &Transaction<'_>,
     key: &[u8; 32],
     actor: &str,
-    action: &str,
+    action: AuditAction,
     token: Option<&TokenSummary>,
     detail: String,
 ) -> Result<()> {
@@ -474,7 +501,7 @@ pub(crate) fn admin_audit(
     append(
         tx,
         key,
-        now_ms(),
+        unix_now_ms(),
         &event(&Requester::cli(actor), action, true, token, None, reason),
     )?;
     Ok(())

@@ -6,13 +6,14 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use twofill_otp::Token;
 use twofill_seal::DataKey;
+use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::audit::{self, event, refuse};
 use crate::permission::access_to;
 use crate::store::{find_summary, summary_conn, token_ids};
 use crate::{
     Access, CodeRequest, IssuedCode, Origin, Policy, Purpose, Refusal, Requester, Result, Scope,
-    TokenSummary, Vault, VaultError, now_ms, seed_aad,
+    TokenSummary, Vault, VaultError, seed_aad,
 };
 
 impl Vault {
@@ -29,7 +30,7 @@ impl Vault {
             purpose,
             scope,
         } = *request;
-        let time_ms = now_ms();
+        let time_ms = unix_now_ms();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -74,7 +75,7 @@ impl Vault {
     /// The token with its seed, for `full-seed` holders (and the owner of a
     /// personal token) only, and only if the [`Policy`] allows seed reveals.
     /// `action` is the audit action (`seed.reveal`, `seed.export`, `seed.qr`).
-    pub fn reveal_seed(&mut self, who: &Requester, id: &str, action: &str) -> Result<Token> {
+    pub fn reveal_seed(&mut self, who: &Requester, id: &str, action: AuditAction) -> Result<Token> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -124,7 +125,7 @@ impl Vault {
         audit::append(
             &tx,
             &self.audit_key,
-            now_ms(),
+            unix_now_ms(),
             &event(who, action, true, Some(&summary), None, None),
         )?;
         tx.commit()?;

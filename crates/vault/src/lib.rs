@@ -36,7 +36,7 @@ mod schema;
 mod store;
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use twofill_seal::{DataKey, Protection};
@@ -49,19 +49,13 @@ pub use model::{
     TokenDetails, TokenSummary, TokensRequest, UserInfo,
 };
 pub use schema::SCHEMA_VERSION;
+pub use twofill_words::AuditAction;
 
 pub struct Vault {
     pub(crate) conn: Connection,
     pub(crate) key: DataKey,
     pub(crate) audit_key: zeroize::Zeroizing<[u8; 32]>,
     pub(crate) policy: Policy,
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_millis() as i64
 }
 
 pub(crate) fn seed_aad(id: &str) -> Vec<u8> {

@@ -2,53 +2,13 @@
 //! scope, under which policy) and what they get back (tokens without seeds,
 //! users, groups, issued codes).
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Serialize;
+use std::collections::BTreeMap;
 use twofill_otp::CodeWindow;
+pub use twofill_words::Access;
+use twofill_words::{AuditAction, token_label};
 
 use crate::{Origin, SiteBinding};
-
-/// What a group's members may do with a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Access {
-    /// Codes only: fill, copy, view. Never the seed.
-    #[serde(rename = "code-only")]
-    CodeOnly,
-    /// Codes, and the seed itself (reveal, export, QR).
-    #[serde(rename = "full-seed")]
-    FullSeed,
-}
-
-impl Access {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::CodeOnly => "code-only",
-            Access::FullSeed => "full-seed",
-        }
-    }
-}
-
-impl fmt::Display for Access {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Access {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "code-only" => Ok(Access::CodeOnly),
-            "full-seed" => Ok(Access::FullSeed),
-            other => Err(format!(
-                "unknown access level `{other}`; use `code-only` or `full-seed`"
-            )),
-        }
-    }
-}
 
 /// Why a code is being handed out; becomes the audit action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +24,12 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    pub fn action(self) -> &'static str {
+    pub fn action(self) -> AuditAction {
         match self {
-            Purpose::Fill => "code.fill",
-            Purpose::Copy => "code.copy",
-            Purpose::View => "code.view",
-            Purpose::Cli => "code.cli",
+            Purpose::Fill => AuditAction::CodeFill,
+            Purpose::Copy => AuditAction::CodeCopy,
+            Purpose::View => AuditAction::CodeView,
+            Purpose::Cli => AuditAction::CodeCli,
         }
     }
 }
@@ -167,10 +127,7 @@ fn display_list<S: serde::Serializer>(v: &[SiteBinding], s: S) -> Result<S::Ok, 
 
 impl TokenSummary {
     pub fn label(&self) -> String {
-        match &self.issuer {
-            Some(i) => format!("{i} ({})", self.account),
-            None => self.account.clone(),
-        }
+        token_label(self.issuer.as_deref(), &self.account)
     }
 
     pub fn is_personal(&self) -> bool {

@@ -2,6 +2,7 @@
 //! admin (the first one to administer a new vault becomes it).
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
+use twofill_words::AuditAction;
 
 use crate::admin::valid_name;
 use crate::audit::admin_audit;
@@ -27,7 +28,7 @@ pub(crate) fn check_admin(
             tx,
             key,
             actor,
-            "vault.init",
+            AuditAction::VaultInit,
             None,
             format!("first admin: {actor}"),
         )?;

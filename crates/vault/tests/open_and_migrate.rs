@@ -6,7 +6,7 @@ mod common;
 use common::{TempVault, file_contains, fixture_copy, token};
 use rusqlite::Connection;
 use twofill_vault::{
-    Access, CodeRequest, Purpose, Requester, SCHEMA_VERSION, Scope, Vault, VaultError,
+    Access, AuditAction, CodeRequest, Purpose, Requester, SCHEMA_VERSION, Scope, Vault, VaultError,
 };
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -141,7 +141,7 @@ fn version_1_vault_is_migrated_and_its_plaintext_scrubbed() {
     v.set_grant("alice", "abc123", "ops", Access::FullSeed)
         .unwrap();
     let seed = v
-        .reveal_seed(&Requester::cli("alice"), "abc123", "seed.reveal")
+        .reveal_seed(&Requester::cli("alice"), "abc123", AuditAction::SeedReveal)
         .unwrap();
     assert_eq!(seed.secret.to_base32(), SEED);
     let origin = "https://my.kaspersky.com".parse().unwrap();
@@ -262,7 +262,11 @@ fn version_2_vault_is_migrated_keeping_tokens_grants_and_the_audit_chain() {
 
     // The data key is the vault's own (a fresh one could not open the seeds).
     let seed = v
-        .reveal_seed(&Requester::cli("carol"), V2_KASPERSKY, "seed.reveal")
+        .reveal_seed(
+            &Requester::cli("carol"),
+            V2_KASPERSKY,
+            AuditAction::SeedReveal,
+        )
         .unwrap();
     assert_eq!(seed.secret.to_base32(), SEED);
     let github = token("GitHub", V2_GITHUB_SEED);

@@ -4,7 +4,8 @@ mod common;
 
 use common::{TempVault, token};
 use twofill_vault::{
-    Access, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokensRequest, VaultError,
+    Access, AuditAction, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokensRequest,
+    VaultError,
 };
 
 const KASPERSKY_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -146,7 +147,7 @@ fn permission_matrix() {
         }
 
         // The seed: full-seed only.
-        let r = v.reveal_seed(&who(user), &f.k, "seed.reveal");
+        let r = v.reveal_seed(&who(user), &f.k, AuditAction::SeedReveal);
         match access {
             Some(Access::FullSeed) => {
                 assert_eq!(r.unwrap().secret.to_base32(), KASPERSKY_SEED, "{user}")
@@ -195,7 +196,11 @@ fn permission_matrix() {
 fn code_only_users_can_never_read_a_seed() {
     let f = fixture();
     let mut v = f.tv.open();
-    for action in ["seed.reveal", "seed.export", "seed.qr"] {
+    for action in [
+        AuditAction::SeedReveal,
+        AuditAction::SeedExport,
+        AuditAction::SeedQr,
+    ] {
         let r = v.reveal_seed(&who("bob"), &f.k, action);
         assert!(matches!(
             refusal(r.unwrap_err()),
@@ -204,13 +209,19 @@ fn code_only_users_can_never_read_a_seed() {
     }
     // Revoking carol's group takes her seed access away immediately.
     v.revoke_grant("alice", &f.k, "leads").unwrap();
-    assert!(v.reveal_seed(&who("carol"), &f.k, "seed.reveal").is_err());
+    assert!(
+        v.reveal_seed(&who("carol"), &f.k, AuditAction::SeedReveal)
+            .is_err()
+    );
     // Downgrading works the same way.
     v.set_grant("alice", &f.k, "leads", Access::FullSeed)
         .unwrap();
     v.set_grant("alice", &f.k, "leads", Access::CodeOnly)
         .unwrap();
-    assert!(v.reveal_seed(&who("carol"), &f.k, "seed.reveal").is_err());
+    assert!(
+        v.reveal_seed(&who("carol"), &f.k, AuditAction::SeedReveal)
+            .is_err()
+    );
     assert!(
         v.issue_code(&CodeRequest {
             who: &who("carol"),
@@ -304,11 +315,18 @@ fn admin_changes_need_an_admin_and_refusals_are_recorded() {
     let refusals: Vec<_> = records
         .iter()
         .filter(|r| r.event.user == "bob" && !r.event.success)
-        .map(|r| r.event.action.as_str())
+        .map(|r| r.event.action)
         .collect();
-    assert_eq!(refusals, ["token.add", "grant.set", "user.add"]);
+    assert_eq!(
+        refusals,
+        [
+            AuditAction::TokenAdd,
+            AuditAction::GrantSet,
+            AuditAction::UserAdd
+        ]
+    );
     // The first admin was made by bootstrapping, and that is on record.
-    assert_eq!(records[0].event.action, "vault.init");
+    assert_eq!(records[0].event.action, AuditAction::VaultInit);
     assert_eq!(records[0].event.user, "alice");
 }
 
@@ -334,8 +352,8 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
         purpose: Purpose::Fill,
         scope: Scope::All,
     });
-    let _ = v.reveal_seed(&who("bob"), &f.k, "seed.reveal");
-    let _ = v.reveal_seed(&who("carol"), &f.k, "seed.reveal");
+    let _ = v.reveal_seed(&who("bob"), &f.k, AuditAction::SeedReveal);
+    let _ = v.reveal_seed(&who("carol"), &f.k, AuditAction::SeedReveal);
     drop(v);
 
     // A fresh handle (another process, in effect) sees all four.
@@ -343,21 +361,15 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     let recs = v.audit_records(start as i64, 100).unwrap();
     let got: Vec<_> = recs
         .iter()
-        .map(|r| {
-            (
-                r.event.user.as_str(),
-                r.event.action.as_str(),
-                r.event.success,
-            )
-        })
+        .map(|r| (r.event.user.as_str(), r.event.action, r.event.success))
         .collect();
     assert_eq!(
         got,
         [
-            ("bob", "code.fill", true),
-            ("dave", "code.fill", false),
-            ("bob", "seed.reveal", false),
-            ("carol", "seed.reveal", true),
+            ("bob", AuditAction::CodeFill, true),
+            ("dave", AuditAction::CodeFill, false),
+            ("bob", AuditAction::SeedReveal, false),
+            ("carol", AuditAction::SeedReveal, true),
         ]
     );
     let fill = &recs[0];

@@ -6,8 +6,8 @@ mod common;
 use common::{TempVault, token};
 use rusqlite::Connection;
 use twofill_vault::{
-    Access, AuditRecord, CodeRequest, Origin, Policy, Purpose, Refusal, Requester, Scope,
-    TokensRequest, Vault, VaultError,
+    Access, AuditAction, AuditRecord, CodeRequest, Origin, Policy, Purpose, Refusal, Requester,
+    Scope, TokensRequest, Vault, VaultError,
 };
 
 const TEAM_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -108,7 +108,9 @@ fn only_the_owner_gets_codes_and_the_seed_of_a_personal_token() {
         })
         .unwrap_or_else(|e| panic!("{purpose:?}: {e}"));
     }
-    let seed = v.reveal_seed(&who("bob"), &f.p, "seed.reveal").unwrap();
+    let seed = v
+        .reveal_seed(&who("bob"), &f.p, AuditAction::SeedReveal)
+        .unwrap();
     assert_eq!(seed.secret.to_base32(), BOB_SEED);
 
     // Everybody else, the admin and a full-seed holder of team tokens
@@ -141,7 +143,7 @@ fn only_the_owner_gets_codes_and_the_seed_of_a_personal_token() {
                 "{user} {named:?}"
             );
         }
-        let r = v.reveal_seed(&who(user), &f.p, "seed.reveal");
+        let r = v.reveal_seed(&who(user), &f.p, AuditAction::SeedReveal);
         assert!(
             matches!(refusal(r.unwrap_err()), Refusal::NotOwner { .. }),
             "{user}"
@@ -201,7 +203,7 @@ fn adding_a_personal_token_is_for_known_users_and_on_record() {
         .iter()
         .find(|r| r.event.token_id.as_deref() == Some(f.p.as_str()))
         .unwrap();
-    assert_eq!(added.event.action, "token.add");
+    assert_eq!(added.event.action, AuditAction::TokenAdd);
     assert_eq!(added.event.user, "bob");
     assert!(added.event.success);
     assert_eq!(
@@ -221,12 +223,8 @@ fn adding_a_personal_token_is_for_known_users_and_on_record() {
     assert_eq!(v.tokens().unwrap().len(), before);
     let rec = last(&v);
     assert_eq!(
-        (
-            rec.event.user.as_str(),
-            rec.event.action.as_str(),
-            rec.event.success
-        ),
-        ("mallory", "token.add", false)
+        (rec.event.user.as_str(), rec.event.action, rec.event.success),
+        ("mallory", AuditAction::TokenAdd, false)
     );
     assert!(rec.event.reason.unwrap().starts_with("unknown_user: "));
 
@@ -253,7 +251,7 @@ fn personal_tokens_cannot_be_granted_to_groups() {
             Refusal::PersonalToken { id: f.p.clone() }
         );
         let rec = last(&v);
-        assert_eq!(rec.event.action, "grant.set");
+        assert_eq!(rec.event.action, AuditAction::GrantSet);
         assert_eq!(rec.event.user, "alice");
         assert!(!rec.event.success);
         assert_eq!(rec.event.token_id.as_deref(), Some(f.p.as_str()));
@@ -300,12 +298,8 @@ fn owners_and_admins_manage_personal_tokens_nobody_else() {
     ));
     let rec = last(&v);
     assert_eq!(
-        (
-            rec.event.user.as_str(),
-            rec.event.action.as_str(),
-            rec.event.success
-        ),
-        ("carol", "token.remove", false)
+        (rec.event.user.as_str(), rec.event.action, rec.event.success),
+        ("carol", AuditAction::TokenRemove, false)
     );
     // Nor can bob touch the team token.
     assert!(matches!(
@@ -316,7 +310,7 @@ fn owners_and_admins_manage_personal_tokens_nobody_else() {
     // bob manages his own.
     v.bind_site("bob", &f.p, &site).unwrap();
     let rec = last(&v);
-    assert_eq!(rec.event.action, "token.bind");
+    assert_eq!(rec.event.action, AuditAction::TokenBind);
     assert_eq!(
         rec.event.reason.as_deref(),
         Some("personal token of bob; site: https://gitlab.com")
@@ -335,12 +329,8 @@ fn owners_and_admins_manage_personal_tokens_nobody_else() {
     v.remove_token("bob", &f.p).unwrap();
     let rec = last(&v);
     assert_eq!(
-        (
-            rec.event.user.as_str(),
-            rec.event.action.as_str(),
-            rec.event.success
-        ),
-        ("bob", "token.remove", true)
+        (rec.event.user.as_str(), rec.event.action, rec.event.success),
+        ("bob", AuditAction::TokenRemove, true)
     );
     assert_eq!(rec.event.reason.as_deref(), Some("personal token of bob"));
     assert!(v.tokens().unwrap().iter().all(|t| t.id != f.p));
@@ -362,7 +352,7 @@ fn removing_a_user_removes_their_personal_tokens_on_record() {
     let ids: Vec<String> = v.tokens().unwrap().into_iter().map(|t| t.id).collect();
     assert_eq!(ids, [f.t.as_str()]);
     let rec = last(&v);
-    assert_eq!(rec.event.action, "user.remove");
+    assert_eq!(rec.event.action, AuditAction::UserRemove);
     assert_eq!(
         rec.event.reason.as_deref(),
         Some(
@@ -464,8 +454,8 @@ fn shared_only_scope_treats_personal_tokens_as_absent() {
     }
     let rec = last(&v);
     assert_eq!(
-        (rec.event.action.as_str(), rec.event.success),
-        ("code.view", false)
+        (rec.event.action, rec.event.success),
+        (AuditAction::CodeView, false)
     );
     assert!(rec.event.reason.unwrap().starts_with("no_such_token: "));
     // The team token still works by name in the same scope.
@@ -516,12 +506,8 @@ fn a_policy_without_personal_tokens_refuses_and_records_them() {
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
     let rec = last(&v);
     assert_eq!(
-        (
-            rec.event.user.as_str(),
-            rec.event.action.as_str(),
-            rec.event.success
-        ),
-        ("bob", "token.add", false)
+        (rec.event.user.as_str(), rec.event.action, rec.event.success),
+        ("bob", AuditAction::TokenAdd, false)
     );
     assert!(rec.event.reason.unwrap().starts_with(
         "not_permitted_by_policy: the organization's twofill policy does not allow personal tokens"
@@ -550,8 +536,8 @@ fn a_policy_without_personal_tokens_refuses_and_records_them() {
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
     let rec = last(&v);
     assert_eq!(
-        (rec.event.action.as_str(), rec.event.success),
-        ("code.fill", false)
+        (rec.event.action, rec.event.success),
+        (AuditAction::CodeFill, false)
     );
     assert!(
         rec.event
@@ -567,7 +553,7 @@ fn a_policy_without_personal_tokens_refuses_and_records_them() {
         scope: Scope::All,
     });
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
-    let r = v.reveal_seed(&who("bob"), &f.p, "seed.reveal");
+    let r = v.reveal_seed(&who("bob"), &f.p, AuditAction::SeedReveal);
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
     // Team tokens are unaffected.
     assert!(
@@ -590,14 +576,21 @@ fn a_policy_without_seed_reveals_refuses_everybody_on_record() {
     let f = fixture();
     let mut v = f.tv.open();
     // Allowed before the policy…
-    assert!(v.reveal_seed(&who("carol"), &f.t, "seed.reveal").is_ok());
+    assert!(
+        v.reveal_seed(&who("carol"), &f.t, AuditAction::SeedReveal)
+            .is_ok()
+    );
     v.set_policy(Policy {
         allow_seed_reveal: false,
         ..Policy::default()
     });
     // …refused after, to a full-seed holder and to an owner alike.
     for (user, id) in [("carol", &f.t), ("bob", &f.p)] {
-        for action in ["seed.reveal", "seed.qr", "seed.export"] {
+        for action in [
+            AuditAction::SeedReveal,
+            AuditAction::SeedQr,
+            AuditAction::SeedExport,
+        ] {
             let r = v.reveal_seed(&who(user), id, action);
             assert_eq!(
                 refusal(r.unwrap_err()),
@@ -608,11 +601,7 @@ fn a_policy_without_seed_reveals_refuses_everybody_on_record() {
             );
             let rec = last(&v);
             assert_eq!(
-                (
-                    rec.event.user.as_str(),
-                    rec.event.action.as_str(),
-                    rec.event.success
-                ),
+                (rec.event.user.as_str(), rec.event.action, rec.event.success),
                 (user, action, false)
             );
             assert_eq!(rec.event.token_id.as_deref(), Some(id.as_str()));
