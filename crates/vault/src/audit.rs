@@ -13,11 +13,11 @@
 //! the code is handed out: no code leaves the host without a durable record.
 
 use hmac::{Hmac, KeyInit, Mac};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use twofill_words::{AuditAction, unix_now_ms};
 
+use crate::store::{StoreRead, StoreTx};
 use crate::{Origin, Refusal, Requester, Result, TokenSummary, Vault};
 
 /// MAC of the (virtual) record before the first one.
@@ -127,124 +127,27 @@ fn mac(key: &[u8; 32], prev: &[u8; 32], seq: i64, time_ms: i64, e: &AuditEvent) 
     m.finalize().into_bytes().into()
 }
 
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE audit (
-    seq INTEGER PRIMARY KEY,
-    time_ms INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    action TEXT NOT NULL,
-    success INTEGER NOT NULL,
-    token_id TEXT,
-    token_label TEXT,
-    origin TEXT,
-    browser TEXT,
-    extension_id TEXT,
-    reason TEXT,
-    prev_mac BLOB NOT NULL,
-    mac BLOB NOT NULL
-);
--- Append-only from SQL's point of view too: a careless UPDATE or DELETE
--- fails loudly instead of quietly breaking the chain.
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-";
-
+/// Appends `event` after the current head, in the caller's transaction:
+/// the record commits or rolls back with the change it describes.
 pub(crate) fn append(
-    tx: &Transaction<'_>,
+    tx: &dyn StoreTx,
     key: &[u8; 32],
     time_ms: i64,
     event: &AuditEvent,
 ) -> Result<AuditRecord> {
-    let last: Option<(i64, Vec<u8>)> = tx
-        .query_row(
-            "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (seq, prev_mac) = match last {
-        Some((seq, m)) => (seq + 1, to32(&m)),
+    let (seq, prev_mac) = match tx.audit_head()? {
+        Some((seq, mac)) => (seq + 1, mac),
         None => (1, GENESIS),
     };
-    let mac = mac(key, &prev_mac, seq, time_ms, event);
-    tx.execute(
-        "INSERT INTO audit (seq, time_ms, user, action, success, token_id, token_label,
-                            origin, browser, extension_id, reason, prev_mac, mac)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![
-            seq,
-            time_ms,
-            event.user,
-            event.action.as_str(),
-            event.success,
-            event.token_id,
-            event.token_label,
-            event.origin,
-            event.browser,
-            event.extension_id,
-            event.reason,
-            prev_mac.as_slice(),
-            mac.as_slice(),
-        ],
-    )?;
-    Ok(AuditRecord {
+    let record = AuditRecord {
         seq,
         time_ms,
         event: event.clone(),
         prev_mac,
-        mac,
-    })
-}
-
-fn to32(b: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if b.len() == 32 {
-        out.copy_from_slice(b);
-    }
-    out
-}
-
-pub(crate) fn read(
-    conn: &rusqlite::Connection,
-    after_seq: i64,
-    limit: i64,
-) -> Result<Vec<AuditRecord>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, time_ms, user, action, success, token_id, token_label, origin, browser,
-                extension_id, reason, prev_mac, mac
-         FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![after_seq, limit], |r| {
-        Ok(AuditRecord {
-            seq: r.get(0)?,
-            time_ms: r.get(1)?,
-            event: AuditEvent {
-                user: r.get(2)?,
-                action: {
-                    let text: String = r.get(3)?;
-                    text.parse().map_err(|e: twofill_words::UnknownWord| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            3,
-                            rusqlite::types::Type::Text,
-                            e.to_string().into(),
-                        )
-                    })?
-                },
-                success: r.get(4)?,
-                token_id: r.get(5)?,
-                token_label: r.get(6)?,
-                origin: r.get(7)?,
-                browser: r.get(8)?,
-                extension_id: r.get(9)?,
-                reason: r.get(10)?,
-            },
-            prev_mac: to32(&r.get::<_, Vec<u8>>(11)?),
-            mac: to32(&r.get::<_, Vec<u8>>(12)?),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        mac: mac(key, &prev_mac, seq, time_ms, event),
+    };
+    tx.append_audit(&record)?;
+    Ok(record)
 }
 
 /// Result of walking the chain.
@@ -265,7 +168,7 @@ pub struct ChainProblem {
 }
 
 pub(crate) fn verify(
-    conn: &rusqlite::Connection,
+    store: &dyn StoreRead,
     key: &[u8; 32],
     anchor: Option<(i64, [u8; 32])>,
 ) -> Result<ChainReport> {
@@ -276,7 +179,7 @@ pub(crate) fn verify(
     let mut anchor_seen = anchor.is_none();
     let mut after = 0;
     'outer: loop {
-        let batch = read(conn, after, 1000)?;
+        let batch = store.audit_records(after, 1000)?;
         if batch.is_empty() {
             break;
         }
@@ -421,90 +324,76 @@ pub fn chrono_like_rfc3339(time_ms: i64) -> String {
 impl Vault {
     /// Records after `after_seq`, oldest first, at most `limit`.
     pub fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
-        read(&self.conn, after_seq, limit)
+        self.store.reader()?.audit_records(after_seq, limit)
     }
 
     /// Sequence number of the newest record (0 when the log is empty).
     pub fn audit_head_seq(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT coalesce(max(seq), 0) FROM audit", [], |r| r.get(0))?)
+        Ok(self.store.reader()?.audit_head()?.map_or(0, |(seq, _)| seq))
     }
 
     /// Walks the whole chain; with an anchor `(seq, mac)` also checks that
     /// the log still reaches it unchanged.
     pub fn verify_audit(&self, anchor: Option<(i64, [u8; 32])>) -> Result<ChainReport> {
-        verify(&self.conn, &self.audit_key, anchor)
+        verify(&*self.store.reader()?, &self.audit_key, anchor)
     }
 
     /// Appends a record for something that happened outside the vault
     /// (e.g. a request refused before it reached the vault).
     pub fn record(&mut self, event: &AuditEvent) -> Result<AuditRecord> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let r = append(&tx, &self.audit_key, unix_now_ms(), event)?;
+        let tx = self.store.begin_write()?;
+        let r = append(&*tx, &self.audit_key, unix_now_ms(), event)?;
         tx.commit()?;
         Ok(r)
     }
 }
 
-pub(crate) fn event(
-    who: &Requester,
-    action: AuditAction,
-    success: bool,
-    token: Option<&TokenSummary>,
-    origin: Option<&Origin>,
-    reason: Option<String>,
-) -> AuditEvent {
-    AuditEvent {
-        user: who.user.clone(),
-        action,
-        success,
-        token_id: token.map(|t| t.id.clone()),
-        token_label: token.map(|t| t.label()),
-        origin: origin.map(|o| o.to_string()),
-        browser: who.browser.clone(),
-        extension_id: who.extension_id.clone(),
-        reason,
+/// What a record the vault writes is about: who, what, which token, where.
+pub(crate) struct About<'a> {
+    pub who: &'a Requester,
+    pub action: AuditAction,
+    pub token: Option<&'a TokenSummary>,
+    pub origin: Option<&'a Origin>,
+}
+
+impl About<'_> {
+    fn event(&self, success: bool, reason: Option<String>) -> AuditEvent {
+        AuditEvent {
+            user: self.who.user.clone(),
+            action: self.action,
+            success,
+            token_id: self.token.map(|t| t.id.clone()),
+            token_label: self.token.map(|t| t.label()),
+            origin: self.origin.map(|o| o.to_string()),
+            browser: self.who.browser.clone(),
+            extension_id: self.who.extension_id.clone(),
+            reason,
+        }
     }
-}
 
-pub(crate) fn refuse(
-    tx: &Transaction<'_>,
-    key: &[u8; 32],
-    who: &Requester,
-    action: AuditAction,
-    token: Option<&TokenSummary>,
-    origin: Option<&Origin>,
-    refusal: &Refusal,
-) -> Result<()> {
-    let reason = format!("{}: {refusal}", refusal.short());
-    append(
-        tx,
-        key,
-        unix_now_ms(),
-        &event(who, action, false, token, origin, Some(reason)),
-    )?;
-    Ok(())
-}
+    /// Records that it happened; `detail` says what changed (admin changes).
+    pub fn record_success(
+        &self,
+        tx: &dyn StoreTx,
+        key: &[u8; 32],
+        time_ms: i64,
+        detail: String,
+    ) -> Result<AuditRecord> {
+        let reason = (!detail.is_empty()).then_some(detail);
+        append(tx, key, time_ms, &self.event(true, reason))
+    }
 
-pub(crate) fn admin_audit(
-    tx: &Transaction<'_>,
-    key: &[u8; 32],
-    actor: &str,
-    action: AuditAction,
-    token: Option<&TokenSummary>,
-    detail: String,
-) -> Result<()> {
-    let reason = (!detail.is_empty()).then_some(detail);
-    append(
-        tx,
-        key,
-        unix_now_ms(),
-        &event(&Requester::cli(actor), action, true, token, None, reason),
-    )?;
-    Ok(())
+    /// Records that it was refused, and why.
+    pub fn record_refusal(
+        &self,
+        tx: &dyn StoreTx,
+        key: &[u8; 32],
+        refusal: &Refusal,
+    ) -> Result<()> {
+        let reason = format!("{}: {refusal}", refusal.short());
+        append(tx, key, unix_now_ms(), &self.event(false, Some(reason)))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,19 @@
 //! Codes and seeds: permission-checked and audited.
 //!
-//! This is the only module that opens a sealed seed. Everything else in the
-//! vault works on names, bindings and grants, which are not secret.
+//! This is the only module that opens a sealed seed ([`open_seed`]);
+//! everything else in the vault works on names, bindings and grants, which
+//! are not secret. A code or a seed is returned only after the transaction
+//! holding its audit record has committed.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use twofill_otp::Token;
 use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
-use crate::audit::{self, event, refuse};
-use crate::permission::access_to;
-use crate::store::{find_summary, summary_conn, token_ids};
+use crate::audit::About;
+use crate::permission::{access_to, find_summary};
+use crate::store::StoreRead;
 use crate::{
-    Access, CodeRequest, IssuedCode, Origin, Policy, Purpose, Refusal, Requester, Result, Scope,
+    Access, CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope,
     TokenSummary, Vault, VaultError, seed_aad,
 };
 
@@ -23,46 +24,35 @@ impl Vault {
     /// to the origin is chosen. With [`Scope::SharedOnly`] a fill never picks
     /// a personal token and naming one is refused as if it did not exist.
     pub fn issue_code(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
-        let CodeRequest {
-            who,
-            token,
-            origin,
-            purpose,
-            scope,
-        } = *request;
         let time_ms = unix_now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let chosen = match choose_token(&tx, self.policy, scope, &who.user, token, origin, purpose)?
-        {
+        let tx = self.store.begin_write()?;
+        let chosen = match choose_token(&*tx, self.policy, request)? {
             Ok(summary) => summary,
             Err(refusal) => {
-                let summary = match token {
-                    Some(id) => find_summary(&tx, id)?,
+                let summary = match request.token {
+                    Some(id) => find_summary(&*tx, id)?,
                     None => None,
                 };
-                refuse(
-                    &tx,
-                    &self.audit_key,
-                    who,
-                    purpose.action(),
-                    summary.as_ref(),
-                    origin,
-                    &refusal,
-                )?;
+                About {
+                    who: request.who,
+                    action: request.purpose.action(),
+                    token: summary.as_ref(),
+                    origin: request.origin,
+                }
+                .record_refusal(&*tx, &self.audit_key, &refusal)?;
                 tx.commit()?;
                 return Err(VaultError::Refused(refusal));
             }
         };
-        let seed = load_token_conn(&tx, &self.key, &chosen.id)?;
+        let seed = open_seed(&*tx, &self.key, &chosen.id)?;
         let window = seed.window_at((time_ms / 1000) as u64);
-        let record = audit::append(
-            &tx,
-            &self.audit_key,
-            time_ms,
-            &event(who, purpose.action(), true, Some(&chosen), origin, None),
-        )?;
+        let record = About {
+            who: request.who,
+            action: request.purpose.action(),
+            token: Some(&chosen),
+            origin: request.origin,
+        }
+        .record_success(&*tx, &self.audit_key, time_ms, String::new())?;
         // Durable (synchronous=FULL) before the code exists outside this function.
         tx.commit()?;
         Ok(IssuedCode {
@@ -76,25 +66,31 @@ impl Vault {
     /// personal token) only, and only if the [`Policy`] allows seed reveals.
     /// `action` is the audit action (`seed.reveal`, `seed.export`, `seed.qr`).
     pub fn reveal_seed(&mut self, who: &Requester, id: &str, action: AuditAction) -> Result<Token> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let summary = match summary_conn(&tx, id) {
-            Ok(s) => s,
-            Err(VaultError::NoSuchToken(_)) => {
-                let refusal = Refusal::NoSuchToken { id: id.to_owned() };
-                refuse(&tx, &self.audit_key, who, action, None, None, &refusal)?;
-                tx.commit()?;
-                return Err(VaultError::Refused(refusal));
+        let tx = self.store.begin_write()?;
+        let Some(summary) = find_summary(&*tx, id)? else {
+            let refusal = Refusal::NoSuchToken { id: id.to_owned() };
+            About {
+                who,
+                action,
+                token: None,
+                origin: None,
             }
-            Err(e) => return Err(e),
+            .record_refusal(&*tx, &self.audit_key, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        };
+        let about = About {
+            who,
+            action,
+            token: Some(&summary),
+            origin: None,
         };
         let refused = if !self.policy.allow_seed_reveal {
             Some(Refusal::Policy {
                 what: "revealing seeds".into(),
             })
         } else {
-            match access_to(&tx, self.policy, Scope::All, &who.user, &summary)? {
+            match access_to(&*tx, self.policy, Scope::All, &who.user, &summary)? {
                 Ok(Access::FullSeed) => None,
                 Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
                     Some(Refusal::NotPermitted {
@@ -109,45 +105,32 @@ impl Vault {
             }
         };
         if let Some(refusal) = refused {
-            refuse(
-                &tx,
-                &self.audit_key,
-                who,
-                action,
-                Some(&summary),
-                None,
-                &refusal,
-            )?;
+            about.record_refusal(&*tx, &self.audit_key, &refusal)?;
             tx.commit()?;
             return Err(VaultError::Refused(refusal));
         }
-        let token = load_token_conn(&tx, &self.key, id)?;
-        audit::append(
-            &tx,
-            &self.audit_key,
-            unix_now_ms(),
-            &event(who, action, true, Some(&summary), None, None),
-        )?;
+        let token = open_seed(&*tx, &self.key, id)?;
+        about.record_success(&*tx, &self.audit_key, unix_now_ms(), String::new())?;
         tx.commit()?;
         Ok(token)
-    }
-
-    pub(crate) fn load_token(&self, id: &str) -> Result<Token> {
-        load_token_conn(&self.conn, &self.key, id)
     }
 }
 
 /// The token a request gets, or the refusal to record. A database error is
 /// an error (nothing is recorded), never a refusal.
 fn choose_token(
-    tx: &Transaction<'_>,
+    tx: &dyn StoreRead,
     policy: Policy,
-    scope: Scope,
-    user: &str,
-    token: Option<&str>,
-    origin: Option<&Origin>,
-    purpose: Purpose,
+    request: &CodeRequest<'_>,
 ) -> Result<Result<TokenSummary, Refusal>> {
+    let CodeRequest {
+        who,
+        token,
+        origin,
+        purpose,
+        scope,
+    } = *request;
+    let user = who.user.as_str();
     if purpose != Purpose::Fill {
         let Some(id) = token else {
             return Ok(Err(Refusal::NoSuchToken { id: String::new() }));
@@ -160,7 +143,7 @@ fn choose_token(
     let Some(origin) = origin else {
         return Ok(Err(Refusal::OriginRequired));
     };
-    let mut ids = token_ids(tx)?;
+    let mut ids = tx.token_ids()?;
     if let Some(id) = token {
         ids.retain(|i| i == id);
     }
@@ -219,12 +202,10 @@ fn choose_token(
     })
 }
 
-fn load_token_conn(conn: &Connection, key: &DataKey, id: &str) -> Result<Token> {
-    let sealed: Vec<u8> = conn
-        .query_row("SELECT sealed_seed FROM tokens WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .optional()?
+/// Opens the sealed seed of token `id`: the one place the vault does.
+pub(crate) fn open_seed(store: &dyn StoreRead, key: &DataKey, id: &str) -> Result<Token> {
+    let sealed = store
+        .sealed_seed(id)?
         .ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
     let bad = |detail: String| VaultError::BadSeed {
         id: id.to_owned(),

@@ -32,13 +32,10 @@ mod issue;
 mod listing;
 mod model;
 mod permission;
-mod schema;
 mod store;
 
 use std::path::Path;
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
 use twofill_seal::{DataKey, Protection};
 
 pub use audit::{AuditEvent, AuditRecord, ChainReport};
@@ -48,14 +45,18 @@ pub use model::{
     Access, CodeRequest, GroupInfo, IssuedCode, PermittedToken, Policy, Purpose, Requester, Scope,
     TokenDetails, TokenSummary, TokensRequest, UserInfo,
 };
-pub use schema::SCHEMA_VERSION;
+pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::AuditAction;
 
+use store::Store;
+use store::sqlite::SqliteStore;
+
 pub struct Vault {
-    pub(crate) conn: Connection,
-    pub(crate) key: DataKey,
-    pub(crate) audit_key: zeroize::Zeroizing<[u8; 32]>,
-    pub(crate) policy: Policy,
+    /// Where the rows live; every rule above it is storage-agnostic.
+    store: Box<dyn Store>,
+    key: DataKey,
+    audit_key: zeroize::Zeroizing<[u8; 32]>,
+    policy: Policy,
 }
 
 pub(crate) fn seed_aad(id: &str) -> Vec<u8> {
@@ -72,25 +73,10 @@ impl Vault {
                 source,
             })?;
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let version = schema::check(&conn, path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA secure_delete = ON;",
-        )?;
-        let mut conn = conn;
-        let key = schema::migrate(&mut conn, version, protection)?;
+        let (store, key) = SqliteStore::open(path, protection)?;
         let audit_key = key.derive_subkey("twofill audit chain v1");
         Ok(Vault {
-            conn,
+            store: Box::new(store),
             key,
             audit_key,
             policy: Policy::default(),

@@ -10,7 +10,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use twofill_seal::{DataKey, Protection, WrappedKey};
 
-use crate::{Result, VaultError, audit, seed_aad};
+use crate::{Result, VaultError, seed_aad};
 
 /// Newest schema this build writes. Older vaults are migrated on open.
 ///
@@ -131,7 +131,7 @@ pub(crate) fn migrate(
                  PRIMARY KEY (token_id, group_name)
              );
              {}",
-            audit::SCHEMA
+            AUDIT_SCHEMA
         ))?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('wrapped_key', ?1)",
@@ -205,3 +205,28 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
     }
     Ok(twofill_seal::unwrap(&wrapped, protection)?)
 }
+
+/// The audit table (schema 2 on).
+const AUDIT_SCHEMA: &str = "
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    success INTEGER NOT NULL,
+    token_id TEXT,
+    token_label TEXT,
+    origin TEXT,
+    browser TEXT,
+    extension_id TEXT,
+    reason TEXT,
+    prev_mac BLOB NOT NULL,
+    mac BLOB NOT NULL
+);
+-- Append-only from SQL's point of view too: a careless UPDATE or DELETE
+-- fails loudly instead of quietly breaking the chain.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+";
