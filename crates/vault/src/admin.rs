@@ -7,6 +7,7 @@ use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::audit::About;
+use crate::issue::code_params;
 use crate::permission::{check_admin, find_summary, summary};
 use crate::store::{NewTokenRow, StoreTx};
 use crate::{
@@ -324,6 +325,7 @@ fn insert_token(tx: &dyn StoreTx, key: &DataKey, new: &NewToken<'_>) -> Result<S
         account: &new.token.account,
         sealed_seed: &sealed,
         kind: &format!("{:?}", new.token.kind).to_lowercase(),
+        params: &code_params(new.token),
         created_by: new.actor,
         owner: new.owner,
     })?;

@@ -1,6 +1,6 @@
 //! Codes and seeds: permission-checked and audited.
 //!
-//! This is the only module that opens a sealed seed ([`open_seed`]);
+//! This is the only module that opens a sealed seed ([`unseal`]);
 //! everything else in the vault works on names, bindings and grants, which
 //! are not secret. A code or a seed is returned only after the transaction
 //! holding its audit record has committed.
@@ -11,7 +11,7 @@ use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::audit::About;
 use crate::permission::{access_to, find_summary};
-use crate::store::StoreRead;
+use crate::store::{CodeParams, StoreRead};
 use crate::{
     Access, CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope,
     TokenSummary, Vault, VaultError, seed_aad,
@@ -202,17 +202,38 @@ fn choose_token(
     })
 }
 
-/// Opens the sealed seed of token `id`: the one place the vault does.
-pub(crate) fn open_seed(store: &dyn StoreRead, key: &DataKey, id: &str) -> Result<Token> {
+/// Opens the sealed seed of token `id`.
+fn open_seed(store: &dyn StoreRead, key: &DataKey, id: &str) -> Result<Token> {
     let sealed = store
         .sealed_seed(id)?
         .ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+    unseal(key, id, &sealed)
+}
+
+/// How a token's codes are made, from its seed (stored in the clear so
+/// listing never opens a seed).
+pub(crate) fn code_params(token: &Token) -> CodeParams {
+    CodeParams {
+        algorithm: token.algorithm.to_string(),
+        digits: token.digits,
+        period: token.period,
+    }
+}
+
+/// [`code_params`] of a sealed seed: for the schema 4 migration, which
+/// fills the new columns once.
+pub(crate) fn code_params_of_sealed(key: &DataKey, id: &str, sealed: &[u8]) -> Result<CodeParams> {
+    Ok(code_params(&unseal(key, id, sealed)?))
+}
+
+/// The one place the vault opens a sealed seed.
+fn unseal(key: &DataKey, id: &str, sealed: &[u8]) -> Result<Token> {
     let bad = |detail: String| VaultError::BadSeed {
         id: id.to_owned(),
         detail,
     };
     let plain = key
-        .open(&sealed, &seed_aad(id))
+        .open(sealed, &seed_aad(id))
         .map_err(|e| bad(e.to_string()))?;
     let uri = std::str::from_utf8(&plain).map_err(|_| bad("not UTF-8".into()))?;
     Token::from_uri(uri).map_err(|e| bad(e.to_string()))

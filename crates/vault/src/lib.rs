@@ -73,7 +73,7 @@ impl Vault {
                 source,
             })?;
         }
-        let (store, key) = SqliteStore::open(path, protection)?;
+        let (store, key) = SqliteStore::open(path, protection, &issue::code_params_of_sealed)?;
         let audit_key = key.derive_subkey("twofill audit chain v1");
         Ok(Vault {
             store: Box::new(store),

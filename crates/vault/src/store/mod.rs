@@ -36,7 +36,25 @@ pub(crate) struct TokenMeta {
     pub kind: String,
     pub created_at: i64,
     pub created_by: Option<String>,
+    /// `None` only for a token whose seed could not be read when the
+    /// parameters became columns (schema 4).
+    pub params: Option<CodeParams>,
 }
+
+/// How a token's codes are made, kept in the clear next to the sealed seed
+/// so that listing never opens a seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CodeParams {
+    pub algorithm: String,
+    pub digits: u32,
+    pub period: u64,
+}
+
+/// Reads the code parameters out of a sealed seed (data key, token id,
+/// sealed bytes): handed to the schema migration by the module that opens
+/// seeds, so storage never does.
+pub(crate) type ParamsOfSealed<'a> =
+    &'a dyn Fn(&twofill_seal::DataKey, &str, &[u8]) -> Result<CodeParams>;
 
 /// A new token's row. The seed arrives sealed: storage never sees it in
 /// the clear.
@@ -47,6 +65,7 @@ pub(crate) struct NewTokenRow<'a> {
     pub account: &'a str,
     pub sealed_seed: &'a [u8],
     pub kind: &'a str,
+    pub params: &'a CodeParams,
     pub created_by: &'a str,
     pub owner: Option<&'a str>,
 }

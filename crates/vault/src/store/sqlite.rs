@@ -12,7 +12,9 @@ use rusqlite::{
 };
 use twofill_seal::{DataKey, Protection};
 
-use super::{NewTokenRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow, schema};
+use super::{
+    CodeParams, NewTokenRow, ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow, schema,
+};
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
 pub(crate) struct SqliteStore {
@@ -23,7 +25,11 @@ impl SqliteStore {
     /// Opens (creating if needed) the file, checks it is an intact vault of
     /// a version this build knows, migrates it and returns the unlocked
     /// data key.
-    pub(crate) fn open(path: &Path, protection: &Protection) -> Result<(SqliteStore, DataKey)> {
+    pub(crate) fn open(
+        path: &Path,
+        protection: &Protection,
+        params_of_sealed: ParamsOfSealed<'_>,
+    ) -> Result<(SqliteStore, DataKey)> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -39,7 +45,7 @@ impl SqliteStore {
              PRAGMA secure_delete = ON;",
         )?;
         let mut conn = conn;
-        let key = schema::migrate(&mut conn, version, protection)?;
+        let key = schema::migrate(&mut conn, version, protection, params_of_sealed)?;
         Ok((SqliteStore { conn }, key))
     }
 }
@@ -147,13 +153,25 @@ impl<T: Sql> StoreRead for T {
         Ok(self
             .conn()
             .query_row(
-                "SELECT kind, created_at, created_by FROM tokens WHERE id = ?1",
+                "SELECT kind, created_at, created_by, algorithm, digits, period
+                 FROM tokens WHERE id = ?1",
                 [id],
                 |r| {
+                    let algorithm: Option<String> = r.get(3)?;
+                    let digits: Option<u32> = r.get(4)?;
+                    let period: Option<i64> = r.get(5)?;
                     Ok(TokenMeta {
                         kind: r.get(0)?,
                         created_at: r.get(1)?,
                         created_by: r.get(2)?,
+                        params: match (algorithm, digits, period) {
+                            (Some(algorithm), Some(digits), Some(period)) => Some(CodeParams {
+                                algorithm,
+                                digits,
+                                period: period as u64,
+                            }),
+                            _ => None,
+                        },
                     })
                 },
             )
@@ -315,14 +333,18 @@ impl StoreTx for Writer<'_> {
 
     fn insert_token(&self, row: &NewTokenRow<'_>) -> Result<()> {
         self.0.execute(
-            "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, created_by, owner)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, algorithm, digits,
+                                 period, created_by, owner)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 row.id,
                 row.issuer,
                 row.account,
                 row.sealed_seed,
                 row.kind,
+                row.params.algorithm,
+                row.params.digits,
+                row.params.period as i64,
                 row.created_by,
                 row.owner
             ],
