@@ -1,8 +1,6 @@
 //! Who gets what: the permission matrix, enforced and audited by the vault.
 
-mod common;
-
-use common::{TempVault, token};
+use crate::support::{TempVault, token};
 use twofill_vault::{
     Access, AuditAction, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokensRequest,
     VaultError,

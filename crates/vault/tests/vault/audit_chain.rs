@@ -1,9 +1,7 @@
 //! The audit chain catches edits, deletions, insertions and truncation, even
 //! by someone with full write access to the vault file.
 
-mod common;
-
-use common::{TempVault, token};
+use crate::support::{TempVault, token};
 use rusqlite::Connection;
 use twofill_vault::audit::{hex, parse_hex32};
 use twofill_vault::{Access, CodeRequest, Purpose, Requester, Scope, Vault};

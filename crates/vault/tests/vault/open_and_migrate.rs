@@ -1,9 +1,7 @@
 //! Opening: damaged or foreign files are refused and left alone; old vaults
 //! are migrated; seeds are never on disk in the clear.
 
-mod common;
-
-use common::{TempVault, file_contains, fixture_copy, token};
+use crate::support::{TempVault, file_contains, fixture_copy, token};
 use rusqlite::Connection;
 use twofill_vault::{
     Access, AuditAction, CodeRequest, Purpose, Requester, SCHEMA_VERSION, Scope, TokensRequest,

@@ -1,9 +1,7 @@
 //! Personal tokens (enrolled by a user for themselves) and the organization
 //! policy: who gets what, enforced and audited by the vault.
 
-mod common;
-
-use common::{TempVault, token};
+use crate::support::{TempVault, token};
 use rusqlite::Connection;
 use twofill_vault::{
     Access, AuditAction, AuditRecord, CodeRequest, Origin, Policy, Purpose, Refusal, Requester,
