@@ -13,7 +13,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use twofill_otp::Token;
-use twofill_vault::audit::{parse_hex32, to_ecs};
+use twofill_siem::format::to_ecs;
+use twofill_vault::audit::parse_hex32;
 use twofill_vault::{
     Access, AuditAction, AuditRecord, CodeRequest, Purpose, Requester, Scope, SiteBinding,
     TokensRequest, Vault,
@@ -877,7 +878,7 @@ fn line(r: &AuditRecord) -> String {
     format!(
         "{:>6} {} {:<8} {:<20} {:<7} {}{}{}",
         r.seq,
-        twofill_vault::audit::chrono_like_rfc3339(r.time_ms),
+        twofill_siem::format::rfc3339_utc(r.time_ms),
         e.user,
         e.action,
         if e.success { "ok" } else { "REFUSED" },
