@@ -23,11 +23,23 @@
 //!
 //! A file that is not a twofill vault, is damaged, or comes from a newer
 //! version is reported and left byte-for-byte untouched.
+//!
+//! Where each rule lives: `permission` (a user's level
+//! on a token, personal-token ownership, scope and policy on it, the
+//! first-admin bootstrap), `issue` (choosing a token by binding, codes and
+//! seed reveals; the only module that opens a sealed seed), `admin` (admin
+//! changes, each checked and recorded in its transaction), `listing`
+//! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
+//! verifying). They reach storage only through the `store` traits;
+//! `store/sqlite.rs` and `store/schema.rs` hold all the SQL and no rule
+//! (`invariants.rs` checks both).
 
 mod admin;
 pub mod audit;
 pub mod binding;
 mod error;
+#[cfg(test)]
+mod invariants;
 mod issue;
 mod listing;
 mod model;
