@@ -45,7 +45,7 @@ pub struct Policy {
     /// them. When false, personal tokens are neither listed nor usable (they
     /// stay in the vault, and their owners and admins can remove them).
     pub allow_personal_tokens: bool,
-    /// Seeds may be revealed at all; when false, [`Vault::reveal_seed`]
+    /// Seeds may be revealed at all; when false, [`crate::Vault::reveal_seed`]
     /// refuses everybody, full-seed holders and owners included.
     pub allow_seed_reveal: bool,
 }
