@@ -12,10 +12,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-const EXTENSION: &str = concat!(
-    "chrome-extension://",
-    include_str!("../../../keys/dev-extension-id.txt")
-);
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
 fn main() {
@@ -48,10 +44,11 @@ fn main() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = twofill_words::unix_now_secs();
+    let extension = format!(
+        "chrome-extension://{}",
+        twofill_words::CHROMIUM_EXTENSION_ID
+    );
     // The bench computes the confirmation code with the same library it
     // measures; correctness is the tests' job (against oathtool).
     let token =
@@ -89,7 +86,7 @@ fn main() {
             .map(|_| {
                 let t = Instant::now();
                 let mut child = cmd("user")
-                    .arg(EXTENSION.trim())
+                    .arg(&extension)
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .spawn()
@@ -109,7 +106,7 @@ fn main() {
     // 2. Warm: one process (connectNative), many codes, each audited durably.
     let n = 2000;
     let mut child = cmd("user")
-        .arg(EXTENSION.trim())
+        .arg(&extension)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

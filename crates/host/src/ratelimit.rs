@@ -26,12 +26,9 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use twofill_vault::Vault;
+use twofill_vault::{AuditAction, Vault};
 
 use crate::config::RateLimit;
-
-/// The audit action whose successful records count.
-pub const FILL_ACTION: &str = "code.fill";
 
 /// Most audit records read back for one decision. Past it the log is busier
 /// than any person filling codes, and the request is refused (fail closed).
@@ -91,7 +88,7 @@ impl FillHistory for Vault {
                 scanned += 1;
                 let e = &r.event;
                 if e.success
-                    && e.action == FILL_ACTION
+                    && e.action == AuditAction::CodeFill
                     && e.user == user
                     && e.origin.as_deref() == Some(origin)
                 {

@@ -22,7 +22,6 @@ use std::io::{Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use twofill_protocol::framing::{FrameError, read_frame, write_frame};
 use twofill_protocol::{
@@ -30,7 +29,8 @@ use twofill_protocol::{
     RequestBody, Response, ResponseBody, SeedPurpose, SeedReply, TokenEntry, TokenInfo,
 };
 use twofill_vault::{
-    AuditEvent, Origin, Purpose, Refusal, Requester, Scope, TokenSummary, Vault, VaultError,
+    AuditAction, AuditEvent, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokenSummary,
+    TokensRequest, Vault, VaultError,
 };
 
 use crate::caller::Caller;
@@ -117,17 +117,14 @@ impl Session {
     /// Records a refusal that happened before the vault's own checks
     /// (best effort: if the vault cannot be opened there is nowhere to
     /// record it, and the reply already says why).
-    fn record_refusal(&mut self, action: &str, origin: Option<&str>, reason: String) {
+    fn record_refusal(&mut self, action: AuditAction, origin: Option<&str>, reason: String) {
         if let Ok((vault, who)) = self.vault() {
             let _ = vault.record(&AuditEvent {
-                user: who.user,
-                action: action.to_owned(),
-                success: false,
                 origin: origin.map(str::to_owned),
                 browser: who.browser,
                 extension_id: who.extension_id,
                 reason: Some(reason),
-                ..AuditEvent::default()
+                ..AuditEvent::new(who.user, action, false)
             });
         }
     }
@@ -248,7 +245,7 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
     if !session.caller.is_allowed() {
         let message = format!("{} is not allowed to use this host", session.caller);
         session.record_refusal(
-            "host.connect",
+            AuditAction::HostConnect,
             None,
             format!("caller_not_allowed: {message}"),
         );
@@ -364,7 +361,7 @@ fn vault_error(e: VaultError) -> ErrorBody {
 
 fn parse_origin(
     session: &mut Session,
-    action: &str,
+    action: AuditAction,
     origin: Option<&str>,
 ) -> Result<Option<Origin>, ErrorBody> {
     match origin {
@@ -383,10 +380,14 @@ fn list_tokens(
     origin: Option<&str>,
     scope: Scope,
 ) -> Result<ResponseBody, ErrorBody> {
-    let origin = parse_origin(session, "token.list", origin)?;
+    let origin = parse_origin(session, AuditAction::TokenList, origin)?;
     let (vault, who) = session.vault()?;
     let tokens = vault
-        .permitted_tokens_scoped(&who.user, origin.as_ref(), scope)
+        .permitted_tokens(&TokensRequest {
+            user: &who.user,
+            origin: origin.as_ref(),
+            scope,
+        })
         .map_err(vault_error)?
         .into_iter()
         .map(|t| TokenEntry {
@@ -429,7 +430,13 @@ fn get_code(
     };
     let (vault, who) = session.vault()?;
     let issued = vault
-        .issue_code_scoped(&who, token, origin.as_ref(), purpose, scope)
+        .issue_code(&CodeRequest {
+            who: &who,
+            token,
+            origin: origin.as_ref(),
+            purpose,
+            scope,
+        })
         .map_err(vault_error)?;
     Ok(ResponseBody::Code(CodeReply {
         token: info(&issued.token),
@@ -454,9 +461,7 @@ fn rate_limit(session: &mut Session, origin: &Origin) -> Result<Option<FillLock>
         )
     })?;
     let origin = origin.to_string();
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = twofill_words::unix_now_ms();
     let decision = limits
         .check(&opened.vault, &opened.user, &origin, now_ms)
         .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
@@ -485,9 +490,9 @@ fn reveal_seed(
     purpose: SeedPurpose,
 ) -> Result<ResponseBody, ErrorBody> {
     let action = match purpose {
-        SeedPurpose::Reveal => "seed.reveal",
-        SeedPurpose::Qr => "seed.qr",
-        SeedPurpose::Export => "seed.export",
+        SeedPurpose::Reveal => AuditAction::SeedReveal,
+        SeedPurpose::Qr => AuditAction::SeedQr,
+        SeedPurpose::Export => AuditAction::SeedExport,
     };
     let (vault, who) = session.vault()?;
     let seed = vault

@@ -13,19 +13,13 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use twofill_seal::Protection;
 use twofill_siem::Streamer;
 use twofill_siem::config::{SiemConfig, SinkConfig, SinkKind, SyslogFormat};
-use twofill_vault::{AuditEvent, Vault};
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use twofill_vault::{AuditAction, AuditEvent, Vault};
+use twofill_words::unix_now_ms;
 
 fn open(dir: &Path) -> Vault {
     Vault::open(
@@ -38,7 +32,7 @@ fn open(dir: &Path) -> Vault {
 fn fill(i: u64) -> AuditEvent {
     AuditEvent {
         user: format!("user{}", i % 17),
-        action: "code.fill".into(),
+        action: AuditAction::CodeFill,
         success: true,
         token_id: Some("3f9c2a".into()),
         token_label: Some("Kaspersky (team@example.com)".into()),
@@ -82,7 +76,7 @@ fn receiver() -> (u16, Arrivals) {
                     if r.read_exact(&mut msg).is_err() {
                         return;
                     }
-                    let at = now_ms();
+                    let at = unix_now_ms();
                     let m = String::from_utf8_lossy(&msg);
                     // RFC 5424: seq="…" time="…" in the SD; CEF: externalId=… rt=…
                     let field = |k: &str, cef: &str| -> i64 {
@@ -225,7 +219,7 @@ fn main() {
             &twofill_siem::cursor::Cursor {
                 seq: start_seq,
                 mac: twofill_vault::audit::hex(&head[0].mac),
-                updated_ms: now_ms(),
+                updated_ms: unix_now_ms(),
             },
         )
         .unwrap();

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 use twofill_vault::AuditRecord;
-use twofill_vault::audit::{chrono_like_rfc3339, hex, to_ecs};
+use twofill_vault::audit::hex;
 
 /// Private SD-ID enterprise number. 32473 is IANA's documentation example
 /// (RFC 5612); a deployment with its own PEN changes only this.
@@ -46,9 +46,9 @@ impl SyslogHeader {
         let pri = u16::from(self.facility) * 8 + u16::from(severity);
         format!(
             "<{pri}>1 {} {} {APP_NAME} - {}",
-            chrono_like_rfc3339(r.time_ms),
+            rfc3339_utc(r.time_ms),
             self.hostname,
-            header_field(&r.event.action, 32),
+            header_field(r.event.action.as_str(), 32),
         )
     }
 }
@@ -87,7 +87,7 @@ pub fn structured_data(r: &AuditRecord) -> String {
     };
     param("seq", &r.seq.to_string());
     param("time", &r.time_ms.to_string());
-    param("action", &e.action);
+    param("action", e.action.as_str());
     param("outcome", r.outcome().as_str());
     param("user", &e.user);
     let optional = [
@@ -177,7 +177,7 @@ pub fn cef_value_escape(s: &str) -> String {
 fn cef_severity(r: &AuditRecord) -> u8 {
     if !r.event.success {
         6
-    } else if r.event.action.starts_with("seed.") {
+    } else if r.event.action.is_seed() {
         5
     } else {
         3
@@ -189,14 +189,14 @@ pub fn cef(r: &AuditRecord) -> String {
     let e = &r.event;
     let mut s = format!(
         "CEF:0|{VENDOR}|{PRODUCT}|{VERSION}|{}|{}|{}|",
-        cef_header_escape(&e.action),
+        cef_header_escape(e.action.as_str()),
         cef_header_escape(&format!("{} {}", e.action, r.outcome().as_str())),
         cef_severity(r),
     );
     let mut ext: Vec<(&str, String)> = vec![
         ("rt", r.time_ms.to_string()),
         ("externalId", r.seq.to_string()),
-        ("act", e.action.clone()),
+        ("act", e.action.to_string()),
         ("outcome", r.outcome().as_str().into()),
         ("suser", e.user.clone()),
     ];
@@ -293,10 +293,82 @@ pub fn hec_event(r: &AuditRecord, host: &str, index: Option<&str>) -> serde_json
     v
 }
 
+/// One record in Elastic Common Schema field names, as a JSON object, for
+/// `audit export` and the SIEM sinks.
+pub fn to_ecs(r: &AuditRecord) -> serde_json::Value {
+    let ts = rfc3339_utc(r.time_ms);
+    let category = if r.event.action.is_code() || r.event.action.is_seed() {
+        "authentication"
+    } else {
+        "configuration"
+    };
+    let mut v = serde_json::json!({
+        "@timestamp": ts,
+        "ecs": {"version": "8.11.0"},
+        "event": {
+            "kind": "event",
+            "dataset": "twofill.audit",
+            "module": "twofill",
+            "action": r.event.action,
+            "category": [category],
+            "outcome": r.outcome().as_str(),
+            "sequence": r.seq,
+            "reason": r.event.reason,
+            "hash": hex(&r.mac),
+        },
+        "user": {"name": r.event.user},
+        "twofill": {
+            "token": {"id": r.event.token_id, "label": r.event.token_label},
+            "chain": {"prev_mac": hex(&r.prev_mac), "mac": hex(&r.mac)},
+            "extension_id": r.event.extension_id,
+        },
+    });
+    if let Some(origin) = &r.event.origin {
+        v["url"] = serde_json::json!({"original": origin, "domain": domain_of(origin)});
+    }
+    if let Some(browser) = &r.event.browser {
+        v["user_agent"] = serde_json::json!({"name": browser});
+    }
+    v
+}
+
+fn domain_of(origin: &str) -> &str {
+    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    match host.find(']') {
+        Some(end) => &host[..=end],
+        None => host.split(':').next().unwrap_or(host),
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, without a date-time dependency.
+pub fn rfc3339_utc(time_ms: i64) -> String {
+    let secs = time_ms.div_euclid(1000);
+    let ms = time_ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use twofill_vault::AuditEvent;
+    use twofill_vault::{AuditAction, AuditEvent};
 
     fn record(user: &str, reason: Option<&str>) -> AuditRecord {
         AuditRecord {
@@ -304,7 +376,7 @@ mod tests {
             time_ms: 1_700_000_000_123,
             event: AuditEvent {
                 user: user.into(),
-                action: "code.fill".into(),
+                action: AuditAction::CodeFill,
                 success: reason.is_none(),
                 token_id: Some("t1".into()),
                 token_label: Some("GitHub (me|you)".into()),
@@ -431,5 +503,19 @@ mod tests {
         assert!(l.ends_with('\n'));
         let v: serde_json::Value = serde_json::from_str(&l).unwrap();
         assert_eq!(v["user"]["name"], "a\nb");
+    }
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn domain_extraction() {
+        assert_eq!(domain_of("https://my.kaspersky.com"), "my.kaspersky.com");
+        assert_eq!(domain_of("http://a.test:8080"), "a.test");
+        assert_eq!(domain_of("http://[::1]:8080"), "[::1]");
     }
 }

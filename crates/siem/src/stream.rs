@@ -27,7 +27,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -123,13 +123,6 @@ pub struct Streamer {
     busy: Vec<String>,
     state_dir: PathBuf,
     opts: Options,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Streamer {
@@ -396,7 +389,7 @@ fn confirm_settled(lane: &mut Lane, settle: Duration, state_dir: &Path) -> Resul
         let c = Cursor {
             seq,
             mac: hex(&mac),
-            updated_ms: now_ms(),
+            updated_ms: twofill_words::unix_now_ms(),
         };
         cursor::store(state_dir, &lane.name, &c)?;
         lane.cursor = c;
@@ -435,7 +428,7 @@ mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    use twofill_vault::AuditEvent;
+    use twofill_vault::{AuditAction, AuditEvent};
 
     use super::*;
 
@@ -448,12 +441,7 @@ mod tests {
                 self.0.push(AuditRecord {
                     seq,
                     time_ms: seq,
-                    event: AuditEvent {
-                        user: "u".into(),
-                        action: "code.fill".into(),
-                        success: true,
-                        ..AuditEvent::default()
-                    },
+                    event: AuditEvent::new("u", AuditAction::CodeFill, true),
                     prev_mac: [0; 32],
                     mac: [seq as u8; 32],
                 });

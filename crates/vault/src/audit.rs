@@ -13,11 +13,12 @@
 //! the code is handed out: no code leaves the host without a durable record.
 
 use hmac::{Hmac, KeyInit, Mac};
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use twofill_words::{AuditAction, unix_now_ms};
 
-use crate::Result;
+use crate::store::{StoreRead, StoreTx};
+use crate::{Origin, Refusal, Requester, Result, TokenSummary, Vault};
 
 /// MAC of the (virtual) record before the first one.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -40,12 +41,12 @@ impl Outcome {
 
 /// What happened, as the caller describes it. The vault adds the sequence
 /// number, the time and the chain.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// The person (OS user, or as configured) on whose behalf it happened.
     pub user: String,
-    /// Dotted action name, e.g. `code.fill`, `seed.reveal`, `grant.set`.
-    pub action: String,
+    /// What happened (`code.fill`, `seed.reveal`, `grant.set`, …).
+    pub action: AuditAction,
     pub success: bool,
     pub token_id: Option<String>,
     /// "Issuer (account)" at the time, so the record stays readable after
@@ -59,6 +60,23 @@ pub struct AuditEvent {
     pub extension_id: Option<String>,
     /// Why it was refused, or what changed (admin actions).
     pub reason: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event with only the person, the action and the outcome filled in.
+    pub fn new(user: impl Into<String>, action: AuditAction, success: bool) -> AuditEvent {
+        AuditEvent {
+            user: user.into(),
+            action,
+            success,
+            token_id: None,
+            token_label: None,
+            origin: None,
+            browser: None,
+            extension_id: None,
+            reason: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +108,7 @@ fn canonical(seq: i64, time_ms: i64, e: &AuditEvent) -> Vec<u8> {
         seq,
         time_ms,
         e.user,
-        e.action,
+        e.action.as_str(),
         e.success,
         e.token_id,
         e.token_label,
@@ -109,115 +127,27 @@ fn mac(key: &[u8; 32], prev: &[u8; 32], seq: i64, time_ms: i64, e: &AuditEvent) 
     m.finalize().into_bytes().into()
 }
 
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE audit (
-    seq INTEGER PRIMARY KEY,
-    time_ms INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    action TEXT NOT NULL,
-    success INTEGER NOT NULL,
-    token_id TEXT,
-    token_label TEXT,
-    origin TEXT,
-    browser TEXT,
-    extension_id TEXT,
-    reason TEXT,
-    prev_mac BLOB NOT NULL,
-    mac BLOB NOT NULL
-);
--- Append-only from SQL's point of view too: a careless UPDATE or DELETE
--- fails loudly instead of quietly breaking the chain.
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-";
-
+/// Appends `event` after the current head, in the caller's transaction:
+/// the record commits or rolls back with the change it describes.
 pub(crate) fn append(
-    tx: &Transaction<'_>,
+    tx: &dyn StoreTx,
     key: &[u8; 32],
     time_ms: i64,
     event: &AuditEvent,
 ) -> Result<AuditRecord> {
-    let last: Option<(i64, Vec<u8>)> = tx
-        .query_row(
-            "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (seq, prev_mac) = match last {
-        Some((seq, m)) => (seq + 1, to32(&m)),
+    let (seq, prev_mac) = match tx.audit_head()? {
+        Some((seq, mac)) => (seq + 1, mac),
         None => (1, GENESIS),
     };
-    let mac = mac(key, &prev_mac, seq, time_ms, event);
-    tx.execute(
-        "INSERT INTO audit (seq, time_ms, user, action, success, token_id, token_label,
-                            origin, browser, extension_id, reason, prev_mac, mac)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![
-            seq,
-            time_ms,
-            event.user,
-            event.action,
-            event.success,
-            event.token_id,
-            event.token_label,
-            event.origin,
-            event.browser,
-            event.extension_id,
-            event.reason,
-            prev_mac.as_slice(),
-            mac.as_slice(),
-        ],
-    )?;
-    Ok(AuditRecord {
+    let record = AuditRecord {
         seq,
         time_ms,
         event: event.clone(),
         prev_mac,
-        mac,
-    })
-}
-
-fn to32(b: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if b.len() == 32 {
-        out.copy_from_slice(b);
-    }
-    out
-}
-
-pub(crate) fn read(
-    conn: &rusqlite::Connection,
-    after_seq: i64,
-    limit: i64,
-) -> Result<Vec<AuditRecord>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, time_ms, user, action, success, token_id, token_label, origin, browser,
-                extension_id, reason, prev_mac, mac
-         FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![after_seq, limit], |r| {
-        Ok(AuditRecord {
-            seq: r.get(0)?,
-            time_ms: r.get(1)?,
-            event: AuditEvent {
-                user: r.get(2)?,
-                action: r.get(3)?,
-                success: r.get(4)?,
-                token_id: r.get(5)?,
-                token_label: r.get(6)?,
-                origin: r.get(7)?,
-                browser: r.get(8)?,
-                extension_id: r.get(9)?,
-                reason: r.get(10)?,
-            },
-            prev_mac: to32(&r.get::<_, Vec<u8>>(11)?),
-            mac: to32(&r.get::<_, Vec<u8>>(12)?),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        mac: mac(key, &prev_mac, seq, time_ms, event),
+    };
+    tx.append_audit(&record)?;
+    Ok(record)
 }
 
 /// Result of walking the chain.
@@ -238,7 +168,7 @@ pub struct ChainProblem {
 }
 
 pub(crate) fn verify(
-    conn: &rusqlite::Connection,
+    store: &dyn StoreRead,
     key: &[u8; 32],
     anchor: Option<(i64, [u8; 32])>,
 ) -> Result<ChainReport> {
@@ -249,7 +179,7 @@ pub(crate) fn verify(
     let mut anchor_seen = anchor.is_none();
     let mut after = 0;
     'outer: loop {
-        let batch = read(conn, after, 1000)?;
+        let batch = store.audit_records(after, 1000)?;
         if batch.is_empty() {
             break;
         }
@@ -319,101 +249,84 @@ pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// One record in Elastic Common Schema field names, as a JSON object, for
-/// `audit export` and the SIEM sinks.
-pub fn to_ecs(r: &AuditRecord) -> serde_json::Value {
-    let ts = chrono_like_rfc3339(r.time_ms);
-    let category = if r.event.action.starts_with("code.") || r.event.action.starts_with("seed.") {
-        "authentication"
-    } else {
-        "configuration"
-    };
-    let mut v = serde_json::json!({
-        "@timestamp": ts,
-        "ecs": {"version": "8.11.0"},
-        "event": {
-            "kind": "event",
-            "dataset": "twofill.audit",
-            "module": "twofill",
-            "action": r.event.action,
-            "category": [category],
-            "outcome": r.outcome().as_str(),
-            "sequence": r.seq,
-            "reason": r.event.reason,
-            "hash": hex(&r.mac),
-        },
-        "user": {"name": r.event.user},
-        "twofill": {
-            "token": {"id": r.event.token_id, "label": r.event.token_label},
-            "chain": {"prev_mac": hex(&r.prev_mac), "mac": hex(&r.mac)},
-            "extension_id": r.event.extension_id,
-        },
-    });
-    if let Some(origin) = &r.event.origin {
-        v["url"] = serde_json::json!({"original": origin, "domain": domain_of(origin)});
+impl Vault {
+    /// Records after `after_seq`, oldest first, at most `limit`.
+    pub fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        self.store.reader()?.audit_records(after_seq, limit)
     }
-    if let Some(browser) = &r.event.browser {
-        v["user_agent"] = serde_json::json!({"name": browser});
-    }
-    v
-}
 
-fn domain_of(origin: &str) -> &str {
-    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    match host.find(']') {
-        Some(end) => &host[..=end],
-        None => host.split(':').next().unwrap_or(host),
+    /// Sequence number of the newest record (0 when the log is empty).
+    pub fn audit_head_seq(&self) -> Result<i64> {
+        Ok(self.store.reader()?.audit_head()?.map_or(0, |(seq, _)| seq))
+    }
+
+    /// Walks the whole chain; with an anchor `(seq, mac)` also checks that
+    /// the log still reaches it unchanged.
+    pub fn verify_audit(&self, anchor: Option<(i64, [u8; 32])>) -> Result<ChainReport> {
+        verify(&*self.store.reader()?, &self.audit_key, anchor)
+    }
+
+    /// Appends a record for something that happened outside the vault
+    /// (e.g. a request refused before it reached the vault).
+    pub fn record(&mut self, event: &AuditEvent) -> Result<AuditRecord> {
+        let tx = self.store.begin_write()?;
+        let r = append(&*tx, &self.audit_key, unix_now_ms(), event)?;
+        tx.commit()?;
+        Ok(r)
     }
 }
 
-/// RFC 3339 UTC with milliseconds, without a date-time dependency.
-pub fn chrono_like_rfc3339(time_ms: i64) -> String {
-    let secs = time_ms.div_euclid(1000);
-    let ms = time_ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+/// What a record the vault writes is about: who, what, which token, where.
+pub(crate) struct About<'a> {
+    pub who: &'a Requester,
+    pub action: AuditAction,
+    pub token: Option<&'a TokenSummary>,
+    pub origin: Option<&'a Origin>,
+}
+
+impl About<'_> {
+    fn event(&self, success: bool, reason: Option<String>) -> AuditEvent {
+        AuditEvent {
+            user: self.who.user.clone(),
+            action: self.action,
+            success,
+            token_id: self.token.map(|t| t.id.clone()),
+            token_label: self.token.map(|t| t.label()),
+            origin: self.origin.map(|o| o.to_string()),
+            browser: self.who.browser.clone(),
+            extension_id: self.who.extension_id.clone(),
+            reason,
+        }
+    }
+
+    /// Records that it happened; `detail` says what changed (admin changes).
+    pub fn record_success(
+        &self,
+        tx: &dyn StoreTx,
+        key: &[u8; 32],
+        time_ms: i64,
+        detail: String,
+    ) -> Result<AuditRecord> {
+        let reason = (!detail.is_empty()).then_some(detail);
+        append(tx, key, time_ms, &self.event(true, reason))
+    }
+
+    /// Records that it was refused, and why.
+    pub fn record_refusal(
+        &self,
+        tx: &dyn StoreTx,
+        key: &[u8; 32],
+        refusal: &Refusal,
+    ) -> Result<()> {
+        let reason = format!("{}: {refusal}", refusal.short());
+        append(tx, key, unix_now_ms(), &self.event(false, Some(reason)))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(chrono_like_rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            chrono_like_rfc3339(1_700_000_000_123),
-            "2023-11-14T22:13:20.123Z"
-        );
-        assert_eq!(
-            chrono_like_rfc3339(951_782_400_000),
-            "2000-02-29T00:00:00.000Z"
-        );
-    }
-
-    #[test]
-    fn domain_extraction() {
-        assert_eq!(domain_of("https://my.kaspersky.com"), "my.kaspersky.com");
-        assert_eq!(domain_of("http://a.test:8080"), "a.test");
-        assert_eq!(domain_of("http://[::1]:8080"), "[::1]");
-    }
 
     #[test]
     fn hex_round_trip() {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use twofill_siem::SinkReport;
-use twofill_vault::audit::{ChainReport, parse_hex32, to_ecs};
+use twofill_siem::format::{rfc3339_utc, to_ecs};
+use twofill_vault::audit::{ChainReport, parse_hex32};
 use twofill_vault::{AuditRecord, Vault};
 
 use super::{Invocation, JsonFlag, Report, emit};
@@ -245,7 +246,7 @@ fn line(r: &AuditRecord) -> String {
     format!(
         "{:>6} {} {:<8} {:<20} {:<7} {}{}{}",
         r.seq,
-        twofill_vault::audit::chrono_like_rfc3339(r.time_ms),
+        rfc3339_utc(r.time_ms),
         e.user,
         e.action,
         if e.success { "ok" } else { "REFUSED" },

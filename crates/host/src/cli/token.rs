@@ -7,7 +7,10 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde::Serialize;
 use twofill_otp::Token;
-use twofill_vault::{Access, Purpose, Requester, SiteBinding, TokenDetails, TokenSummary};
+use twofill_vault::{
+    Access, AuditAction, CodeRequest, Purpose, Requester, Scope, SiteBinding, TokenDetails,
+    TokenSummary, TokensRequest,
+};
 use twofill_words::{token_label, unix_now_secs};
 
 use super::{Invocation, JsonFlag, Report, emit, print_json};
@@ -209,7 +212,11 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
                     .collect()
             } else {
                 vault
-                    .permitted_tokens(&cx.user, None)?
+                    .permitted_tokens(&TokensRequest {
+                        user: &cx.user,
+                        origin: None,
+                        scope: Scope::All,
+                    })?
                     .into_iter()
                     .map(|t| {
                         let usable = Usable {
@@ -226,8 +233,13 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
         TokenCommand::Show { id, out } => emit(out, &cx.vault()?.token_details(&id)?)?,
         TokenCommand::Code { id, out } => {
             let mut vault = cx.vault()?;
-            let issued =
-                vault.issue_code(&Requester::cli(&cx.user), Some(&id), None, Purpose::Cli)?;
+            let issued = vault.issue_code(&CodeRequest {
+                who: &Requester::cli(&cx.user),
+                token: Some(&id),
+                origin: None,
+                purpose: Purpose::Cli,
+                scope: Scope::All,
+            })?;
             if out.json {
                 print_json(&IssuedCode {
                     token: issued.token.id,
@@ -242,7 +254,7 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
         }
         TokenCommand::Reveal { id, out } => {
             let mut vault = cx.vault()?;
-            let t = vault.reveal_seed(&Requester::cli(&cx.user), &id, "seed.export")?;
+            let t = vault.reveal_seed(&Requester::cli(&cx.user), &id, AuditAction::SeedExport)?;
             if out.json {
                 print_json(&RevealedSeed {
                     token: id,

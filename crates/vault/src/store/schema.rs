@@ -10,7 +10,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use twofill_seal::{DataKey, Protection, WrappedKey};
 
-use crate::{Result, VaultError, audit, seed_aad};
+use super::ParamsOfSealed;
+use crate::{Result, VaultError, seed_aad};
 
 /// Newest schema this build writes. Older vaults are migrated on open.
 ///
@@ -18,7 +19,9 @@ use crate::{Result, VaultError, audit, seed_aad};
 /// 2. seeds sealed with the data key; users, groups, grants; the audit log.
 /// 3. personal tokens: `tokens.owner` (NULL for the team's shared tokens),
 ///    which can never have grants.
-pub const SCHEMA_VERSION: i64 = 3;
+/// 4. code parameters in the clear (`tokens.algorithm`, `digits`, `period`),
+///    so listing never opens a sealed seed.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// SQLite `application_id` marking the file as a twofill vault ("2FIL").
 const APPLICATION_ID: i64 = 0x3246_494c;
@@ -64,10 +67,15 @@ pub(crate) fn check(conn: &Connection, path: &Path) -> Result<i64> {
 }
 
 /// Brings the vault to [`SCHEMA_VERSION`] and returns its unlocked data key.
+///
+/// `params_of_sealed` reads a token's code parameters out of its sealed seed
+/// (schema 4 keeps them in the clear); it comes from the module that opens
+/// seeds, so this one never does.
 pub(crate) fn migrate(
     conn: &mut Connection,
     seen: i64,
     protection: &Protection,
+    params_of_sealed: ParamsOfSealed<'_>,
 ) -> Result<DataKey> {
     if seen >= SCHEMA_VERSION {
         return unlock(conn, protection);
@@ -131,7 +139,7 @@ pub(crate) fn migrate(
                  PRIMARY KEY (token_id, group_name)
              );
              {}",
-            audit::SCHEMA
+            AUDIT_SCHEMA
         ))?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('wrapped_key', ?1)",
@@ -171,6 +179,31 @@ pub(crate) fn migrate(
                  BEGIN SELECT RAISE(ABORT, 'a token with grants cannot become personal'); END;",
         )?;
     }
+    if from < 4 {
+        tx.execute_batch(
+            "ALTER TABLE tokens ADD COLUMN algorithm TEXT;
+             ALTER TABLE tokens ADD COLUMN digits INTEGER;
+             ALTER TABLE tokens ADD COLUMN period INTEGER;",
+        )?;
+        let rows: Vec<(String, Vec<u8>)> = {
+            let mut stmt = tx.prepare("SELECT id, sealed_seed FROM tokens")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for (id, sealed) in rows {
+            // A seed that cannot be read keeps NULL parameters: the token
+            // is reported as unreadable when used, as it was before.
+            let params = match params_of_sealed(&key, &id, &sealed) {
+                Ok(p) => p,
+                Err(VaultError::BadSeed { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            tx.execute(
+                "UPDATE tokens SET algorithm = ?2, digits = ?3, period = ?4 WHERE id = ?1",
+                params![id, params.algorithm, params.digits, params.period as i64],
+            )?;
+        }
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -205,3 +238,28 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
     }
     Ok(twofill_seal::unwrap(&wrapped, protection)?)
 }
+
+/// The audit table (schema 2 on).
+const AUDIT_SCHEMA: &str = "
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    success INTEGER NOT NULL,
+    token_id TEXT,
+    token_label TEXT,
+    origin TEXT,
+    browser TEXT,
+    extension_id TEXT,
+    reason TEXT,
+    prev_mac BLOB NOT NULL,
+    mac BLOB NOT NULL
+);
+-- Append-only from SQL's point of view too: a careless UPDATE or DELETE
+-- fails loudly instead of quietly breaking the chain.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+";

@@ -1,4 +1,5 @@
-#![allow(dead_code)]
+//! What the vault's tests share: a vault in a fresh directory, committed
+//! fixtures, tokens.
 
 use std::path::{Path, PathBuf};
 

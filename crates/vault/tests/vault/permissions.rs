@@ -1,9 +1,10 @@
 //! Who gets what: the permission matrix, enforced and audited by the vault.
 
-mod common;
-
-use common::{TempVault, token};
-use twofill_vault::{Access, Origin, Purpose, Refusal, Requester, VaultError};
+use crate::support::{TempVault, token};
+use twofill_vault::{
+    Access, AuditAction, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokensRequest,
+    VaultError,
+};
 
 const KASPERSKY_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const GITHUB_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -88,7 +89,13 @@ fn permission_matrix() {
         assert_eq!(v.access(user, &f.k).unwrap(), access, "{user}");
 
         // Fill on the bound site.
-        let fill = v.issue_code(&who(user), None, Some(&bound), Purpose::Fill);
+        let fill = v.issue_code(&CodeRequest {
+            who: &who(user),
+            token: None,
+            origin: Some(&bound),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        });
         match access {
             Some(_) => {
                 let issued = fill.unwrap_or_else(|e| panic!("{user}: {e}"));
@@ -103,24 +110,42 @@ fn permission_matrix() {
 
         // Fill elsewhere: never, whatever the grant, even naming the token.
         for token in [None, Some(f.k.as_str())] {
-            let r = v.issue_code(&who(user), token, Some(&other), Purpose::Fill);
+            let r = v.issue_code(&CodeRequest {
+                who: &who(user),
+                token,
+                origin: Some(&other),
+                purpose: Purpose::Fill,
+                scope: Scope::All,
+            });
             assert!(
                 matches!(refusal(r.unwrap_err()), Refusal::NoTokenForOrigin { .. }),
                 "{user}"
             );
         }
         // A fill needs an origin.
-        let r = v.issue_code(&who(user), Some(&f.k), None, Purpose::Fill);
+        let r = v.issue_code(&CodeRequest {
+            who: &who(user),
+            token: Some(&f.k),
+            origin: None,
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        });
         assert_eq!(refusal(r.unwrap_err()), Refusal::OriginRequired);
 
         // Copy and view from the popup: grant needed, no binding needed.
         for purpose in [Purpose::Copy, Purpose::View, Purpose::Cli] {
-            let r = v.issue_code(&who(user), Some(&f.k), None, purpose);
+            let r = v.issue_code(&CodeRequest {
+                who: &who(user),
+                token: Some(&f.k),
+                origin: None,
+                purpose,
+                scope: Scope::All,
+            });
             assert_eq!(r.is_ok(), access.is_some(), "{user} {purpose:?}");
         }
 
         // The seed: full-seed only.
-        let r = v.reveal_seed(&who(user), &f.k, "seed.reveal");
+        let r = v.reveal_seed(&who(user), &f.k, AuditAction::SeedReveal);
         match access {
             Some(Access::FullSeed) => {
                 assert_eq!(r.unwrap().secret.to_base32(), KASPERSKY_SEED, "{user}")
@@ -134,11 +159,15 @@ fn permission_matrix() {
 
     // Listing shows exactly the permitted tokens, with the level.
     let listed = |user: &str| -> Vec<(String, Access)> {
-        v.permitted_tokens(user, None)
-            .unwrap()
-            .into_iter()
-            .map(|t| (t.summary.id, t.access))
-            .collect()
+        v.permitted_tokens(&TokensRequest {
+            user,
+            origin: None,
+            scope: Scope::All,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.summary.id, t.access))
+        .collect()
     };
     assert_eq!(listed("bob"), vec![(f.k.clone(), Access::CodeOnly)]);
     let mut carol = listed("carol");
@@ -152,7 +181,11 @@ fn permission_matrix() {
     assert!(listed("dave").is_empty());
     // Tokens bound to the current site come first.
     let first = v
-        .permitted_tokens("carol", Some(&origin("https://github.com")))
+        .permitted_tokens(&TokensRequest {
+            user: "carol",
+            origin: Some(&origin("https://github.com")),
+            scope: Scope::All,
+        })
         .unwrap();
     assert_eq!(first[0].summary.id, f.g);
 }
@@ -161,7 +194,11 @@ fn permission_matrix() {
 fn code_only_users_can_never_read_a_seed() {
     let f = fixture();
     let mut v = f.tv.open();
-    for action in ["seed.reveal", "seed.export", "seed.qr"] {
+    for action in [
+        AuditAction::SeedReveal,
+        AuditAction::SeedExport,
+        AuditAction::SeedQr,
+    ] {
         let r = v.reveal_seed(&who("bob"), &f.k, action);
         assert!(matches!(
             refusal(r.unwrap_err()),
@@ -170,16 +207,28 @@ fn code_only_users_can_never_read_a_seed() {
     }
     // Revoking carol's group takes her seed access away immediately.
     v.revoke_grant("alice", &f.k, "leads").unwrap();
-    assert!(v.reveal_seed(&who("carol"), &f.k, "seed.reveal").is_err());
+    assert!(
+        v.reveal_seed(&who("carol"), &f.k, AuditAction::SeedReveal)
+            .is_err()
+    );
     // Downgrading works the same way.
     v.set_grant("alice", &f.k, "leads", Access::FullSeed)
         .unwrap();
     v.set_grant("alice", &f.k, "leads", Access::CodeOnly)
         .unwrap();
-    assert!(v.reveal_seed(&who("carol"), &f.k, "seed.reveal").is_err());
     assert!(
-        v.issue_code(&who("carol"), Some(&f.k), None, Purpose::Copy)
-            .is_ok()
+        v.reveal_seed(&who("carol"), &f.k, AuditAction::SeedReveal)
+            .is_err()
+    );
+    assert!(
+        v.issue_code(&CodeRequest {
+            who: &who("carol"),
+            token: Some(&f.k),
+            origin: None,
+            purpose: Purpose::Copy,
+            scope: Scope::All
+        })
+        .is_ok()
     );
 }
 
@@ -198,8 +247,14 @@ fn ambiguous_origin_lists_candidates_and_naming_one_works() {
         .unwrap();
     let bound = origin("https://my.kaspersky.com");
     match refusal(
-        v.issue_code(&who("bob"), None, Some(&bound), Purpose::Fill)
-            .unwrap_err(),
+        v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&bound),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
+        .unwrap_err(),
     ) {
         Refusal::Ambiguous { candidates } => {
             let mut ids: Vec<_> = candidates.into_iter().map(|c| c.id).collect();
@@ -211,14 +266,26 @@ fn ambiguous_origin_lists_candidates_and_naming_one_works() {
         other => panic!("{other:?}"),
     }
     let issued = v
-        .issue_code(&who("bob"), Some(&second), Some(&bound), Purpose::Fill)
+        .issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: Some(&second),
+            origin: Some(&bound),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
         .unwrap();
     assert_eq!(issued.token.id, second);
     // A candidate bob may not use is not offered: dave sees none.
     assert!(matches!(
         refusal(
-            v.issue_code(&who("dave"), None, Some(&bound), Purpose::Fill)
-                .unwrap_err()
+            v.issue_code(&CodeRequest {
+                who: &who("dave"),
+                token: None,
+                origin: Some(&bound),
+                purpose: Purpose::Fill,
+                scope: Scope::All
+            })
+            .unwrap_err()
         ),
         Refusal::NotPermitted { .. }
     ));
@@ -246,11 +313,18 @@ fn admin_changes_need_an_admin_and_refusals_are_recorded() {
     let refusals: Vec<_> = records
         .iter()
         .filter(|r| r.event.user == "bob" && !r.event.success)
-        .map(|r| r.event.action.as_str())
+        .map(|r| r.event.action)
         .collect();
-    assert_eq!(refusals, ["token.add", "grant.set", "user.add"]);
+    assert_eq!(
+        refusals,
+        [
+            AuditAction::TokenAdd,
+            AuditAction::GrantSet,
+            AuditAction::UserAdd
+        ]
+    );
     // The first admin was made by bootstrapping, and that is on record.
-    assert_eq!(records[0].event.action, "vault.init");
+    assert_eq!(records[0].event.action, AuditAction::VaultInit);
     assert_eq!(records[0].event.user, "alice");
 }
 
@@ -261,11 +335,23 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     let start = v.audit_records(0, 10_000).unwrap().len();
     let bound = origin("https://my.kaspersky.com");
     let issued = v
-        .issue_code(&who("bob"), None, Some(&bound), Purpose::Fill)
+        .issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&bound),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
         .unwrap();
-    let _ = v.issue_code(&who("dave"), None, Some(&bound), Purpose::Fill);
-    let _ = v.reveal_seed(&who("bob"), &f.k, "seed.reveal");
-    let _ = v.reveal_seed(&who("carol"), &f.k, "seed.reveal");
+    let _ = v.issue_code(&CodeRequest {
+        who: &who("dave"),
+        token: None,
+        origin: Some(&bound),
+        purpose: Purpose::Fill,
+        scope: Scope::All,
+    });
+    let _ = v.reveal_seed(&who("bob"), &f.k, AuditAction::SeedReveal);
+    let _ = v.reveal_seed(&who("carol"), &f.k, AuditAction::SeedReveal);
     drop(v);
 
     // A fresh handle (another process, in effect) sees all four.
@@ -273,21 +359,15 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     let recs = v.audit_records(start as i64, 100).unwrap();
     let got: Vec<_> = recs
         .iter()
-        .map(|r| {
-            (
-                r.event.user.as_str(),
-                r.event.action.as_str(),
-                r.event.success,
-            )
-        })
+        .map(|r| (r.event.user.as_str(), r.event.action, r.event.success))
         .collect();
     assert_eq!(
         got,
         [
-            ("bob", "code.fill", true),
-            ("dave", "code.fill", false),
-            ("bob", "seed.reveal", false),
-            ("carol", "seed.reveal", true),
+            ("bob", AuditAction::CodeFill, true),
+            ("dave", AuditAction::CodeFill, false),
+            ("bob", AuditAction::SeedReveal, false),
+            ("carol", AuditAction::SeedReveal, true),
         ]
     );
     let fill = &recs[0];
@@ -311,4 +391,36 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
             .contains("not_permitted")
     );
     assert!(v.verify_audit(None).unwrap().problem.is_none());
+}
+
+#[test]
+fn a_database_error_is_an_error_never_an_audited_refusal() {
+    let f = fixture();
+    let mut v = f.tv.open();
+    let head = v.audit_head_seq().unwrap();
+    // A table the permission checks read is gone (a damaged or hand-edited
+    // file): that is the database failing, not "no such token".
+    rusqlite::Connection::open(&f.tv.path)
+        .unwrap()
+        .execute_batch("DROP TABLE token_sites;")
+        .unwrap();
+    let kaspersky = origin("https://my.kaspersky.com");
+    for (token, purpose) in [
+        (Some(f.k.as_str()), Purpose::Copy),
+        (Some(f.k.as_str()), Purpose::Fill),
+        (None, Purpose::Fill),
+    ] {
+        let err = v
+            .issue_code(&CodeRequest {
+                who: &who("bob"),
+                token,
+                origin: Some(&kaspersky),
+                purpose,
+                scope: Scope::All,
+            })
+            .unwrap_err();
+        assert!(matches!(err, VaultError::Sqlite(_)), "{purpose:?}: {err}");
+    }
+    // Nothing was recorded as a refusal.
+    assert_eq!(v.audit_head_seq().unwrap(), head);
 }

@@ -1,12 +1,10 @@
 //! The audit chain catches edits, deletions, insertions and truncation, even
 //! by someone with full write access to the vault file.
 
-mod common;
-
-use common::{TempVault, token};
+use crate::support::{TempVault, token};
 use rusqlite::Connection;
 use twofill_vault::audit::{hex, parse_hex32};
-use twofill_vault::{Access, Purpose, Requester, Vault};
+use twofill_vault::{Access, CodeRequest, Purpose, Requester, Scope, Vault};
 
 fn populated() -> (TempVault, Vec<i64>) {
     let tv = TempVault::new();
@@ -23,8 +21,14 @@ fn populated() -> (TempVault, Vec<i64>) {
     v.set_grant("alice", &id, "ops", Access::CodeOnly).unwrap();
     let origin = "https://my.kaspersky.com".parse().unwrap();
     for _ in 0..20 {
-        v.issue_code(&Requester::cli("bob"), None, Some(&origin), Purpose::Fill)
-            .unwrap();
+        v.issue_code(&CodeRequest {
+            who: &Requester::cli("bob"),
+            token: None,
+            origin: Some(&origin),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
+        .unwrap();
     }
     let seqs = v
         .audit_records(0, 1000)

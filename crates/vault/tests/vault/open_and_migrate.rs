@@ -1,11 +1,12 @@
 //! Opening: damaged or foreign files are refused and left alone; old vaults
 //! are migrated; seeds are never on disk in the clear.
 
-mod common;
-
-use common::{TempVault, file_contains, fixture_copy, token};
+use crate::support::{TempVault, file_contains, fixture_copy, token};
 use rusqlite::Connection;
-use twofill_vault::{Access, Purpose, Requester, SCHEMA_VERSION, Vault, VaultError};
+use twofill_vault::{
+    Access, AuditAction, CodeRequest, Purpose, Requester, SCHEMA_VERSION, Scope, TokensRequest,
+    Vault, VaultError,
+};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
@@ -139,12 +140,18 @@ fn version_1_vault_is_migrated_and_its_plaintext_scrubbed() {
     v.set_grant("alice", "abc123", "ops", Access::FullSeed)
         .unwrap();
     let seed = v
-        .reveal_seed(&Requester::cli("alice"), "abc123", "seed.reveal")
+        .reveal_seed(&Requester::cli("alice"), "abc123", AuditAction::SeedReveal)
         .unwrap();
     assert_eq!(seed.secret.to_base32(), SEED);
     let origin = "https://my.kaspersky.com".parse().unwrap();
-    v.issue_code(&Requester::cli("alice"), None, Some(&origin), Purpose::Fill)
-        .unwrap();
+    v.issue_code(&CodeRequest {
+        who: &Requester::cli("alice"),
+        token: None,
+        origin: Some(&origin),
+        purpose: Purpose::Fill,
+        scope: Scope::All,
+    })
+    .unwrap();
     drop(v);
     Connection::open(&tv.path)
         .unwrap()
@@ -219,8 +226,8 @@ fn version_2_vault_is_migrated_keeping_tokens_grants_and_the_audit_chain() {
     assert_eq!(before.len(), 13);
 
     let mut v = tv.open();
-    assert_eq!(SCHEMA_VERSION, 3);
-    assert_eq!(user_version(&tv.path), 3);
+    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(user_version(&tv.path), 4);
     // Every old record is still there, unchanged, and the chain verifies.
     assert_eq!(raw_audit(&tv.path), before);
     let report = v.verify_audit(None).unwrap();
@@ -254,17 +261,22 @@ fn version_2_vault_is_migrated_keeping_tokens_grants_and_the_audit_chain() {
 
     // The data key is the vault's own (a fresh one could not open the seeds).
     let seed = v
-        .reveal_seed(&Requester::cli("carol"), V2_KASPERSKY, "seed.reveal")
+        .reveal_seed(
+            &Requester::cli("carol"),
+            V2_KASPERSKY,
+            AuditAction::SeedReveal,
+        )
         .unwrap();
     assert_eq!(seed.secret.to_base32(), SEED);
     let github = token("GitHub", V2_GITHUB_SEED);
     let issued = v
-        .issue_code(
-            &Requester::cli("carol"),
-            None,
-            Some(&"https://github.com".parse().unwrap()),
-            Purpose::Fill,
-        )
+        .issue_code(&CodeRequest {
+            who: &Requester::cli("carol"),
+            token: None,
+            origin: Some(&"https://github.com".parse().unwrap()),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
         .unwrap();
     assert_eq!(issued.window.code, github.code_at(issued.window.valid_from));
 
@@ -293,21 +305,130 @@ fn version_2_vault_that_cannot_be_unlocked_is_not_migrated() {
     assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
     // With the right key it migrates.
     drop(tv.open());
-    assert_eq!(user_version(&tv.path), 3);
+    assert_eq!(user_version(&tv.path), SCHEMA_VERSION);
 }
 
 #[test]
-fn a_vault_from_a_newer_build_than_schema_3_is_left_untouched() {
+fn a_vault_from_a_newer_build_than_this_one_is_left_untouched() {
     let tv = fixture_copy("vault-v2");
     drop(tv.open());
     Connection::open(&tv.path)
         .unwrap()
-        .execute_batch("PRAGMA user_version = 4; PRAGMA wal_checkpoint(TRUNCATE);")
+        .execute_batch("PRAGMA user_version = 5; PRAGMA wal_checkpoint(TRUNCATE);")
         .unwrap();
     let bytes = std::fs::read(&tv.path).unwrap();
     match Vault::open(&tv.path, &tv.protection()) {
-        Err(VaultError::TooNew { found: 4, .. }) => {}
+        Err(VaultError::TooNew { found: 5, .. }) => {}
         other => panic!("{:?}", other.err()),
     }
+    assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
+}
+
+const V3_KASPERSKY: &str = "f936b5555f63";
+const V3_GITHUB: &str = "a78f43908cb7";
+const V3_PERSONAL: &str = "2b639e688092";
+
+#[test]
+fn version_3_vault_gets_plain_code_parameters_and_keeps_its_audit_chain() {
+    let tv = fixture_copy("vault-v3");
+    assert_eq!(user_version(&tv.path), 3, "precondition: a schema-3 vault");
+    let before = raw_audit(&tv.path);
+    assert_eq!(before.len(), 16);
+
+    let mut v = tv.open();
+    assert_eq!(user_version(&tv.path), SCHEMA_VERSION);
+    assert_eq!(raw_audit(&tv.path), before);
+    let report = v.verify_audit(None).unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.records, 16);
+
+    // The parameters came out of the sealed seeds into plain columns.
+    let github = v.token_details(V3_GITHUB).unwrap();
+    assert_eq!(
+        (github.algorithm.as_str(), github.digits, github.period),
+        ("SHA256", 8, 60)
+    );
+    let kaspersky = v.token_details(V3_KASPERSKY).unwrap();
+    assert_eq!(
+        (
+            kaspersky.algorithm.as_str(),
+            kaspersky.digits,
+            kaspersky.period
+        ),
+        ("SHA1", 6, 30)
+    );
+    let listed = |v: &Vault, user: &str| -> Vec<(String, u64, u32)> {
+        v.permitted_tokens(&TokensRequest {
+            user,
+            origin: None,
+            scope: Scope::All,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.summary.id, t.period, t.digits))
+        .collect()
+    };
+    assert_eq!(
+        listed(&v, "carol"),
+        [
+            (V3_GITHUB.to_owned(), 60, 8),
+            (V3_KASPERSKY.to_owned(), 30, 6)
+        ]
+    );
+    assert_eq!(
+        listed(&v, "bob"),
+        [
+            (V3_KASPERSKY.to_owned(), 30, 6),
+            (V3_PERSONAL.to_owned(), 30, 6)
+        ]
+    );
+
+    // Codes still come from the sealed seeds, with the same parameters.
+    let issued = v
+        .issue_code(&CodeRequest {
+            who: &Requester::cli("carol"),
+            token: None,
+            origin: Some(&"https://github.com".parse().unwrap()),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
+        .unwrap();
+    let github_token = twofill_otp::Token::from_uri(
+        "otpauth://totp/GitHub:team@example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=GitHub&algorithm=SHA256&digits=8&period=60",
+    )
+    .unwrap();
+    assert_eq!(issued.window.code.len(), 8);
+    assert_eq!(
+        issued.window.code,
+        github_token.code_at(issued.window.valid_from)
+    );
+    let seed = v
+        .reveal_seed(&Requester::cli("bob"), V3_PERSONAL, AuditAction::SeedReveal)
+        .unwrap();
+    assert_eq!(seed.secret.to_base32(), "KRUGKIDROVUWG2ZAMJZG653OEBTG66BA");
+    drop(v);
+
+    // Listing no longer opens seeds: with every seed destroyed it still works.
+    Connection::open(&tv.path)
+        .unwrap()
+        .execute_batch("UPDATE tokens SET sealed_seed = x'00';")
+        .unwrap();
+    let v = tv.open();
+    assert_eq!(listed(&v, "carol").len(), 2);
+    assert_eq!(v.token_details(V3_GITHUB).unwrap().digits, 8);
+    let report = v.verify_audit(None).unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.records, 16 + 2);
+    assert_eq!(raw_audit(&tv.path)[..16], before[..]);
+}
+
+#[test]
+fn version_3_vault_that_cannot_be_unlocked_is_not_migrated() {
+    let tv = fixture_copy("vault-v3");
+    let bytes = std::fs::read(&tv.path).unwrap();
+    let other = tv.dir.path().join("other.key");
+    let err = Vault::open(&tv.path, &twofill_seal::Protection::KeyFile(other)).err();
+    assert!(matches!(err, Some(VaultError::Key(_))), "{err:?}");
+    assert_eq!(user_version(&tv.path), 3);
     assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
 }

@@ -1,12 +1,11 @@
 //! Personal tokens (enrolled by a user for themselves) and the organization
 //! policy: who gets what, enforced and audited by the vault.
 
-mod common;
-
-use common::{TempVault, token};
+use crate::support::{TempVault, token};
 use rusqlite::Connection;
 use twofill_vault::{
-    Access, AuditRecord, Origin, Policy, Purpose, Refusal, Requester, Scope, Vault, VaultError,
+    Access, AuditAction, AuditRecord, CodeRequest, Origin, Policy, Purpose, Refusal, Requester,
+    Scope, TokensRequest, Vault, VaultError,
 };
 
 const TEAM_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -83,7 +82,13 @@ fn only_the_owner_gets_codes_and_the_seed_of_a_personal_token() {
     // The owner: like full-seed.
     assert_eq!(v.access("bob", &f.p).unwrap(), Some(Access::FullSeed));
     let issued = v
-        .issue_code(&who("bob"), None, Some(&github), Purpose::Fill)
+        .issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&github),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
         .unwrap();
     assert_eq!(issued.token.id, f.p);
     assert_eq!(issued.token.owner.as_deref(), Some("bob"));
@@ -92,10 +97,18 @@ fn only_the_owner_gets_codes_and_the_seed_of_a_personal_token() {
         bob_token.code_at(issued.window.valid_from)
     );
     for purpose in [Purpose::Copy, Purpose::View, Purpose::Cli] {
-        v.issue_code(&who("bob"), Some(&f.p), None, purpose)
-            .unwrap_or_else(|e| panic!("{purpose:?}: {e}"));
+        v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: Some(&f.p),
+            origin: None,
+            purpose,
+            scope: Scope::All,
+        })
+        .unwrap_or_else(|e| panic!("{purpose:?}: {e}"));
     }
-    let seed = v.reveal_seed(&who("bob"), &f.p, "seed.reveal").unwrap();
+    let seed = v
+        .reveal_seed(&who("bob"), &f.p, AuditAction::SeedReveal)
+        .unwrap();
     assert_eq!(seed.secret.to_base32(), BOB_SEED);
 
     // Everybody else, the admin and a full-seed holder of team tokens
@@ -103,36 +116,56 @@ fn only_the_owner_gets_codes_and_the_seed_of_a_personal_token() {
     for user in ["alice", "carol", "dave", "mallory"] {
         assert_eq!(v.access(user, &f.p).unwrap(), None, "{user}");
         for purpose in [Purpose::Copy, Purpose::View, Purpose::Cli] {
-            let r = v.issue_code(&who(user), Some(&f.p), None, purpose);
+            let r = v.issue_code(&CodeRequest {
+                who: &who(user),
+                token: Some(&f.p),
+                origin: None,
+                purpose,
+                scope: Scope::All,
+            });
             assert!(
                 matches!(refusal(r.unwrap_err()), Refusal::NotOwner { .. }),
                 "{user} {purpose:?}"
             );
         }
         for named in [None, Some(f.p.as_str())] {
-            let r = v.issue_code(&who(user), named, Some(&github), Purpose::Fill);
+            let r = v.issue_code(&CodeRequest {
+                who: &who(user),
+                token: named,
+                origin: Some(&github),
+                purpose: Purpose::Fill,
+                scope: Scope::All,
+            });
             assert!(
                 matches!(refusal(r.unwrap_err()), Refusal::NoTokenForOrigin { .. }),
                 "{user} {named:?}"
             );
         }
-        let r = v.reveal_seed(&who(user), &f.p, "seed.reveal");
+        let r = v.reveal_seed(&who(user), &f.p, AuditAction::SeedReveal);
         assert!(
             matches!(refusal(r.unwrap_err()), Refusal::NotOwner { .. }),
             "{user}"
         );
         assert!(
-            v.permitted_tokens(user, None)
-                .unwrap()
-                .iter()
-                .all(|t| t.summary.id != f.p),
+            v.permitted_tokens(&TokensRequest {
+                user,
+                origin: None,
+                scope: Scope::All
+            })
+            .unwrap()
+            .iter()
+            .all(|t| t.summary.id != f.p),
             "{user}"
         );
     }
 
     // Bob's own list has both: the team token (his grant) and his own.
     let listed: Vec<(String, Access, Option<String>)> = v
-        .permitted_tokens("bob", None)
+        .permitted_tokens(&TokensRequest {
+            user: "bob",
+            origin: None,
+            scope: Scope::All,
+        })
         .unwrap()
         .into_iter()
         .map(|t| (t.summary.id, t.access, t.summary.owner))
@@ -168,7 +201,7 @@ fn adding_a_personal_token_is_for_known_users_and_on_record() {
         .iter()
         .find(|r| r.event.token_id.as_deref() == Some(f.p.as_str()))
         .unwrap();
-    assert_eq!(added.event.action, "token.add");
+    assert_eq!(added.event.action, AuditAction::TokenAdd);
     assert_eq!(added.event.user, "bob");
     assert!(added.event.success);
     assert_eq!(
@@ -188,12 +221,8 @@ fn adding_a_personal_token_is_for_known_users_and_on_record() {
     assert_eq!(v.tokens().unwrap().len(), before);
     let rec = last(&v);
     assert_eq!(
-        (
-            rec.event.user.as_str(),
-            rec.event.action.as_str(),
-            rec.event.success
-        ),
-        ("mallory", "token.add", false)
+        (rec.event.user.as_str(), rec.event.action, rec.event.success),
+        ("mallory", AuditAction::TokenAdd, false)
     );
     assert!(rec.event.reason.unwrap().starts_with("unknown_user: "));
 
@@ -220,7 +249,7 @@ fn personal_tokens_cannot_be_granted_to_groups() {
             Refusal::PersonalToken { id: f.p.clone() }
         );
         let rec = last(&v);
-        assert_eq!(rec.event.action, "grant.set");
+        assert_eq!(rec.event.action, AuditAction::GrantSet);
         assert_eq!(rec.event.user, "alice");
         assert!(!rec.event.success);
         assert_eq!(rec.event.token_id.as_deref(), Some(f.p.as_str()));
@@ -267,12 +296,8 @@ fn owners_and_admins_manage_personal_tokens_nobody_else() {
     ));
     let rec = last(&v);
     assert_eq!(
-        (
-            rec.event.user.as_str(),
-            rec.event.action.as_str(),
-            rec.event.success
-        ),
-        ("carol", "token.remove", false)
+        (rec.event.user.as_str(), rec.event.action, rec.event.success),
+        ("carol", AuditAction::TokenRemove, false)
     );
     // Nor can bob touch the team token.
     assert!(matches!(
@@ -283,30 +308,27 @@ fn owners_and_admins_manage_personal_tokens_nobody_else() {
     // bob manages his own.
     v.bind_site("bob", &f.p, &site).unwrap();
     let rec = last(&v);
-    assert_eq!(rec.event.action, "token.bind");
+    assert_eq!(rec.event.action, AuditAction::TokenBind);
     assert_eq!(
         rec.event.reason.as_deref(),
         Some("personal token of bob; site: https://gitlab.com")
     );
     assert!(
-        v.issue_code(
-            &who("bob"),
-            None,
-            Some(&origin("https://gitlab.com")),
-            Purpose::Fill
-        )
+        v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&origin("https://gitlab.com")),
+            purpose: Purpose::Fill,
+            scope: Scope::All
+        })
         .is_ok()
     );
     v.unbind_site("bob", &f.p, &site).unwrap();
     v.remove_token("bob", &f.p).unwrap();
     let rec = last(&v);
     assert_eq!(
-        (
-            rec.event.user.as_str(),
-            rec.event.action.as_str(),
-            rec.event.success
-        ),
-        ("bob", "token.remove", true)
+        (rec.event.user.as_str(), rec.event.action, rec.event.success),
+        ("bob", AuditAction::TokenRemove, true)
     );
     assert_eq!(rec.event.reason.as_deref(), Some("personal token of bob"));
     assert!(v.tokens().unwrap().iter().all(|t| t.id != f.p));
@@ -328,7 +350,7 @@ fn removing_a_user_removes_their_personal_tokens_on_record() {
     let ids: Vec<String> = v.tokens().unwrap().into_iter().map(|t| t.id).collect();
     assert_eq!(ids, [f.t.as_str()]);
     let rec = last(&v);
-    assert_eq!(rec.event.action, "user.remove");
+    assert_eq!(rec.event.action, AuditAction::UserRemove);
     assert_eq!(
         rec.event.reason.as_deref(),
         Some(
@@ -341,7 +363,15 @@ fn removing_a_user_removes_their_personal_tokens_on_record() {
     );
     // Someone who later gets the name "bob" gets nothing of the old bob's.
     v.add_user("alice", "bob", false).unwrap();
-    assert!(v.permitted_tokens("bob", None).unwrap().is_empty());
+    assert!(
+        v.permitted_tokens(&TokensRequest {
+            user: "bob",
+            origin: None,
+            scope: Scope::All
+        })
+        .unwrap()
+        .is_empty()
+    );
 }
 
 #[test]
@@ -361,48 +391,60 @@ fn shared_only_scope_treats_personal_tokens_as_absent() {
 
     // Unscoped, both fit; shared-only, the fill picks the team token.
     match refusal(
-        v.issue_code(&who("bob"), None, Some(&kaspersky), Purpose::Fill)
-            .unwrap_err(),
+        v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&kaspersky),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        })
+        .unwrap_err(),
     ) {
         Refusal::Ambiguous { candidates } => assert_eq!(candidates.len(), 2),
         other => panic!("{other:?}"),
     }
     let issued = v
-        .issue_code_scoped(
-            &who("bob"),
-            None,
-            Some(&kaspersky),
-            Purpose::Fill,
-            Scope::SharedOnly,
-        )
+        .issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&kaspersky),
+            purpose: Purpose::Fill,
+            scope: Scope::SharedOnly,
+        })
         .unwrap();
     assert_eq!(issued.token.id, f.t);
     // Naming the personal one does not get around the scope.
-    let r = v.issue_code_scoped(
-        &who("bob"),
-        Some(&mine),
-        Some(&kaspersky),
-        Purpose::Fill,
-        Scope::SharedOnly,
-    );
+    let r = v.issue_code(&CodeRequest {
+        who: &who("bob"),
+        token: Some(&mine),
+        origin: Some(&kaspersky),
+        purpose: Purpose::Fill,
+        scope: Scope::SharedOnly,
+    });
     assert!(matches!(
         refusal(r.unwrap_err()),
         Refusal::NoTokenForOrigin { .. }
     ));
     // A site only a personal token is bound to has nothing to fill.
-    let r = v.issue_code_scoped(
-        &who("bob"),
-        None,
-        Some(&github),
-        Purpose::Fill,
-        Scope::SharedOnly,
-    );
+    let r = v.issue_code(&CodeRequest {
+        who: &who("bob"),
+        token: None,
+        origin: Some(&github),
+        purpose: Purpose::Fill,
+        scope: Scope::SharedOnly,
+    });
     assert!(matches!(
         refusal(r.unwrap_err()),
         Refusal::NoTokenForOrigin { .. }
     ));
     for purpose in [Purpose::Copy, Purpose::View] {
-        let r = v.issue_code_scoped(&who("bob"), Some(&f.p), None, purpose, Scope::SharedOnly);
+        let r = v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: Some(&f.p),
+            origin: None,
+            purpose,
+            scope: Scope::SharedOnly,
+        });
         assert_eq!(
             refusal(r.unwrap_err()),
             Refusal::NoSuchToken { id: f.p.clone() }
@@ -410,29 +452,42 @@ fn shared_only_scope_treats_personal_tokens_as_absent() {
     }
     let rec = last(&v);
     assert_eq!(
-        (rec.event.action.as_str(), rec.event.success),
-        ("code.view", false)
+        (rec.event.action, rec.event.success),
+        (AuditAction::CodeView, false)
     );
     assert!(rec.event.reason.unwrap().starts_with("no_such_token: "));
     // The team token still works by name in the same scope.
     assert!(
-        v.issue_code_scoped(
-            &who("bob"),
-            Some(&f.t),
-            None,
-            Purpose::Copy,
-            Scope::SharedOnly
-        )
+        v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: Some(&f.t),
+            origin: None,
+            purpose: Purpose::Copy,
+            scope: Scope::SharedOnly
+        })
         .is_ok()
     );
     let listed: Vec<String> = v
-        .permitted_tokens_scoped("bob", None, Scope::SharedOnly)
+        .permitted_tokens(&TokensRequest {
+            user: "bob",
+            origin: None,
+            scope: Scope::SharedOnly,
+        })
         .unwrap()
         .into_iter()
         .map(|t| t.summary.id)
         .collect();
     assert_eq!(listed, [f.t.as_str()]);
-    assert_eq!(v.permitted_tokens("bob", None).unwrap().len(), 3);
+    assert_eq!(
+        v.permitted_tokens(&TokensRequest {
+            user: "bob",
+            origin: None,
+            scope: Scope::All
+        })
+        .unwrap()
+        .len(),
+        3
+    );
 }
 
 #[test]
@@ -449,12 +504,8 @@ fn a_policy_without_personal_tokens_refuses_and_records_them() {
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
     let rec = last(&v);
     assert_eq!(
-        (
-            rec.event.user.as_str(),
-            rec.event.action.as_str(),
-            rec.event.success
-        ),
-        ("bob", "token.add", false)
+        (rec.event.user.as_str(), rec.event.action, rec.event.success),
+        ("bob", AuditAction::TokenAdd, false)
     );
     assert!(rec.event.reason.unwrap().starts_with(
         "not_permitted_by_policy: the organization's twofill policy does not allow personal tokens"
@@ -462,19 +513,29 @@ fn a_policy_without_personal_tokens_refuses_and_records_them() {
 
     // Not listed, no codes, no seed, for the owner too.
     let listed: Vec<String> = v
-        .permitted_tokens("bob", None)
+        .permitted_tokens(&TokensRequest {
+            user: "bob",
+            origin: None,
+            scope: Scope::All,
+        })
         .unwrap()
         .into_iter()
         .map(|t| t.summary.id)
         .collect();
     assert_eq!(listed, [f.t.as_str()]);
     assert_eq!(v.access("bob", &f.p).unwrap(), None);
-    let r = v.issue_code(&who("bob"), None, Some(&github), Purpose::Fill);
+    let r = v.issue_code(&CodeRequest {
+        who: &who("bob"),
+        token: None,
+        origin: Some(&github),
+        purpose: Purpose::Fill,
+        scope: Scope::All,
+    });
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
     let rec = last(&v);
     assert_eq!(
-        (rec.event.action.as_str(), rec.event.success),
-        ("code.fill", false)
+        (rec.event.action, rec.event.success),
+        (AuditAction::CodeFill, false)
     );
     assert!(
         rec.event
@@ -482,18 +543,25 @@ fn a_policy_without_personal_tokens_refuses_and_records_them() {
             .unwrap()
             .starts_with("not_permitted_by_policy: ")
     );
-    let r = v.issue_code(&who("bob"), Some(&f.p), None, Purpose::Copy);
+    let r = v.issue_code(&CodeRequest {
+        who: &who("bob"),
+        token: Some(&f.p),
+        origin: None,
+        purpose: Purpose::Copy,
+        scope: Scope::All,
+    });
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
-    let r = v.reveal_seed(&who("bob"), &f.p, "seed.reveal");
+    let r = v.reveal_seed(&who("bob"), &f.p, AuditAction::SeedReveal);
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
     // Team tokens are unaffected.
     assert!(
-        v.issue_code(
-            &who("bob"),
-            None,
-            Some(&origin("https://my.kaspersky.com")),
-            Purpose::Fill
-        )
+        v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: None,
+            origin: Some(&origin("https://my.kaspersky.com")),
+            purpose: Purpose::Fill,
+            scope: Scope::All
+        })
         .is_ok()
     );
     // The owner can still clean up.
@@ -506,14 +574,21 @@ fn a_policy_without_seed_reveals_refuses_everybody_on_record() {
     let f = fixture();
     let mut v = f.tv.open();
     // Allowed before the policy…
-    assert!(v.reveal_seed(&who("carol"), &f.t, "seed.reveal").is_ok());
+    assert!(
+        v.reveal_seed(&who("carol"), &f.t, AuditAction::SeedReveal)
+            .is_ok()
+    );
     v.set_policy(Policy {
         allow_seed_reveal: false,
         ..Policy::default()
     });
     // …refused after, to a full-seed holder and to an owner alike.
     for (user, id) in [("carol", &f.t), ("bob", &f.p)] {
-        for action in ["seed.reveal", "seed.qr", "seed.export"] {
+        for action in [
+            AuditAction::SeedReveal,
+            AuditAction::SeedQr,
+            AuditAction::SeedExport,
+        ] {
             let r = v.reveal_seed(&who(user), id, action);
             assert_eq!(
                 refusal(r.unwrap_err()),
@@ -524,11 +599,7 @@ fn a_policy_without_seed_reveals_refuses_everybody_on_record() {
             );
             let rec = last(&v);
             assert_eq!(
-                (
-                    rec.event.user.as_str(),
-                    rec.event.action.as_str(),
-                    rec.event.success
-                ),
+                (rec.event.user.as_str(), rec.event.action, rec.event.success),
                 (user, action, false)
             );
             assert_eq!(rec.event.token_id.as_deref(), Some(id.as_str()));
@@ -542,12 +613,24 @@ fn a_policy_without_seed_reveals_refuses_everybody_on_record() {
     }
     // Codes still flow.
     assert!(
-        v.issue_code(&who("carol"), Some(&f.t), None, Purpose::Copy)
-            .is_ok()
+        v.issue_code(&CodeRequest {
+            who: &who("carol"),
+            token: Some(&f.t),
+            origin: None,
+            purpose: Purpose::Copy,
+            scope: Scope::All
+        })
+        .is_ok()
     );
     assert!(
-        v.issue_code(&who("bob"), Some(&f.p), None, Purpose::Copy)
-            .is_ok()
+        v.issue_code(&CodeRequest {
+            who: &who("bob"),
+            token: Some(&f.p),
+            origin: None,
+            purpose: Purpose::Copy,
+            scope: Scope::All
+        })
+        .is_ok()
     );
     assert!(v.verify_audit(None).unwrap().problem.is_none());
 }

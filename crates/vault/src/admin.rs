@@ -1,0 +1,373 @@
+//! Admin changes: tokens, bindings, users, groups and grants. Each one runs
+//! in one write transaction that checks the actor first and records the
+//! change (or the refusal) in the audit log before it commits.
+
+use twofill_otp::Token;
+use twofill_seal::DataKey;
+use twofill_words::{AuditAction, unix_now_ms};
+
+use crate::audit::About;
+use crate::issue::code_params;
+use crate::permission::{check_admin, find_summary, summary};
+use crate::store::{NewTokenRow, StoreTx};
+use crate::{
+    Access, Refusal, Requester, Result, SiteBinding, TokenSummary, Vault, VaultError, seed_aad,
+};
+
+/// One change in progress: its transaction, who makes it, and what it is.
+struct Change<'t> {
+    tx: &'t dyn StoreTx,
+    audit_key: &'t [u8; 32],
+    who: Requester,
+    action: AuditAction,
+}
+
+impl Change<'_> {
+    /// Records the change; `detail` says what changed.
+    fn record(&self, token: Option<&TokenSummary>, detail: String) -> Result<()> {
+        self.about(token)
+            .record_success(self.tx, self.audit_key, unix_now_ms(), detail)?;
+        Ok(())
+    }
+
+    fn refuse(&self, token: Option<&TokenSummary>, refusal: &Refusal) -> Result<()> {
+        self.about(token)
+            .record_refusal(self.tx, self.audit_key, refusal)
+    }
+
+    fn about<'a>(&'a self, token: Option<&'a TokenSummary>) -> About<'a> {
+        About {
+            who: &self.who,
+            action: self.action,
+            token,
+            origin: None,
+        }
+    }
+}
+
+/// A token to store, and whose it is.
+struct NewToken<'a> {
+    actor: &'a str,
+    token: &'a Token,
+    sites: &'a [SiteBinding],
+    /// The owner of a personal token; `None` for a team token.
+    owner: Option<&'a str>,
+}
+
+impl Vault {
+    /// Runs an admin change in one write transaction: checks `actor` is an
+    /// admin (recording the refusal if not), applies `change`, commits.
+    /// `change` records its own audit event so it can describe itself.
+    fn admin<T>(
+        &mut self,
+        actor: &str,
+        action: AuditAction,
+        change: impl FnOnce(&Change<'_>, &DataKey) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self.store.begin_write()?;
+        let c = Change {
+            tx: &*tx,
+            audit_key: &self.audit_key,
+            who: Requester::cli(actor),
+            action,
+        };
+        if let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
+            c.refuse(None, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
+        let out = change(&c, &self.key)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Stores a token bound to `sites` and returns its new id.
+    pub fn add_token(
+        &mut self,
+        actor: &str,
+        token: &Token,
+        sites: &[SiteBinding],
+    ) -> Result<String> {
+        self.admin(actor, AuditAction::TokenAdd, |c, key| {
+            let new = NewToken {
+                actor,
+                token,
+                sites,
+                owner: None,
+            };
+            let id = insert_token(c.tx, key, &new)?;
+            let summary = summary(c.tx, &id)?;
+            let detail = format!("sites: {}", join(&summary.bindings));
+            c.record(Some(&summary), detail)?;
+            Ok(id)
+        })
+    }
+
+    /// Stores a personal token of `actor`, bound to `sites`, and returns its
+    /// new id. Any user the vault knows may; only they can use it (as with
+    /// `full-seed`), and it can never be granted to a group. Refused when
+    /// the [`crate::Policy`] forbids personal tokens.
+    pub fn add_personal_token(
+        &mut self,
+        actor: &str,
+        token: &Token,
+        sites: &[SiteBinding],
+    ) -> Result<String> {
+        let tx = self.store.begin_write()?;
+        let c = Change {
+            tx: &*tx,
+            audit_key: &self.audit_key,
+            who: Requester::cli(actor),
+            action: AuditAction::TokenAdd,
+        };
+        let refusal = if !self.policy.allow_personal_tokens {
+            Some(Refusal::Policy {
+                what: "personal tokens".into(),
+            })
+        } else if c.tx.user_admin(actor)?.is_none() {
+            Some(Refusal::UnknownUser {
+                user: actor.to_owned(),
+            })
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            c.refuse(None, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
+        let new = NewToken {
+            actor,
+            token,
+            sites,
+            owner: Some(actor),
+        };
+        let id = insert_token(c.tx, &self.key, &new)?;
+        let summary = summary(c.tx, &id)?;
+        let detail = format!(
+            "personal token of {actor}; sites: {}",
+            join(&summary.bindings)
+        );
+        c.record(Some(&summary), detail)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Runs a change to one token in one write transaction: its owner may
+    /// make it to their personal token, admins to any token; anyone else is
+    /// refused as a non-admin (and recorded), without learning whether the
+    /// token exists.
+    fn manage_token<T>(
+        &mut self,
+        actor: &str,
+        action: AuditAction,
+        id: &str,
+        change: impl FnOnce(&Change<'_>, &TokenSummary) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self.store.begin_write()?;
+        let c = Change {
+            tx: &*tx,
+            audit_key: &self.audit_key,
+            who: Requester::cli(actor),
+            action,
+        };
+        let summary = find_summary(c.tx, id)?;
+        let owner = summary
+            .as_ref()
+            .is_some_and(|s| s.owner.as_deref() == Some(actor));
+        if !owner && let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
+            c.refuse(None, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
+        let summary = summary.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+        let out = change(&c, &summary)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Removes a token: admins any, users their own personal tokens.
+    pub fn remove_token(&mut self, actor: &str, id: &str) -> Result<()> {
+        self.manage_token(actor, AuditAction::TokenRemove, id, |c, summary| {
+            c.tx.delete_token(id)?;
+            c.record(Some(summary), personal_detail(summary, String::new()))
+        })
+    }
+
+    /// Binds another site to a token: admins any, users their own personal tokens.
+    pub fn bind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
+        self.manage_token(actor, AuditAction::TokenBind, id, |c, summary| {
+            c.tx.add_site(id, &site.to_string())?;
+            c.record(
+                Some(summary),
+                personal_detail(summary, format!("site: {site}")),
+            )
+        })
+    }
+
+    /// Removes a site from a token: admins any, users their own personal tokens.
+    pub fn unbind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
+        self.manage_token(actor, AuditAction::TokenUnbind, id, |c, summary| {
+            c.tx.remove_site(id, &site.to_string())?;
+            c.record(
+                Some(summary),
+                personal_detail(summary, format!("site: {site}")),
+            )
+        })
+    }
+
+    /// Adds a user, or sets the admin flag of an existing one.
+    pub fn add_user(&mut self, actor: &str, name: &str, admin: bool) -> Result<()> {
+        valid_name(name)?;
+        self.admin(actor, AuditAction::UserAdd, |c, _| {
+            c.tx.put_user(name, admin)?;
+            c.record(None, format!("user: {name}; admin: {admin}"))
+        })
+    }
+
+    /// Removes a user, and with them their personal tokens (named in the
+    /// audit record).
+    pub fn remove_user(&mut self, actor: &str, name: &str) -> Result<()> {
+        self.admin(actor, AuditAction::UserRemove, |c, _| {
+            let personal = c.tx.personal_token_ids(name)?;
+            let labels = personal
+                .iter()
+                .map(|id| Ok(format!("{id} {}", summary(c.tx, id)?.label())))
+                .collect::<Result<Vec<_>>>()?;
+            if c.tx.user_admin(name)?.is_none() {
+                return Err(VaultError::NoSuchUser(name.to_owned()));
+            }
+            // A personal token goes with its owner.
+            for id in &personal {
+                c.tx.delete_token(id)?;
+            }
+            c.tx.delete_user(name)?;
+            let mut detail = format!("user: {name}");
+            if !labels.is_empty() {
+                detail.push_str(&format!("; personal tokens removed: {}", labels.join(", ")));
+            }
+            c.record(None, detail)
+        })
+    }
+
+    pub fn add_group(&mut self, actor: &str, name: &str) -> Result<()> {
+        valid_name(name)?;
+        self.admin(actor, AuditAction::GroupAdd, |c, _| {
+            if !c.tx.insert_group(name)? {
+                return Err(VaultError::Exists(name.to_owned()));
+            }
+            c.record(None, format!("group: {name}"))
+        })
+    }
+
+    pub fn remove_group(&mut self, actor: &str, name: &str) -> Result<()> {
+        self.admin(actor, AuditAction::GroupRemove, |c, _| {
+            if !c.tx.delete_group(name)? {
+                return Err(VaultError::NoSuchGroup(name.to_owned()));
+            }
+            c.record(None, format!("group: {name}"))
+        })
+    }
+
+    /// Adds `user` to `group`, creating the user (non-admin) if needed.
+    pub fn add_member(&mut self, actor: &str, group: &str, user: &str) -> Result<()> {
+        valid_name(user)?;
+        self.admin(actor, AuditAction::GroupMemberAdd, |c, _| {
+            group_exists(c.tx, group)?;
+            c.tx.ensure_user(user)?;
+            c.tx.add_member(group, user)?;
+            c.record(None, format!("group: {group}; user: {user}"))
+        })
+    }
+
+    pub fn remove_member(&mut self, actor: &str, group: &str, user: &str) -> Result<()> {
+        self.admin(actor, AuditAction::GroupMemberRemove, |c, _| {
+            group_exists(c.tx, group)?;
+            c.tx.remove_member(group, user)?;
+            c.record(None, format!("group: {group}; user: {user}"))
+        })
+    }
+
+    /// Grants `group` the `level` on token `id` (replacing any earlier level).
+    /// Personal tokens are refused (and the refusal recorded).
+    pub fn set_grant(&mut self, actor: &str, id: &str, group: &str, level: Access) -> Result<()> {
+        self.admin(actor, AuditAction::GrantSet, |c, _| {
+            let summary = summary(c.tx, id)?;
+            if summary.is_personal() {
+                let refusal = Refusal::PersonalToken { id: id.to_owned() };
+                c.refuse(Some(&summary), &refusal)?;
+                return Ok(Err(refusal));
+            }
+            group_exists(c.tx, group)?;
+            c.tx.put_grant(id, group, level)?;
+            c.record(Some(&summary), format!("group: {group}; level: {level}"))?;
+            Ok(Ok(()))
+        })?
+        .map_err(VaultError::Refused)
+    }
+
+    pub fn revoke_grant(&mut self, actor: &str, id: &str, group: &str) -> Result<()> {
+        self.admin(actor, AuditAction::GrantRevoke, |c, _| {
+            let summary = summary(c.tx, id)?;
+            c.tx.delete_grant(id, group)?;
+            c.record(Some(&summary), format!("group: {group}"))
+        })
+    }
+}
+
+/// Seals the seed and stores the token and its bindings; returns its new id.
+fn insert_token(tx: &dyn StoreTx, key: &DataKey, new: &NewToken<'_>) -> Result<String> {
+    let id = tx.new_token_id()?;
+    let sealed = key.seal(new.token.to_uri().as_bytes(), &seed_aad(&id));
+    tx.insert_token(&NewTokenRow {
+        id: &id,
+        issuer: new.token.issuer.as_deref(),
+        account: &new.token.account,
+        sealed_seed: &sealed,
+        kind: &format!("{:?}", new.token.kind).to_lowercase(),
+        params: &code_params(new.token),
+        created_by: new.actor,
+        owner: new.owner,
+    })?;
+    for site in new.sites {
+        tx.add_site(&id, &site.to_string())?;
+    }
+    Ok(id)
+}
+
+fn group_exists(tx: &dyn StoreTx, group: &str) -> Result<()> {
+    if tx.group_exists(group)? {
+        Ok(())
+    } else {
+        Err(VaultError::NoSuchGroup(group.to_owned()))
+    }
+}
+
+/// Prefixes an audit detail with the owner of a personal token.
+fn personal_detail(summary: &TokenSummary, detail: String) -> String {
+    match (&summary.owner, detail.is_empty()) {
+        (None, _) => detail,
+        (Some(owner), true) => format!("personal token of {owner}"),
+        (Some(owner), false) => format!("personal token of {owner}; {detail}"),
+    }
+}
+
+fn join(b: &[SiteBinding]) -> String {
+    b.iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn valid_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(VaultError::BadName(name.chars().take(70).collect()))
+    }
+}

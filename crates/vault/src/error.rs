@@ -1,0 +1,129 @@
+//! What can go wrong: [`VaultError`] for the caller, [`Refusal`] for a
+//! request the rules turned down (always on record in the audit log).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::{SCHEMA_VERSION, TokenSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error(
+        "{path} is not a readable twofill vault ({detail}). The file was left untouched; restore it from a backup or move it aside to start a new vault"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{path} was written by a newer twofill (schema {found}, this build knows up to {SCHEMA_VERSION}); upgrade twofill-host"
+    )]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("cannot create the vault directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot unlock the vault: {0}")]
+    Key(#[from] twofill_seal::SealError),
+    #[error("no token with id `{0}`; `twofill-host token list` shows the ids")]
+    NoSuchToken(String),
+    #[error("no group named `{0}`; `twofill-host group list` shows them")]
+    NoSuchGroup(String),
+    #[error("no user named `{0}`; `twofill-host user list` shows them")]
+    NoSuchUser(String),
+    #[error("`{0}` already exists")]
+    Exists(String),
+    #[error("`{0}` is not a valid name: use 1–64 letters, digits, `.`, `_`, `-` or `@`")]
+    BadName(String),
+    #[error("token `{id}` has an unreadable seed ({detail}); re-enroll it")]
+    BadSeed { id: String, detail: String },
+    #[error("{0}")]
+    Refused(Refusal),
+    #[error("vault database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+/// Why a request was refused. Every refusal is also an audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No token is bound to the requesting site.
+    NoTokenForOrigin { origin: String },
+    /// Tokens are bound to the site, or the token exists, but the user has no grant for it.
+    NotPermitted { user: String, what: String },
+    /// Several permitted tokens are bound to the site; the caller must pick one.
+    Ambiguous { candidates: Vec<TokenSummary> },
+    /// A fill needs the page's origin.
+    OriginRequired,
+    /// Admin changes need an admin.
+    NotAdmin { user: String },
+    /// The named token does not exist (or is not visible to this user).
+    NoSuchToken { id: String },
+    /// The token is another user's personal token: only its owner may use it.
+    NotOwner { user: String, id: String },
+    /// Personal tokens cannot be granted to groups.
+    PersonalToken { id: String },
+    /// The organization's policy forbids this for everybody.
+    Policy { what: String },
+    /// Only users the vault knows may enroll personal tokens.
+    UnknownUser { user: String },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NoTokenForOrigin { origin } => write!(f, "no token is bound to {origin}"),
+            Refusal::NotPermitted { user, what } => write!(
+                f,
+                "{user} may not {what}; ask a twofill admin for a grant (`twofill-host grant set …`)"
+            ),
+            Refusal::Ambiguous { candidates } => write!(
+                f,
+                "{} tokens fit; name one ({})",
+                candidates.len(),
+                candidates
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Refusal::OriginRequired => write!(f, "filling a code needs the page's origin"),
+            Refusal::NotAdmin { user } => write!(
+                f,
+                "{user} is not a twofill admin; ask an admin to run `twofill-host user add {user} --admin`"
+            ),
+            Refusal::NoSuchToken { id } => write!(f, "no token with id `{id}`"),
+            Refusal::NotOwner { user, id } => write!(
+                f,
+                "{user} may not use token `{id}`: it is another user's personal token, which only its owner can use"
+            ),
+            Refusal::PersonalToken { id } => write!(
+                f,
+                "token `{id}` is a personal token: only its owner uses it and it cannot be granted to groups; to share it, enroll it as a team token (`twofill-host token add` by an admin)"
+            ),
+            Refusal::Policy { what } => {
+                write!(f, "the organization's twofill policy does not allow {what}")
+            }
+            Refusal::UnknownUser { user } => write!(
+                f,
+                "{user} is not a user of this vault; ask a twofill admin to run `twofill-host user add {user}`"
+            ),
+        }
+    }
+}
+
+impl Refusal {
+    pub(crate) fn short(&self) -> &'static str {
+        match self {
+            Refusal::NoTokenForOrigin { .. } => "no_token_for_origin",
+            Refusal::NotPermitted { .. } => "not_permitted",
+            Refusal::Ambiguous { .. } => "ambiguous_token",
+            Refusal::OriginRequired => "origin_required",
+            Refusal::NotAdmin { .. } => "not_admin",
+            Refusal::NoSuchToken { .. } => "no_such_token",
+            Refusal::NotOwner { .. } => "not_owner",
+            Refusal::PersonalToken { .. } => "personal_token",
+            Refusal::Policy { .. } => "not_permitted_by_policy",
+            Refusal::UnknownUser { .. } => "unknown_user",
+        }
+    }
+}

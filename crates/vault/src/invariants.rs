@@ -1,0 +1,71 @@
+//! The vault's architecture invariant, checked on its own source: SQL lives
+//! only in `store/`, and only `issue.rs` opens a sealed seed.
+
+const RULES: &[(&str, &str)] = &[
+    ("lib.rs", include_str!("lib.rs")),
+    ("admin.rs", include_str!("admin.rs")),
+    ("audit.rs", include_str!("audit.rs")),
+    ("binding.rs", include_str!("binding.rs")),
+    ("error.rs", include_str!("error.rs")),
+    ("issue.rs", include_str!("issue.rs")),
+    ("listing.rs", include_str!("listing.rs")),
+    ("model.rs", include_str!("model.rs")),
+    ("permission.rs", include_str!("permission.rs")),
+];
+const STORE: &[(&str, &str)] = &[
+    ("store/mod.rs", include_str!("store/mod.rs")),
+    ("store/schema.rs", include_str!("store/schema.rs")),
+    ("store/sqlite.rs", include_str!("store/sqlite.rs")),
+];
+
+fn code_lines(src: &str) -> impl Iterator<Item = &str> {
+    src.lines().filter(|l| !l.trim_start().starts_with("//"))
+}
+
+#[test]
+fn no_sql_outside_the_store() {
+    for (name, src) in RULES {
+        for line in code_lines(src) {
+            for sql in ["rusqlite::", "SELECT ", "INSERT ", "UPDATE ", "DELETE FROM"] {
+                // The error type names the SQLite error it wraps.
+                let wrapped = *name == "error.rs" && line.contains("rusqlite::Error");
+                assert!(
+                    wrapped || !line.contains(sql),
+                    "{name} has SQL ({sql}): {line}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn only_issue_opens_a_sealed_seed() {
+    for (name, src) in RULES.iter().chain(STORE) {
+        let opens = code_lines(src).any(|l| l.contains("fn unseal") || l.contains(".open(sealed"));
+        assert_eq!(opens, *name == "issue.rs", "{name}");
+    }
+}
+
+#[test]
+fn every_module_is_checked() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for dir in [src.clone(), src.join("store")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(&src).unwrap().to_string_lossy();
+                found.push(rel.replace('\\', "/"));
+            }
+        }
+    }
+    found.retain(|f| f != "invariants.rs");
+    found.sort();
+    let mut listed: Vec<String> = RULES
+        .iter()
+        .chain(STORE)
+        .map(|(n, _)| n.to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(found, listed, "list every module in RULES or STORE");
+}

@@ -1,0 +1,240 @@
+//! Codes and seeds: permission-checked and audited.
+//!
+//! This is the only module that opens a sealed seed ([`unseal`]);
+//! everything else in the vault works on names, bindings and grants, which
+//! are not secret. A code or a seed is returned only after the transaction
+//! holding its audit record has committed.
+
+use twofill_otp::Token;
+use twofill_seal::DataKey;
+use twofill_words::{AuditAction, unix_now_ms};
+
+use crate::audit::About;
+use crate::permission::{access_to, find_summary};
+use crate::store::{CodeParams, StoreRead};
+use crate::{
+    Access, CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope,
+    TokenSummary, Vault, VaultError, seed_aad,
+};
+
+impl Vault {
+    /// Computes the current code for a token the requester may use, after a
+    /// durable audit record. For [`Purpose::Fill`] the token must be bound
+    /// to the origin; with no token named, the single permitted token bound
+    /// to the origin is chosen. With [`Scope::SharedOnly`] a fill never picks
+    /// a personal token and naming one is refused as if it did not exist.
+    pub fn issue_code(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
+        let time_ms = unix_now_ms();
+        let tx = self.store.begin_write()?;
+        let chosen = match choose_token(&*tx, self.policy, request)? {
+            Ok(summary) => summary,
+            Err(refusal) => {
+                let summary = match request.token {
+                    Some(id) => find_summary(&*tx, id)?,
+                    None => None,
+                };
+                About {
+                    who: request.who,
+                    action: request.purpose.action(),
+                    token: summary.as_ref(),
+                    origin: request.origin,
+                }
+                .record_refusal(&*tx, &self.audit_key, &refusal)?;
+                tx.commit()?;
+                return Err(VaultError::Refused(refusal));
+            }
+        };
+        let seed = open_seed(&*tx, &self.key, &chosen.id)?;
+        let window = seed.window_at((time_ms / 1000) as u64);
+        let record = About {
+            who: request.who,
+            action: request.purpose.action(),
+            token: Some(&chosen),
+            origin: request.origin,
+        }
+        .record_success(&*tx, &self.audit_key, time_ms, String::new())?;
+        // Durable (synchronous=FULL) before the code exists outside this function.
+        tx.commit()?;
+        Ok(IssuedCode {
+            token: chosen,
+            window,
+            audit_seq: record.seq,
+        })
+    }
+
+    /// The token with its seed, for `full-seed` holders (and the owner of a
+    /// personal token) only, and only if the [`Policy`] allows seed reveals.
+    /// `action` is the audit action (`seed.reveal`, `seed.export`, `seed.qr`).
+    pub fn reveal_seed(&mut self, who: &Requester, id: &str, action: AuditAction) -> Result<Token> {
+        let tx = self.store.begin_write()?;
+        let Some(summary) = find_summary(&*tx, id)? else {
+            let refusal = Refusal::NoSuchToken { id: id.to_owned() };
+            About {
+                who,
+                action,
+                token: None,
+                origin: None,
+            }
+            .record_refusal(&*tx, &self.audit_key, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        };
+        let about = About {
+            who,
+            action,
+            token: Some(&summary),
+            origin: None,
+        };
+        let refused = if !self.policy.allow_seed_reveal {
+            Some(Refusal::Policy {
+                what: "revealing seeds".into(),
+            })
+        } else {
+            match access_to(&*tx, self.policy, Scope::All, &who.user, &summary)? {
+                Ok(Access::FullSeed) => None,
+                Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
+                    Some(Refusal::NotPermitted {
+                        user: who.user.clone(),
+                        what: format!(
+                            "see the seed of {} (needs a full-seed grant)",
+                            summary.label()
+                        ),
+                    })
+                }
+                Err(other) => Some(other),
+            }
+        };
+        if let Some(refusal) = refused {
+            about.record_refusal(&*tx, &self.audit_key, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
+        let token = open_seed(&*tx, &self.key, id)?;
+        about.record_success(&*tx, &self.audit_key, unix_now_ms(), String::new())?;
+        tx.commit()?;
+        Ok(token)
+    }
+}
+
+/// The token a request gets, or the refusal to record. A database error is
+/// an error (nothing is recorded), never a refusal.
+fn choose_token(
+    tx: &dyn StoreRead,
+    policy: Policy,
+    request: &CodeRequest<'_>,
+) -> Result<Result<TokenSummary, Refusal>> {
+    let CodeRequest {
+        who,
+        token,
+        origin,
+        purpose,
+        scope,
+    } = *request;
+    let user = who.user.as_str();
+    if purpose != Purpose::Fill {
+        let Some(id) = token else {
+            return Ok(Err(Refusal::NoSuchToken { id: String::new() }));
+        };
+        let Some(summary) = find_summary(tx, id)? else {
+            return Ok(Err(Refusal::NoSuchToken { id: id.to_owned() }));
+        };
+        return Ok(access_to(tx, policy, scope, user, &summary)?.map(|_| summary));
+    }
+    let Some(origin) = origin else {
+        return Ok(Err(Refusal::OriginRequired));
+    };
+    let mut ids = tx.token_ids()?;
+    if let Some(id) = token {
+        ids.retain(|i| i == id);
+    }
+    // Other users' personal tokens, and the user's own outside the scope,
+    // are not there at all for a fill.
+    let mut bound = Vec::new();
+    for id in &ids {
+        let Some(s) = find_summary(tx, id)? else {
+            continue;
+        };
+        let in_scope = match &s.owner {
+            None => true,
+            Some(owner) => owner == user && scope == Scope::All,
+        };
+        if in_scope && s.bindings.iter().any(|b| b.matches(origin)) {
+            bound.push(s);
+        }
+    }
+    let had_personal = bound.iter().any(TokenSummary::is_personal);
+    if !policy.allow_personal_tokens {
+        bound.retain(|s| !s.is_personal());
+    }
+    if bound.is_empty() {
+        return Ok(Err(if had_personal {
+            Refusal::Policy {
+                what: "personal tokens".into(),
+            }
+        } else {
+            Refusal::NoTokenForOrigin {
+                origin: origin.to_string(),
+            }
+        }));
+    }
+    let mut permitted = Vec::new();
+    for s in &bound {
+        if access_to(tx, policy, scope, user, s)?.is_ok() {
+            permitted.push(s.clone());
+        }
+    }
+    Ok(match permitted.len() {
+        0 => Err(Refusal::NotPermitted {
+            user: user.to_owned(),
+            what: format!(
+                "use {} on {origin}",
+                bound
+                    .iter()
+                    .map(|b| b.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        1 => Ok(permitted.into_iter().next().expect("one")),
+        _ => Err(Refusal::Ambiguous {
+            candidates: permitted,
+        }),
+    })
+}
+
+/// Opens the sealed seed of token `id`.
+fn open_seed(store: &dyn StoreRead, key: &DataKey, id: &str) -> Result<Token> {
+    let sealed = store
+        .sealed_seed(id)?
+        .ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+    unseal(key, id, &sealed)
+}
+
+/// How a token's codes are made, from its seed (stored in the clear so
+/// listing never opens a seed).
+pub(crate) fn code_params(token: &Token) -> CodeParams {
+    CodeParams {
+        algorithm: token.algorithm.to_string(),
+        digits: token.digits,
+        period: token.period,
+    }
+}
+
+/// [`code_params`] of a sealed seed: for the schema 4 migration, which
+/// fills the new columns once.
+pub(crate) fn code_params_of_sealed(key: &DataKey, id: &str, sealed: &[u8]) -> Result<CodeParams> {
+    Ok(code_params(&unseal(key, id, sealed)?))
+}
+
+/// The one place the vault opens a sealed seed.
+fn unseal(key: &DataKey, id: &str, sealed: &[u8]) -> Result<Token> {
+    let bad = |detail: String| VaultError::BadSeed {
+        id: id.to_owned(),
+        detail,
+    };
+    let plain = key
+        .open(sealed, &seed_aad(id))
+        .map_err(|e| bad(e.to_string()))?;
+    let uri = std::str::from_utf8(&plain).map_err(|_| bad("not UTF-8".into()))?;
+    Token::from_uri(uri).map_err(|e| bad(e.to_string()))
+}

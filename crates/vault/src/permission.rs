@@ -1,0 +1,100 @@
+//! Who may do what: a user's level on a token, and whether an actor is an
+//! admin (the first one to administer a new vault becomes it).
+
+use twofill_words::{AuditAction, unix_now_ms};
+
+use crate::admin::valid_name;
+use crate::audit::About;
+use crate::store::{StoreRead, StoreTx};
+use crate::{Access, Policy, Refusal, Requester, Result, Scope, TokenSummary};
+
+/// Admin changes need an admin. The first person to administer a vault
+/// with no admin becomes its admin (and that is audited).
+pub(crate) fn check_admin(
+    tx: &dyn StoreTx,
+    audit_key: &[u8; 32],
+    actor: &str,
+) -> Result<Result<(), Refusal>> {
+    if tx.admin_count()? == 0 {
+        valid_name(actor)?;
+        tx.put_user(actor, true)?;
+        About {
+            who: &Requester::cli(actor),
+            action: AuditAction::VaultInit,
+            token: None,
+            origin: None,
+        }
+        .record_success(
+            tx,
+            audit_key,
+            unix_now_ms(),
+            format!("first admin: {actor}"),
+        )?;
+        return Ok(Ok(()));
+    }
+    Ok(if tx.user_admin(actor)?.unwrap_or(false) {
+        Ok(())
+    } else {
+        Err(Refusal::NotAdmin {
+            user: actor.to_owned(),
+        })
+    })
+}
+
+/// What `user` may do with a token, or why not: their grant on a shared
+/// token (the highest of their groups'); `full-seed` on their own personal
+/// token; nothing on anyone else's. Personal tokens are absent for
+/// [`Scope::SharedOnly`] and refused when the policy forbids them.
+pub(crate) fn access_to(
+    store: &dyn StoreRead,
+    policy: Policy,
+    scope: Scope,
+    user: &str,
+    summary: &TokenSummary,
+) -> Result<Result<Access, Refusal>> {
+    let Some(owner) = &summary.owner else {
+        return Ok(
+            match store.levels_for(user, &summary.id)?.into_iter().max() {
+                Some(access) => Ok(access),
+                None => Err(Refusal::NotPermitted {
+                    user: user.to_owned(),
+                    what: format!("use {}", summary.label()),
+                }),
+            },
+        );
+    };
+    Ok(if scope == Scope::SharedOnly {
+        Err(Refusal::NoSuchToken {
+            id: summary.id.clone(),
+        })
+    } else if !policy.allow_personal_tokens {
+        Err(Refusal::Policy {
+            what: "personal tokens".into(),
+        })
+    } else if owner != user {
+        Err(Refusal::NotOwner {
+            user: user.to_owned(),
+            id: summary.id.clone(),
+        })
+    } else {
+        Ok(Access::FullSeed)
+    })
+}
+
+/// A token as the rules see it, or `None` when there is no such token.
+/// Bindings were validated on the way in; one that no longer parses
+/// (hand-edited file) matches nothing rather than failing open.
+pub(crate) fn find_summary(store: &dyn StoreRead, id: &str) -> Result<Option<TokenSummary>> {
+    Ok(store.token(id)?.map(|row| TokenSummary {
+        id: row.id,
+        issuer: row.issuer,
+        account: row.account,
+        bindings: row.sites.iter().filter_map(|s| s.parse().ok()).collect(),
+        owner: row.owner,
+    }))
+}
+
+/// [`find_summary`], with a missing token as the error to report.
+pub(crate) fn summary(store: &dyn StoreRead, id: &str) -> Result<TokenSummary> {
+    find_summary(store, id)?.ok_or_else(|| crate::VaultError::NoSuchToken(id.to_owned()))
+}

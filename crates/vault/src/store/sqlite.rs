@@ -1,0 +1,474 @@
+//! The SQLite store: one file, bundled SQLite (every platform runs the same
+//! engine), WAL with `synchronous = FULL` so a commit is durable.
+//!
+//! All of the vault's SQL lives here and in [`super::schema`]; no rule does.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use twofill_seal::{DataKey, Protection};
+
+use super::{
+    CodeParams, NewTokenRow, ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow, schema,
+};
+use crate::{Access, AuditEvent, AuditRecord, Result};
+
+pub(crate) struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the file, checks it is an intact vault of
+    /// a version this build knows, migrates it and returns the unlocked
+    /// data key.
+    pub(crate) fn open(
+        path: &Path,
+        protection: &Protection,
+        params_of_sealed: ParamsOfSealed<'_>,
+    ) -> Result<(SqliteStore, DataKey)> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let version = schema::check(&conn, path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;",
+        )?;
+        let mut conn = conn;
+        let key = schema::migrate(&mut conn, version, protection, params_of_sealed)?;
+        Ok((SqliteStore { conn }, key))
+    }
+}
+
+impl Store for SqliteStore {
+    fn reader(&self) -> Result<Box<dyn StoreRead + '_>> {
+        Ok(Box::new(Reader(&self.conn)))
+    }
+
+    fn begin_write(&mut self) -> Result<Box<dyn StoreTx + '_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(Box::new(Writer(tx)))
+    }
+}
+
+struct Reader<'c>(&'c Connection);
+struct Writer<'c>(Transaction<'c>);
+
+/// The connection a read runs on (a plain one, or a transaction's).
+trait Sql {
+    fn conn(&self) -> &Connection;
+}
+
+impl Sql for Reader<'_> {
+    fn conn(&self) -> &Connection {
+        self.0
+    }
+}
+
+impl Sql for Writer<'_> {
+    fn conn(&self) -> &Connection {
+        &self.0
+    }
+}
+
+fn strings(conn: &Connection, sql: &str, arg: &[&dyn rusqlite::ToSql]) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(arg, |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// `(name, level)` rows as a map; a level that does not parse (a
+/// hand-edited file) grants nothing.
+fn levels(conn: &Connection, sql: &str, arg: &str) -> Result<BTreeMap<String, Access>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map([arg], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, level)| Some((name, level.parse().ok()?)))
+        .collect())
+}
+
+fn to32(b: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if b.len() == 32 {
+        out.copy_from_slice(b);
+    }
+    out
+}
+
+impl<T: Sql> StoreRead for T {
+    fn token_ids(&self) -> Result<Vec<String>> {
+        strings(
+            self.conn(),
+            "SELECT id FROM tokens ORDER BY issuer, account, id",
+            &[],
+        )
+    }
+
+    fn token(&self, id: &str) -> Result<Option<TokenRow>> {
+        let row: Option<(Option<String>, String, Option<String>)> = self
+            .conn()
+            .query_row(
+                "SELECT issuer, account, owner FROM tokens WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((issuer, account, owner)) = row else {
+            return Ok(None);
+        };
+        let sites = strings(
+            self.conn(),
+            "SELECT site FROM token_sites WHERE token_id = ?1 ORDER BY site",
+            &[&id],
+        )?;
+        Ok(Some(TokenRow {
+            id: id.to_owned(),
+            issuer,
+            account,
+            owner,
+            sites,
+        }))
+    }
+
+    fn token_meta(&self, id: &str) -> Result<Option<TokenMeta>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT kind, created_at, created_by, algorithm, digits, period
+                 FROM tokens WHERE id = ?1",
+                [id],
+                |r| {
+                    let algorithm: Option<String> = r.get(3)?;
+                    let digits: Option<u32> = r.get(4)?;
+                    let period: Option<i64> = r.get(5)?;
+                    Ok(TokenMeta {
+                        kind: r.get(0)?,
+                        created_at: r.get(1)?,
+                        created_by: r.get(2)?,
+                        params: match (algorithm, digits, period) {
+                            (Some(algorithm), Some(digits), Some(period)) => Some(CodeParams {
+                                algorithm,
+                                digits,
+                                period: period as u64,
+                            }),
+                            _ => None,
+                        },
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn sealed_seed(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT sealed_seed FROM tokens WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn personal_token_ids(&self, owner: &str) -> Result<Vec<String>> {
+        strings(
+            self.conn(),
+            "SELECT id FROM tokens WHERE owner = ?1 ORDER BY issuer, account, id",
+            &[&owner],
+        )
+    }
+
+    fn levels_for(&self, user: &str, token_id: &str) -> Result<Vec<Access>> {
+        let levels = strings(
+            self.conn(),
+            "SELECT g.level FROM grants g JOIN members m ON m.group_name = g.group_name
+             WHERE m.user_name = ?1 AND g.token_id = ?2",
+            &[&user, &token_id],
+        )?;
+        Ok(levels.iter().filter_map(|l| l.parse().ok()).collect())
+    }
+
+    fn grants_of_token(&self, token_id: &str) -> Result<BTreeMap<String, Access>> {
+        levels(
+            self.conn(),
+            "SELECT group_name, level FROM grants WHERE token_id = ?1",
+            token_id,
+        )
+    }
+
+    fn grants_of_group(&self, group: &str) -> Result<BTreeMap<String, Access>> {
+        levels(
+            self.conn(),
+            "SELECT token_id, level FROM grants WHERE group_name = ?1 ORDER BY token_id",
+            group,
+        )
+    }
+
+    fn admin_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT count(*) FROM users WHERE admin", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn user_admin(&self, name: &str) -> Result<Option<bool>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT admin FROM users WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn users(&self) -> Result<Vec<(String, bool)>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT name, admin FROM users ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn groups_of(&self, user: &str) -> Result<Vec<String>> {
+        strings(
+            self.conn(),
+            "SELECT group_name FROM members WHERE user_name = ?1 ORDER BY group_name",
+            &[&user],
+        )
+    }
+
+    fn group_names(&self) -> Result<Vec<String>> {
+        strings(self.conn(), "SELECT name FROM groups ORDER BY name", &[])
+    }
+
+    fn group_exists(&self, name: &str) -> Result<bool> {
+        let n: i64 =
+            self.conn()
+                .query_row("SELECT count(*) FROM groups WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?;
+        Ok(n > 0)
+    }
+
+    fn members_of(&self, group: &str) -> Result<Vec<String>> {
+        strings(
+            self.conn(),
+            "SELECT user_name FROM members WHERE group_name = ?1 ORDER BY user_name",
+            &[&group],
+        )
+    }
+
+    fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
+        let last: Option<(i64, Vec<u8>)> = self
+            .conn()
+            .query_row(
+                "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(last.map(|(seq, mac)| (seq, to32(&mac))))
+    }
+
+    fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT seq, time_ms, user, action, success, token_id, token_label, origin, browser,
+                    extension_id, reason, prev_mac, mac
+             FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after_seq, limit], |r| {
+            let action: String = r.get(3)?;
+            Ok(AuditRecord {
+                seq: r.get(0)?,
+                time_ms: r.get(1)?,
+                event: AuditEvent {
+                    user: r.get(2)?,
+                    action: action.parse().map_err(|e: twofill_words::UnknownWord| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            3,
+                            rusqlite::types::Type::Text,
+                            e.to_string().into(),
+                        )
+                    })?,
+                    success: r.get(4)?,
+                    token_id: r.get(5)?,
+                    token_label: r.get(6)?,
+                    origin: r.get(7)?,
+                    browser: r.get(8)?,
+                    extension_id: r.get(9)?,
+                    reason: r.get(10)?,
+                },
+                prev_mac: to32(&r.get::<_, Vec<u8>>(11)?),
+                mac: to32(&r.get::<_, Vec<u8>>(12)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+impl StoreTx for Writer<'_> {
+    fn new_token_id(&self) -> Result<String> {
+        Ok(self
+            .0
+            .query_row("SELECT lower(hex(randomblob(6)))", [], |r| r.get(0))?)
+    }
+
+    fn insert_token(&self, row: &NewTokenRow<'_>) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, algorithm, digits,
+                                 period, created_by, owner)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                row.id,
+                row.issuer,
+                row.account,
+                row.sealed_seed,
+                row.kind,
+                row.params.algorithm,
+                row.params.digits,
+                row.params.period as i64,
+                row.created_by,
+                row.owner
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_token(&self, id: &str) -> Result<()> {
+        self.0.execute("DELETE FROM tokens WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    fn add_site(&self, token_id: &str, site: &str) -> Result<()> {
+        self.0.execute(
+            "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
+            params![token_id, site],
+        )?;
+        Ok(())
+    }
+
+    fn remove_site(&self, token_id: &str, site: &str) -> Result<()> {
+        self.0.execute(
+            "DELETE FROM token_sites WHERE token_id = ?1 AND site = ?2",
+            params![token_id, site],
+        )?;
+        Ok(())
+    }
+
+    fn put_user(&self, name: &str, admin: bool) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO users (name, admin) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET admin = excluded.admin",
+            params![name, admin],
+        )?;
+        Ok(())
+    }
+
+    fn ensure_user(&self, name: &str) -> Result<()> {
+        self.0
+            .execute("INSERT OR IGNORE INTO users (name) VALUES (?1)", [name])?;
+        Ok(())
+    }
+
+    fn delete_user(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .execute("DELETE FROM users WHERE name = ?1", [name])?
+            > 0)
+    }
+
+    fn insert_group(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .execute("INSERT OR IGNORE INTO groups (name) VALUES (?1)", [name])?
+            > 0)
+    }
+
+    fn delete_group(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .execute("DELETE FROM groups WHERE name = ?1", [name])?
+            > 0)
+    }
+
+    fn add_member(&self, group: &str, user: &str) -> Result<()> {
+        self.0.execute(
+            "INSERT OR IGNORE INTO members (group_name, user_name) VALUES (?1, ?2)",
+            params![group, user],
+        )?;
+        Ok(())
+    }
+
+    fn remove_member(&self, group: &str, user: &str) -> Result<()> {
+        self.0.execute(
+            "DELETE FROM members WHERE group_name = ?1 AND user_name = ?2",
+            params![group, user],
+        )?;
+        Ok(())
+    }
+
+    fn put_grant(&self, token_id: &str, group: &str, level: Access) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO grants (token_id, group_name, level) VALUES (?1, ?2, ?3)
+             ON CONFLICT (token_id, group_name) DO UPDATE SET level = excluded.level",
+            params![token_id, group, level.as_str()],
+        )?;
+        Ok(())
+    }
+
+    fn delete_grant(&self, token_id: &str, group: &str) -> Result<()> {
+        self.0.execute(
+            "DELETE FROM grants WHERE token_id = ?1 AND group_name = ?2",
+            params![token_id, group],
+        )?;
+        Ok(())
+    }
+
+    fn append_audit(&self, r: &AuditRecord) -> Result<()> {
+        let e = &r.event;
+        self.0.execute(
+            "INSERT INTO audit (seq, time_ms, user, action, success, token_id, token_label,
+                                origin, browser, extension_id, reason, prev_mac, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                r.seq,
+                r.time_ms,
+                e.user,
+                e.action.as_str(),
+                e.success,
+                e.token_id,
+                e.token_label,
+                e.origin,
+                e.browser,
+                e.extension_id,
+                e.reason,
+                r.prev_mac.as_slice(),
+                r.mac.as_slice(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        self.0.commit()?;
+        Ok(())
+    }
+}

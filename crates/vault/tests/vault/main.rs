@@ -1,0 +1,8 @@
+//! The vault's integration tests, one binary (`autotests = false`): each
+//! module is one area, `support` is what they share.
+
+mod audit_chain;
+mod open_and_migrate;
+mod permissions;
+mod personal;
+mod support;
