@@ -8,13 +8,13 @@
 //! on Windows). `--print`, the Windows files, [`apply`] and [`remove`] all
 //! work from a plan, so what is shown is what is done.
 //!
-//! [`apply`]: fn@super::apply
-//! [`remove`]: fn@super::remove
+//! [`apply`]: fn@crate::apply::apply
+//! [`remove`]: fn@crate::apply::remove
 
 use anyhow::{Context, Result};
 
-use super::manifest::render_manifest;
-use super::paths::{
+use crate::manifest::render_manifest;
+use crate::paths::{
     Browser, Family, Hive, InstallScope, TargetOs, fallback_note, is_documented, join,
     manifest_dir, registry_vendors, validate_name, validate_target_path,
 };

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
 
-use super::manifest::render_manifest;
-use super::paths::{Browser, Family, validate_name};
+use crate::manifest::render_manifest;
+use crate::paths::{Browser, Family, validate_name};
 
 pub(crate) fn user_data_dir_manifest(browser: Browser, udd: &Path, name: &str) -> Result<PathBuf> {
     ensure!(

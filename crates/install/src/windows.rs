@@ -12,8 +12,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::paths::{Browser, Hive, InstallScope};
-use super::plan::{Plan, RegistryKey, add_browser, browser_list};
+use crate::paths::{Browser, Hive, InstallScope};
+use crate::plan::{Plan, RegistryKey, add_browser, browser_list};
 
 fn reg_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
