@@ -63,6 +63,7 @@ pub fn from_browser_args(args: &[String]) -> Option<Caller> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use twofill_words::HOST_NAME;
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
@@ -82,7 +83,7 @@ mod tests {
         assert!(c.is_allowed());
         let c = from_browser_args(&args(&[
             "h",
-            "/x/com.twofill.host.json",
+            &format!("/x/{HOST_NAME}.json"),
             GECKO_EXTENSION_ID,
         ]))
         .unwrap();

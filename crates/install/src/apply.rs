@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 
-use super::paths::{Browser, Hive, InstallScope, TargetOs, join, parent};
-use super::plan::{Plan, Target, add_browser, browser_list};
-use super::windows::{reg_exe, reg_exe_args, reg_key_exists};
+use crate::paths::{Browser, Hive, InstallScope, TargetOs, join, parent};
+use crate::plan::{Plan, Target, add_browser, browser_list};
+use crate::windows::{reg_exe, reg_exe_args, reg_key_exists};
 
 // ---------------------------------------------------------------------------
 // The receipt: what install wrote, so uninstall removes exactly that.
@@ -289,7 +289,7 @@ pub(crate) fn remove(plan: &Plan, root: Option<&Path>) -> Result<Report> {
         TargetOs::current().id()
     );
     // Where every browser would be registered, to know who shares a file or key.
-    let everyone = super::plan(&plan.target, &Browser::ALL)?;
+    let everyone = crate::plan::plan(&plan.target, &Browser::ALL)?;
     let receipt_path = local(root, &plan.receipt);
     let mut receipt = Receipt::load(&receipt_path)?;
     let mut report = Report::default();

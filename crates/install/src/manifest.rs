@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result};
 
-use super::paths::Family;
+use crate::paths::Family;
 use twofill_words::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID};
 
 const CHROMIUM_TEMPLATE: &str = include_str!("../../../host-manifests/chromium.json");

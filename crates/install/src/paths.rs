@@ -372,10 +372,11 @@ pub(crate) fn plain_path(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use twofill_words::HOST_NAME;
 
     #[test]
     fn host_names_follow_chromiums_rule() {
-        for ok in ["com.twofill.host", "a", "a_b.c9", "com.example.twofill"] {
+        for ok in [HOST_NAME, "a", "a_b.c9", "com.example.twofill"] {
             validate_name(ok).unwrap();
         }
         for (bad, says) in [

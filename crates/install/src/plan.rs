@@ -8,13 +8,13 @@
 //! on Windows). `--print`, the Windows files, [`apply`] and [`remove`] all
 //! work from a plan, so what is shown is what is done.
 //!
-//! [`apply`]: fn@super::apply
-//! [`remove`]: fn@super::remove
+//! [`apply`]: fn@crate::apply::apply
+//! [`remove`]: fn@crate::apply::remove
 
 use anyhow::{Context, Result};
 
-use super::manifest::render_manifest;
-use super::paths::{
+use crate::manifest::render_manifest;
+use crate::paths::{
     Browser, Family, Hive, InstallScope, TargetOs, fallback_note, is_documented, join,
     manifest_dir, registry_vendors, validate_name, validate_target_path,
 };
@@ -169,6 +169,7 @@ pub(crate) fn plan(target: &Target, browsers: &[Browser]) -> Result<Plan> {
 pub(crate) mod tests {
     use super::*;
     use crate::DEFAULT_NAME;
+    use twofill_words::HOST_NAME;
 
     /// A target machine for the tests: ann's home, the default name, the
     /// usual host path.
@@ -344,7 +345,7 @@ pub(crate) mod tests {
             let p = plan(&target(os, scope), &[browser]).unwrap();
             assert_eq!(p.files.len(), 1);
             assert!(p.keys.is_empty());
-            let want = format!("{}com.twofill.host.json", dir.replace("~", "/home/ann"));
+            let want = format!("{}{HOST_NAME}.json", dir.replace("~", "/home/ann"));
             assert_eq!(p.files[0].path, want, "{os:?} {scope:?} {browser:?}");
             assert_eq!(p.files[0].family, browser.family());
             let fallback = matches!(browser, Brave | Vivaldi) && scope == System;
@@ -394,13 +395,13 @@ pub(crate) mod tests {
                     .collect();
                 let want: Vec<String> = vendors
                     .iter()
-                    .map(|v| format!("SOFTWARE\\{v}\\NativeMessagingHosts\\com.twofill.host"))
+                    .map(|v| format!("SOFTWARE\\{v}\\NativeMessagingHosts\\{HOST_NAME}"))
                     .collect();
                 assert_eq!(keys, want, "{browser:?}");
                 let manifest = if browser == Firefox {
-                    format!("{dir}\\com.twofill.host.firefox.json")
+                    format!("{dir}\\{HOST_NAME}.firefox.json")
                 } else {
-                    format!("{dir}\\com.twofill.host.json")
+                    format!("{dir}\\{HOST_NAME}.json")
                 };
                 assert!(p.keys.iter().all(|k| k.manifest == manifest));
                 assert_eq!(p.files.len(), 1);
@@ -427,7 +428,9 @@ pub(crate) mod tests {
             "chromium, chrome(+brave+vivaldi), edge, firefox"
         );
         let chrome = p
-            .file("/etc/opt/chrome/native-messaging-hosts/com.twofill.host.json")
+            .file(&format!(
+                "/etc/opt/chrome/native-messaging-hosts/{HOST_NAME}.json"
+            ))
             .unwrap();
         assert_eq!(
             chrome.browsers,
@@ -464,19 +467,19 @@ pub(crate) mod tests {
         };
         assert_eq!(
             r(TargetOs::Linux, InstallScope::System),
-            "/var/lib/twofill/com.twofill.host.install.json"
+            format!("/var/lib/twofill/{HOST_NAME}.install.json")
         );
         assert_eq!(
             r(TargetOs::Linux, InstallScope::User),
-            "/home/ann/.local/share/twofill/com.twofill.host.install.json"
+            format!("/home/ann/.local/share/twofill/{HOST_NAME}.install.json")
         );
         assert_eq!(
             r(TargetOs::Macos, InstallScope::System),
-            "/Library/Application Support/twofill/com.twofill.host.install.json"
+            format!("/Library/Application Support/twofill/{HOST_NAME}.install.json")
         );
         assert_eq!(
             r(TargetOs::Windows, InstallScope::System),
-            "C:\\Program Files\\twofill\\com.twofill.host.install.json"
+            format!("C:\\Program Files\\twofill\\{HOST_NAME}.install.json")
         );
     }
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
 
-use super::manifest::render_manifest;
-use super::paths::{Browser, Family, validate_name};
+use crate::manifest::render_manifest;
+use crate::paths::{Browser, Family, validate_name};
 
 pub(crate) fn user_data_dir_manifest(browser: Browser, udd: &Path, name: &str) -> Result<PathBuf> {
     ensure!(
@@ -56,6 +56,7 @@ pub(crate) fn uninstall_from_profile(
 mod tests {
     use super::*;
     use crate::DEFAULT_NAME;
+    use twofill_words::HOST_NAME;
 
     #[test]
     fn user_data_dir_install_and_uninstall() {
@@ -70,7 +71,7 @@ mod tests {
         assert_eq!(
             p,
             dir.path()
-                .join("NativeMessagingHosts/com.twofill.host.json")
+                .join(format!("NativeMessagingHosts/{HOST_NAME}.json"))
         );
         assert!(p.exists());
         assert_eq!(

@@ -12,8 +12,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::paths::{Browser, Hive, InstallScope};
-use super::plan::{Plan, RegistryKey, add_browser, browser_list};
+use crate::paths::{Browser, Hive, InstallScope};
+use crate::plan::{Plan, RegistryKey, add_browser, browser_list};
 
 fn reg_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
@@ -273,6 +273,7 @@ mod tests {
     use super::*;
     use crate::paths::TargetOs;
     use crate::plan::{plan, tests::target};
+    use twofill_words::HOST_NAME;
 
     #[test]
     fn reg_exe_arguments() {
@@ -285,12 +286,12 @@ mod tests {
             reg_exe_args(&p.keys[0], true),
             [
                 "add",
-                "HKLM\\SOFTWARE\\Microsoft\\Edge\\NativeMessagingHosts\\com.twofill.host",
+                &format!("HKLM\\SOFTWARE\\Microsoft\\Edge\\NativeMessagingHosts\\{HOST_NAME}"),
                 "/ve",
                 "/t",
                 "REG_SZ",
                 "/d",
-                "C:\\Program Files\\twofill\\com.twofill.host.json",
+                &format!("C:\\Program Files\\twofill\\{HOST_NAME}.json"),
                 "/f",
                 "/reg:64"
             ]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use twofill_words::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID};
+use twofill_words::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID, HOST_NAME};
 
 const HOST: &str = env!("CARGO_BIN_EXE_twofill-host");
 
@@ -148,17 +148,17 @@ fn system_install_and_uninstall_in_a_staging_root() {
         ("usr/lib/mozilla/native-messaging-hosts", true),
     ];
     for (d, firefox) in expected {
-        let p = root.join(d).join("com.twofill.host.json");
-        check_manifest(&json(&p), "com.twofill.host", host_path, firefox);
+        let p = root.join(d).join(format!("{HOST_NAME}.json"));
+        check_manifest(&json(&p), HOST_NAME, host_path, firefox);
         assert_eq!(mode(&p), 0o644, "{}", p.display());
         assert_eq!(mode(p.parent().unwrap()), 0o755, "{}", p.display());
     }
-    let receipt = json(&root.join("var/lib/twofill/com.twofill.host.install.json"));
+    let receipt = json(&root.join(format!("var/lib/twofill/{HOST_NAME}.install.json")));
     let chrome_file = receipt["files"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["path"] == "/etc/opt/chrome/native-messaging-hosts/com.twofill.host.json")
+        .find(|f| f["path"] == format!("/etc/opt/chrome/native-messaging-hosts/{HOST_NAME}.json"))
         .unwrap();
     assert_eq!(
         chrome_file["browsers"],
@@ -179,7 +179,7 @@ fn system_install_and_uninstall_in_a_staging_root() {
     // Installing again changes nothing.
     let first = tree(&root);
     let receipt_text =
-        std::fs::read_to_string(root.join("var/lib/twofill/com.twofill.host.install.json"))
+        std::fs::read_to_string(root.join(format!("var/lib/twofill/{HOST_NAME}.install.json")))
             .unwrap();
     ok(&host(&[
         "install",
@@ -192,7 +192,7 @@ fn system_install_and_uninstall_in_a_staging_root() {
     ]));
     assert_eq!(tree(&root), first);
     assert_eq!(
-        std::fs::read_to_string(root.join("var/lib/twofill/com.twofill.host.install.json"))
+        std::fs::read_to_string(root.join(format!("var/lib/twofill/{HOST_NAME}.install.json")))
             .unwrap(),
         receipt_text
     );
@@ -207,18 +207,20 @@ fn system_install_and_uninstall_in_a_staging_root() {
         r,
     ]));
     assert!(
-        out.contains("kept /etc/opt/chrome/native-messaging-hosts/com.twofill.host.json: chrome, vivaldi still read it"),
+        out.contains(&format!("kept /etc/opt/chrome/native-messaging-hosts/{HOST_NAME}.json: chrome, vivaldi still read it")),
         "{out}"
     );
     assert!(
-        root.join("etc/opt/chrome/native-messaging-hosts/com.twofill.host.json")
-            .exists()
+        root.join(format!(
+            "etc/opt/chrome/native-messaging-hosts/{HOST_NAME}.json"
+        ))
+        .exists()
     );
 
     let out = ok(&host(&["uninstall", "--system", "--all", "--root", r]));
     for (d, _) in expected {
         assert!(
-            out.contains(&format!("removed /{d}/com.twofill.host.json")),
+            out.contains(&format!("removed /{d}/{HOST_NAME}.json")),
             "{d}: {out}"
         );
     }
@@ -246,7 +248,9 @@ fn system_install_and_uninstall_in_a_staging_root() {
         r,
     ]));
     assert!(
-        out.contains("not there: /etc/chromium/native-messaging-hosts/com.twofill.host.json"),
+        out.contains(&format!(
+            "not there: /etc/chromium/native-messaging-hosts/{HOST_NAME}.json"
+        )),
         "{out}"
     );
 }
@@ -271,12 +275,12 @@ fn uninstall_without_a_receipt_removes_only_what_is_not_shared() {
     // As if installed by hand or by an older version: no receipt.
     std::fs::remove_file(
         dir.path()
-            .join("var/lib/twofill/com.twofill.host.install.json"),
+            .join(format!("var/lib/twofill/{HOST_NAME}.install.json")),
     )
     .unwrap();
-    let chrome = dir
-        .path()
-        .join("etc/opt/chrome/native-messaging-hosts/com.twofill.host.json");
+    let chrome = dir.path().join(format!(
+        "etc/opt/chrome/native-messaging-hosts/{HOST_NAME}.json"
+    ));
     let out = ok(&host(&[
         "uninstall",
         "--system",
@@ -338,23 +342,27 @@ fn per_user_install_into_a_home() {
     let exe = std::fs::canonicalize(HOST).unwrap();
     let exe = exe.to_str().unwrap();
     check_manifest(
-        &json(&h.join(".mozilla/native-messaging-hosts/com.twofill.host.json")),
-        "com.twofill.host",
+        &json(&h.join(format!(".mozilla/native-messaging-hosts/{HOST_NAME}.json"))),
+        HOST_NAME,
         exe,
         true,
     );
     check_manifest(
-        &json(&h.join(".config/chromium/NativeMessagingHosts/com.twofill.host.json")),
-        "com.twofill.host",
+        &json(&h.join(format!(
+            ".config/chromium/NativeMessagingHosts/{HOST_NAME}.json"
+        ))),
+        HOST_NAME,
         exe,
         false,
     );
     assert!(
-        h.join(".config/BraveSoftware/Brave-Browser/NativeMessagingHosts/com.twofill.host.json")
-            .exists()
+        h.join(format!(
+            ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts/{HOST_NAME}.json"
+        ))
+        .exists()
     );
     assert!(
-        h.join(".local/share/twofill/com.twofill.host.install.json")
+        h.join(format!(".local/share/twofill/{HOST_NAME}.install.json"))
             .exists()
     );
     let out = ok(&host_in(&["uninstall"], Some(h)));
@@ -449,7 +457,7 @@ fn print_writes_nothing() {
     ]));
     assert!(!root.exists(), "--print wrote {:?}", tree(&root));
     assert!(out.contains("nothing is changed"), "{out}");
-    assert!(out.contains("==> /etc/opt/chrome/native-messaging-hosts/com.twofill.host.json <== (chrome, brave, vivaldi)"), "{out}");
+    assert!(out.contains(&format!("==> /etc/opt/chrome/native-messaging-hosts/{HOST_NAME}.json <== (chrome, brave, vivaldi)")), "{out}");
     // Each printed manifest is valid JSON.
     let mut blocks = out.split("==> ").skip(1);
     let mut n = 0;
@@ -457,7 +465,7 @@ fn print_writes_nothing() {
         let body = b.split_once('\n').unwrap().1;
         let end = body.find("\n}").unwrap() + 2;
         let v: Value = serde_json::from_str(&body[..end]).unwrap();
-        assert_eq!(v["name"], "com.twofill.host");
+        assert_eq!(v["name"], HOST_NAME);
         n += 1;
     }
     assert_eq!(n, 4);
@@ -469,10 +477,10 @@ fn macos_paths_render_with_print_only() {
         "install", "--system", "--all", "--os", "macos", "--print",
     ]));
     for p in [
-        "/Library/Google/Chrome/NativeMessagingHosts/com.twofill.host.json",
-        "/Library/Application Support/Chromium/NativeMessagingHosts/com.twofill.host.json",
-        "/Library/Microsoft/Edge/NativeMessagingHosts/com.twofill.host.json",
-        "/Library/Application Support/Mozilla/NativeMessagingHosts/com.twofill.host.json",
+        &format!("/Library/Google/Chrome/NativeMessagingHosts/{HOST_NAME}.json"),
+        &format!("/Library/Application Support/Chromium/NativeMessagingHosts/{HOST_NAME}.json"),
+        &format!("/Library/Microsoft/Edge/NativeMessagingHosts/{HOST_NAME}.json"),
+        &format!("/Library/Application Support/Mozilla/NativeMessagingHosts/{HOST_NAME}.json"),
     ] {
         assert!(out.contains(&format!("==> {p} <==")), "{p}: {out}");
     }
@@ -557,19 +565,19 @@ fn windows_files_for_a_path_with_spaces_quotes_and_backslashes() {
         out_dir.to_str().unwrap(),
     ]));
     assert!(stdout.contains("install.ps1"), "{stdout}");
-    let chromium_manifest = format!(r"{manifest_dir}\com.twofill.host.json");
-    let firefox_manifest = format!(r"{manifest_dir}\com.twofill.host.firefox.json");
+    let chromium_manifest = format!(r"{manifest_dir}\{HOST_NAME}.json");
+    let firefox_manifest = format!(r"{manifest_dir}\{HOST_NAME}.firefox.json");
 
     // The manifests written next to the scripts.
     check_manifest(
-        &json(&out_dir.join("com.twofill.host.json")),
-        "com.twofill.host",
+        &json(&out_dir.join(format!("{HOST_NAME}.json"))),
+        HOST_NAME,
         host_path,
         false,
     );
     check_manifest(
-        &json(&out_dir.join("com.twofill.host.firefox.json")),
-        "com.twofill.host",
+        &json(&out_dir.join(format!("{HOST_NAME}.firefox.json"))),
+        HOST_NAME,
         host_path,
         true,
     );
@@ -584,7 +592,7 @@ fn windows_files_for_a_path_with_spaces_quotes_and_backslashes() {
     );
     let reg = regfile::parse(&text).unwrap();
     let hklm = |vendor: &str| {
-        format!(r"HKEY_LOCAL_MACHINE\SOFTWARE\{vendor}\NativeMessagingHosts\com.twofill.host")
+        format!(r"HKEY_LOCAL_MACHINE\SOFTWARE\{vendor}\NativeMessagingHosts\{HOST_NAME}")
     };
     let expected: Vec<(String, &String)> = vec![
         (hklm("Chromium"), &chromium_manifest),
@@ -606,11 +614,9 @@ fn windows_files_for_a_path_with_spaces_quotes_and_backslashes() {
             "{key}"
         );
     }
-    assert!(
-        text.contains(
-            r#"@="C:\\Program Files\\Acme Corp\\O'Brien's twofill\\com.twofill.host.json""#
-        )
-    );
+    assert!(text.contains(&format!(
+        r#"@="C:\\Program Files\\Acme Corp\\O'Brien's twofill\\{HOST_NAME}.json""#
+    )));
 
     // uninstall.reg deletes exactly those keys, nothing above them.
     let un = regfile::parse(&regfile::decode(
@@ -678,7 +684,7 @@ fn windows_files_for_a_path_with_spaces_quotes_and_backslashes() {
         let body = &body[body.find('\n').unwrap() + 1..body.find("\n'@\n").unwrap()];
         check_manifest(
             &serde_json::from_str(body).unwrap(),
-            "com.twofill.host",
+            HOST_NAME,
             host_path,
             firefox,
         );
@@ -712,14 +718,14 @@ fn windows_print_shows_the_files() {
         .unwrap();
     let reg = regfile::parse(reg).unwrap();
     assert_eq!(
-        reg.values(
-            r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Edge\NativeMessagingHosts\com.twofill.host"
-        )
+        reg.values(&format!(
+            r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Edge\NativeMessagingHosts\{HOST_NAME}"
+        ))
         .unwrap()
         .get(""),
-        Some(&regfile::Value::Sz(
-            r"C:\Program Files\twofill\com.twofill.host.json".into()
-        ))
+        Some(&regfile::Value::Sz(format!(
+            r"C:\Program Files\twofill\{HOST_NAME}.json"
+        )))
     );
     assert!(
         out.contains(r#""path": "C:\\Program Files\\twofill\\twofill-host.exe""#),
@@ -741,10 +747,10 @@ fn user_data_dir_install() {
     ]));
     let p: PathBuf = dir
         .path()
-        .join("NativeMessagingHosts/com.twofill.host.json");
+        .join(format!("NativeMessagingHosts/{HOST_NAME}.json"));
     check_manifest(
         &json(&p),
-        "com.twofill.host",
+        HOST_NAME,
         std::fs::canonicalize(HOST).unwrap().to_str().unwrap(),
         false,
     );
