@@ -518,7 +518,7 @@ fn build_item(
     let li: HtmlElement = el(doc, "li", "token").unchecked_into();
     li.set_tab_index(0);
     li.set_attribute("data-token", &entry.token.id).ok();
-    li.set_attribute("data-access", &entry.access).ok();
+    li.set_attribute("data-access", entry.access.as_str()).ok();
     if entry.bound_here {
         li.class_list().add_1("bound").ok();
     }
@@ -582,7 +582,7 @@ fn build_item(
             .append_child(&text(doc, "span", "badge", "this site"))
             .ok();
     }
-    if entry.access == "full-seed" {
+    if entry.access.includes_seed() {
         title
             .append_child(&text(doc, "span", "badge seed-badge", "full seed"))
             .ok();
@@ -634,7 +634,7 @@ fn build_item(
         });
         actions.append_child(&fill).ok();
     }
-    if entry.access == "full-seed" && seeds_allowed(popup) {
+    if entry.access.includes_seed() && seeds_allowed(popup) {
         let reveal = button(
             doc,
             "reveal",
@@ -941,7 +941,7 @@ async fn show_seed(popup: &Shared, index: usize, purpose: SeedPurpose) {
     let (token, panel, doc) = {
         let p = popup.borrow();
         let item = &p.items[index];
-        if item.entry.access != "full-seed" || !seeds_allowed_in(&p) {
+        if !item.entry.access.includes_seed() || !seeds_allowed_in(&p) {
             return;
         }
         (
