@@ -15,22 +15,18 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use twofill_protocol::{
-    CodePurpose, CodeReply, ErrorBody, ErrorCode, RequestBody, ResponseBody, SeedPurpose,
-    TokenEntry,
-};
+use twofill_protocol::{CodePurpose, CodeReply, ErrorCode, SeedPurpose, TokenEntry};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Document, Element, HtmlElement, HtmlInputElement, KeyboardEvent};
 
 use crate::browser;
+use crate::host_client::{HostClient, HostError};
 use crate::policy::{AutofillMode, ManagedPolicy};
 
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 const RING_RADIUS: f64 = 15.0;
-/// Seconds after which a copied code is wiped from the clipboard.
-const DEFAULT_CLEAR_AFTER_S: u32 = 30;
 
 struct Item {
     entry: TokenEntry,
@@ -56,6 +52,7 @@ struct Popup {
     clear_after: u32,
     /// The organization's extension policy (`storage.managed`).
     policy: Rc<ManagedPolicy>,
+    host: Rc<HostClient>,
     /// The host's own policy lets full-seed holders see seeds.
     host_allows_seeds: bool,
 }
@@ -69,46 +66,26 @@ enum Failure {
     Host(String),
 }
 
-fn classify_transport(message: String) -> Failure {
-    let lower = message.to_lowercase();
-    if lower.contains("host not found") {
-        Failure::NotInstalled(message)
-    } else if lower.contains("forbidden") || lower.contains("administrator") {
-        Failure::Refused(message)
-    } else {
-        Failure::Host(message)
-    }
-}
-
-fn classify_error(error: ErrorBody) -> Failure {
-    match error.code {
-        ErrorCode::CallerNotAllowed | ErrorCode::NotPermitted => Failure::Refused(error.message),
-        code => Failure::Host(format!("{} ({})", error.message, code_name(code))),
-    }
-}
-
-fn code_name(code: ErrorCode) -> String {
-    serde_json::to_string(&code)
-        .unwrap_or_default()
-        .trim_matches('"')
-        .to_owned()
-}
-
-fn describe(reply: Result<ResponseBody, String>) -> String {
-    match reply {
-        Ok(ResponseBody::Error { error }) => {
-            format!("{} ({})", error.message, code_name(error.code))
+impl From<HostError> for Failure {
+    fn from(e: HostError) -> Failure {
+        match e {
+            HostError::NotInstalled(m) => Failure::NotInstalled(m),
+            HostError::RefusedByPolicy(m) => Failure::Refused(m),
+            HostError::Host(error)
+                if matches!(
+                    error.code,
+                    ErrorCode::CallerNotAllowed | ErrorCode::NotPermitted
+                ) =>
+            {
+                Failure::Refused(error.message)
+            }
+            other => Failure::Host(other.to_string()),
         }
-        Ok(other) => format!("unexpected host reply {other:?}"),
-        Err(e) => e,
     }
 }
 
 fn label(entry: &TokenEntry) -> String {
-    match &entry.token.issuer {
-        Some(issuer) => format!("{issuer} ({})", entry.token.account),
-        None => entry.token.account.clone(),
-    }
+    twofill_words::token_label(entry.token.issuer.as_deref(), &entry.token.account)
 }
 
 /// `https://host:port` from a tab URL; `None` for anything but http(s).
@@ -214,7 +191,7 @@ pub async fn start_popup() -> Result<(), JsValue> {
             .get("clear_after")
             .and_then(|s| s.parse().ok())
             .filter(|s| (1..=600).contains(s))
-            .unwrap_or(DEFAULT_CLEAR_AFTER_S)
+            .unwrap_or(ManagedPolicy::default_clipboard_clear_seconds())
     });
     // `?tab=` (tests) names the tab "fill on this page" goes to. The origin
     // a fill is asked for is still the one the browser reports for the
@@ -236,14 +213,10 @@ pub async fn start_popup() -> Result<(), JsValue> {
     }));
     // What the host says about itself (its policy, its audit streams); a
     // host that cannot be reached fails again, visibly, on the list below.
-    let hello = browser::ask_host(RequestBody::Hello).await;
-    let (host_allows_seeds, host_sinks) = match &hello {
-        Ok(ResponseBody::Hello {
-            policy,
-            audit_sinks,
-            ..
-        }) => (policy.allow_seed_reveal, Some(audit_sinks.clone())),
-        _ => (true, None),
+    let host = Rc::new(HostClient::new(&policy));
+    let (host_allows_seeds, host_sinks) = match host.hello().await {
+        Ok(hello) => (hello.policy.allow_seed_reveal, Some(hello.audit_sinks)),
+        Err(_) => (true, None),
     };
     show_managed(&doc, &policy, host_sinks.as_deref());
     let popup = Rc::new(RefCell::new(Popup {
@@ -254,24 +227,18 @@ pub async fn start_popup() -> Result<(), JsValue> {
         tab_id,
         clear_after,
         policy: policy.clone(),
+        host: host.clone(),
         host_allows_seeds,
     }));
 
-    match browser::ask_host(RequestBody::ListTokens {
-        origin,
-        exclude_personal: !policy.allow_personal_tokens(),
-    })
-    .await
-    {
-        Ok(ResponseBody::Tokens { mut tokens, .. }) if !tokens.is_empty() => {
+    match host.list_tokens(origin.as_deref()).await {
+        Ok(mut tokens) if !tokens.is_empty() => {
             // The host already puts this site's tokens first; keep it so.
             tokens.sort_by_key(|t| !t.bound_here);
             show_list(&popup, tokens);
         }
-        Ok(ResponseBody::Tokens { .. }) => show_empty(&doc, policy.allow_personal_tokens()),
-        Ok(ResponseBody::Error { error }) => show_failure(&doc, classify_error(error)),
-        Ok(other) => show_failure(&doc, Failure::Host(format!("unexpected reply {other:?}"))),
-        Err(e) => show_failure(&doc, classify_transport(e)),
+        Ok(_) => show_empty(&doc, policy.allow_personal_tokens()),
+        Err(e) => show_failure(&doc, e.into()),
     }
     if let Some(url) = &policy.support_url
         && body_state(&doc).is_some_and(|s| s != "list")
@@ -763,29 +730,25 @@ fn filter(popup: &Shared, query: &str) {
 
 /// Fetches the code shown for one token (purpose `view`).
 async fn load_code(popup: &Shared, index: usize) {
-    let (token, origin) = {
+    let (token, origin, host) = {
         let mut p = popup.borrow_mut();
         let origin = p.origin.clone();
+        let host = p.host.clone();
         let item = &mut p.items[index];
         if item.loading {
             return;
         }
         item.loading = true;
-        (item.entry.token.id.clone(), origin)
+        (item.entry.token.id.clone(), origin, host)
     };
-    let exclude_personal = !popup.borrow().policy.allow_personal_tokens();
-    let reply = browser::ask_host(RequestBody::GetCode {
-        origin,
-        token: Some(token),
-        purpose: CodePurpose::View,
-        exclude_personal,
-    })
-    .await;
+    let reply = host
+        .get_code(CodePurpose::View, origin.as_deref(), Some(&token))
+        .await;
     let mut p = popup.borrow_mut();
     let item = &mut p.items[index];
     item.loading = false;
     match reply {
-        Ok(ResponseBody::Code(code)) => {
+        Ok(code) => {
             item.code_el.set_text_content(Some(&spaced(&code.code)));
             item.li
                 .set_attribute(
@@ -805,12 +768,12 @@ async fn load_code(popup: &Shared, index: usize) {
             item.li.class_list().remove_1("failed").ok();
             item.code = Some(code);
         }
-        other => {
+        Err(e) => {
             item.code = None;
             item.code_el.set_text_content(Some("—"));
             item.li.remove_attribute("data-code").ok();
             item.li.class_list().add_1("failed").ok();
-            item.code_el.set_attribute("title", &describe(other)).ok();
+            item.code_el.set_attribute("title", &e.to_string()).ok();
         }
     }
     drop(p);
@@ -870,7 +833,7 @@ fn tick(popup: &Shared) {
 /// Copies a fresh code (purpose `copy`, audited by the host) and asks the
 /// service worker to clear the clipboard later.
 async fn copy_code(popup: &Shared, index: usize) {
-    let (token, origin, name, clear_after, li) = {
+    let (token, origin, name, clear_after, li, host) = {
         let p = popup.borrow();
         let item = &p.items[index];
         (
@@ -879,20 +842,16 @@ async fn copy_code(popup: &Shared, index: usize) {
             label(&item.entry),
             p.clear_after,
             item.li.clone(),
+            p.host.clone(),
         )
     };
-    let exclude_personal = !popup.borrow().policy.allow_personal_tokens();
-    let reply = browser::ask_host(RequestBody::GetCode {
-        origin,
-        token: Some(token),
-        purpose: CodePurpose::Copy,
-        exclude_personal,
-    })
-    .await;
+    let reply = host
+        .get_code(CodePurpose::Copy, origin.as_deref(), Some(&token))
+        .await;
     let code = match reply {
-        Ok(ResponseBody::Code(code)) => code.code,
-        other => {
-            say(popup, &format!("Could not copy: {}", describe(other)));
+        Ok(code) => code.code,
+        Err(e) => {
+            say(popup, &format!("Could not copy: {e}"));
             return;
         }
     };
@@ -938,7 +897,7 @@ async fn fill_on_page(popup: &Shared, index: usize) {
 /// Shows the seed (or its QR code) of a full-seed token, after the user
 /// asked for it; the host audits it as `seed.reveal` / `seed.qr`.
 async fn show_seed(popup: &Shared, index: usize, purpose: SeedPurpose) {
-    let (token, panel, doc) = {
+    let (token, panel, doc, host) = {
         let p = popup.borrow();
         let item = &p.items[index];
         if !item.entry.access.includes_seed() || !seeds_allowed_in(&p) {
@@ -948,16 +907,13 @@ async fn show_seed(popup: &Shared, index: usize, purpose: SeedPurpose) {
             item.entry.token.id.clone(),
             item.seed.clone(),
             p.doc.clone(),
+            p.host.clone(),
         )
     };
-    let reply = browser::ask_host(RequestBody::RevealSeed { token, purpose }).await;
-    let seed = match reply {
-        Ok(ResponseBody::Seed(seed)) => seed,
-        other => {
-            say(
-                popup,
-                &format!("Could not reveal the seed: {}", describe(other)),
-            );
+    let seed = match host.reveal_seed(&token, purpose).await {
+        Ok(seed) => seed,
+        Err(e) => {
+            say(popup, &format!("Could not reveal the seed: {e}"));
             return;
         }
     };
