@@ -7,6 +7,7 @@ use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::messages;
 use crate::policy::ManagedPolicy;
 
 #[wasm_bindgen]
@@ -144,7 +145,7 @@ pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
         return Ok(());
     }
     let reply = settle(runtime_send_message(&object(&[
-        ("type", "popup.copy".into()),
+        ("type", messages::POPUP_COPY.into()),
         ("text", text.into()),
     ])))
     .await?;
@@ -161,7 +162,7 @@ pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
 /// popup is closed by then.
 pub fn clear_clipboard_later(ms: u32) {
     if let Ok(p) = runtime_send_message(&object(&[
-        ("type", "popup.clear_clipboard".into()),
+        ("type", messages::POPUP_CLEAR_CLIPBOARD.into()),
         ("afterMs", ms.into()),
     ])) {
         wasm_bindgen_futures::spawn_local(async move {
@@ -175,7 +176,10 @@ pub fn clear_clipboard_later(ms: u32) {
 pub async fn fill_in_tab(tab: i32, token: &str) -> Result<(), String> {
     let reply = settle(tabs_send_message(
         tab,
-        &object(&[("type", "fill_token".into()), ("token", token.into())]),
+        &object(&[
+            ("type", messages::POPUP_FILL_TOKEN.into()),
+            ("token", token.into()),
+        ]),
     ))
     .await
     .map_err(|e| {

@@ -8,12 +8,13 @@
 
 mod browser;
 mod host_client;
+mod messages;
 mod policy;
 mod popup;
 
 use host_client::HostClient;
+use messages::{ContentMessage, FillPlan};
 use policy::AutofillMode;
-use serde::{Deserialize, Serialize};
 use twofill_detection::{PageScan, PromptKind, detect};
 use twofill_protocol::{CodePurpose, ErrorCode};
 use wasm_bindgen::prelude::*;
@@ -22,53 +23,12 @@ use wasm_bindgen::prelude::*;
 /// the user submits it may have expired, so we wait for the next one.
 const MIN_SECONDS_LEFT: f64 = 3.0;
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ContentMessage {
-    Scan {
-        page: PageScan,
-        /// The user clicked the "Fill code" offer (`AutofillMode: click`).
-        #[serde(default)]
-        confirmed: bool,
-    },
-    /// "Fill on this page" from the popup: the user picked `token`. Filled
-    /// only into the prompt the detector accepts, else the focused field.
-    FillToken {
-        page: PageScan,
-        token: String,
-        #[serde(default)]
-        focused: Option<u32>,
-    },
-}
-
-/// The answer to a scan: fill these fields, or do nothing (and why).
-#[derive(Serialize, Debug)]
-#[serde(tag = "action", rename_all = "snake_case")]
-enum FillPlan {
-    Fill {
-        fields: Vec<u32>,
-        code: String,
-        #[serde(rename = "tokenLabel")]
-        token_label: String,
-    },
-    /// `AutofillMode: click`: show a "Fill code" button by these fields;
-    /// no code has been asked for (or audited) yet.
-    Offer {
-        fields: Vec<u32>,
-        #[serde(rename = "tokenLabel")]
-        token_label: String,
-    },
-    None {
-        reason: String,
-    },
-}
-
 /// Entry point for `chrome.runtime.onMessage` from our content scripts.
 #[wasm_bindgen(js_name = onContentMessage)]
 pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
     let plan = match serde_wasm_bindgen::from_value::<ContentMessage>(message) {
         Ok(ContentMessage::Scan { page, confirmed }) => plan_for(&page, confirmed, &sender).await,
-        Ok(ContentMessage::FillToken {
+        Ok(ContentMessage::ScanForToken {
             page,
             token,
             focused,
