@@ -30,11 +30,15 @@ pub fn clone_element(doc: &Document, id: &str) -> Element {
         .unwrap_or_else(|| panic!("popup.html's #{id} template is empty"))
 }
 
-/// The `[data-part={name}]` element in a cloned template.
+/// The `[data-part={name}]` element in a cloned template: `root` itself or
+/// one inside it.
 pub fn part(root: &impl AsRef<JsValue>, name: &str) -> Element {
     let selector = format!("[data-part=\"{name}\"]");
     let root = root.as_ref();
     let found = if let Some(e) = root.dyn_ref::<Element>() {
+        if e.matches(&selector).unwrap_or(false) {
+            return e.clone();
+        }
         e.query_selector(&selector)
     } else {
         root.unchecked_ref::<DocumentFragment>()
@@ -94,4 +98,82 @@ pub fn on_key(target: &Element, mut handler: impl FnMut(KeyboardEvent) + 'static
             handler(k);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    const HTML: &str = include_str!("../../../../extension/popup.html");
+    const SOURCES: [&str; 7] = [
+        include_str!("mod.rs"),
+        include_str!("actions.rs"),
+        include_str!("codes.rs"),
+        include_str!("list.rs"),
+        include_str!("notes.rs"),
+        include_str!("states.rs"),
+        include_str!("dom.rs"),
+    ];
+
+    /// The first string literal among the call's arguments on its line,
+    /// for each call of `function(` in the popup's sources (skipping
+    /// `format!` patterns and definitions).
+    fn literal_arguments(function: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for source in SOURCES {
+            let code = source.split("#[cfg(test)]").next().unwrap_or("");
+            for line in code.lines() {
+                for (at, _) in line.match_indices(function) {
+                    let args = &line[at + function.len()..];
+                    let args = args.split(')').next().unwrap_or("");
+                    let mut quoted = args.split('"');
+                    if let (Some(_), Some(word)) = (quoted.next(), quoted.next())
+                        && !word.is_empty()
+                        && !word.contains('{')
+                        && !word.contains('\\')
+                        && !line.contains("fn ")
+                    {
+                        found.push(word.to_owned());
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_template_and_part_the_code_uses_is_in_popup_html() {
+        let templates = literal_arguments("clone_element(");
+        assert!(
+            templates.contains(&"token-item".to_owned()),
+            "{templates:?}"
+        );
+        for id in templates
+            .iter()
+            .chain(&literal_arguments("clone_template("))
+        {
+            assert!(
+                HTML.contains(&format!("<template id=\"{id}\">")),
+                "popup.html has no <template id=\"{id}\">"
+            );
+        }
+        let parts: Vec<String> = ["part(", "fill(", "keep_if("]
+            .iter()
+            .flat_map(|f| literal_arguments(f))
+            .collect();
+        assert!(parts.contains(&"progress".to_owned()), "{parts:?}");
+        for name in &parts {
+            assert!(
+                HTML.contains(&format!("data-part=\"{name}\"")),
+                "popup.html has no [data-part=\"{name}\"]"
+            );
+        }
+        for state in [
+            "empty-personal",
+            "empty-shared",
+            "not-installed",
+            "refused",
+            "host-error",
+        ] {
+            assert!(HTML.contains(&format!("<template id=\"state-{state}\">")));
+        }
+    }
 }
