@@ -1,23 +1,28 @@
 // Service worker loader: starts the Rust/WASM core and routes events to it.
 // Listeners are registered synchronously (an MV3 worker woken by an event
 // must have its listener in place before the first await).
+import "./messages.js";
 import init, { onContentMessage, policyChanged } from "./pkg/twofill_extension.js";
+
+const MSG = globalThis.__twofillMessages;
 
 const ready = init({ module_or_path: chrome.runtime.getURL("pkg/twofill_extension_bg.wasm") });
 
 const CLEAR_ALARM = "twofill-clear-clipboard";
 const extensionPage = (sender) => sender.url?.startsWith(chrome.runtime.getURL(""));
+// Which part sent a message, by its name's prefix (messages.js).
+const sentBy = (message, part) => typeof message?.type === "string" && message.type.startsWith(`${part}.`);
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   // Only our own content scripts and pages talk to us (no externally_connectable).
   if (sender.id !== chrome.runtime.id) return false;
-  if (typeof message?.type === "string" && message.type.startsWith("popup.")) {
+  if (sentBy(message, "popup")) {
     // Clipboard chores for the popup; never for content scripts.
     if (!extensionPage(sender)) return false;
     popupMessage(message).then(sendResponse, (err) => sendResponse({ ok: false, error: String(err) }));
     return true;
   }
-  if (message?.target === "offscreen" || extensionPage(sender)) return false;
+  if (sentBy(message, "worker") || extensionPage(sender)) return false;
   ready
     .then(() => onContentMessage(message, sender))
     .then(sendResponse, (err) => sendResponse({ action: "none", reason: String(err) }));
@@ -32,15 +37,15 @@ chrome.storage.onChanged.addListener((_changes, area) => {
   if (area !== "managed") return;
   ready.then(() => policyChanged());
   chrome.tabs.query({}).then((tabs) => {
-    for (const tab of tabs) chrome.tabs.sendMessage(tab.id, { type: "policy_changed" }).catch(() => {});
+    for (const tab of tabs) chrome.tabs.sendMessage(tab.id, { type: MSG.WORKER_POLICY_CHANGED }).catch(() => {});
   });
 });
 
 async function popupMessage(message) {
   switch (message.type) {
-    case "popup.copy":
+    case MSG.POPUP_COPY:
       return writeClipboard(String(message.text ?? ""));
-    case "popup.clear_clipboard": {
+    case MSG.POPUP_CLEAR_CLIPBOARD: {
       // An alarm survives the popup closing and this worker being stopped.
       // The clipboard cannot be read without the clipboardRead permission,
       // so it is cleared unconditionally: a later copy of something else
@@ -82,6 +87,6 @@ async function writeClipboard(text) {
       if (!String(err).includes("single offscreen")) throw err;
     }
   }
-  const reply = await chrome.runtime.sendMessage({ target: "offscreen", type: "clipboard.write", text });
+  const reply = await chrome.runtime.sendMessage({ type: MSG.WORKER_WRITE_CLIPBOARD, text });
   return { ok: Boolean(reply?.ok) };
 }

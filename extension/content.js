@@ -11,6 +11,7 @@
   globalThis.__twofillContent = true;
 
   const { quickScan, addContext } = globalThis.__twofillFeatures;
+  const MSG = globalThis.__twofillMessages;
   const filled = new WeakSet();
   const observed = new WeakSet();
   let lastSignature = "";
@@ -65,7 +66,7 @@
     addContext(result);
     inFlight = true;
     try {
-      const plan = await chrome.runtime.sendMessage({ type: "scan", page });
+      const plan = await chrome.runtime.sendMessage({ type: MSG.CONTENT_SCAN, page });
       if (plan?.action === "fill") apply(plan, inputs);
       else if (plan?.action === "offer") offer(plan, inputs);
     } catch (_) {
@@ -132,7 +133,7 @@
       const result = quickScan();
       addContext(result);
       try {
-        const plan = await chrome.runtime.sendMessage({ type: "scan", page: result.page, confirmed: true });
+        const plan = await chrome.runtime.sendMessage({ type: MSG.CONTENT_SCAN, page: result.page, confirmed: true });
         if (plan?.action === "fill") apply(plan, result.inputs);
       } catch (_) {
         // Extension reloaded: nothing to do.
@@ -150,7 +151,7 @@
 
   // The organization policy changed: forget what was decided and look again.
   chrome.runtime.onMessage.addListener((message, sender) => {
-    if (sender.id !== chrome.runtime.id || message?.type !== "policy_changed") return false;
+    if (sender.id !== chrome.runtime.id || message?.type !== MSG.WORKER_POLICY_CHANGED) return false;
     dropOffer();
     lastSignature = "";
     schedule();
@@ -161,7 +162,7 @@
   // service worker decides (detector, else the focused field) and asks the
   // host with the origin the browser reports for this frame.
   chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-    if (sender.id !== chrome.runtime.id || message?.type !== "fill_token") return false;
+    if (sender.id !== chrome.runtime.id || message?.type !== MSG.POPUP_FILL_TOKEN) return false;
     if (typeof message.token !== "string") return false;
     const result = quickScan();
     // Frames without a visible input stay silent; another frame may answer.
@@ -171,7 +172,12 @@
     while (active?.shadowRoot?.activeElement) active = active.shadowRoot.activeElement;
     const focused = result.inputs.indexOf(active);
     chrome.runtime
-      .sendMessage({ type: "fill_token", token: message.token, page: result.page, focused: focused >= 0 ? focused : null })
+      .sendMessage({
+        type: MSG.CONTENT_SCAN_FOR_TOKEN,
+        token: message.token,
+        page: result.page,
+        focused: focused >= 0 ? focused : null,
+      })
       .then(
         (plan) => {
           if (plan?.action !== "fill") return sendResponse({ filled: false, reason: plan?.reason });

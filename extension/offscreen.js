@@ -2,9 +2,12 @@
 // service worker, which has no DOM. A document without focus cannot use
 // navigator.clipboard, so this uses a copy event and execCommand("copy"),
 // which also lets it write the empty string.
+// offscreen.html loads messages.js first.
+const MSG = globalThis.__twofillMessages;
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (sender.id !== chrome.runtime.id || message?.target !== "offscreen") return false;
-  if (message.type !== "clipboard.write" || typeof message.text !== "string") return false;
+  if (sender.id !== chrome.runtime.id) return false;
+  if (message?.type !== MSG.WORKER_WRITE_CLIPBOARD || typeof message.text !== "string") return false;
   const text = message.text;
   const onCopy = (event) => {
     event.clipboardData.setData("text/plain", text);

@@ -1,4 +1,5 @@
-// Popup loader: the UI is Rust (crates/extension/src/popup.rs).
+// Popup loader: the UI is Rust (crates/extension/src/popup/), filling the
+// markup and <template>s in popup.html.
 import init, { startPopup } from "./pkg/twofill_extension.js";
 
 // The organization changed its policy while the popup is open: start over.

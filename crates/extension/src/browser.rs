@@ -4,16 +4,16 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Promise, Reflect};
-use twofill_protocol::{Request, RequestBody, Response, ResponseBody};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::messages;
 use crate::policy::ManagedPolicy;
 
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(catch, js_namespace = ["chrome", "runtime"], js_name = sendNativeMessage)]
-    fn send_native_message(host: &str, message: &JsValue) -> Result<Promise, JsValue>;
+    pub fn send_native_message(host: &str, message: &JsValue) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;
@@ -82,84 +82,7 @@ pub async fn sleep_ms(ms: i32) {
     let _ = JsFuture::from(promise).await;
 }
 
-fn next_request_id() -> String {
-    format!(
-        "{:x}",
-        (js_sys::Math::random() * f64::from(u32::MAX)) as u64
-    )
-}
-
-/// One request to the native host (the one the organization's policy
-/// names, else `com.twofill.host`), one reply. Transport failures (host not
-/// installed, host crashed) come back as `Err` with the browser's message.
-pub async fn ask_host(body: RequestBody) -> Result<ResponseBody, String> {
-    let policy = policy().await;
-    let host = policy.host_name()?;
-    let reply = ask_named_host(host, &body).await;
-    // A host older than personal tokens refuses the `exclude_personal`
-    // field as unknown. It cannot have personal tokens, so asking again
-    // without the field excludes exactly the same (no) tokens.
-    if let Ok(ResponseBody::Error { error }) = &reply
-        && error.code == twofill_protocol::ErrorCode::BadRequest
-        && error.message.contains("exclude_personal")
-        && let Some(older) = without_exclude_personal(&body)
-    {
-        return ask_named_host(host, &older).await;
-    }
-    reply
-}
-
-fn without_exclude_personal(body: &RequestBody) -> Option<RequestBody> {
-    match body.clone() {
-        RequestBody::ListTokens {
-            origin,
-            exclude_personal: true,
-        } => Some(RequestBody::ListTokens {
-            origin,
-            exclude_personal: false,
-        }),
-        RequestBody::GetCode {
-            origin,
-            token,
-            purpose,
-            exclude_personal: true,
-        } => Some(RequestBody::GetCode {
-            origin,
-            token,
-            purpose,
-            exclude_personal: false,
-        }),
-        _ => None,
-    }
-}
-
-async fn ask_named_host(host: &str, body: &RequestBody) -> Result<ResponseBody, String> {
-    let body = body.clone();
-    let request = Request::new(next_request_id(), body);
-    // Through JSON text, not serde-wasm-bindgen: the flattened message types
-    // would become JS `Map`s, which the browser sends to the host as `{}`.
-    // The JSON route yields exactly the bytes the host's serde expects.
-    let json = serde_json::to_string(&request).map_err(|e| e.to_string())?;
-    let message = js_sys::JSON::parse(&json).map_err(|e| js_error(&e))?;
-    let promise = send_native_message(host, &message)
-        .map_err(|e| format!("cannot reach the twofill host: {}", js_error(&e)))?;
-    let reply = JsFuture::from(promise)
-        .await
-        .map_err(|e| format!("cannot reach the twofill host: {}", js_error(&e)))?;
-    let text: String = js_sys::JSON::stringify(&reply)
-        .map_err(|e| js_error(&e))?
-        .into();
-    let response: Response = serde_json::from_str(&text)
-        .map_err(|e| format!("unreadable reply from the twofill host: {e}"))?;
-    if response.id.as_deref() != Some(request.id.as_str())
-        && !matches!(response.body, ResponseBody::Error { .. })
-    {
-        return Err("the twofill host answered a different request".into());
-    }
-    Ok(response.body)
-}
-
-fn js_error(e: &JsValue) -> String {
+pub fn js_error(e: &JsValue) -> String {
     Reflect::get(e, &"message".into())
         .ok()
         .and_then(|m| m.as_string())
@@ -222,7 +145,7 @@ pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
         return Ok(());
     }
     let reply = settle(runtime_send_message(&object(&[
-        ("type", "popup.copy".into()),
+        ("type", messages::POPUP_COPY.into()),
         ("text", text.into()),
     ])))
     .await?;
@@ -239,7 +162,7 @@ pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
 /// popup is closed by then.
 pub fn clear_clipboard_later(ms: u32) {
     if let Ok(p) = runtime_send_message(&object(&[
-        ("type", "popup.clear_clipboard".into()),
+        ("type", messages::POPUP_CLEAR_CLIPBOARD.into()),
         ("afterMs", ms.into()),
     ])) {
         wasm_bindgen_futures::spawn_local(async move {
@@ -253,7 +176,10 @@ pub fn clear_clipboard_later(ms: u32) {
 pub async fn fill_in_tab(tab: i32, token: &str) -> Result<(), String> {
     let reply = settle(tabs_send_message(
         tab,
-        &object(&[("type", "fill_token".into()), ("token", token.into())]),
+        &object(&[
+            ("type", messages::POPUP_FILL_TOKEN.into()),
+            ("token", token.into()),
+        ]),
     ))
     .await
     .map_err(|e| {

@@ -7,66 +7,28 @@
 //! every permission decision; this side only decides where a code goes.
 
 mod browser;
-pub mod policy;
+mod host_client;
+mod messages;
+mod policy;
 mod popup;
 
+use host_client::HostClient;
+use messages::{ContentMessage, FillPlan};
 use policy::AutofillMode;
-use serde::{Deserialize, Serialize};
 use twofill_detection::{PageScan, PromptKind, detect};
-use twofill_protocol::{CodePurpose, ErrorCode, RequestBody, ResponseBody};
+use twofill_protocol::{CodePurpose, ErrorCode};
 use wasm_bindgen::prelude::*;
 
 /// A code with less than this many seconds left is not filled: by the time
 /// the user submits it may have expired, so we wait for the next one.
 const MIN_SECONDS_LEFT: f64 = 3.0;
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ContentMessage {
-    Scan {
-        page: PageScan,
-        /// The user clicked the "Fill code" offer (`AutofillMode: click`).
-        #[serde(default)]
-        confirmed: bool,
-    },
-    /// "Fill on this page" from the popup: the user picked `token`. Filled
-    /// only into the prompt the detector accepts, else the focused field.
-    FillToken {
-        page: PageScan,
-        token: String,
-        #[serde(default)]
-        focused: Option<u32>,
-    },
-}
-
-/// The answer to a scan: fill these fields, or do nothing (and why).
-#[derive(Serialize, Debug)]
-#[serde(tag = "action", rename_all = "snake_case")]
-enum FillPlan {
-    Fill {
-        fields: Vec<u32>,
-        code: String,
-        #[serde(rename = "tokenLabel")]
-        token_label: String,
-    },
-    /// `AutofillMode: click`: show a "Fill code" button by these fields;
-    /// no code has been asked for (or audited) yet.
-    Offer {
-        fields: Vec<u32>,
-        #[serde(rename = "tokenLabel")]
-        token_label: String,
-    },
-    None {
-        reason: String,
-    },
-}
-
 /// Entry point for `chrome.runtime.onMessage` from our content scripts.
 #[wasm_bindgen(js_name = onContentMessage)]
 pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
     let plan = match serde_wasm_bindgen::from_value::<ContentMessage>(message) {
         Ok(ContentMessage::Scan { page, confirmed }) => plan_for(&page, confirmed, &sender).await,
-        Ok(ContentMessage::FillToken {
+        Ok(ContentMessage::ScanForToken {
             page,
             token,
             focused,
@@ -95,76 +57,54 @@ async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPla
     if let Err(why) = policy.may_fill(&origin) {
         return none(&why);
     }
-    let exclude_personal = !policy.allow_personal_tokens();
+    let host = HostClient::new(&policy);
     if policy.autofill_mode() == AutofillMode::Click && !confirmed {
-        return offer(prompt.fields, origin, exclude_personal).await;
+        return offer(&host, prompt.fields, &origin).await;
     }
-    let mut reply = browser::ask_host(RequestBody::GetCode {
-        origin: Some(origin.clone()),
-        token: None,
-        purpose: CodePurpose::Fill,
-        exclude_personal,
-    })
-    .await;
+    let mut reply = host.get_code(CodePurpose::Fill, Some(&origin), None).await;
     // Wait out a nearly expired code rather than fill one that dies in the user's hands.
-    if let Ok(ResponseBody::Code(code)) = &reply {
+    if let Ok(code) = &reply {
         let left = code.valid_until as f64 - browser::now_seconds();
         if left < MIN_SECONDS_LEFT {
             browser::sleep_ms((left.max(0.0) * 1000.0) as i32 + 200).await;
-            reply = browser::ask_host(RequestBody::GetCode {
-                origin: Some(origin),
-                token: Some(code.token.id.clone()),
-                purpose: CodePurpose::Fill,
-                exclude_personal,
-            })
-            .await;
+            reply = host
+                .get_code(CodePurpose::Fill, Some(&origin), Some(&code.token.id))
+                .await;
         }
     }
     match reply {
-        Ok(ResponseBody::Code(code)) => FillPlan::Fill {
+        Ok(code) => FillPlan::Fill {
             fields: prompt.fields,
             code: code.code,
-            token_label: token_label(&code.token),
+            token_label: label(&code.token),
         },
-        Ok(ResponseBody::Error { error }) => {
-            if error.code == ErrorCode::Internal {
-                browser::log(&format!("twofill host error: {}", error.message));
+        Err(e) => {
+            if e.code() == Some(ErrorCode::Internal) {
+                browser::log(&format!("twofill host error: {}", e.message()));
             }
-            none(&format!("{:?}: {}", error.code, error.message))
+            none(e.message())
         }
-        Ok(other) => none(&format!("unexpected host reply {other:?}")),
-        Err(e) => none(&e),
     }
 }
 
 /// A "Fill code" button instead of a fill, when a token is bound to this
 /// site. Listing tokens hands out no code, so nothing is audited until the
 /// user clicks.
-async fn offer(fields: Vec<u32>, origin: String, exclude_personal: bool) -> FillPlan {
-    match browser::ask_host(RequestBody::ListTokens {
-        origin: Some(origin),
-        exclude_personal,
-    })
-    .await
-    {
-        Ok(ResponseBody::Tokens { tokens, .. }) => match tokens.iter().find(|t| t.bound_here) {
+async fn offer(host: &HostClient, fields: Vec<u32>, origin: &str) -> FillPlan {
+    match host.list_tokens(Some(origin)).await {
+        Ok(tokens) => match tokens.iter().find(|t| t.bound_here) {
             Some(t) => FillPlan::Offer {
                 fields,
-                token_label: token_label(&t.token),
+                token_label: label(&t.token),
             },
             None => none("no token is bound to this site"),
         },
-        Ok(ResponseBody::Error { error }) => none(&error.message),
-        Ok(other) => none(&format!("unexpected host reply {other:?}")),
-        Err(e) => none(&e),
+        Err(e) => none(e.message()),
     }
 }
 
-fn token_label(token: &twofill_protocol::TokenInfo) -> String {
-    match &token.issuer {
-        Some(issuer) => format!("{issuer} ({})", token.account),
-        None => token.account.clone(),
-    }
+fn label(token: &twofill_protocol::TokenInfo) -> String {
+    twofill_words::token_label(token.issuer.as_deref(), &token.account)
 }
 
 /// The popup's "fill on this page": like a scan, but the user chose the
@@ -190,22 +130,16 @@ async fn plan_for_token(
     if let Err(why) = policy.may_fill(&origin) {
         return none(&why);
     }
-    match browser::ask_host(RequestBody::GetCode {
-        origin: Some(origin),
-        token: Some(token.to_owned()),
-        purpose: CodePurpose::Fill,
-        exclude_personal: !policy.allow_personal_tokens(),
-    })
-    .await
+    match HostClient::new(&policy)
+        .get_code(CodePurpose::Fill, Some(&origin), Some(token))
+        .await
     {
-        Ok(ResponseBody::Code(code)) => FillPlan::Fill {
+        Ok(code) => FillPlan::Fill {
             fields,
             code: code.code,
-            token_label: token_label(&code.token),
+            token_label: label(&code.token),
         },
-        Ok(ResponseBody::Error { error }) => none(&error.message),
-        Ok(other) => none(&format!("unexpected host reply {other:?}")),
-        Err(e) => none(&e),
+        Err(e) => none(e.message()),
     }
 }
 
@@ -220,18 +154,5 @@ fn fillable(f: &twofill_detection::FieldFeatures) -> bool {
 fn none(reason: &str) -> FillPlan {
     FillPlan::None {
         reason: reason.to_owned(),
-    }
-}
-
-/// For the popup: the host's version, or why it cannot be reached.
-#[wasm_bindgen(js_name = hostStatus)]
-pub async fn host_status() -> String {
-    match browser::ask_host(RequestBody::Hello).await {
-        Ok(ResponseBody::Hello { host_version, .. }) => {
-            format!("connected to twofill-host {host_version}")
-        }
-        Ok(ResponseBody::Error { error }) => format!("host refused: {}", error.message),
-        Ok(other) => format!("unexpected host reply {other:?}"),
-        Err(e) => e,
     }
 }

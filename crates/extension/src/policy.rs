@@ -359,7 +359,7 @@ mod tests {
         assert!(!p.managed);
         assert_eq!(p.autofill_mode(), AutofillMode::Auto);
         assert!(p.allow_personal_tokens() && p.show_seeds());
-        assert_eq!(p.host_name().unwrap(), "com.twofill.host");
+        assert_eq!(p.host_name().unwrap(), twofill_words::HOST_NAME);
         assert!(p.may_fill("https://anything.example").is_ok());
         assert!(p.problems.is_empty());
         // Firefox without a policy answers with nothing at all.

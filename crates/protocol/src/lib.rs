@@ -12,12 +12,14 @@
 pub mod framing;
 
 use serde::{Deserialize, Serialize};
+/// A token's access level travels as its words' text (`code-only`,
+/// `full-seed`): the same JSON the host always sent.
+pub use twofill_words::Access;
+/// Name under which the host is registered with browsers.
+pub use twofill_words::HOST_NAME;
 
 /// Version of the message schema. Bumped on incompatible changes only.
 pub const PROTOCOL_VERSION: u32 = 1;
-
-/// Name under which the host is registered with browsers.
-pub const HOST_NAME: &str = "com.twofill.host";
 
 /// Browsers refuse host→browser frames above 1 MiB; we hold both directions
 /// to the same limit so a bug or a hostile caller cannot make us allocate more.
@@ -168,7 +170,7 @@ pub struct TokenEntry {
     /// Sites the token is bound to, e.g. `https://kaspersky.com`.
     pub sites: Vec<String>,
     /// `code-only` or `full-seed`.
-    pub access: String,
+    pub access: Access,
     pub period: u64,
     pub digits: u32,
     /// Bound to the origin named in the request.
@@ -705,7 +707,7 @@ mod tests {
         );
         let mine = TokenEntry {
             personal: true,
-            access: "full-seed".into(),
+            access: Access::FullSeed,
             ..entry
         };
         let json = serde_json::to_string(&mine).unwrap();
