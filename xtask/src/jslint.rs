@@ -49,12 +49,23 @@ pub fn setup(root: &Path) -> Result<()> {
         return Ok(());
     }
     copy_sources(root)?;
-    eprintln!("xtask: installing the JS lint tools into {}", tools.display());
+    eprintln!(
+        "xtask: installing the JS lint tools into {}",
+        tools.display()
+    );
     let status = Command::new("npm")
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix"])
+        .args([
+            "ci",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
         .arg(&tools)
         .status()
-        .context("running npm (install Node.js 20 or later with npm: `apt-get install nodejs npm`)")?;
+        .context(
+            "running npm (install Node.js 20 or later with npm: `apt-get install nodejs npm`)",
+        )?;
     if !status.success() {
         bail!(
             "`npm ci --prefix {}` failed ({status}); check the network, or delete that directory and run `cargo xtask setup` again",

@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 
 mod build;
 mod fuzz;
+mod jslint;
 mod package;
 mod setup;
 #[cfg(test)]
@@ -27,8 +28,8 @@ usage: cargo xtask <command>
 
 commands:
   setup   install what building and testing need (wasm target, wasm-bindgen-cli,
-          chromium, chromium-driver, firefox-esr, geckodriver, oathtool, cargo-fuzz
-          and a nightly toolchain)
+          chromium, chromium-driver, firefox-esr, geckodriver, oathtool, Node.js and
+          ESLint (pinned in xtask/js), cargo-fuzz and a nightly toolchain)
   build   build the native host and the extension (into target/twofill-extension)
   package [--base-url URL] [--no-build]
           build, then write target/package/: twofill-<version>.crx (CRX3 signed with
@@ -38,7 +39,7 @@ commands:
           existing target/twofill-extension
   demo    setup + build, then fill a code on the bundled sign-in page in headless
           Chromium, save a screenshot and compare with oathtool
-  test    setup + build + package, then rustfmt check, clippy, the whole test
+  test    setup + build + package, then rustfmt check, the JS lint, clippy, the whole test
           suite (Chromium and Firefox) and 10 s of each fuzz target (fails on any crash)
   fuzz [--seconds N] [TARGET...]
           run each fuzz target (default: all) for N seconds (default 60); print
@@ -129,6 +130,7 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     package::package(root, &built.extension_dir, &built.package_dir, None)?;
     run(cargo(&built).args(["fmt", "--all", "--", "--check"]))
         .context("code is not rustfmt-formatted; run `cargo fmt --all`")?;
+    jslint::check(root)?;
     run(cargo(&built).args([
         "clippy",
         "--workspace",

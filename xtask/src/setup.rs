@@ -1,6 +1,6 @@
 //! `cargo xtask setup`: what building and testing need, installed when
 //! missing (the wasm target, wasm-bindgen-cli, Debian packages, geckodriver,
-//! cargo-fuzz, the JS linter).
+//! the JS linter (ESLint, from `xtask/js`), cargo-fuzz).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::build::WASM_TARGET;
-use crate::{cargo_command, fuzz, have, output, run};
+use crate::{cargo_command, fuzz, have, jslint, output, run};
 
 /// Must equal the `wasm-bindgen` version pinned in crates/extension.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -59,11 +59,15 @@ pub fn setup() -> Result<()> {
     }
 
     // Debian packages
-    let missing: Vec<&str> = APT_PACKAGES
+    let mut missing: Vec<&str> = APT_PACKAGES
         .iter()
         .filter(|(_, path)| !Path::new(path).exists())
         .map(|(pkg, _)| *pkg)
         .collect();
+    // The JS lint runs on Node.js; any node with npm on PATH will do.
+    if !have("npm") {
+        missing.extend(["nodejs", "npm"]);
+    }
     if !missing.is_empty() {
         eprintln!("xtask: installing {}", missing.join(" "));
         let root = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
@@ -90,6 +94,7 @@ pub fn setup() -> Result<()> {
         apt(&args)?;
     }
     setup_geckodriver()?;
+    jslint::setup(&crate::workspace_root())?;
     fuzz::setup()
 }
 

@@ -396,7 +396,7 @@ fn list_tokens(
                 .is_some_and(|o| t.summary.bindings.iter().any(|b| b.matches(o))),
             token: info(&t.summary),
             sites: t.summary.bindings.iter().map(|b| b.to_string()).collect(),
-            access: t.access.as_str().parse().expect("vault words = wire words"),
+            access: t.access,
             period: t.period,
             digits: t.digits,
             personal: t.summary.is_personal(),

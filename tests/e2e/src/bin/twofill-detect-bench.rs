@@ -133,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
             .map(|m| m.len())
             .unwrap_or(0)
     };
-    let cs_bytes = size("features.js") + size("content.js");
+    let cs_bytes = size("messages.js") + size("features.js") + size("content.js");
     let wasm = std::fs::metadata(
         repo_root().join("target/twofill-extension/pkg/twofill_extension_bg.wasm"),
     )
@@ -184,7 +184,9 @@ async fn main() -> anyhow::Result<()> {
         "| detector on that page's scan ({} inputs), native | {detect_us:.1} µs |",
         big_scan.fields.len()
     );
-    println!("| content script (features.js + content.js), unminified | {cs_bytes} bytes |");
+    println!(
+        "| content script (messages.js + features.js + content.js), unminified | {cs_bytes} bytes |"
+    );
     println!("| service-worker WASM module | {wasm} bytes |");
     println!(
         "\nThe warm latency includes the 120 ms mutation debounce and a new host process per message."
