@@ -1,7 +1,8 @@
 //! Tests that fail when the docs drift from the code (rust-analyzer's
 //! `xtask/src/tidy.rs`): ARCHITECTURE.md's crate table against the
 //! workspace's real dependencies, the paths ARCHITECTURE.md names against
-//! the tree, and the usage text against the command table.
+//! the tree, its message table against `extension/messages.js`, and the
+//! usage text against the command table.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -179,5 +180,38 @@ fn usage_lists_exactly_the_commands() {
     assert_eq!(
         documented, commands,
         "xtask's usage text and its command table disagree"
+    );
+}
+
+#[test]
+fn message_table_lists_exactly_the_catalogue() {
+    let catalogue =
+        std::fs::read_to_string(workspace_root().join("extension/messages.js")).unwrap();
+    // `  NAME: "sender.request",`
+    let in_catalogue: BTreeSet<String> = catalogue
+        .lines()
+        .filter_map(|l| l.trim().split_once(": \""))
+        .filter_map(|(_, rest)| rest.strip_suffix("\","))
+        .map(str::to_owned)
+        .collect();
+    let doc = architecture();
+    let section = doc
+        .split("\n## Messages inside the extension\n")
+        .nth(1)
+        .expect("ARCHITECTURE.md has a `## Messages inside the extension` section");
+    let section = section.split("\n## ").next().unwrap();
+    let in_table: BTreeSet<String> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`'))
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert!(
+        !in_catalogue.is_empty(),
+        "no names found in extension/messages.js"
+    );
+    assert_eq!(
+        in_table, in_catalogue,
+        "ARCHITECTURE.md's message table and extension/messages.js disagree"
     );
 }
