@@ -109,17 +109,13 @@ fn package_command(root: &Path, args: &[String]) -> Result<()> {
 
 fn demo(root: &Path, args: &[String]) -> Result<()> {
     setup()?;
-    let built = build(root)?;
-    run(cargo(&built)
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "twofill-e2e",
-            "--bin",
-            "twofill-demo",
-            "--",
-        ])
+    run_e2e_binary(&build(root)?, "twofill-demo", args)
+}
+
+/// Runs one of the e2e crate's programs on fresh build outputs.
+fn run_e2e_binary(built: &Built, bin: &str, args: &[String]) -> Result<()> {
+    run(cargo(built)
+        .args(["run", "--quiet", "-p", "twofill-e2e", "--bin", bin, "--"])
         .args(args))
 }
 
@@ -159,18 +155,7 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
 }
 
 fn detect_eval(root: &Path, args: &[String]) -> Result<()> {
-    let built = build(root)?;
-    run(cargo(&built)
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "twofill-e2e",
-            "--bin",
-            "twofill-detect-eval",
-            "--",
-        ])
-        .args(args))
+    run_e2e_binary(&build(root)?, "twofill-detect-eval", args)
 }
 
 fn bench(root: &Path, _: &[String]) -> Result<()> {
