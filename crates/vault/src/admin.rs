@@ -55,14 +55,16 @@ struct NewToken<'a> {
 }
 
 impl Vault {
-    /// Runs an admin change in one write transaction: checks `actor` is an
-    /// admin (recording the refusal if not), applies `change`, commits.
-    /// `change` records its own audit event so it can describe itself.
-    fn admin<T>(
+    /// Runs a change in one write transaction: `allow` decides whether
+    /// `actor` may make it (a refusal is recorded and committed on its own),
+    /// then `change` applies it (recording its own audit event, so it can
+    /// describe itself) and the transaction commits.
+    fn in_change<S, T>(
         &mut self,
         actor: &str,
         action: AuditAction,
-        change: impl FnOnce(&Change<'_>, &DataKey) -> Result<T>,
+        allow: impl FnOnce(&Change<'_>) -> Result<Result<S, Refusal>>,
+        change: impl FnOnce(&Change<'_>, &DataKey, S) -> Result<T>,
     ) -> Result<T> {
         let tx = self.store.begin_write()?;
         let c = Change {
@@ -71,14 +73,33 @@ impl Vault {
             who: Requester::cli(actor),
             action,
         };
-        if let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
-            c.refuse(None, &refusal)?;
-            tx.commit()?;
-            return Err(VaultError::Refused(refusal));
+        match allow(&c)? {
+            Err(refusal) => {
+                c.refuse(None, &refusal)?;
+                tx.commit()?;
+                Err(VaultError::Refused(refusal))
+            }
+            Ok(allowed) => {
+                let out = change(&c, &self.key, allowed)?;
+                tx.commit()?;
+                Ok(out)
+            }
         }
-        let out = change(&c, &self.key)?;
-        tx.commit()?;
-        Ok(out)
+    }
+
+    /// An admin change: `actor` must be an admin.
+    fn admin<T>(
+        &mut self,
+        actor: &str,
+        action: AuditAction,
+        change: impl FnOnce(&Change<'_>, &DataKey) -> Result<T>,
+    ) -> Result<T> {
+        self.in_change(
+            actor,
+            action,
+            |c| check_admin(c.tx, c.audit_key, actor),
+            |c, key, ()| change(c, key),
+        )
     }
 
     /// Stores a token bound to `sites` and returns its new id.
@@ -164,26 +185,24 @@ impl Vault {
         id: &str,
         change: impl FnOnce(&Change<'_>, &TokenSummary) -> Result<T>,
     ) -> Result<T> {
-        let tx = self.store.begin_write()?;
-        let c = Change {
-            tx: &*tx,
-            audit_key: &self.audit_key,
-            who: Requester::cli(actor),
+        self.in_change(
+            actor,
             action,
-        };
-        let summary = find_summary(c.tx, id)?;
-        let owner = summary
-            .as_ref()
-            .is_some_and(|s| s.owner.as_deref() == Some(actor));
-        if !owner && let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
-            c.refuse(None, &refusal)?;
-            tx.commit()?;
-            return Err(VaultError::Refused(refusal));
-        }
-        let summary = summary.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
-        let out = change(&c, &summary)?;
-        tx.commit()?;
-        Ok(out)
+            |c| {
+                let summary = find_summary(c.tx, id)?;
+                let owner = summary
+                    .as_ref()
+                    .is_some_and(|s| s.owner.as_deref() == Some(actor));
+                if !owner && let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
+                    return Ok(Err(refusal));
+                }
+                Ok(Ok(summary))
+            },
+            |c, _, summary| {
+                let summary = summary.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
+                change(c, &summary)
+            },
+        )
     }
 
     /// Removes a token: admins any, users their own personal tokens.
