@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 /// `python3 -m http.server -d target/package 8000`.
 pub const DEFAULT_BASE_URL: &str = "http://localhost:8000";
 
-/// The Firefox add-on id (the host's allow-list has it too).
-const GECKO_ID: &str = "twofill@twofill.dev";
+// The Firefox add-on id (the host's allow-list has it too).
+use twofill_words::GECKO_EXTENSION_ID as GECKO_ID;
 
 pub struct Options {
     pub base_url: Option<String>,

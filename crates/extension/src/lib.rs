@@ -76,7 +76,7 @@ async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPla
         Ok(code) => FillPlan::Fill {
             fields: prompt.fields,
             code: code.code,
-            token_label: label(&code.token),
+            token_label: code.token.label(),
         },
         Err(e) => {
             if e.code() == Some(ErrorCode::Internal) {
@@ -95,16 +95,12 @@ async fn offer(host: &HostClient, fields: Vec<u32>, origin: &str) -> FillPlan {
         Ok(tokens) => match tokens.iter().find(|t| t.bound_here) {
             Some(t) => FillPlan::Offer {
                 fields,
-                token_label: label(&t.token),
+                token_label: t.token.label(),
             },
             None => none("no token is bound to this site"),
         },
         Err(e) => none(e.message()),
     }
-}
-
-fn label(token: &twofill_protocol::TokenInfo) -> String {
-    twofill_words::token_label(token.issuer.as_deref(), &token.account)
 }
 
 /// The popup's "fill on this page": like a scan, but the user chose the
@@ -137,7 +133,7 @@ async fn plan_for_token(
         Ok(code) => FillPlan::Fill {
             fields,
             code: code.code,
-            token_label: label(&code.token),
+            token_label: code.token.label(),
         },
         Err(e) => none(e.message()),
     }

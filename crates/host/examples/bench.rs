@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use twofill_words::Access;
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
@@ -71,7 +72,7 @@ fn main() {
         .to_owned();
     cli(&["group", "add", "g"]);
     cli(&["group", "add-member", "g", "user"]);
-    cli(&["grant", "set", &id, "g", "code-only"]);
+    cli(&["grant", "set", &id, "g", Access::CodeOnly.as_str()]);
 
     let frame = |v: serde_json::Value| {
         let s = v.to_string();

@@ -304,8 +304,12 @@ pub(crate) fn describe(text: &str) -> String {
     }
 }
 
-/// "Issuer: account" for naming an entry in per-entry errors (not secret).
-pub(crate) fn label(issuer: Option<&str>, account: &str) -> String {
+/// "Issuer: account", bounded and never empty: names an export entry that
+/// could not be imported in its error (not secret). Not a token label
+/// (`twofill_words::token_label` names enrolled tokens): the Google
+/// Authenticator export shows entries this way, and an entry's name can be
+/// empty or very long.
+pub(crate) fn entry_name(issuer: Option<&str>, account: &str) -> String {
     const MAX: usize = 64;
     let full = match (issuer, account.is_empty()) {
         (Some(i), false) => format!("{i}: {account}"),
@@ -365,11 +369,11 @@ mod tests {
     }
 
     #[test]
-    fn labels() {
-        assert_eq!(label(Some("ACME"), "bob"), "ACME: bob");
-        assert_eq!(label(None, "bob"), "bob");
-        assert_eq!(label(Some("ACME"), ""), "ACME");
-        assert_eq!(label(None, ""), "(unnamed account)");
-        assert_eq!(label(None, &"x".repeat(100)).chars().count(), 65);
+    fn entry_names() {
+        assert_eq!(entry_name(Some("ACME"), "bob"), "ACME: bob");
+        assert_eq!(entry_name(None, "bob"), "bob");
+        assert_eq!(entry_name(Some("ACME"), ""), "ACME");
+        assert_eq!(entry_name(None, ""), "(unnamed account)");
+        assert_eq!(entry_name(None, &"x".repeat(100)).chars().count(), 65);
     }
 }

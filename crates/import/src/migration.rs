@@ -20,7 +20,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use twofill_otp::{Algorithm, Kind, STEAM_DIGITS, Secret, Token};
 use zeroize::Zeroizing;
 
-use crate::error::{ImportError, label};
+use crate::error::{ImportError, entry_name};
 use crate::proto::{ProtoError, Reader, Value};
 use crate::{Batch, Imported};
 
@@ -182,7 +182,7 @@ fn to_token(e: &RawEntry<'_>) -> Result<Token, ImportError> {
     let name = String::from_utf8_lossy(e.name);
     let issuer = String::from_utf8_lossy(e.issuer);
     let (issuer, account) = split_name(&name, &issuer);
-    let label = label(issuer.as_deref(), &account);
+    let label = entry_name(issuer.as_deref(), &account);
     let unknown = |field, value| ImportError::UnknownValue {
         label: label.clone(),
         field,

@@ -231,6 +231,13 @@ pub struct TokenInfo {
     pub account: String,
 }
 
+impl TokenInfo {
+    /// How the token is named to people ([`twofill_words::token_label`]).
+    pub fn label(&self) -> String {
+        twofill_words::token_label(self.issuer.as_deref(), &self.account)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: ErrorCode,

@@ -19,7 +19,7 @@ use twofill_seal::Protection;
 use twofill_siem::Streamer;
 use twofill_siem::config::{SiemConfig, SinkConfig, SinkKind, SyslogFormat};
 use twofill_vault::{AuditAction, AuditEvent, Vault};
-use twofill_words::unix_now_ms;
+use twofill_words::{CHROMIUM_EXTENSION_ID, unix_now_ms};
 
 fn open(dir: &Path) -> Vault {
     Vault::open(
@@ -38,7 +38,7 @@ fn fill(i: u64) -> AuditEvent {
         token_label: Some("Kaspersky (team@example.com)".into()),
         origin: Some("https://my.kaspersky.com".into()),
         browser: Some("chromium".into()),
-        extension_id: Some("lnnafhlnfflkbigkfbmgcchfnmnikfnm".into()),
+        extension_id: Some(CHROMIUM_EXTENSION_ID.into()),
         reason: None,
     }
 }

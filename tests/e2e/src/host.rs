@@ -12,7 +12,7 @@ use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 
 use crate::{oathtool_codes, unix_now};
-use twofill_words::Access;
+use twofill_words::{Access, AuditAction};
 
 #[derive(Debug, Clone)]
 pub struct HostCli {
@@ -137,7 +137,7 @@ impl HostCli {
         Ok(self
             .audit()?
             .into_iter()
-            .filter(|r| r["event"]["action"] == "code.fill")
+            .filter(|r| r["event"]["action"] == AuditAction::CodeFill.as_str())
             .collect())
     }
 }

@@ -5,7 +5,7 @@ use twofill_protocol::{CodePurpose, SeedPurpose};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Document, Element};
 
-use super::{Shared, dom, label, say};
+use super::{Shared, dom, say};
 use crate::browser;
 
 /// Copies a fresh code (purpose `copy`, audited by the host) and asks the
@@ -17,7 +17,7 @@ pub async fn copy_code(popup: &Shared, index: usize) {
         (
             item.entry.token.id.clone(),
             p.origin.clone(),
-            label(&item.entry),
+            item.entry.token.label(),
             p.clear_after,
             item.li.clone(),
             p.host.clone(),
@@ -55,7 +55,11 @@ pub async fn fill_on_page(popup: &Shared, index: usize) {
     let (tab, token, name) = {
         let p = popup.borrow();
         let item = &p.items[index];
-        (p.tab_id, item.entry.token.id.clone(), label(&item.entry))
+        (
+            p.tab_id,
+            item.entry.token.id.clone(),
+            item.entry.token.label(),
+        )
     };
     let Some(tab) = tab else {
         return;

@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
-use super::{Shared, label};
+use super::Shared;
 use crate::browser;
 
 /// The ring's radius: `r` of the circles in popup.html's `#token-item`.
@@ -48,7 +48,7 @@ pub async fn load_code(popup: &Shared, index: usize) {
                     "aria-label",
                     &format!(
                         "{}: code {}. Press Enter to copy",
-                        label(&item.entry),
+                        item.entry.token.label(),
                         code.code
                             .chars()
                             .map(String::from)

@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Document, HtmlElement, HtmlInputElement, KeyboardEvent};
 
-use super::{Item, Shared, actions, codes, dom, label, say, states};
+use super::{Item, Shared, actions, codes, dom, say, states};
 
 pub fn show_list(popup: &Shared, tokens: Vec<TokenEntry>) {
     let doc = popup.borrow().doc.clone();
@@ -95,7 +95,7 @@ fn build_item(
     if entry.bound_here {
         li.class_list().add_1("bound").ok();
     }
-    let name = label(&entry);
+    let name = entry.token.label();
     li.set_attribute(
         "aria-label",
         &format!("{name}: press Enter to copy the code"),

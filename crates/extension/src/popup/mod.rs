@@ -81,10 +81,6 @@ impl Popup {
     }
 }
 
-fn label(entry: &TokenEntry) -> String {
-    twofill_words::token_label(entry.token.issuer.as_deref(), &entry.token.account)
-}
-
 /// Announces `message` on the status line.
 fn say(popup: &Shared, message: &str) {
     let status = popup.borrow().status.clone();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::support::*;
 use serde_json::{Value, json};
+use twofill_words::{Access, AuditAction};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
@@ -26,7 +27,7 @@ fn fills_by(env: &Env, user: &str) -> usize {
         .iter()
         .filter(|r| {
             r["user"]["name"] == user
-                && r["event"]["action"] == "code.fill"
+                && r["event"]["action"] == AuditAction::CodeFill.as_str()
                 && r["event"]["outcome"] == "success"
         })
         .count()
@@ -38,7 +39,10 @@ fn killed_hosts_lose_no_acknowledged_record() {
     let id = env.enroll("alice", SEED, "Kaspersky", &["my.kaspersky.com"]);
     env.ok("alice", &["group", "add", "ops"]);
     env.ok("alice", &["group", "add-member", "ops", "bob"]);
-    env.ok("alice", &["grant", "set", &id, "ops", "code-only"]);
+    env.ok(
+        "alice",
+        &["grant", "set", &id, "ops", Access::CodeOnly.as_str()],
+    );
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut acknowledged = 0usize;
@@ -134,7 +138,7 @@ fn killed_admin_commands_leave_change_and_record_together() {
     let mut recorded: Vec<String> = env
         .audit("alice")
         .iter()
-        .filter(|r| r["event"]["action"] == "group.add")
+        .filter(|r| r["event"]["action"] == AuditAction::GroupAdd.as_str())
         .map(|r| {
             r["event"]["reason"]
                 .as_str()

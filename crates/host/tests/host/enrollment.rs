@@ -8,6 +8,7 @@ use std::process::Command;
 
 use crate::support::*;
 use serde_json::Value;
+use twofill_words::Access;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../import/tests/fixtures")
@@ -90,7 +91,10 @@ fn google_authenticator_export_enrolls_every_usable_account() {
     env.ok("alice", &["group", "add-member", "admins", "alice"]);
     for (entry, want) in added.as_array().unwrap().iter().zip(&usable) {
         let id = entry["id"].as_str().unwrap();
-        env.ok("alice", &["grant", "set", id, "admins", "full-seed"]);
+        env.ok(
+            "alice",
+            &["grant", "set", id, "admins", Access::FullSeed.as_str()],
+        );
         let shown: Value =
             serde_json::from_str(&env.ok("alice", &["token", "reveal", id, "--json"])).unwrap();
         assert_eq!(shown["secret"], want["secret_base32"]);

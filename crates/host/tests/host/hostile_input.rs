@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 use serde_json::{Value, json};
+use twofill_words::{Access, AuditAction};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const MIB: usize = 1024 * 1024;
@@ -27,7 +28,7 @@ fn team() -> (Env, String) {
     for args in [
         vec!["group", "add", "ops"],
         vec!["group", "add-member", "ops", "bob"],
-        vec!["grant", "set", &id, "ops", "code-only"],
+        vec!["grant", "set", &id, "ops", Access::CodeOnly.as_str()],
     ] {
         env.ok("alice", &args);
     }
@@ -761,7 +762,7 @@ fn a_flood_of_fills_gets_at_most_the_burst_and_is_all_recorded() {
         .count();
     assert_eq!(ok, 5);
     for r in new {
-        assert_eq!(r["event"]["action"], "code.fill");
+        assert_eq!(r["event"]["action"], AuditAction::CodeFill.as_str());
         assert_eq!(r["user"]["name"], "bob");
         if r["event"]["outcome"] == "failure" {
             assert!(

@@ -6,6 +6,7 @@
 
 use crate::support::*;
 use serde_json::Value;
+use twofill_words::Access;
 
 #[test]
 #[ignore = "needs an unlocked Secret Service; `cargo xtask test` runs it under dbus-run-session"]
@@ -20,7 +21,10 @@ fn new_vault_keeps_its_key_in_the_os_keyring() {
     );
     env.ok("alice", &["group", "add", "g"]);
     env.ok("alice", &["group", "add-member", "g", "bob"]);
-    env.ok("alice", &["grant", "set", &id, "g", "code-only"]);
+    env.ok(
+        "alice",
+        &["grant", "set", &id, "g", Access::CodeOnly.as_str()],
+    );
     // The browser-launched host finds the key in the keyring too.
     let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     let reply = host.ask(get_code("k", "https://k.example"));

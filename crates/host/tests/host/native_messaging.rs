@@ -16,8 +16,8 @@ fn team() -> (Env, String) {
         vec!["group", "add-member", "ops", "bob"],
         vec!["group", "add-member", "leads", "carol"],
         vec!["user", "add", "dave"],
-        vec!["grant", "set", &id, "ops", "code-only"],
-        vec!["grant", "set", &id, "leads", "full-seed"],
+        vec!["grant", "set", &id, "ops", Access::CodeOnly.as_str()],
+        vec!["grant", "set", &id, "leads", Access::FullSeed.as_str()],
     ] {
         env.ok("alice", &args);
     }
@@ -124,7 +124,14 @@ fn permission_matrix_over_the_wire() {
         if let Some(t) = tokens.first() {
             assert_eq!(t["id"], id.as_str());
             assert_eq!(t["bound_here"], true);
-            assert_eq!(t["access"], if seed { "full-seed" } else { "code-only" });
+            assert_eq!(
+                t["access"],
+                if seed {
+                    Access::FullSeed.as_str()
+                } else {
+                    Access::CodeOnly.as_str()
+                }
+            );
             assert_eq!(t["period"], 30);
             assert_no_secret(&reply);
         }
@@ -135,7 +142,7 @@ fn permission_matrix_over_the_wire() {
     let out = env.cli("bob", &["token", "reveal", &id]);
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SEED));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("full-seed"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(Access::FullSeed.as_str()));
     let code = env.ok("bob", &["token", "code", &id, "--json"]);
     let code: Value = serde_json::from_str(&code).unwrap();
     assert_eq!(
@@ -151,9 +158,12 @@ fn permission_matrix_over_the_wire() {
     assert!(!shown.contains(SEED));
     // ...and bob cannot give himself more.
     assert!(
-        !env.cli("bob", &["grant", "set", &id, "ops", "full-seed"])
-            .status
-            .success()
+        !env.cli(
+            "bob",
+            &["grant", "set", &id, "ops", Access::FullSeed.as_str()]
+        )
+        .status
+        .success()
     );
     assert!(
         !env.cli("bob", &["group", "add-member", "leads", "bob"])
@@ -191,10 +201,10 @@ fn every_code_and_refusal_is_audited_with_who_where_and_which_extension() {
         })
         .collect();
     let want = [
-        ("bob", "code.fill", "success"),
-        ("bob", "code.fill", "failure"),
-        ("bob", "seed.reveal", "failure"),
-        ("carol", "code.view", "success"),
+        ("bob", AuditAction::CodeFill.as_str(), "success"),
+        ("bob", AuditAction::CodeFill.as_str(), "failure"),
+        ("bob", AuditAction::SeedReveal.as_str(), "failure"),
+        ("carol", AuditAction::CodeView.as_str(), "success"),
         ("carol", "seed.qr", "success"),
     ];
     assert_eq!(
@@ -226,11 +236,11 @@ fn every_code_and_refusal_is_audited_with_who_where_and_which_extension() {
         .map(|r| r["event"]["action"].as_str().unwrap())
         .collect();
     for a in [
-        "vault.init",
-        "token.add",
-        "group.add",
-        "group.member.add",
-        "grant.set",
+        AuditAction::VaultInit.as_str(),
+        AuditAction::TokenAdd.as_str(),
+        AuditAction::GroupAdd.as_str(),
+        AuditAction::GroupMemberAdd.as_str(),
+        AuditAction::GrantSet.as_str(),
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
@@ -286,7 +296,7 @@ fn unknown_extension_is_refused_and_recorded() {
     assert!(reply.get("code").is_none());
     host.finish();
     let last = env.audit("alice").pop().unwrap();
-    assert_eq!(last["event"]["action"], "host.connect");
+    assert_eq!(last["event"]["action"], AuditAction::HostConnect.as_str());
     assert_eq!(last["event"]["outcome"], "failure");
     assert_eq!(
         last["twofill"]["extension_id"],
@@ -409,3 +419,4 @@ fn seeds_are_not_in_the_vault_file_in_the_clear() {
 }
 
 use std::io::Write as _;
+use twofill_words::{Access, AuditAction};

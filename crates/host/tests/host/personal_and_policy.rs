@@ -4,6 +4,7 @@
 
 use crate::support::*;
 use serde_json::{Value, json};
+use twofill_words::{Access, AuditAction};
 
 const TEAM_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const BOB_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -71,8 +72,8 @@ fn team() -> Team {
         vec!["group", "add-member", "ops", "bob"],
         vec!["group", "add-member", "leads", "carol"],
         vec!["user", "add", "dave"],
-        vec!["grant", "set", &t, "ops", "code-only"],
-        vec!["grant", "set", &t, "leads", "full-seed"],
+        vec!["grant", "set", &t, "ops", Access::CodeOnly.as_str()],
+        vec!["grant", "set", &t, "leads", Access::FullSeed.as_str()],
     ] {
         env.ok("alice", &args);
     }
@@ -146,10 +147,10 @@ fn only_the_owner_gets_a_personal_token_and_it_is_marked() {
         "bound one first: {reply}"
     );
     assert_eq!(tokens[0]["personal"], true);
-    assert_eq!(tokens[0]["access"], "full-seed");
+    assert_eq!(tokens[0]["access"], Access::FullSeed.as_str());
     assert_eq!(tokens[0]["bound_here"], true);
     assert_eq!(tokens[1]["personal"], false);
-    assert_eq!(tokens[1]["access"], "code-only");
+    assert_eq!(tokens[1]["access"], Access::CodeOnly.as_str());
     assert!(!reply.to_string().contains(BOB_SEED));
 
     let reply = host.ask(fill("https://github.com", false));
@@ -185,7 +186,12 @@ fn only_the_owner_gets_a_personal_token_and_it_is_marked() {
         assert_eq!(error_code(&host.ask(reveal(&p))), "not_permitted", "{user}");
         assert!(host.finish().success());
     }
-    assert_refusal_on_record(&env, "mallory", "seed.reveal", "not_owner: ");
+    assert_refusal_on_record(
+        &env,
+        "mallory",
+        AuditAction::SeedReveal.as_str(),
+        "not_owner: ",
+    );
 }
 
 #[test]
@@ -230,7 +236,12 @@ fn exclude_personal_hides_personal_tokens_and_never_fills_one() {
     );
     assert_eq!(error_code(&host.ask(copy(&p, true))), "no_such_token");
     assert!(host.finish().success());
-    assert_refusal_on_record(&env, "bob", "code.copy", "no_such_token: ");
+    assert_refusal_on_record(
+        &env,
+        "bob",
+        AuditAction::CodeCopy.as_str(),
+        "no_such_token: ",
+    );
     let v = env.ok("alice", &["audit", "verify"]);
     assert!(v.contains("audit log OK"), "{v}");
 }
@@ -247,7 +258,12 @@ fn a_policy_without_personal_tokens_refuses_add_list_and_codes_on_record() {
         stderr.contains("policy does not allow personal tokens"),
         "{stderr}"
     );
-    assert_refusal_on_record(&env, "carol", "token.add", "not_permitted_by_policy: ");
+    assert_refusal_on_record(
+        &env,
+        "carol",
+        AuditAction::TokenAdd.as_str(),
+        "not_permitted_by_policy: ",
+    );
 
     let mut host = env.launch("bob", &EXTENSION_ORIGIN);
     let hello = host.ask(json!({"v": 1, "id": "h", "type": "hello"}));
@@ -267,10 +283,15 @@ fn a_policy_without_personal_tokens_refuses_add_list_and_codes_on_record() {
         "{reply}"
     );
     let record = last_record(&env);
-    assert_eq!(record["event"]["action"], "code.fill");
+    assert_eq!(record["event"]["action"], AuditAction::CodeFill.as_str());
     assert_eq!(record["event"]["outcome"], "failure");
     assert_eq!(error_code(&host.ask(copy(&p, false))), "not_permitted");
-    assert_refusal_on_record(&env, "bob", "code.copy", "not_permitted_by_policy: ");
+    assert_refusal_on_record(
+        &env,
+        "bob",
+        AuditAction::CodeCopy.as_str(),
+        "not_permitted_by_policy: ",
+    );
     assert_eq!(error_code(&host.ask(reveal(&p))), "not_permitted");
     // Team tokens are not affected.
     assert_eq!(
@@ -325,7 +346,12 @@ fn a_policy_without_seed_reveal_refuses_full_seed_holders_on_record() {
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains(TEAM_SEED));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not allow revealing seeds"));
-    assert_refusal_on_record(&env, "carol", "seed.export", "not_permitted_by_policy: ");
+    assert_refusal_on_record(
+        &env,
+        "carol",
+        AuditAction::SeedExport.as_str(),
+        "not_permitted_by_policy: ",
+    );
 }
 
 #[test]
@@ -385,7 +411,7 @@ fn cli_personal_tokens_listed_for_admins_used_by_owners_granted_to_nobody() {
         .expect("listed for its owner");
     assert_eq!(mine["personal"], true);
     assert_eq!(mine["owner"], "bob");
-    assert_eq!(mine["access"], "full-seed");
+    assert_eq!(mine["access"], Access::FullSeed.as_str());
 
     // The admin sees every token, personal ones marked with the owner…
     let rows: Value = serde_json::from_str(&env.ok("alice", &["token", "list", "--json"])).unwrap();
@@ -411,14 +437,22 @@ fn cli_personal_tokens_listed_for_admins_used_by_owners_granted_to_nobody() {
     let out = env.cli("alice", &["token", "code", &p]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("personal token"));
-    let out = env.cli("alice", &["grant", "set", &p, "ops", "code-only"]);
+    let out = env.cli(
+        "alice",
+        &["grant", "set", &p, "ops", Access::CodeOnly.as_str()],
+    );
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("cannot be granted to groups"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_refusal_on_record(&env, "alice", "grant.set", "personal_token: ");
+    assert_refusal_on_record(
+        &env,
+        "alice",
+        AuditAction::GrantSet.as_str(),
+        "personal_token: ",
+    );
 
     // The owner gets codes from the CLI too.
     let code: Value =
@@ -430,13 +464,18 @@ fn cli_personal_tokens_listed_for_admins_used_by_owners_granted_to_nobody() {
     let out = add_personal(&env, "mallory", BOB_SEED, "Evil", "evil.example");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a user of this vault"));
-    assert_refusal_on_record(&env, "mallory", "token.add", "unknown_user: ");
+    assert_refusal_on_record(
+        &env,
+        "mallory",
+        AuditAction::TokenAdd.as_str(),
+        "unknown_user: ",
+    );
 
     // Only the owner (or an admin) removes it.
     assert!(!env.cli("carol", &["token", "remove", &p]).status.success());
     env.ok("bob", &["token", "remove", &p]);
     let r = last_record(&env);
-    assert_eq!(r["event"]["action"], "token.remove");
+    assert_eq!(r["event"]["action"], AuditAction::TokenRemove.as_str());
     assert_eq!(r["user"]["name"], "bob");
     assert_eq!(r["event"]["outcome"], "success");
     let rows: Value = serde_json::from_str(&env.ok("alice", &["token", "list", "--json"])).unwrap();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::support::*;
 use serde_json::{Value, json};
+use twofill_words::{Access, AuditAction};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const SITE: &str = "https://my.kaspersky.com";
@@ -18,7 +19,7 @@ fn team(limits: &str) -> (Env, String) {
         vec!["group", "add", "ops"],
         vec!["group", "add-member", "ops", "bob"],
         vec!["group", "add-member", "ops", "carol"],
-        vec!["grant", "set", &id, "ops", "code-only"],
+        vec!["grant", "set", &id, "ops", Access::CodeOnly.as_str()],
     ] {
         env.ok("alice", &args);
     }
@@ -86,7 +87,7 @@ fn defaults_allow_a_burst_of_five_fills_per_user_and_origin_across_processes() {
                     .is_some_and(|s| s.starts_with("rate_limited"))
         })
         .expect("a rate_limited record");
-    assert_eq!(refused["event"]["action"], "code.fill");
+    assert_eq!(refused["event"]["action"], AuditAction::CodeFill.as_str());
     assert_eq!(refused["user"]["name"], "bob");
     assert_eq!(refused["url"]["original"], SITE);
     assert!(

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 use serde_json::Value;
+use twofill_words::AuditAction;
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
@@ -349,7 +350,7 @@ fn rfc5424_and_cef_reach_rsyslog_in_order_across_outages() {
             sd["prev"],
             rec["twofill"]["chain"]["prev_mac"].as_str().unwrap()
         );
-        if rec["event"]["action"] == "code.fill" {
+        if rec["event"]["action"] == AuditAction::CodeFill.as_str() {
             assert_eq!(sd["origin"], rec["url"]["original"].as_str().unwrap());
             assert_eq!(
                 sd["ext"],

@@ -5,6 +5,7 @@ use twofill_vault::{
     Access, AuditAction, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokensRequest,
     VaultError,
 };
+use twofill_words::CHROMIUM_EXTENSION_ID;
 
 const KASPERSKY_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const GITHUB_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -13,7 +14,7 @@ fn who(user: &str) -> Requester {
     Requester {
         user: user.into(),
         browser: Some("chromium".into()),
-        extension_id: Some("lnnafhlnfflkbigkfbmgcchfnmnikfnm".into()),
+        extension_id: Some(CHROMIUM_EXTENSION_ID.into()),
     }
 }
 
@@ -380,7 +381,7 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     assert_eq!(fill.event.browser.as_deref(), Some("chromium"));
     assert_eq!(
         fill.event.extension_id.as_deref(),
-        Some("lnnafhlnfflkbigkfbmgcchfnmnikfnm")
+        Some(CHROMIUM_EXTENSION_ID)
     );
     assert!(
         recs[1]

@@ -7,6 +7,7 @@ use twofill_vault::{
     Access, AuditAction, AuditRecord, CodeRequest, Origin, Policy, Purpose, Refusal, Requester,
     Scope, TokensRequest, Vault, VaultError,
 };
+use twofill_words::CHROMIUM_EXTENSION_ID;
 
 const TEAM_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const BOB_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -16,7 +17,7 @@ fn who(user: &str) -> Requester {
     Requester {
         user: user.into(),
         browser: Some("chromium".into()),
-        extension_id: Some("lnnafhlnfflkbigkfbmgcchfnmnikfnm".into()),
+        extension_id: Some(CHROMIUM_EXTENSION_ID.into()),
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use twofill_e2e::{EXTENSION_ID, Session, sign_in_and_wait_for_code, sign_in_expecting_code};
-use twofill_words::Access;
+use twofill_words::{Access, AuditAction};
 
 /// 160-bit seed; any value works, the reference is computed by oathtool.
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
@@ -53,7 +53,7 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     let fills: Vec<&Value> = records
         .iter()
-        .filter(|r| r["event"]["action"] == "code.fill")
+        .filter(|r| r["event"]["action"] == AuditAction::CodeFill.as_str())
         .collect();
     let bound_origin = format!("http://my.kaspersky.test:{}", session.site.port());
     let ok = fills

@@ -23,7 +23,7 @@ use twofill_e2e::{
     EXTENSION_ID, HostSetup, Session, SessionOptions, SiteServer, oathtool_codes,
     sign_in_and_wait_for_code, sign_in_expecting_code, unix_now,
 };
-use twofill_words::{Access, HOST_NAME};
+use twofill_words::{Access, AuditAction, HOST_NAME};
 
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
 const SEED_PERSONAL: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -151,7 +151,10 @@ async fn third_party_values_reach_the_extension_and_apply_live() -> Result<()> {
 
     // AutofillMode off: the bound site gets nothing, and no code was asked for.
     assert_not_filled(&session, &url, "AutofillMode is off").await?;
-    assert_eq!(code_records(&session, "code.fill")?, Vec::<Value>::new());
+    assert_eq!(
+        code_records(&session, AuditAction::CodeFill.as_str())?,
+        Vec::<Value>::new()
+    );
 
     // Switched to "click" while the prompt is on screen: the page offers a
     // button (no code asked for yet), and a real click fills the code.
@@ -175,7 +178,10 @@ async fn third_party_values_reach_the_extension_and_apply_live() -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(code_records(&session, "code.fill")?, Vec::<Value>::new());
+    assert_eq!(
+        code_records(&session, AuditAction::CodeFill.as_str())?,
+        Vec::<Value>::new()
+    );
     let value = || async {
         session
             .client
@@ -200,7 +206,7 @@ async fn third_party_values_reach_the_extension_and_apply_live() -> Result<()> {
     );
     // One record, or two when the first code was about to expire and the
     // extension waited for the next one.
-    let after_click = code_records(&session, "code.fill")?;
+    let after_click = code_records(&session, AuditAction::CodeFill.as_str())?;
     assert!(
         (1..=2).contains(&after_click.len())
             && after_click
@@ -222,7 +228,7 @@ async fn third_party_values_reach_the_extension_and_apply_live() -> Result<()> {
     .await?;
     assert_not_filled(&session, &url, "the site is blocked").await?;
     assert_eq!(
-        code_records(&session, "code.fill")?.len(),
+        code_records(&session, AuditAction::CodeFill.as_str())?.len(),
         after_click.len()
     );
 
@@ -359,7 +365,10 @@ async fn native_messaging_blocklist_and_allowlist() -> Result<()> {
         .await?;
     assert!(text.contains("administrator"), "{text}");
     assert_not_filled(&session, &url, "native messaging is blocked").await?;
-    assert_eq!(code_records(&session, "code.fill")?, Vec::<Value>::new());
+    assert_eq!(
+        code_records(&session, AuditAction::CodeFill.as_str())?,
+        Vec::<Value>::new()
+    );
 
     // Block everything but allow our host by name: codes again.
     policy.update(&json!({

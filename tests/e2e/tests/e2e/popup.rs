@@ -9,7 +9,7 @@ use anyhow::{Context, Result, ensure};
 use fantoccini::Locator;
 use serde_json::Value;
 use twofill_e2e::{HostSetup, Session, oathtool_codes, sign_in_and_wait_for_code, unix_now};
-use twofill_words::Access;
+use twofill_words::{Access, AuditAction};
 
 const SEED_BOUND: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
 const SEED_FULL: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -231,16 +231,23 @@ async fn lists_codes_copies_and_reveals() -> Result<()> {
     let records = audit(&session)?;
     let copy = records
         .iter()
-        .find(|r| r["event"]["action"] == "code.copy" && r["event"]["outcome"] == "success")
+        .find(|r| {
+            r["event"]["action"] == AuditAction::CodeCopy.as_str()
+                && r["event"]["outcome"] == "success"
+        })
         .context("no code.copy record")?;
     assert_eq!(copy["twofill"]["token"]["id"], bound.as_str());
     assert!(
-        records.iter().any(|r| r["event"]["action"] == "code.view"
-            && r["twofill"]["token"]["id"] == other.as_str()),
+        records
+            .iter()
+            .any(|r| r["event"]["action"] == AuditAction::CodeView.as_str()
+                && r["twofill"]["token"]["id"] == other.as_str()),
         "the shown codes are not on record as views"
     );
     assert!(
-        !records.iter().any(|r| r["event"]["action"] == "code.fill"),
+        !records
+            .iter()
+            .any(|r| r["event"]["action"] == AuditAction::CodeFill.as_str()),
         "the popup must not ask for fills"
     );
 
@@ -437,7 +444,10 @@ async fn fills_the_chosen_token_on_the_page() -> Result<()> {
     let records = audit(&session)?;
     let fill = records
         .iter()
-        .find(|r| r["event"]["action"] == "code.fill" && r["event"]["outcome"] == "success")
+        .find(|r| {
+            r["event"]["action"] == AuditAction::CodeFill.as_str()
+                && r["event"]["outcome"] == "success"
+        })
         .context("no successful code.fill record")?;
     assert_eq!(fill["twofill"]["token"]["id"], second.as_str());
     // The origin on record is the browser's, for the page's frame.

@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use twofill_words::CHROMIUM_EXTENSION_ID;
+use twofill_words::{Access, CHROMIUM_EXTENSION_ID};
 
 pub const HOST: &str = env!("CARGO_BIN_EXE_twofill-host");
 /// What Chromium passes a host it launches: the extension's origin.
@@ -210,7 +210,7 @@ pub fn bob_code_only(env: &Env, seed: &str) -> String {
     for args in [
         vec!["group", "add", "ops"],
         vec!["group", "add-member", "ops", "bob"],
-        vec!["grant", "set", &id, "ops", "code-only"],
+        vec!["grant", "set", &id, "ops", Access::CodeOnly.as_str()],
     ] {
         env.ok("alice", &args);
     }
