@@ -205,7 +205,7 @@ fn every_code_and_refusal_is_audited_with_who_where_and_which_extension() {
         ("bob", AuditAction::CodeFill.as_str(), "failure"),
         ("bob", AuditAction::SeedReveal.as_str(), "failure"),
         ("carol", AuditAction::CodeView.as_str(), "success"),
-        ("carol", "seed.qr", "success"),
+        ("carol", AuditAction::SeedQr.as_str(), "success"),
     ];
     assert_eq!(
         tail,

@@ -290,7 +290,10 @@ async fn lists_codes_copies_and_reveals() -> Result<()> {
         .await?;
     session.save_screenshot("popup-seed-qr").await?;
     let records = audit(&session)?;
-    for action in ["seed.reveal", "seed.qr"] {
+    for action in [
+        AuditAction::SeedReveal.as_str(),
+        AuditAction::SeedQr.as_str(),
+    ] {
         let r = records
             .iter()
             .find(|r| r["event"]["action"] == action)
