@@ -42,7 +42,10 @@ impl PostgresStore {
             detail: format!("not a PostgreSQL URL ({e}); use postgres://user@host:port/database"),
         })?;
         let mut client = config.connect(NoTls)?;
-        let mut tx = client.transaction()?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::ReadCommitted)
+            .start()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
         // An error drops `tx`, which rolls back: the database is untouched.
         let key = postgres_schema::check_and_migrate(&mut tx, &name, protection)?;
@@ -79,7 +82,13 @@ impl Store for PostgresStore {
             store: self,
             open: Cell::new(false),
         };
-        writer.client().batch_execute("BEGIN")?;
+        // READ COMMITTED whatever the server's default: each statement
+        // after the lock sees every commit made before it was granted (a
+        // REPEATABLE READ snapshot would be taken before the wait, and an
+        // audit head read in it would be stale).
+        writer
+            .client()
+            .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")?;
         writer.open.set(true);
         writer
             .client()
@@ -508,10 +517,12 @@ impl StoreTx for Writer<'_> {
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
-        // COMMIT ends the transaction whatever it returns (on failure
-        // PostgreSQL has rolled back), so Drop has nothing left to undo.
+        // PostgreSQL answers COMMIT in a transaction that a failed
+        // statement aborted by rolling back, without an error; the SELECT
+        // fails first there (the rest of the batch is skipped, and Drop
+        // rolls back), so a commit that returns Ok really committed.
+        self.client().batch_execute("SELECT 1; COMMIT")?;
         self.open.set(false);
-        self.client().batch_execute("COMMIT")?;
         Ok(())
     }
 }

@@ -122,6 +122,29 @@ fn an_empty_database_gets_the_schema_and_reopens_with_data_and_chain() {
 }
 
 #[test]
+fn concurrent_first_opens_create_one_vault() {
+    let tv = on_fresh_database();
+    std::thread::scope(|s| {
+        let opens: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| tv.try_open().map(|_| ())))
+            .collect();
+        for open in opens {
+            open.join().unwrap().unwrap();
+        }
+    });
+    let keys: i64 = admin_client(url(&tv))
+        .query_one(
+            "SELECT count(*) FROM twofill_meta WHERE key = 'wrapped_key'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(keys, 1);
+    let mut v = tv.open();
+    v.add_token("alice", &token("K", SEED), &[]).unwrap();
+}
+
+#[test]
 fn a_foreign_database_is_refused_and_left_untouched() {
     let tv = on_fresh_database();
     tv.sql("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total NUMERIC); INSERT INTO invoices VALUES (1, 9.5);")
