@@ -26,6 +26,8 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     // A real syslog receiver (plain TCP and TLS) for the SIEM streaming tests.
     ("rsyslog", "/usr/sbin/rsyslogd"),
     ("rsyslog-openssl", "/var/lib/dpkg/info/rsyslog-openssl.list"),
+    // A real PostgreSQL server for the vault's PostgreSQL store tests.
+    ("postgresql-15", "/usr/lib/postgresql/15/bin/postgres"),
 ];
 /// geckodriver drives Firefox in the tests. Debian does not package it, so
 /// `setup` builds this version from crates.io (a debug build without debug

@@ -39,6 +39,23 @@ pub enum VaultError {
     Refused(Refusal),
     #[error("vault database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "vault database error: {}; check that PostgreSQL is running and the database URL is right",
+        postgres_detail(.0)
+    )]
+    Postgres(#[from] postgres::Error),
+}
+
+/// A PostgreSQL error with what the server or the socket said (the
+/// driver's own text is only "db error" or "error connecting to server").
+fn postgres_detail(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.to_string();
+    }
+    match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    }
 }
 
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;

@@ -15,6 +15,11 @@ const RULES: &[(&str, &str)] = &[
 const STORE: &[(&str, &str)] = &[
     ("store/mod.rs", include_str!("store/mod.rs")),
     ("store/schema.rs", include_str!("store/schema.rs")),
+    ("store/postgres.rs", include_str!("store/postgres.rs")),
+    (
+        "store/postgres_schema.rs",
+        include_str!("store/postgres_schema.rs"),
+    ),
     ("store/sqlite.rs", include_str!("store/sqlite.rs")),
 ];
 

@@ -1,7 +1,8 @@
 //! The vault: tokens, who may use them, and the audit log of every use.
 //!
 //! Storage is one SQLite file (bundled SQLite, so every platform runs the
-//! same engine). Seeds are sealed with the vault's data key
+//! same engine) or a PostgreSQL database ([`Vault::open_postgres`], for a
+//! server whose replicas share it). Seeds are sealed with the vault's data key
 //! (`twofill-seal`); names, bindings, grants and the audit log are not
 //! secret and stay readable for listing.
 //!
@@ -31,7 +32,8 @@
 //! changes, each checked and recorded in its transaction), `listing`
 //! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
 //! verifying). They reach storage only through the `store` traits;
-//! `store/sqlite.rs` and `store/schema.rs` hold all the SQL and no rule
+//! `store/sqlite.rs` and `store/schema.rs` (SQLite), `store/postgres.rs` and
+//! `store/postgres_schema.rs` (PostgreSQL) hold all the SQL and no rule
 //! (`invariants.rs` checks both).
 
 mod admin;
@@ -61,6 +63,7 @@ pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::AuditAction;
 
 use store::Store;
+use store::postgres::PostgresStore;
 use store::sqlite::SqliteStore;
 
 pub struct Vault {
@@ -86,13 +89,27 @@ impl Vault {
             })?;
         }
         let (store, key) = SqliteStore::open(path, protection, &issue::code_params_of_sealed)?;
+        Ok(Vault::over(Box::new(store), key))
+    }
+
+    /// Opens the vault in the PostgreSQL database at `url`
+    /// (`postgres://user@host:port/database`), creating its schema in an
+    /// empty database, and unlocks it with `protection`. Several processes
+    /// may open one database: their writes take turns, so the audit chain
+    /// stays one sequence.
+    pub fn open_postgres(url: &str, protection: &Protection) -> Result<Vault> {
+        let (store, key) = PostgresStore::open(url, protection)?;
+        Ok(Vault::over(Box::new(store), key))
+    }
+
+    fn over(store: Box<dyn Store>, key: DataKey) -> Vault {
         let audit_key = key.derive_subkey("twofill audit chain v1");
-        Ok(Vault {
-            store: Box::new(store),
+        Vault {
+            store,
             key,
             audit_key,
             policy: Policy::default(),
-        })
+        }
     }
 
     /// Applies the organization's policy to every later request on this

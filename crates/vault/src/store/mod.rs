@@ -9,14 +9,20 @@
 //! The one promise a backend makes beyond plain storage: a [`StoreTx`] is
 //! one serialisable write transaction that holds the write lock from its
 //! first statement (SQLite `BEGIN IMMEDIATE`), so reading the audit head and
-//! appending after it cannot interleave with another writer, and
+//! appending after it cannot interleave with another writer (PostgreSQL: a
+//! transaction-scoped advisory lock taken as its first statement, which
+//! also serialises writers on other connections and processes), and
 //! [`StoreTx::commit`] is durable when it returns. Dropping a `StoreTx`
 //! without committing rolls it back.
 
+pub(crate) mod postgres;
+mod postgres_schema;
 pub(crate) mod schema;
 pub(crate) mod sqlite;
 
 use std::collections::BTreeMap;
+
+use twofill_seal::{DataKey, Protection, WrappedKey};
 
 use crate::{Access, AuditRecord, Result};
 
@@ -68,6 +74,22 @@ pub(crate) struct NewTokenRow<'a> {
     pub params: &'a CodeParams,
     pub created_by: &'a str,
     pub owner: Option<&'a str>,
+}
+
+/// Unwraps the data key a store keeps (as JSON) beside its rows.
+///
+/// The vault knows how it was protected. If the caller offers another kind
+/// (e.g. the default key file for a vault that lives in the OS keyring),
+/// use what the vault names; a passphrase cannot be rebuilt that way and is
+/// reported by `unwrap`.
+pub(crate) fn unwrap_stored_key(stored: &str, protection: &Protection) -> Result<DataKey> {
+    let wrapped = WrappedKey::from_json(stored)?;
+    if wrapped.kind() != protection.kind()
+        && let Some(stored) = wrapped.stored_protection()
+    {
+        return Ok(twofill_seal::unwrap(&wrapped, &stored)?);
+    }
+    Ok(twofill_seal::unwrap(&wrapped, protection)?)
 }
 
 /// Where the vault keeps its rows.

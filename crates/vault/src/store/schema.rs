@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use twofill_seal::{DataKey, Protection, WrappedKey};
+use twofill_seal::{DataKey, Protection};
 
 use super::ParamsOfSealed;
 use crate::{Result, VaultError, seed_aad};
@@ -226,17 +226,7 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
         path: conn.path().unwrap_or_default().into(),
         detail: "its wrapped data key is missing".into(),
     })?;
-    let wrapped = WrappedKey::from_json(&stored)?;
-    // The vault knows how it was protected. If the caller offers another
-    // kind (e.g. the default key file for a vault that lives in the OS
-    // keyring), use what the vault names; a passphrase cannot be rebuilt
-    // that way and is reported by `unwrap`.
-    if wrapped.kind() != protection.kind()
-        && let Some(stored) = wrapped.stored_protection()
-    {
-        return Ok(twofill_seal::unwrap(&wrapped, &stored)?);
-    }
-    Ok(twofill_seal::unwrap(&wrapped, protection)?)
+    super::unwrap_stored_key(&stored, protection)
 }
 
 /// The audit table (schema 2 on).

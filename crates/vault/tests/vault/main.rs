@@ -5,4 +5,6 @@ mod audit_chain;
 mod open_and_migrate;
 mod permissions;
 mod personal;
+mod postgres_cluster;
+mod postgres_store;
 mod support;

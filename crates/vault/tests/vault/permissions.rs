@@ -70,7 +70,6 @@ fn fixture() -> Fixture {
     Fixture { tv, k, g }
 }
 
-#[test]
 fn permission_matrix() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -191,7 +190,6 @@ fn permission_matrix() {
     assert_eq!(first[0].summary.id, f.g);
 }
 
-#[test]
 fn code_only_users_can_never_read_a_seed() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -233,7 +231,6 @@ fn code_only_users_can_never_read_a_seed() {
     );
 }
 
-#[test]
 fn ambiguous_origin_lists_candidates_and_naming_one_works() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -292,7 +289,6 @@ fn ambiguous_origin_lists_candidates_and_naming_one_works() {
     ));
 }
 
-#[test]
 fn admin_changes_need_an_admin_and_refusals_are_recorded() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -329,7 +325,6 @@ fn admin_changes_need_an_admin_and_refusals_are_recorded() {
     assert_eq!(records[0].event.user, "alice");
 }
 
-#[test]
 fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -394,17 +389,13 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     assert!(v.verify_audit(None).unwrap().problem.is_none());
 }
 
-#[test]
 fn a_database_error_is_an_error_never_an_audited_refusal() {
     let f = fixture();
     let mut v = f.tv.open();
     let head = v.audit_head_seq().unwrap();
     // A table the permission checks read is gone (a damaged or hand-edited
     // file): that is the database failing, not "no such token".
-    rusqlite::Connection::open(&f.tv.path)
-        .unwrap()
-        .execute_batch("DROP TABLE token_sites;")
-        .unwrap();
+    f.tv.sql("DROP TABLE token_sites;").unwrap();
     let kaspersky = origin("https://my.kaspersky.com");
     for (token, purpose) in [
         (Some(f.k.as_str()), Purpose::Copy),
@@ -420,8 +411,17 @@ fn a_database_error_is_an_error_never_an_audited_refusal() {
                 scope: Scope::All,
             })
             .unwrap_err();
-        assert!(matches!(err, VaultError::Sqlite(_)), "{purpose:?}: {err}");
+        assert!(f.tv.is_database_error(&err), "{purpose:?}: {err}");
     }
     // Nothing was recorded as a refusal.
     assert_eq!(v.audit_head_seq().unwrap(), head);
 }
+
+crate::support::both_stores!(
+    permission_matrix,
+    code_only_users_can_never_read_a_seed,
+    ambiguous_origin_lists_candidates_and_naming_one_works,
+    admin_changes_need_an_admin_and_refusals_are_recorded,
+    every_code_and_refusal_is_on_record_before_it_is_returned,
+    a_database_error_is_an_error_never_an_audited_refusal,
+);

@@ -2,7 +2,6 @@
 //! policy: who gets what, enforced and audited by the vault.
 
 use crate::support::{TempVault, token};
-use rusqlite::Connection;
 use twofill_vault::{
     Access, AuditAction, AuditRecord, CodeRequest, Origin, Policy, Purpose, Refusal, Requester,
     Scope, TokensRequest, Vault, VaultError,
@@ -73,7 +72,6 @@ fn fixture() -> Fixture {
     Fixture { tv, t, p }
 }
 
-#[test]
 fn only_the_owner_gets_codes_and_the_seed_of_a_personal_token() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -193,7 +191,6 @@ fn only_the_owner_gets_codes_and_the_seed_of_a_personal_token() {
     assert!(v.verify_audit(None).unwrap().problem.is_none());
 }
 
-#[test]
 fn adding_a_personal_token_is_for_known_users_and_on_record() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -239,7 +236,6 @@ fn adding_a_personal_token_is_for_known_users_and_on_record() {
     assert_eq!(v.access("dave", &alices).unwrap(), None);
 }
 
-#[test]
 fn personal_tokens_cannot_be_granted_to_groups() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -266,21 +262,22 @@ fn personal_tokens_cannot_be_granted_to_groups() {
     drop(v);
 
     // The schema holds the rule even against SQL that skips the vault.
-    let c = Connection::open(&f.tv.path).unwrap();
-    let err = c
-        .execute(
-            "INSERT INTO grants (token_id, group_name, level) VALUES (?1, 'ops', 'code-only')",
-            [&f.p],
-        )
+    let err =
+        f.tv.sql(&format!(
+            "INSERT INTO grants (token_id, group_name, level) VALUES ('{}', 'ops', 'code-only')",
+            f.p
+        ))
         .unwrap_err();
-    assert!(err.to_string().contains("personal tokens"), "{err}");
-    let err = c
-        .execute("UPDATE tokens SET owner = 'bob' WHERE id = ?1", [&f.t])
+    assert!(err.contains("personal tokens"), "{err}");
+    let err =
+        f.tv.sql(&format!(
+            "UPDATE tokens SET owner = 'bob' WHERE id = '{}'",
+            f.t
+        ))
         .unwrap_err();
-    assert!(err.to_string().contains("cannot become personal"), "{err}");
+    assert!(err.contains("cannot become personal"), "{err}");
 }
 
-#[test]
 fn owners_and_admins_manage_personal_tokens_nobody_else() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -343,7 +340,6 @@ fn owners_and_admins_manage_personal_tokens_nobody_else() {
     assert!(v.verify_audit(None).unwrap().problem.is_none());
 }
 
-#[test]
 fn removing_a_user_removes_their_personal_tokens_on_record() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -375,7 +371,6 @@ fn removing_a_user_removes_their_personal_tokens_on_record() {
     );
 }
 
-#[test]
 fn shared_only_scope_treats_personal_tokens_as_absent() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -491,7 +486,6 @@ fn shared_only_scope_treats_personal_tokens_as_absent() {
     );
 }
 
-#[test]
 fn a_policy_without_personal_tokens_refuses_and_records_them() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -570,7 +564,6 @@ fn a_policy_without_personal_tokens_refuses_and_records_them() {
     assert!(v.verify_audit(None).unwrap().problem.is_none());
 }
 
-#[test]
 fn a_policy_without_seed_reveals_refuses_everybody_on_record() {
     let f = fixture();
     let mut v = f.tv.open();
@@ -635,3 +628,14 @@ fn a_policy_without_seed_reveals_refuses_everybody_on_record() {
     );
     assert!(v.verify_audit(None).unwrap().problem.is_none());
 }
+
+crate::support::both_stores!(
+    only_the_owner_gets_codes_and_the_seed_of_a_personal_token,
+    adding_a_personal_token_is_for_known_users_and_on_record,
+    personal_tokens_cannot_be_granted_to_groups,
+    owners_and_admins_manage_personal_tokens_nobody_else,
+    removing_a_user_removes_their_personal_tokens_on_record,
+    shared_only_scope_treats_personal_tokens_as_absent,
+    a_policy_without_personal_tokens_refuses_and_records_them,
+    a_policy_without_seed_reveals_refuses_everybody_on_record,
+);

@@ -1,20 +1,80 @@
-//! What the vault's tests share: a vault in a fresh directory, committed
-//! fixtures, tokens.
+//! What the vault's tests share: a vault in a fresh directory (SQLite) or
+//! a fresh database (PostgreSQL), committed fixtures, tokens.
+//!
+//! The rules suite runs every test body over both stores: [`both_stores!`]
+//! turns a list of test functions into `sqlite::name` and `postgres::name`
+//! tests, and [`TempVault::new`] makes a vault on the store the running
+//! test is for.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use twofill_otp::Token;
 use twofill_seal::Protection;
 use twofill_vault::Vault;
 
+/// Which store a test's vault lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// The database's URL.
+    Postgres(String),
+}
+
+thread_local! {
+    /// Whether the running test is the PostgreSQL run (each test has its
+    /// own thread).
+    static ON_POSTGRES: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `test` with every [`TempVault::new`] in it on PostgreSQL (each
+/// in a fresh database of the test process's cluster).
+pub fn on_postgres(test: fn()) {
+    /// Back to SQLite when the test ends, passed or panicked.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ON_POSTGRES.with(|p| p.set(false));
+        }
+    }
+    let _reset = Reset;
+    ON_POSTGRES.with(|p| p.set(true));
+    test();
+}
+
+/// `both_stores!(a, b)` in a test module: `sqlite::a`, `postgres::a`, ...
+/// run the same bodies, with the same assertions, over each store.
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name() })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { $crate::support::on_postgres(super::$name) })*
+        }
+    };
+}
+pub(crate) use both_stores;
+
 pub struct TempVault {
     pub dir: tempfile::TempDir,
+    /// The SQLite file (unused on PostgreSQL).
     pub path: PathBuf,
     pub key_file: PathBuf,
+    pub backend: Backend,
 }
 
 impl TempVault {
+    /// A new vault on the running test's store.
     pub fn new() -> TempVault {
+        if ON_POSTGRES.with(Cell::get) {
+            TempVault::on(Backend::Postgres(crate::postgres_cluster::fresh_database()))
+        } else {
+            TempVault::on(Backend::Sqlite)
+        }
+    }
+
+    pub fn on(backend: Backend) -> TempVault {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vault").join("vault.sqlite3");
         let key_file = dir.path().join("vault").join("vault.key");
@@ -22,6 +82,7 @@ impl TempVault {
             dir,
             path,
             key_file,
+            backend,
         }
     }
 
@@ -29,8 +90,57 @@ impl TempVault {
         Protection::KeyFile(self.key_file.clone())
     }
 
+    pub fn try_open(&self) -> twofill_vault::Result<Vault> {
+        match &self.backend {
+            Backend::Sqlite => Vault::open(&self.path, &self.protection()),
+            Backend::Postgres(url) => Vault::open_postgres(url, &self.protection()),
+        }
+    }
+
     pub fn open(&self) -> Vault {
-        Vault::open(&self.path, &self.protection()).unwrap()
+        self.try_open().unwrap()
+    }
+
+    /// Runs SQL straight on the store, past the vault (a person with
+    /// write access to the file or database); the error as text.
+    pub fn sql(&self, sql: &str) -> Result<(), String> {
+        match &self.backend {
+            Backend::Sqlite => rusqlite::Connection::open(&self.path)
+                .and_then(|c| c.execute_batch(sql))
+                .map_err(|e| e.to_string()),
+            Backend::Postgres(url) => crate::postgres_cluster::admin_client(url)
+                .batch_execute(sql)
+                .map_err(|e| e.as_db_error().map_or(e.to_string(), |db| db.to_string())),
+        }
+    }
+
+    /// [`TempVault::sql`] with the audit log's append-only guards off first
+    /// (what someone with write access can do).
+    pub fn tamper(&self, sql: &str) {
+        let guards_off = match self.backend {
+            Backend::Sqlite => {
+                "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;"
+            }
+            Backend::Postgres(_) => "ALTER TABLE audit DISABLE TRIGGER USER;",
+        };
+        self.sql(&format!("{guards_off} {sql}")).unwrap();
+    }
+
+    /// `bytes` as a literal in this store's SQL.
+    pub fn blob_literal(&self, bytes: &[u8]) -> String {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match self.backend {
+            Backend::Sqlite => format!("X'{hex}'"),
+            Backend::Postgres(_) => format!("'\\x{hex}'::bytea"),
+        }
+    }
+
+    /// Whether `e` is this store's database failing (not a refusal).
+    pub fn is_database_error(&self, e: &twofill_vault::VaultError) -> bool {
+        match self.backend {
+            Backend::Sqlite => matches!(e, twofill_vault::VaultError::Sqlite(_)),
+            Backend::Postgres(_) => matches!(e, twofill_vault::VaultError::Postgres(_)),
+        }
     }
 }
 

@@ -1,0 +1,191 @@
+//! The PostgreSQL schema: checks on open and migrations.
+//!
+//! Versions follow the vault's one numbering ([`SCHEMA_VERSION`]); the
+//! first PostgreSQL schema is version 4, so one number tells every store's
+//! shape. `twofill_meta` holds the application marker, the version and the
+//! wrapped data key (SQLite keeps the first two in its file header).
+//! Opening runs under the same advisory lock as every write, so two
+//! processes opening an empty database cannot both create the schema, and
+//! a database that is not ours, or is newer, is reported with nothing
+//! written.
+
+use postgres::Transaction;
+use twofill_seal::{DataKey, Protection};
+
+use crate::{Result, SCHEMA_VERSION, VaultError};
+
+/// Marks a database (its `twofill_meta.application`) as a twofill vault.
+const APPLICATION: &str = "twofill vault";
+
+/// The first schema this store has (the vault's schema 4).
+const FIRST_VERSION: i64 = 4;
+
+/// Checks the database is empty or an intact twofill vault of a version
+/// this build knows, creates or migrates it, and returns its unlocked data
+/// key. `where_` names the database in errors (its URL without password).
+pub(crate) fn check_and_migrate(
+    tx: &mut Transaction<'_>,
+    where_: &str,
+    protection: &Protection,
+) -> Result<DataKey> {
+    let corrupt = |detail: String| VaultError::Corrupt {
+        path: where_.into(),
+        detail,
+    };
+    let has_meta: bool = tx
+        .query_one("SELECT to_regclass('twofill_meta') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if !has_meta {
+        let tables: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables
+                 WHERE table_schema = current_schema()",
+                &[],
+            )?
+            .try_get(0)?;
+        if tables > 0 {
+            return Err(corrupt(format!(
+                "its schema holds {tables} tables of another application and no twofill_meta"
+            )));
+        }
+        return create(tx, protection);
+    }
+    let mut meta = |key: &str| -> Result<Option<String>> {
+        Ok(tx
+            .query_opt("SELECT value FROM twofill_meta WHERE key = $1", &[&key])?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    };
+    let application = meta("application")?;
+    if application.as_deref() != Some(APPLICATION) {
+        return Err(corrupt(format!(
+            "its twofill_meta names another application ({})",
+            application.as_deref().unwrap_or("none")
+        )));
+    }
+    let version: i64 = meta("schema_version")?
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt("its schema version is missing".into()))?;
+    if version > SCHEMA_VERSION {
+        return Err(VaultError::TooNew {
+            path: where_.into(),
+            found: version,
+        });
+    }
+    if version < FIRST_VERSION {
+        return Err(corrupt(format!(
+            "schema {version} is older than any PostgreSQL vault"
+        )));
+    }
+    // Later versions migrate here, step by step, from `version`.
+    let stored =
+        meta("wrapped_key")?.ok_or_else(|| corrupt("its wrapped data key is missing".into()))?;
+    super::unwrap_stored_key(&stored, protection)
+}
+
+fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> {
+    let key = DataKey::generate();
+    let wrapped = twofill_seal::wrap(&key, protection)?;
+    tx.batch_execute(SCHEMA_4)?;
+    for (k, v) in [
+        ("application", APPLICATION.to_owned()),
+        ("schema_version", SCHEMA_VERSION.to_string()),
+        ("wrapped_key", wrapped.to_json()),
+    ] {
+        tx.execute(
+            "INSERT INTO twofill_meta (key, value) VALUES ($1, $2)",
+            &[&k, &v],
+        )?;
+    }
+    Ok(key)
+}
+
+/// Schema 4, the shape of the SQLite vault's schema 4. Names sort bytewise
+/// (`COLLATE "C"`) as in SQLite, whatever the database's locale.
+const SCHEMA_4: &str = r#"
+CREATE TABLE twofill_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE users (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    admin BOOLEAN NOT NULL DEFAULT false,
+    created_at BIGINT NOT NULL DEFAULT extract(epoch FROM now())::bigint
+);
+CREATE TABLE tokens (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    issuer TEXT COLLATE "C",
+    account TEXT COLLATE "C" NOT NULL,
+    created_at BIGINT NOT NULL DEFAULT extract(epoch FROM now())::bigint,
+    sealed_seed BYTEA,
+    kind TEXT NOT NULL DEFAULT 'totp',
+    created_by TEXT,
+    owner TEXT COLLATE "C" REFERENCES users(name) ON DELETE CASCADE,
+    algorithm TEXT,
+    digits INTEGER,
+    period BIGINT
+);
+CREATE INDEX tokens_owner ON tokens(owner);
+CREATE TABLE token_sites (
+    token_id TEXT COLLATE "C" NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+    site TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (token_id, site)
+);
+CREATE TABLE groups (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    created_at BIGINT NOT NULL DEFAULT extract(epoch FROM now())::bigint
+);
+CREATE TABLE members (
+    group_name TEXT COLLATE "C" NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+    user_name TEXT COLLATE "C" NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    PRIMARY KEY (group_name, user_name)
+);
+CREATE TABLE grants (
+    token_id TEXT COLLATE "C" NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+    group_name TEXT COLLATE "C" NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+    level TEXT NOT NULL CHECK (level IN ('code-only', 'full-seed')),
+    PRIMARY KEY (token_id, group_name)
+);
+CREATE TABLE audit (
+    seq BIGINT PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    "user" TEXT NOT NULL,
+    action TEXT NOT NULL,
+    success BOOLEAN NOT NULL,
+    token_id TEXT,
+    token_label TEXT,
+    origin TEXT,
+    browser TEXT,
+    extension_id TEXT,
+    reason TEXT,
+    prev_mac BYTEA NOT NULL,
+    mac BYTEA NOT NULL
+);
+
+-- The same guards as SQLite's triggers: grants are for the team's tokens
+-- only, and the audit log is append-only, even against SQL that skips the
+-- vault.
+CREATE FUNCTION twofill_grants_no_personal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT owner FROM tokens WHERE id = NEW.token_id) IS NOT NULL THEN
+        RAISE EXCEPTION 'personal tokens cannot be granted to groups';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER grants_no_personal BEFORE INSERT OR UPDATE ON grants
+    FOR EACH ROW EXECUTE FUNCTION twofill_grants_no_personal();
+CREATE FUNCTION twofill_tokens_granted_stay_shared() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.owner IS NOT NULL AND EXISTS (SELECT 1 FROM grants WHERE token_id = NEW.id) THEN
+        RAISE EXCEPTION 'a token with grants cannot become personal';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER tokens_granted_stay_shared BEFORE UPDATE OF owner ON tokens
+    FOR EACH ROW EXECUTE FUNCTION twofill_tokens_granted_stay_shared();
+CREATE FUNCTION twofill_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END $$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    FOR EACH ROW EXECUTE FUNCTION twofill_audit_append_only();
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION twofill_audit_append_only();
+"#;

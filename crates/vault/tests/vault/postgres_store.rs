@@ -1,0 +1,243 @@
+//! What only the PostgreSQL store has to show: its schema made from an
+//! empty database, reopening, refusing a database that is not ours or is
+//! newer (and leaving it untouched), and writers on several connections
+//! keeping one gap-free audit chain.
+
+use crate::postgres_cluster::{admin_client, fresh_database};
+use crate::support::{Backend, TempVault, token};
+use twofill_vault::{Access, CodeRequest, Purpose, Requester, SCHEMA_VERSION, Scope, VaultError};
+
+const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+fn on_fresh_database() -> TempVault {
+    TempVault::on(Backend::Postgres(fresh_database()))
+}
+
+fn url(tv: &TempVault) -> &str {
+    match &tv.backend {
+        Backend::Postgres(url) => url,
+        Backend::Sqlite => unreachable!(),
+    }
+}
+
+/// Every table with its row count, and every column: what "untouched" means.
+fn snapshot(url: &str) -> Vec<String> {
+    let mut c = admin_client(url);
+    let mut out = Vec::new();
+    for r in c
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text
+             FROM information_schema.columns WHERE table_schema = 'public'
+             ORDER BY 1, 2",
+            &[],
+        )
+        .unwrap()
+    {
+        out.push(format!(
+            "{}.{} {}",
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, String>(2)
+        ));
+    }
+    for r in c
+        .query(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = 'public' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+    {
+        let table: String = r.get(0);
+        let n: i64 = c
+            .query_one(&format!("SELECT count(*) FROM \"{table}\""), &[])
+            .unwrap()
+            .get(0);
+        out.push(format!("{table}: {n} rows"));
+    }
+    let meta = c
+        .query(
+            "SELECT key || '=' || value FROM twofill_meta ORDER BY key",
+            &[],
+        )
+        .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        .unwrap_or_else(|_| Vec::<String>::new());
+    out.extend(meta);
+    out
+}
+
+#[test]
+fn an_empty_database_gets_the_schema_and_reopens_with_data_and_chain() {
+    let tv = on_fresh_database();
+    let mut v = tv.open();
+    let id = v
+        .add_token(
+            "alice",
+            &token("Kaspersky", SEED),
+            &["my.kaspersky.com".parse().unwrap()],
+        )
+        .unwrap();
+    v.add_group("alice", "ops").unwrap();
+    v.add_member("alice", "ops", "bob").unwrap();
+    v.set_grant("alice", &id, "ops", Access::CodeOnly).unwrap();
+    let origin = "https://my.kaspersky.com".parse().unwrap();
+    let request = CodeRequest {
+        who: &Requester::cli("bob"),
+        token: None,
+        origin: Some(&origin),
+        purpose: Purpose::Fill,
+        scope: Scope::All,
+    };
+    v.issue_code(&request).unwrap();
+    let head = v.audit_head_seq().unwrap();
+    drop(v);
+
+    let meta: Vec<(String, String)> = admin_client(url(&tv))
+        .query("SELECT key, value FROM twofill_meta ORDER BY key", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(meta[0], ("application".into(), "twofill vault".into()));
+    assert_eq!(
+        meta[1],
+        ("schema_version".into(), SCHEMA_VERSION.to_string())
+    );
+    assert_eq!(meta[2].0, "wrapped_key");
+    // The seed is sealed: not in the clear anywhere in the tokens table.
+    let dump: String = admin_client(url(&tv))
+        .query_one("SELECT string_agg(t::text, ' ') FROM tokens t", &[])
+        .unwrap()
+        .get(0);
+    assert!(!dump.contains(SEED), "{dump}");
+
+    let mut v = tv.open();
+    assert_eq!(v.tokens().unwrap().len(), 1);
+    assert_eq!(v.access("bob", &id).unwrap(), Some(Access::CodeOnly));
+    assert_eq!(v.audit_head_seq().unwrap(), head);
+    v.issue_code(&request).unwrap();
+    let report = v.verify_audit(None).unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!(report.head_seq, head + 1);
+}
+
+#[test]
+fn concurrent_first_opens_create_one_vault() {
+    let tv = on_fresh_database();
+    std::thread::scope(|s| {
+        let opens: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| tv.try_open().map(|_| ())))
+            .collect();
+        for open in opens {
+            open.join().unwrap().unwrap();
+        }
+    });
+    let keys: i64 = admin_client(url(&tv))
+        .query_one(
+            "SELECT count(*) FROM twofill_meta WHERE key = 'wrapped_key'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(keys, 1);
+    let mut v = tv.open();
+    v.add_token("alice", &token("K", SEED), &[]).unwrap();
+}
+
+#[test]
+fn a_foreign_database_is_refused_and_left_untouched() {
+    let tv = on_fresh_database();
+    tv.sql("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total NUMERIC); INSERT INTO invoices VALUES (1, 9.5);")
+        .unwrap();
+    let before = snapshot(url(&tv));
+    let err = tv
+        .try_open()
+        .err()
+        .expect("a foreign database must be refused");
+    assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("another application"), "{err}");
+    assert_eq!(snapshot(url(&tv)), before);
+    assert!(!tv.key_file.exists(), "no key was made for it");
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_untouched() {
+    let tv = on_fresh_database();
+    drop(tv.open());
+    tv.sql(&format!(
+        "UPDATE twofill_meta SET value = '{}' WHERE key = 'schema_version'",
+        SCHEMA_VERSION + 1
+    ))
+    .unwrap();
+    let before = snapshot(url(&tv));
+    let err = tv.try_open().err().expect("a newer schema must be refused");
+    assert!(
+        matches!(err, VaultError::TooNew { found, .. } if found == SCHEMA_VERSION + 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade"), "{err}");
+    assert_eq!(snapshot(url(&tv)), before);
+}
+
+#[test]
+fn the_password_stays_out_of_errors() {
+    let tv = on_fresh_database();
+    tv.sql("CREATE TABLE invoices (id INTEGER)").unwrap();
+    let with_password = url(&tv).replace("postgres@", "postgres:hunter2@");
+    let err = twofill_vault::Vault::open_postgres(&with_password, &tv.protection())
+        .err()
+        .unwrap();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+/// Two vaults (two connections, as two server replicas would have) issue
+/// codes at once: one chain, numbered without a gap, that verifies.
+#[test]
+fn concurrent_writers_on_two_connections_keep_one_gap_free_chain() {
+    const THREADS: usize = 2;
+    const CODES: usize = 50;
+    let tv = on_fresh_database();
+    let mut v = tv.open();
+    let id = v
+        .add_token(
+            "alice",
+            &token("Kaspersky", SEED),
+            &["my.kaspersky.com".parse().unwrap()],
+        )
+        .unwrap();
+    v.add_group("alice", "ops").unwrap();
+    v.add_member("alice", "ops", "bob").unwrap();
+    v.set_grant("alice", &id, "ops", Access::CodeOnly).unwrap();
+    let before = v.audit_head_seq().unwrap();
+    drop(v);
+
+    let start = std::sync::Barrier::new(THREADS);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                let mut v = tv.open();
+                let origin = "https://my.kaspersky.com".parse().unwrap();
+                start.wait();
+                for _ in 0..CODES {
+                    v.issue_code(&CodeRequest {
+                        who: &Requester::cli("bob"),
+                        token: None,
+                        origin: Some(&origin),
+                        purpose: Purpose::Fill,
+                        scope: Scope::All,
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+
+    let v = tv.open();
+    let records = v.audit_records(0, 10_000).unwrap();
+    let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
+    let expected: Vec<i64> = (1..=before + (THREADS * CODES) as i64).collect();
+    assert_eq!(seqs, expected, "one sequence without gaps");
+    let report = v.verify_audit(None).unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!(report.records as usize, records.len());
+}
