@@ -21,7 +21,7 @@ pub mod site;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -100,12 +100,8 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-}
+/// The clock the host reads too.
+pub use twofill_words::unix_now_secs as unix_now;
 
 /// One isolated browser with the extension loaded and the host installed.
 pub struct Session {

@@ -15,7 +15,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::LazyLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use twofill_words::{Access, CHROMIUM_EXTENSION_ID};
@@ -176,12 +175,8 @@ pub fn read_reply(r: &mut impl Read) -> Option<Value> {
     Some(serde_json::from_slice(&buf).expect("reply is JSON"))
 }
 
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+/// The clock the host reads too.
+pub use twofill_words::unix_now_secs as unix_now;
 
 pub fn oathtool(seed: &str, unix: u64) -> String {
     let out = Command::new("oathtool")
