@@ -1,33 +1,17 @@
 //! The audit chain catches edits, deletions, insertions and truncation, even
 //! by someone with full write access to the vault file.
 
-use crate::support::{TempVault, token};
+use crate::support::{TempVault, bob_fills, kaspersky_code_only_for_bob};
+use twofill_vault::Vault;
 use twofill_vault::audit::{hex, parse_hex32};
-use twofill_vault::{Access, CodeRequest, Purpose, Requester, Scope, Vault};
 
 fn populated() -> (TempVault, Vec<i64>) {
     let tv = TempVault::new();
     let mut v = tv.open();
-    let id = v
-        .add_token(
-            "alice",
-            &token("Kaspersky", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
-            &["kaspersky.com".parse().unwrap()],
-        )
-        .unwrap();
-    v.add_group("alice", "ops").unwrap();
-    v.add_member("alice", "ops", "bob").unwrap();
-    v.set_grant("alice", &id, "ops", Access::CodeOnly).unwrap();
+    kaspersky_code_only_for_bob(&mut v, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "kaspersky.com");
     let origin = "https://my.kaspersky.com".parse().unwrap();
     for _ in 0..20 {
-        v.issue_code(&CodeRequest {
-            who: &Requester::cli("bob"),
-            token: None,
-            origin: Some(&origin),
-            purpose: Purpose::Fill,
-            scope: Scope::All,
-        })
-        .unwrap();
+        bob_fills(&mut v, &origin).unwrap();
     }
     let seqs = v
         .audit_records(0, 1000)

@@ -4,8 +4,8 @@
 //! keeping one gap-free audit chain.
 
 use crate::postgres_cluster::{admin_client, fresh_database};
-use crate::support::{Backend, TempVault, token};
-use twofill_vault::{Access, CodeRequest, Purpose, Requester, SCHEMA_VERSION, Scope, VaultError};
+use crate::support::{Backend, TempVault, bob_fills, kaspersky_code_only_for_bob, token};
+use twofill_vault::{Access, SCHEMA_VERSION, VaultError};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
@@ -70,25 +70,9 @@ fn snapshot(url: &str) -> Vec<String> {
 fn an_empty_database_gets_the_schema_and_reopens_with_data_and_chain() {
     let tv = on_fresh_database();
     let mut v = tv.open();
-    let id = v
-        .add_token(
-            "alice",
-            &token("Kaspersky", SEED),
-            &["my.kaspersky.com".parse().unwrap()],
-        )
-        .unwrap();
-    v.add_group("alice", "ops").unwrap();
-    v.add_member("alice", "ops", "bob").unwrap();
-    v.set_grant("alice", &id, "ops", Access::CodeOnly).unwrap();
+    let id = kaspersky_code_only_for_bob(&mut v, SEED, "my.kaspersky.com");
     let origin = "https://my.kaspersky.com".parse().unwrap();
-    let request = CodeRequest {
-        who: &Requester::cli("bob"),
-        token: None,
-        origin: Some(&origin),
-        purpose: Purpose::Fill,
-        scope: Scope::All,
-    };
-    v.issue_code(&request).unwrap();
+    bob_fills(&mut v, &origin).unwrap();
     let head = v.audit_head_seq().unwrap();
     drop(v);
 
@@ -115,7 +99,7 @@ fn an_empty_database_gets_the_schema_and_reopens_with_data_and_chain() {
     assert_eq!(v.tokens().unwrap().len(), 1);
     assert_eq!(v.access("bob", &id).unwrap(), Some(Access::CodeOnly));
     assert_eq!(v.audit_head_seq().unwrap(), head);
-    v.issue_code(&request).unwrap();
+    bob_fills(&mut v, &origin).unwrap();
     let report = v.verify_audit(None).unwrap();
     assert_eq!(report.problem, None);
     assert_eq!(report.head_seq, head + 1);
@@ -198,16 +182,7 @@ fn concurrent_writers_on_two_connections_keep_one_gap_free_chain() {
     const CODES: usize = 50;
     let tv = on_fresh_database();
     let mut v = tv.open();
-    let id = v
-        .add_token(
-            "alice",
-            &token("Kaspersky", SEED),
-            &["my.kaspersky.com".parse().unwrap()],
-        )
-        .unwrap();
-    v.add_group("alice", "ops").unwrap();
-    v.add_member("alice", "ops", "bob").unwrap();
-    v.set_grant("alice", &id, "ops", Access::CodeOnly).unwrap();
+    kaspersky_code_only_for_bob(&mut v, SEED, "my.kaspersky.com");
     let before = v.audit_head_seq().unwrap();
     drop(v);
 
@@ -219,14 +194,7 @@ fn concurrent_writers_on_two_connections_keep_one_gap_free_chain() {
                 let origin = "https://my.kaspersky.com".parse().unwrap();
                 start.wait();
                 for _ in 0..CODES {
-                    v.issue_code(&CodeRequest {
-                        who: &Requester::cli("bob"),
-                        token: None,
-                        origin: Some(&origin),
-                        purpose: Purpose::Fill,
-                        scope: Scope::All,
-                    })
-                    .unwrap();
+                    bob_fills(&mut v, &origin).unwrap();
                 }
             });
         }

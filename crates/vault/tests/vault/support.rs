@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use twofill_otp::Token;
 use twofill_seal::Protection;
-use twofill_vault::Vault;
+use twofill_vault::{Access, CodeRequest, IssuedCode, Origin, Purpose, Requester, Scope, Vault};
 
 /// Which store a test's vault lives in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +142,30 @@ impl TempVault {
             Backend::Postgres(_) => matches!(e, twofill_vault::VaultError::Postgres(_)),
         }
     }
+}
+
+/// Alice (the first admin) enrolls a Kaspersky token with `seed`, bound to
+/// `site`, and grants it code-only to bob through the group `ops`; returns
+/// the token's id.
+pub fn kaspersky_code_only_for_bob(v: &mut Vault, seed: &str, site: &str) -> String {
+    let id = v
+        .add_token("alice", &token("Kaspersky", seed), &[site.parse().unwrap()])
+        .unwrap();
+    v.add_group("alice", "ops").unwrap();
+    v.add_member("alice", "ops", "bob").unwrap();
+    v.set_grant("alice", &id, "ops", Access::CodeOnly).unwrap();
+    id
+}
+
+/// Bob's fill on `origin`, from the command line's requester.
+pub fn bob_fills(v: &mut Vault, origin: &Origin) -> twofill_vault::Result<IssuedCode> {
+    v.issue_code(&CodeRequest {
+        who: &Requester::cli("bob"),
+        token: None,
+        origin: Some(origin),
+        purpose: Purpose::Fill,
+        scope: Scope::All,
+    })
 }
 
 pub fn token(issuer: &str, seed: &str) -> Token {
