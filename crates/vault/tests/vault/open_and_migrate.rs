@@ -296,13 +296,7 @@ fn version_2_vault_is_migrated_keeping_tokens_grants_and_the_audit_chain() {
 
 #[test]
 fn version_2_vault_that_cannot_be_unlocked_is_not_migrated() {
-    let tv = fixture_copy("vault-v2");
-    let bytes = std::fs::read(&tv.path).unwrap();
-    let other = tv.dir.path().join("other.key");
-    let err = Vault::open(&tv.path, &twofill_seal::Protection::KeyFile(other)).err();
-    assert!(matches!(err, Some(VaultError::Key(_))), "{err:?}");
-    assert_eq!(user_version(&tv.path), 2);
-    assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
+    let tv = wrong_key_leaves_untouched("vault-v2", 2);
     // With the right key it migrates.
     drop(tv.open());
     assert_eq!(user_version(&tv.path), SCHEMA_VERSION);
@@ -424,11 +418,19 @@ fn version_3_vault_gets_plain_code_parameters_and_keeps_its_audit_chain() {
 
 #[test]
 fn version_3_vault_that_cannot_be_unlocked_is_not_migrated() {
-    let tv = fixture_copy("vault-v3");
+    wrong_key_leaves_untouched("vault-v3", 3);
+}
+
+/// Opening a copy of fixture `name` (schema `version`) with a key file that
+/// is not its own fails as a key error and leaves the file byte for byte as
+/// it was; returns the copy.
+fn wrong_key_leaves_untouched(name: &str, version: i64) -> TempVault {
+    let tv = fixture_copy(name);
     let bytes = std::fs::read(&tv.path).unwrap();
     let other = tv.dir.path().join("other.key");
     let err = Vault::open(&tv.path, &twofill_seal::Protection::KeyFile(other)).err();
     assert!(matches!(err, Some(VaultError::Key(_))), "{err:?}");
-    assert_eq!(user_version(&tv.path), 3);
+    assert_eq!(user_version(&tv.path), version);
     assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
+    tv
 }
