@@ -100,6 +100,20 @@ pub struct CodeRequest<'a> {
     pub scope: Scope,
 }
 
+impl<'a> CodeRequest<'a> {
+    /// The common case: a fill on `origin` with whichever token is bound
+    /// there, over every token the user may use.
+    pub fn fill(who: &'a Requester, origin: &'a Origin) -> CodeRequest<'a> {
+        CodeRequest {
+            who,
+            token: None,
+            origin: Some(origin),
+            purpose: Purpose::Fill,
+            scope: Scope::All,
+        }
+    }
+}
+
 /// A request for the tokens a user may use ([`crate::Vault::permitted_tokens`]).
 #[derive(Debug, Clone, Copy)]
 pub struct TokensRequest<'a> {

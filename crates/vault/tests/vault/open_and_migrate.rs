@@ -4,8 +4,8 @@
 use crate::support::{TempVault, file_contains, fixture_copy, token};
 use rusqlite::Connection;
 use twofill_vault::{
-    Access, AuditAction, CodeRequest, Purpose, Requester, SCHEMA_VERSION, Scope, TokensRequest,
-    Vault, VaultError,
+    Access, AuditAction, CodeRequest, Requester, SCHEMA_VERSION, Scope, TokensRequest, Vault,
+    VaultError,
 };
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -144,14 +144,8 @@ fn version_1_vault_is_migrated_and_its_plaintext_scrubbed() {
         .unwrap();
     assert_eq!(seed.secret.to_base32(), SEED);
     let origin = "https://my.kaspersky.com".parse().unwrap();
-    v.issue_code(&CodeRequest {
-        who: &Requester::cli("alice"),
-        token: None,
-        origin: Some(&origin),
-        purpose: Purpose::Fill,
-        scope: Scope::All,
-    })
-    .unwrap();
+    v.issue_code(&CodeRequest::fill(&Requester::cli("alice"), &origin))
+        .unwrap();
     drop(v);
     Connection::open(&tv.path)
         .unwrap()
@@ -270,13 +264,10 @@ fn version_2_vault_is_migrated_keeping_tokens_grants_and_the_audit_chain() {
     assert_eq!(seed.secret.to_base32(), SEED);
     let github = token("GitHub", V2_GITHUB_SEED);
     let issued = v
-        .issue_code(&CodeRequest {
-            who: &Requester::cli("carol"),
-            token: None,
-            origin: Some(&"https://github.com".parse().unwrap()),
-            purpose: Purpose::Fill,
-            scope: Scope::All,
-        })
+        .issue_code(&CodeRequest::fill(
+            &Requester::cli("carol"),
+            &"https://github.com".parse().unwrap(),
+        ))
         .unwrap();
     assert_eq!(issued.window.code, github.code_at(issued.window.valid_from));
 
@@ -379,13 +370,10 @@ fn version_3_vault_gets_plain_code_parameters_and_keeps_its_audit_chain() {
 
     // Codes still come from the sealed seeds, with the same parameters.
     let issued = v
-        .issue_code(&CodeRequest {
-            who: &Requester::cli("carol"),
-            token: None,
-            origin: Some(&"https://github.com".parse().unwrap()),
-            purpose: Purpose::Fill,
-            scope: Scope::All,
-        })
+        .issue_code(&CodeRequest::fill(
+            &Requester::cli("carol"),
+            &"https://github.com".parse().unwrap(),
+        ))
         .unwrap();
     let github_token = twofill_otp::Token::from_uri(
         "otpauth://totp/GitHub:team@example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=GitHub&algorithm=SHA256&digits=8&period=60",

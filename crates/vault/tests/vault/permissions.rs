@@ -89,13 +89,7 @@ fn permission_matrix() {
         assert_eq!(v.access(user, &f.k).unwrap(), access, "{user}");
 
         // Fill on the bound site.
-        let fill = v.issue_code(&CodeRequest {
-            who: &who(user),
-            token: None,
-            origin: Some(&bound),
-            purpose: Purpose::Fill,
-            scope: Scope::All,
-        });
+        let fill = v.issue_code(&CodeRequest::fill(&who(user), &bound));
         match access {
             Some(_) => {
                 let issued = fill.unwrap_or_else(|e| panic!("{user}: {e}"));
@@ -245,14 +239,8 @@ fn ambiguous_origin_lists_candidates_and_naming_one_works() {
         .unwrap();
     let bound = origin("https://my.kaspersky.com");
     match refusal(
-        v.issue_code(&CodeRequest {
-            who: &who("bob"),
-            token: None,
-            origin: Some(&bound),
-            purpose: Purpose::Fill,
-            scope: Scope::All,
-        })
-        .unwrap_err(),
+        v.issue_code(&CodeRequest::fill(&who("bob"), &bound))
+            .unwrap_err(),
     ) {
         Refusal::Ambiguous { candidates } => {
             let mut ids: Vec<_> = candidates.into_iter().map(|c| c.id).collect();
@@ -331,21 +319,9 @@ fn every_code_and_refusal_is_on_record_before_it_is_returned() {
     let start = v.audit_records(0, 10_000).unwrap().len();
     let bound = origin("https://my.kaspersky.com");
     let issued = v
-        .issue_code(&CodeRequest {
-            who: &who("bob"),
-            token: None,
-            origin: Some(&bound),
-            purpose: Purpose::Fill,
-            scope: Scope::All,
-        })
+        .issue_code(&CodeRequest::fill(&who("bob"), &bound))
         .unwrap();
-    let _ = v.issue_code(&CodeRequest {
-        who: &who("dave"),
-        token: None,
-        origin: Some(&bound),
-        purpose: Purpose::Fill,
-        scope: Scope::All,
-    });
+    let _ = v.issue_code(&CodeRequest::fill(&who("dave"), &bound));
     let _ = v.reveal_seed(&who("bob"), &f.k, AuditAction::SeedReveal);
     let _ = v.reveal_seed(&who("carol"), &f.k, AuditAction::SeedReveal);
     drop(v);

@@ -81,13 +81,7 @@ fn only_the_owner_gets_codes_and_the_seed_of_a_personal_token() {
     // The owner: like full-seed.
     assert_eq!(v.access("bob", &f.p).unwrap(), Some(Access::FullSeed));
     let issued = v
-        .issue_code(&CodeRequest {
-            who: &who("bob"),
-            token: None,
-            origin: Some(&github),
-            purpose: Purpose::Fill,
-            scope: Scope::All,
-        })
+        .issue_code(&CodeRequest::fill(&who("bob"), &github))
         .unwrap();
     assert_eq!(issued.token.id, f.p);
     assert_eq!(issued.token.owner.as_deref(), Some("bob"));
@@ -387,25 +381,16 @@ fn shared_only_scope_treats_personal_tokens_as_absent() {
 
     // Unscoped, both fit; shared-only, the fill picks the team token.
     match refusal(
-        v.issue_code(&CodeRequest {
-            who: &who("bob"),
-            token: None,
-            origin: Some(&kaspersky),
-            purpose: Purpose::Fill,
-            scope: Scope::All,
-        })
-        .unwrap_err(),
+        v.issue_code(&CodeRequest::fill(&who("bob"), &kaspersky))
+            .unwrap_err(),
     ) {
         Refusal::Ambiguous { candidates } => assert_eq!(candidates.len(), 2),
         other => panic!("{other:?}"),
     }
     let issued = v
         .issue_code(&CodeRequest {
-            who: &who("bob"),
-            token: None,
-            origin: Some(&kaspersky),
-            purpose: Purpose::Fill,
             scope: Scope::SharedOnly,
+            ..CodeRequest::fill(&who("bob"), &kaspersky)
         })
         .unwrap();
     assert_eq!(issued.token.id, f.t);
@@ -423,11 +408,8 @@ fn shared_only_scope_treats_personal_tokens_as_absent() {
     ));
     // A site only a personal token is bound to has nothing to fill.
     let r = v.issue_code(&CodeRequest {
-        who: &who("bob"),
-        token: None,
-        origin: Some(&github),
-        purpose: Purpose::Fill,
         scope: Scope::SharedOnly,
+        ..CodeRequest::fill(&who("bob"), &github)
     });
     assert!(matches!(
         refusal(r.unwrap_err()),
@@ -519,13 +501,7 @@ fn a_policy_without_personal_tokens_refuses_and_records_them() {
         .collect();
     assert_eq!(listed, [f.t.as_str()]);
     assert_eq!(v.access("bob", &f.p).unwrap(), None);
-    let r = v.issue_code(&CodeRequest {
-        who: &who("bob"),
-        token: None,
-        origin: Some(&github),
-        purpose: Purpose::Fill,
-        scope: Scope::All,
-    });
+    let r = v.issue_code(&CodeRequest::fill(&who("bob"), &github));
     assert!(matches!(refusal(r.unwrap_err()), Refusal::Policy { .. }));
     let rec = last(&v);
     assert_eq!(

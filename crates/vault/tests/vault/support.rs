@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use twofill_otp::Token;
 use twofill_seal::Protection;
-use twofill_vault::{Access, CodeRequest, IssuedCode, Origin, Purpose, Requester, Scope, Vault};
+use twofill_vault::{Access, CodeRequest, IssuedCode, Origin, Requester, Vault};
 
 /// Which store a test's vault lives in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,13 +159,7 @@ pub fn kaspersky_code_only_for_bob(v: &mut Vault, seed: &str, site: &str) -> Str
 
 /// Bob's fill on `origin`, from the command line's requester.
 pub fn bob_fills(v: &mut Vault, origin: &Origin) -> twofill_vault::Result<IssuedCode> {
-    v.issue_code(&CodeRequest {
-        who: &Requester::cli("bob"),
-        token: None,
-        origin: Some(origin),
-        purpose: Purpose::Fill,
-        scope: Scope::All,
-    })
+    v.issue_code(&CodeRequest::fill(&Requester::cli("bob"), origin))
 }
 
 pub fn token(issuer: &str, seed: &str) -> Token {
