@@ -6,7 +6,7 @@
 //! Every read has a timeout, so a hang fails the test instead of CI.
 
 use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -79,14 +79,7 @@ struct Live {
 
 impl Live {
     fn launch(env: &Env, user: &str) -> Live {
-        let mut child = env
-            .command(user)
-            .arg(EXTENSION_ORIGIN.trim())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn host");
+        let mut child = env.spawn_host(user, &EXTENSION_ORIGIN);
         let stdin = child.stdin.take();
         let mut stdout = child.stdout.take().unwrap();
         let (tx, replies) = channel();

@@ -109,14 +109,7 @@ impl Env {
     }
 
     pub fn launch(&self, user: &str, caller: &str) -> Host {
-        let mut child = self
-            .command(user)
-            .arg(caller.trim())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn host");
+        let mut child = self.spawn_host(user, caller);
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().unwrap();
         Host {
@@ -124,6 +117,18 @@ impl Env {
             stdin,
             stdout,
         }
+    }
+
+    /// The host as a browser starts it for `caller`, with piped stdin and
+    /// stdout.
+    pub fn spawn_host(&self, user: &str, caller: &str) -> Child {
+        self.command(user)
+            .arg(caller.trim())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn host")
     }
 
     /// All audit records as ECS JSON objects.
