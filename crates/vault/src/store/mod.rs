@@ -76,6 +76,16 @@ pub(crate) struct NewTokenRow<'a> {
     pub owner: Option<&'a str>,
 }
 
+/// A stored MAC as 32 bytes (all zero when the column is not 32 bytes
+/// long, which the chain check then reports as a bad MAC).
+pub(crate) fn to32(b: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if b.len() == 32 {
+        out.copy_from_slice(b);
+    }
+    out
+}
+
 /// Unwraps the data key a store keeps (as JSON) beside its rows.
 ///
 /// The vault knows how it was protected. If the caller offers another kind

@@ -16,7 +16,7 @@ use postgres::{Client, NoTls, Row};
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    CodeParams, NewTokenRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow, postgres_schema,
+    CodeParams, NewTokenRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow, postgres_schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 
@@ -167,14 +167,6 @@ impl Pg for Writer<'_> {
     fn store(&self) -> &PostgresStore {
         self.store
     }
-}
-
-fn to32(b: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if b.len() == 32 {
-        out.copy_from_slice(b);
-    }
-    out
 }
 
 /// One body for both: SQLite's blanket impl over its connection trait

@@ -13,7 +13,8 @@ use rusqlite::{
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    CodeParams, NewTokenRow, ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow, schema,
+    CodeParams, NewTokenRow, ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow,
+    schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
@@ -104,14 +105,6 @@ fn levels(conn: &Connection, sql: &str, arg: &str) -> Result<BTreeMap<String, Ac
         .into_iter()
         .filter_map(|(name, level)| Some((name, level.parse().ok()?)))
         .collect())
-}
-
-fn to32(b: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if b.len() == 32 {
-        out.copy_from_slice(b);
-    }
-    out
 }
 
 impl<T: Sql> StoreRead for T {
