@@ -284,6 +284,19 @@ pub enum ErrorCode {
     /// Too many codes for this origin recently; `retry_after_ms` says when
     /// to try again.
     RateLimited,
+    /// Team server mode: this laptop has no device certificate (run
+    /// `twofill-host join` with an invite), or the server no longer knows it.
+    DeviceNotEnrolled,
+    /// Team server mode: the server refused this device's certificate,
+    /// which it had accepted before (an admin revoked it).
+    DeviceRevoked,
+    /// Team server mode: the host could not reach the server, or the server
+    /// was not the one this device pinned.
+    ServerUnreachable,
+    /// An invite that is unknown, expired or already used.
+    InviteInvalid,
+    /// A request body over the server's limit.
+    PayloadTooLarge,
     Internal,
 }
 

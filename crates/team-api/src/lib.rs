@@ -1,0 +1,196 @@
+//! The contract between the native host (a thin client on a teammate's
+//! laptop) and the team server.
+//!
+//! Both sides compile this crate, so a path, a body or an error code can
+//! only change in one place. Replies reuse the native protocol's shapes
+//! ([`TokenEntry`], [`CodeReply`], [`SeedReply`], [`ErrorBody`]) so that the
+//! host forwards them to the extension unchanged; every error, whatever its
+//! HTTP status, is an [`ErrorReply`] with a stable [`ErrorCode`] and a
+//! message that says what to do.
+//!
+//! Transport: HTTPS (TLS 1.3/1.2, rustls on both sides). Every path under
+//! `/v1/` except [`CA_PATH`] and [`JOIN_PATH`] needs the device's client
+//! certificate, issued by the server's own CA at [`JOIN_PATH`]; the client
+//! pins that CA (its SHA-256 travels in the [`Invite`]).
+
+mod invite;
+
+use serde::{Deserialize, Serialize};
+pub use twofill_protocol::{
+    CodePurpose, CodeReply, ErrorBody, ErrorCode, SeedPurpose, SeedReply, TokenEntry,
+};
+
+pub use invite::{Invite, InviteError, ca_pin};
+
+/// Version of this API: the `/v1/` in every path. Bumped on incompatible
+/// changes only; a server may serve several.
+pub const API_VERSION: u32 = 1;
+
+/// `GET`: the server's CA certificate (PEM). No client certificate needed;
+/// a joining host checks it against the pin in its invite.
+pub const CA_PATH: &str = "/v1/ca";
+/// `POST` [`JoinRequest`] → [`JoinReply`]: redeem an invite, get a device certificate.
+pub const JOIN_PATH: &str = "/v1/join";
+/// `POST` [`WhoAmIRequest`] → [`WhoAmIReply`].
+pub const WHOAMI_PATH: &str = "/v1/whoami";
+/// `POST` [`TokensRequest`] → [`TokensReply`].
+pub const TOKENS_PATH: &str = "/v1/tokens";
+/// `POST` [`CodeRequest`] → [`CodeReply`].
+pub const CODE_PATH: &str = "/v1/code";
+/// `POST` [`SeedRequest`] → [`SeedReply`] (full-seed holders only; audited).
+pub const SEED_PATH: &str = "/v1/seed";
+/// `POST` [`InviteRequest`] → [`InviteReply`] (admins only).
+pub const INVITES_PATH: &str = "/v1/admin/invites";
+/// `GET` (optionally `?user=NAME`) → [`DevicesReply`] (admins only).
+pub const DEVICES_PATH: &str = "/v1/admin/devices";
+/// `POST` to `/v1/admin/devices/{id}/revoke` → [`DeviceInfo`] (admins only).
+pub const REVOKE_DEVICE_PATH: &str = "/v1/admin/devices/{id}/revoke";
+
+/// Largest request body the server reads; larger ones get `413`
+/// ([`ErrorCode::PayloadTooLarge`]) without being read further.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Where a request comes from on the teammate's laptop, for the audit log
+/// (the device and its user come from the client certificate).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientContext {
+    /// The browser that launched the host (`chromium`, `firefox`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+    /// The extension the browser says is calling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_id: Option<String>,
+}
+
+/// Redeems an invite. The CSR's key becomes the device key; its subject is
+/// ignored (the server names the certificate itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// The invite's secret part ([`Invite::secret_text`]), never the pin.
+    pub invite: String,
+    /// What the user calls this laptop (shown in device lists).
+    pub device_name: String,
+    /// A PKCS#10 certificate signing request, PEM.
+    pub csr_pem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinReply {
+    pub user: String,
+    pub device: DeviceInfo,
+    /// The device certificate, PEM, signed by the server's CA.
+    pub certificate_pem: String,
+    /// The CA to pin from now on, PEM.
+    pub ca_pem: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhoAmIRequest {
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmIReply {
+    pub user: String,
+    pub admin: bool,
+    pub device: DeviceInfo,
+}
+
+/// The native `list_tokens`, on the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensRequest {
+    /// The origin the browser reported, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclude_personal: bool,
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensReply {
+    pub user: String,
+    pub tokens: Vec<TokenEntry>,
+}
+
+/// The native `get_code`, on the server: the same rules (origin the
+/// browser reported, binding, grant), checked and audited there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub purpose: CodePurpose,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclude_personal: bool,
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+/// The native `reveal_seed`, on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRequest {
+    pub token: String,
+    #[serde(default)]
+    pub purpose: SeedPurpose,
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+/// An admin invites a user (created if new) to enroll one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub user: String,
+    /// How long the invite stays valid; the server's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteReply {
+    pub user: String,
+    /// The whole invite ([`Invite`]'s text): give it to the user once.
+    pub invite: String,
+    /// Unix milliseconds.
+    pub expires_at_ms: i64,
+}
+
+/// An enrolled device, as listed to admins and to its user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    /// Unix milliseconds.
+    pub joined_at_ms: i64,
+    /// Unix milliseconds; `None` while the device may be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicesReply {
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// Every error reply's body, whatever the status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub error: ErrorBody,
+}
+
+/// The revoke path for one device.
+pub fn revoke_device_path(id: &str) -> String {
+    REVOKE_DEVICE_PATH.replace("{id}", id)
+}
