@@ -5,12 +5,12 @@
 //! the stream cannot be trusted any more (oversized or truncated): the host
 //! answers what it can and exits, and the browser starts a fresh one.
 //!
-//! Permission decisions and the audit log are the vault's job
-//! ([`Vault::issue_code`], [`Vault::reveal_seed`]), under the organization
-//! policy of the config in force ([`Vault::set_policy`]); this module maps
-//! messages to those calls and their outcomes back to messages, and adds
-//! what only the host can: the caller check and the fill rate limit
-//! ([`crate::ratelimit`]).
+//! Permission decisions and the audit log are the vault's job, under the
+//! organization policy of the config in force ([`Vault::set_policy`]);
+//! `twofill-answer` maps requests to vault calls and their outcomes back to
+//! replies (the team server answers with the same crate). This module adds
+//! what only the host can: the caller check, the browser's identity, the
+//! config, the fill rate limit ([`crate::ratelimit`]) and the SIEM kick.
 //!
 //! Every message is treated as hostile. Frames are at most
 //! [`MAX_FRAME_BYTES`] both ways: a reply that would be larger becomes an
@@ -23,15 +23,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use twofill_answer::{Answerer, error};
 use twofill_protocol::framing::{FrameError, read_frame, write_frame};
 use twofill_protocol::{
     CodePurpose, CodeReply, ErrorBody, ErrorCode, HostPolicy, MAX_FRAME_BYTES, Request,
-    RequestBody, Response, ResponseBody, SeedPurpose, SeedReply, TokenEntry, TokenInfo,
+    RequestBody, Response, ResponseBody,
 };
-use twofill_vault::{
-    AuditAction, AuditEvent, CodeRequest, Origin, Purpose, Refusal, Requester, Scope, TokenSummary,
-    TokensRequest, Vault, VaultError,
-};
+use twofill_vault::{AuditAction, Origin, Purpose, Requester, Vault};
 
 use crate::caller::Caller;
 use crate::config::{self, RateLimit, Settings};
@@ -114,18 +112,18 @@ impl Session {
         Ok((&mut opened.vault, who))
     }
 
+    /// The vault, opened on first use, answering for this user.
+    fn answerer(&mut self) -> Result<Answerer<'_>, ErrorBody> {
+        let (vault, who) = self.vault()?;
+        Ok(Answerer::new(vault, who))
+    }
+
     /// Records a refusal that happened before the vault's own checks
     /// (best effort: if the vault cannot be opened there is nowhere to
     /// record it, and the reply already says why).
     fn record_refusal(&mut self, action: AuditAction, origin: Option<&str>, reason: String) {
-        if let Ok((vault, who)) = self.vault() {
-            let _ = vault.record(&AuditEvent {
-                origin: origin.map(str::to_owned),
-                browser: who.browser,
-                extension_id: who.extension_id,
-                reason: Some(reason),
-                ..AuditEvent::new(who.user, action, false)
-            });
+        if let Ok(mut answerer) = self.answerer() {
+            answerer.record_refusal(action, origin, reason);
         }
     }
 }
@@ -259,7 +257,13 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
         RequestBody::ListTokens {
             origin,
             exclude_personal,
-        } => list_tokens(session, origin.as_deref(), scope(exclude_personal)),
+        } => session
+            .answerer()
+            .and_then(|mut a| a.list_tokens(origin.as_deref(), exclude_personal))
+            .map(|reply| ResponseBody::Tokens {
+                user: reply.user,
+                tokens: reply.tokens,
+            }),
         RequestBody::GetCode {
             origin,
             token,
@@ -270,9 +274,13 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
             origin.as_deref(),
             token.as_deref(),
             purpose,
-            scope(exclude_personal),
-        ),
-        RequestBody::RevealSeed { token, purpose } => reveal_seed(session, &token, purpose),
+            exclude_personal,
+        )
+        .map(ResponseBody::Code),
+        RequestBody::RevealSeed { token, purpose } => session
+            .answerer()
+            .and_then(|mut a| a.reveal_seed(&token, purpose))
+            .map(ResponseBody::Seed),
     };
     match body {
         Ok(body) => Response::new(id, body),
@@ -306,144 +314,25 @@ fn hello(settings: Option<&Settings>, user: Option<String>) -> ResponseBody {
     }
 }
 
-/// `exclude_personal` in a request: the user's personal tokens are absent.
-fn scope(exclude_personal: bool) -> Scope {
-    if exclude_personal {
-        Scope::SharedOnly
-    } else {
-        Scope::All
-    }
-}
-
-fn error(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
-    ErrorBody {
-        code,
-        message: message.into(),
-        candidates: Vec::new(),
-        retry_after_ms: None,
-    }
-}
-
-fn info(t: &TokenSummary) -> TokenInfo {
-    TokenInfo {
-        id: t.id.clone(),
-        issuer: t.issuer.clone(),
-        account: t.account.clone(),
-    }
-}
-
-/// Maps the vault's answer to a protocol error.
-fn vault_error(e: VaultError) -> ErrorBody {
-    match e {
-        VaultError::Refused(r) => {
-            let message = r.to_string();
-            match r {
-                Refusal::NoTokenForOrigin { .. } => error(ErrorCode::NoTokenForOrigin, message),
-                Refusal::NotPermitted { .. }
-                | Refusal::NotAdmin { .. }
-                | Refusal::NotOwner { .. }
-                | Refusal::PersonalToken { .. }
-                | Refusal::Policy { .. }
-                | Refusal::UnknownUser { .. } => error(ErrorCode::NotPermitted, message),
-                Refusal::OriginRequired => error(ErrorCode::OriginRequired, message),
-                Refusal::NoSuchToken { .. } => error(ErrorCode::NoSuchToken, message),
-                Refusal::Ambiguous { candidates } => ErrorBody {
-                    code: ErrorCode::AmbiguousToken,
-                    message,
-                    candidates: candidates.iter().map(info).collect(),
-                    retry_after_ms: None,
-                },
-            }
-        }
-        other => error(ErrorCode::VaultUnavailable, other.to_string()),
-    }
-}
-
-fn parse_origin(
-    session: &mut Session,
-    action: AuditAction,
-    origin: Option<&str>,
-) -> Result<Option<Origin>, ErrorBody> {
-    match origin {
-        None => Ok(None),
-        Some(o) => o.parse::<Origin>().map(Some).map_err(|e| {
-            let message = e.to_string();
-            let shown: String = o.chars().take(200).collect();
-            session.record_refusal(action, Some(&shown), format!("bad_origin: {message}"));
-            error(ErrorCode::BadOrigin, message)
-        }),
-    }
-}
-
-fn list_tokens(
-    session: &mut Session,
-    origin: Option<&str>,
-    scope: Scope,
-) -> Result<ResponseBody, ErrorBody> {
-    let origin = parse_origin(session, AuditAction::TokenList, origin)?;
-    let (vault, who) = session.vault()?;
-    let tokens = vault
-        .permitted_tokens(&TokensRequest {
-            user: &who.user,
-            origin: origin.as_ref(),
-            scope,
-        })
-        .map_err(vault_error)?
-        .into_iter()
-        .map(|t| TokenEntry {
-            bound_here: origin
-                .as_ref()
-                .is_some_and(|o| t.summary.bindings.iter().any(|b| b.matches(o))),
-            token: info(&t.summary),
-            sites: t.summary.bindings.iter().map(|b| b.to_string()).collect(),
-            access: t.access,
-            period: t.period,
-            digits: t.digits,
-            personal: t.summary.is_personal(),
-        })
-        .collect();
-    Ok(ResponseBody::Tokens {
-        user: who.user,
-        tokens,
-    })
-}
-
+/// A code, after the host's fill rate limit ([`rate_limit`]).
 fn get_code(
     session: &mut Session,
     origin: Option<&str>,
     token: Option<&str>,
     purpose: CodePurpose,
-    scope: Scope,
-) -> Result<ResponseBody, ErrorBody> {
-    let purpose = match purpose {
-        CodePurpose::Fill => Purpose::Fill,
-        CodePurpose::Copy => Purpose::Copy,
-        CodePurpose::View => Purpose::View,
-    };
-    let origin = parse_origin(session, purpose.action(), origin)?;
-    session.vault()?;
+    exclude_personal: bool,
+) -> Result<CodeReply, ErrorBody> {
+    let purpose = twofill_answer::purpose(purpose);
+    let origin = session.answerer()?.parse_origin(purpose.action(), origin)?;
     // Held until the code's audit record is committed, so that concurrent
     // host processes cannot both pass the limit check.
     let _lock = match (&origin, purpose) {
         (Some(origin), Purpose::Fill) => rate_limit(session, origin)?,
         _ => None,
     };
-    let (vault, who) = session.vault()?;
-    let issued = vault
-        .issue_code(&CodeRequest {
-            who: &who,
-            token,
-            origin: origin.as_ref(),
-            purpose,
-            scope,
-        })
-        .map_err(vault_error)?;
-    Ok(ResponseBody::Code(CodeReply {
-        token: info(&issued.token),
-        code: issued.window.code,
-        valid_from: issued.window.valid_from,
-        valid_until: issued.window.valid_until,
-    }))
+    session
+        .answerer()?
+        .issue_code(origin.as_ref(), token, purpose, exclude_personal)
 }
 
 /// Applies the fill rate limit for `origin`. On `Ok`, the returned lock (if
@@ -484,39 +373,10 @@ fn rate_limit(session: &mut Session, origin: &Origin) -> Result<Option<FillLock>
     }
 }
 
-fn reveal_seed(
-    session: &mut Session,
-    token: &str,
-    purpose: SeedPurpose,
-) -> Result<ResponseBody, ErrorBody> {
-    let action = match purpose {
-        SeedPurpose::Reveal => AuditAction::SeedReveal,
-        SeedPurpose::Qr => AuditAction::SeedQr,
-        SeedPurpose::Export => AuditAction::SeedExport,
-    };
-    let (vault, who) = session.vault()?;
-    let seed = vault
-        .reveal_seed(&who, token, action)
-        .map_err(vault_error)?;
-    let summary = vault
-        .tokens()
-        .map_err(vault_error)?
-        .into_iter()
-        .find(|t| t.id == token);
-    Ok(ResponseBody::Seed(SeedReply {
-        token: TokenInfo {
-            id: token.to_owned(),
-            issuer: summary.as_ref().and_then(|s| s.issuer.clone()),
-            account: seed.account.clone(),
-        },
-        secret: seed.secret.to_base32(),
-        uri: seed.to_uri(),
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use twofill_protocol::{TokenEntry, TokenInfo};
 
     fn entry(i: usize) -> TokenEntry {
         TokenEntry {

@@ -1,0 +1,41 @@
+//! The vault's outcomes as protocol errors.
+
+use twofill_protocol::{ErrorBody, ErrorCode};
+use twofill_vault::{Refusal, VaultError};
+
+use crate::info;
+
+pub fn error(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+    ErrorBody {
+        code,
+        message: message.into(),
+        candidates: Vec::new(),
+        retry_after_ms: None,
+    }
+}
+
+/// Maps the vault's answer to a protocol error: a refusal to its code
+/// (candidates for an ambiguous fill), anything else to `vault_unavailable`.
+pub fn vault_error(e: VaultError) -> ErrorBody {
+    match e {
+        VaultError::Refused(r) => {
+            let message = r.to_string();
+            match r {
+                Refusal::NoTokenForOrigin { .. } => error(ErrorCode::NoTokenForOrigin, message),
+                Refusal::NotPermitted { .. }
+                | Refusal::NotAdmin { .. }
+                | Refusal::NotOwner { .. }
+                | Refusal::PersonalToken { .. }
+                | Refusal::Policy { .. }
+                | Refusal::UnknownUser { .. } => error(ErrorCode::NotPermitted, message),
+                Refusal::OriginRequired => error(ErrorCode::OriginRequired, message),
+                Refusal::NoSuchToken { .. } => error(ErrorCode::NoSuchToken, message),
+                Refusal::Ambiguous { candidates } => ErrorBody {
+                    candidates: candidates.iter().map(info).collect(),
+                    ..error(ErrorCode::AmbiguousToken, message)
+                },
+            }
+        }
+        other => error(ErrorCode::VaultUnavailable, other.to_string()),
+    }
+}
