@@ -5,6 +5,5 @@ mod audit_chain;
 mod open_and_migrate;
 mod permissions;
 mod personal;
-mod postgres_cluster;
 mod postgres_store;
 mod support;

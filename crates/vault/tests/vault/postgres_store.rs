@@ -3,7 +3,7 @@
 //! newer (and leaving it untouched), and writers on several connections
 //! keeping one gap-free audit chain.
 
-use crate::postgres_cluster::{admin_client, fresh_database};
+use twofill_test_postgres::{admin_client, fresh_database};
 use crate::support::{Backend, TempVault, bob_fills, kaspersky_code_only_for_bob, token};
 use twofill_vault::{Access, SCHEMA_VERSION, VaultError};
 

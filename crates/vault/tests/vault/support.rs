@@ -68,7 +68,7 @@ impl TempVault {
     /// A new vault on the running test's store.
     pub fn new() -> TempVault {
         if ON_POSTGRES.with(Cell::get) {
-            TempVault::on(Backend::Postgres(crate::postgres_cluster::fresh_database()))
+            TempVault::on(Backend::Postgres(twofill_test_postgres::fresh_database()))
         } else {
             TempVault::on(Backend::Sqlite)
         }
@@ -108,7 +108,7 @@ impl TempVault {
             Backend::Sqlite => rusqlite::Connection::open(&self.path)
                 .and_then(|c| c.execute_batch(sql))
                 .map_err(|e| e.to_string()),
-            Backend::Postgres(url) => crate::postgres_cluster::admin_client(url)
+            Backend::Postgres(url) => twofill_test_postgres::admin_client(url)
                 .batch_execute(sql)
                 .map_err(|e| e.as_db_error().map_or(e.to_string(), |db| db.to_string())),
         }

@@ -1,4 +1,4 @@
-//! A real PostgreSQL 15 for the tests: one cluster per test process, in a
+//! A real PostgreSQL 15 for twofill's tests (the vault's rules suite, the team server): one cluster per test process, in a
 //! temporary directory on a free 127.0.0.1 port, a fresh database per test.
 //!
 //! PostgreSQL refuses to run as root (and CI runs as root), so as root the
