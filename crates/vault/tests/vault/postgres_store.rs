@@ -3,8 +3,8 @@
 //! newer (and leaving it untouched), and writers on several connections
 //! keeping one gap-free audit chain.
 
-use twofill_test_postgres::{admin_client, fresh_database};
 use crate::support::{Backend, TempVault, bob_fills, kaspersky_code_only_for_bob, token};
+use twofill_test_postgres::{admin_client, fresh_database};
 use twofill_vault::{Access, SCHEMA_VERSION, VaultError};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
