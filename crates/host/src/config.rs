@@ -459,6 +459,50 @@ token = "t"
     }
 
     #[test]
+    fn a_system_server_table_cannot_be_turned_off_or_redirected_by_the_user() {
+        let f = Files::new();
+        let system = f.write(
+            "system.toml",
+            "[server]\nurl = \"https://vault.corp.example:8443\"\n",
+        );
+        let identity = f.dir.path().join("mine");
+        let elsewhere = f.write(
+            "user.toml",
+            &format!(
+                "[server]\nurl = \"https://evil.example\"\nidentity = {:?}\n",
+                identity.display().to_string()
+            ),
+        );
+        let local_only = f.write("local.toml", "vault = \"/tmp/v.sqlite3\"\n");
+        for user in [&elsewhere, &local_only] {
+            let s = f.load(&system, &[("TWOFILL_CONFIG", user)]).unwrap();
+            let target = s.server().unwrap().expect("server mode is forced");
+            assert_eq!(target.url, "https://vault.corp.example:8443");
+            assert_ne!(target.identity, identity, "the user's table does not count");
+        }
+        // A managed host without [server] stays local, whatever the user says.
+        let bare = f.write("bare.toml", "user = \"os\"\n");
+        let s = f.load(&bare, &[("TWOFILL_CONFIG", &elsewhere)]).unwrap();
+        assert_eq!(s.server().unwrap(), None);
+
+        // Unmanaged, the user's own config (TWOFILL_CONFIG, else the default
+        // user config file) chooses.
+        let absent = f.dir.path().join("no-system.toml");
+        let s = f.load(&absent, &[("TWOFILL_CONFIG", &elsewhere)]).unwrap();
+        let target = s.server().unwrap().unwrap();
+        assert_eq!(
+            (target.url.as_str(), target.identity),
+            ("https://evil.example", identity)
+        );
+        let s = load_from(&absent, Some(&elsewhere), |_| None).unwrap();
+        assert_eq!(s.source, ConfigSource::User(elsewhere.clone()));
+        assert!(s.server().unwrap().is_some());
+        let s = load_from(&absent, Some(&f.dir.path().join("none.toml")), |_| None).unwrap();
+        assert_eq!(s.source, ConfigSource::Defaults);
+        assert_eq!(s.server().unwrap(), None);
+    }
+
+    #[test]
     fn a_misspelt_policy_is_an_error_not_a_silent_allow() {
         let f = Files::new();
         for text in [

@@ -592,9 +592,21 @@ mod tests {
     }
 
     fn run(input: &[u8]) -> (ExitCode, Vec<Response>) {
+        run_with(input, None)
+    }
+
+    /// With `settings` (a config the test wrote), as the real extension;
+    /// without, as an unknown one, so nothing reaches the vault of whoever
+    /// runs the tests.
+    fn run_with(input: &[u8], settings: Option<Settings>) -> (ExitCode, Vec<Response>) {
+        let extension_id = match settings {
+            Some(_) => twofill_words::CHROMIUM_EXTENSION_ID,
+            None => "aaaabbbbccccddddeeeeffffgggghhhh",
+        };
         let mut session = Session::new(Caller::Chromium {
-            extension_id: "aaaabbbbccccddddeeeeffffgggghhhh".into(),
+            extension_id: extension_id.into(),
         });
+        session.settings = settings;
         let mut out = Vec::new();
         let code = serve(&mut session, &mut std::io::Cursor::new(input), &mut out);
         let mut replies = Vec::new();
@@ -634,6 +646,60 @@ mod tests {
         let (code, replies) = run(&[1, 0]);
         assert_eq!(code, ExitCode::FAILURE);
         assert_eq!(code_of(&replies[0]), ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn a_system_server_table_means_no_local_vault_is_ever_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = dir.path().join("vault.sqlite3");
+        let system = dir.path().join("host.toml");
+        std::fs::write(
+            &system,
+            format!(
+                "vault = {:?}\n[server]\nurl = \"https://vault.corp.example:8443\"\nidentity = {:?}\n",
+                vault.display().to_string(),
+                dir.path().join("device").display().to_string()
+            ),
+        )
+        .unwrap();
+        let settings = config::load_from(&system, None, |_| None).unwrap();
+        let mut input = Vec::new();
+        for payload in [
+            r#"{"v":1,"id":"h","type":"hello"}"#,
+            r#"{"v":1,"id":"l","type":"list_tokens","origin":"https://my.kaspersky.com"}"#,
+            r#"{"v":1,"id":"c","type":"get_code","origin":"https://my.kaspersky.com"}"#,
+            r#"{"v":1,"id":"s","type":"reveal_seed","token":"0123456789ab"}"#,
+        ] {
+            write_frame(&mut input, payload.as_bytes()).unwrap();
+        }
+        let (code, replies) = run_with(&input, Some(settings));
+        assert_eq!(code, ExitCode::SUCCESS);
+        match &replies[0].body {
+            ResponseBody::Hello {
+                server,
+                user,
+                managed,
+                ..
+            } => {
+                assert_eq!(server.as_deref(), Some("https://vault.corp.example:8443"));
+                assert_eq!((user, *managed), (&None, true));
+            }
+            other => panic!("{other:?}"),
+        }
+        for reply in &replies[1..] {
+            assert_eq!(code_of(reply), ErrorCode::DeviceNotEnrolled, "{reply:?}");
+            let ResponseBody::Error { error } = &reply.body else {
+                unreachable!()
+            };
+            assert!(
+                error
+                    .message
+                    .contains("twofill-host join https://vault.corp.example:8443 --invite"),
+                "{}",
+                error.message
+            );
+        }
+        assert!(!vault.exists(), "no local vault may be created or opened");
     }
 
     /// Only messages that fail before the vault is opened: a unit test must
