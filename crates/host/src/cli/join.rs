@@ -254,3 +254,36 @@ impl Report for Joined {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joining_sets_the_server_and_keeps_the_rest_of_the_users_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twofill").join("host.toml");
+        let url = |u: &str| ServerUrl::parse(u).unwrap();
+        // No config yet: one is created with just the server.
+        write_server_table(&path, &url("https://vault.example:8443")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "[server]\nurl = \"https://vault.example:8443\"\n");
+        // A config of the user's own: comments, other tables and the
+        // identity directory stay; only the URL changes.
+        std::fs::write(
+            &path,
+            "# mine\nuser = \"os\"\n\n[server]\nurl = \"https://old.example\"\nidentity = \"/somewhere\" # kept\n\n[policy]\nallow_seed_reveal = false\n",
+        )
+        .unwrap();
+        write_server_table(&path, &url("https://vault.example")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "# mine\nuser = \"os\"\n\n[server]\nurl = \"https://vault.example\"\nidentity = \"/somewhere\" # kept\n\n[policy]\nallow_seed_reveal = false\n"
+        );
+        // A config that is not TOML is refused, and left as it was.
+        std::fs::write(&path, "[server\n").unwrap();
+        assert!(write_server_table(&path, &url("https://vault.example")).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[server\n");
+    }
+}
