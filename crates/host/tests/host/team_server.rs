@@ -145,15 +145,17 @@ impl Drop for TeamServer {
 }
 
 /// A teammate's laptop: its own HOME (data and config under it), no
-/// TWOFILL_CONFIG or TWOFILL_VAULT, no keyring.
+/// TWOFILL_CONFIG or TWOFILL_VAULT, and no keyring unless asked for.
 struct Laptop {
     home: tempfile::TempDir,
+    keyring: bool,
 }
 
 impl Laptop {
     fn new() -> Laptop {
         Laptop {
             home: tempfile::tempdir().unwrap(),
+            keyring: false,
         }
     }
 
@@ -168,8 +170,10 @@ impl Laptop {
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env_remove("TWOFILL_CONFIG")
-            .env_remove("TWOFILL_VAULT")
-            .env("TWOFILL_NO_KEYRING", "1");
+            .env_remove("TWOFILL_VAULT");
+        if !self.keyring {
+            c.env("TWOFILL_NO_KEYRING", "1");
+        }
         c
     }
 
@@ -228,6 +232,50 @@ impl Laptop {
         walk(self.home.path(), &mut files);
         files
     }
+}
+
+#[test]
+#[ignore = "needs an unlocked Secret Service; `cargo xtask test` runs it under dbus-run-session"]
+fn join_keeps_the_device_key_in_the_os_keyring() {
+    let server = TeamServer::start();
+    server.kaspersky_for_bob();
+    let mut laptop = Laptop::new();
+    laptop.keyring = true;
+    let joined = laptop.join(&server, &server.invite("bob"));
+    assert_eq!(joined["in_keyring"], true, "{joined}");
+    let files = laptop.files();
+    assert!(
+        !files.iter().any(|f| f.ends_with("device.kek")),
+        "with a usable keyring no key file is written: {files:?}"
+    );
+    let mut host = laptop.launch();
+    assert_oathtool_code(&host.ask(get_code("k", KASPERSKY)));
+    host.finish();
+    // Without the keyring the sealed key is of no use.
+    laptop.keyring = false;
+    let mut host = laptop
+        .command()
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .arg(EXTENSION_ORIGIN.as_str())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = host.stdout.take().unwrap();
+    {
+        use std::io::Write;
+        let stdin = host.stdin.as_mut().unwrap();
+        let frame = get_code("n", KASPERSKY).to_string();
+        stdin
+            .write_all(&(frame.len() as u32).to_ne_bytes())
+            .unwrap();
+        stdin.write_all(frame.as_bytes()).unwrap();
+    }
+    let reply = read_reply(&mut stdout).unwrap();
+    assert_eq!(error_code(&reply), "device_not_enrolled", "{reply}");
+    drop(host.stdin.take());
+    host.wait().unwrap();
 }
 
 fn error_code(reply: &Value) -> &str {
