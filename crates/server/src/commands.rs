@@ -159,17 +159,11 @@ fn init(
 }
 
 fn opener(state: &State, keys: &KeyOverrides) -> Result<Opener> {
-    let r = state.config.rate_limit;
     Ok(Opener {
         database: state.database()?,
         protection: state.protection(keys)?,
         policy: state.policy(),
-        rate_limit: twofill_vault::RateLimit {
-            codes: r.codes,
-            window_seconds: r.window_seconds,
-            burst: r.burst,
-            burst_seconds: r.burst_seconds,
-        },
+        rate_limit: state.config.rate_limit,
     })
 }
 

@@ -115,6 +115,12 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// Hands the vault its fill limit (counted in the vault's own write
+/// transaction, so it holds across replicas).
+// TODO(vault-enroll part B): `vault.set_rate_limit(RateLimit { .. })` once
+// the vault has it; until then the server does not limit fills.
+pub fn apply_rate_limit(_vault: &mut Vault, _limit: RateLimitConfig) {}
+
 /// What a client may cost the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -23,14 +23,14 @@ pub struct Opener {
     pub database: Database,
     pub protection: Protection,
     pub policy: Policy,
-    pub rate_limit: twofill_vault::RateLimit,
+    pub rate_limit: crate::config::RateLimitConfig,
 }
 
 impl Opener {
     pub fn open(&self) -> twofill_vault::Result<Vault> {
         let mut vault = self.database.open(&self.protection)?;
         vault.set_policy(self.policy);
-        vault.set_rate_limit(self.rate_limit);
+        crate::config::apply_rate_limit(&mut vault, self.rate_limit);
         Ok(vault)
     }
 }

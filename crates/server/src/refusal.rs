@@ -14,6 +14,13 @@ pub fn vault_failure(e: VaultError) -> ApiError {
         VaultError::Refused(_) => ApiError::from_body(twofill_answer::vault_error(e)),
         VaultError::BadName(_) => ApiError::new(ErrorCode::BadRequest, message),
         VaultError::NoSuchToken(_) => ApiError::new(ErrorCode::NoSuchToken, message),
+        VaultError::NoSuchDevice(_) => {
+            ApiError::new(ErrorCode::BadRequest, message).with_status(hyper::StatusCode::NOT_FOUND)
+        }
+        VaultError::AlreadyRevoked { .. } => {
+            ApiError::new(ErrorCode::BadRequest, message).with_status(hyper::StatusCode::CONFLICT)
+        }
+        VaultError::Invalid(_) => ApiError::new(ErrorCode::BadRequest, message),
         VaultError::NoSuchUser(_) | VaultError::NoSuchGroup(_) => {
             ApiError::new(ErrorCode::BadRequest, message)
         }
