@@ -6,6 +6,7 @@ const RULES: &[(&str, &str)] = &[
     ("admin.rs", include_str!("admin.rs")),
     ("audit.rs", include_str!("audit.rs")),
     ("binding.rs", include_str!("binding.rs")),
+    ("enrollment.rs", include_str!("enrollment.rs")),
     ("error.rs", include_str!("error.rs")),
     ("issue.rs", include_str!("issue.rs")),
     ("listing.rs", include_str!("listing.rs")),

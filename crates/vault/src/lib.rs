@@ -20,14 +20,17 @@
 //! - the organization's [`Policy`] (set by the host from its config) can
 //!   forbid personal tokens and seed reveals for everybody;
 //! - every admin change requires an admin and is audited in the same
-//!   transaction; refusals are audited too.
+//!   transaction; refusals are audited too;
+//! - a device (a teammate's laptop on a team server) is enrolled only by
+//!   redeeming an unused, unexpired invite, once; a revoked device gets
+//!   nothing ([`Vault::authenticate_device`]).
 //!
 //! A file that is not a twofill vault, is damaged, or comes from a newer
 //! version is reported and left byte-for-byte untouched.
 //!
 //! Where each rule lives: `permission` (a user's level
 //! on a token, personal-token ownership, scope and policy on it, the
-//! first-admin bootstrap), `issue` (choosing a token by binding, codes and
+//! first-admin bootstrap), `enrollment` (invites and devices), `issue` (choosing a token by binding, codes and
 //! seed reveals; the only module that opens a sealed seed), `admin` (admin
 //! changes, each checked and recorded in its transaction), `listing`
 //! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
@@ -39,6 +42,7 @@
 mod admin;
 pub mod audit;
 pub mod binding;
+mod enrollment;
 mod error;
 #[cfg(test)]
 mod invariants;
@@ -54,10 +58,11 @@ use twofill_seal::{DataKey, Protection};
 
 pub use audit::{AuditEvent, AuditRecord, ChainReport};
 pub use binding::{Origin, SiteBinding, SiteError};
-pub use error::{Refusal, Result, VaultError};
+pub use error::{InviteProblem, Refusal, Result, VaultError};
 pub use model::{
-    Access, CodeRequest, GroupInfo, IssuedCode, PermittedToken, Policy, Purpose, Requester, Scope,
-    TokenDetails, TokenSummary, TokensRequest, UserInfo,
+    Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
+    PermittedToken, Policy, Purpose, Requester, Scope, TokenDetails, TokenSummary, TokensRequest,
+    UserInfo,
 };
 pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::AuditAction;
