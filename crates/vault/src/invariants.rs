@@ -12,6 +12,7 @@ const RULES: &[(&str, &str)] = &[
     ("listing.rs", include_str!("listing.rs")),
     ("model.rs", include_str!("model.rs")),
     ("permission.rs", include_str!("permission.rs")),
+    ("rate_limit.rs", include_str!("rate_limit.rs")),
 ];
 const STORE: &[(&str, &str)] = &[
     ("store/mod.rs", include_str!("store/mod.rs")),

@@ -169,7 +169,6 @@ pub(crate) trait StoreRead {
     fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
     /// Times (ms), newest first, of the successful records of `action` for
     /// `user` on `origin` at or after `since_ms`; at most `max` of them.
-    #[allow(dead_code)] // the rate limit's count, next
     fn recent_successes(
         &self,
         action: &str,

@@ -7,4 +7,5 @@ mod open_and_migrate;
 mod permissions;
 mod personal;
 mod postgres_store;
+mod rate_limit;
 mod support;
