@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use twofill_seal::Protection;
-use twofill_vault::{Policy, Vault};
+use twofill_vault::{Policy, RateLimit, Vault};
 
 pub const CONFIG_FILE: &str = "server.toml";
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -94,7 +94,9 @@ impl From<PolicyConfig> for Policy {
     }
 }
 
-/// Code fills per user and origin (the host's defaults); 0 turns a limit off.
+/// Code fills per user and origin (the host's defaults), counted by the
+/// vault inside its write transaction, so the limit holds across replicas;
+/// 0 turns a limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
@@ -115,11 +117,16 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// Hands the vault its fill limit (counted in the vault's own write
-/// transaction, so it holds across replicas).
-// TODO(vault-enroll part B): `vault.set_rate_limit(RateLimit { .. })` once
-// the vault has it; until then the server does not limit fills.
-pub fn apply_rate_limit(_vault: &mut Vault, _limit: RateLimitConfig) {}
+impl From<RateLimitConfig> for RateLimit {
+    fn from(r: RateLimitConfig) -> RateLimit {
+        RateLimit {
+            codes: r.codes,
+            window_seconds: r.window_seconds,
+            burst: r.burst,
+            burst_seconds: r.burst_seconds,
+        }
+    }
+}
 
 /// What a client may cost the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

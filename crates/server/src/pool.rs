@@ -30,7 +30,7 @@ impl Opener {
     pub fn open(&self) -> twofill_vault::Result<Vault> {
         let mut vault = self.database.open(&self.protection)?;
         vault.set_policy(self.policy);
-        crate::config::apply_rate_limit(&mut vault, self.rate_limit);
+        vault.set_rate_limit(self.rate_limit.into());
         Ok(vault)
     }
 }

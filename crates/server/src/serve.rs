@@ -106,9 +106,10 @@ async fn connection(
         .header_read_timeout(header_read)
         .serve_connection(TokioIo::new(tls), service)
         .await;
-    if let Err(e) = served {
-        if !e.is_timeout() && !e.is_incomplete_message() {
-            eprintln!("twofill-server: connection from {addr}: {e}");
-        }
+    if let Err(e) = served
+        && !e.is_timeout()
+        && !e.is_incomplete_message()
+    {
+        eprintln!("twofill-server: connection from {addr}: {e}");
     }
 }
