@@ -1,4 +1,5 @@
-//! Team server mode against the real `twofill-server` (SQLite store): a
+//! Team server mode against the real `twofill-server` (its SQLite store,
+//! and PostgreSQL for the main path): a
 //! laptop joins with an invite, then the browser-launched host gets its
 //! codes over mutual TLS; wrong pins, revocation, a dead server and a
 //! server in the middle each get their own answer; and a scan of every
@@ -6,8 +7,8 @@
 //!
 //! The server binary is the workspace's own (`cargo build -p
 //! twofill-server`; `cargo test --workspace` builds it). Tokens are enrolled
-//! on the server machine the way an admin there does: `twofill-host token
-//! add` on the server's vault with the server's key file.
+//! on the server machine as its operator can: on the server's vault, with
+//! the server's key file.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -15,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
+use twofill_otp::Token;
+use twofill_seal::Protection;
 use twofill_team_api::Invite;
+use twofill_vault::Vault;
 use twofill_words::Access;
 
 use crate::support::*;
@@ -39,19 +43,39 @@ struct TeamServer {
     dir: tempfile::TempDir,
     child: Option<Child>,
     addr: SocketAddr,
+    /// `sqlite:PATH` or a PostgreSQL URL.
+    database: String,
 }
 
 impl TeamServer {
+    /// On the embedded default, SQLite.
     fn start() -> TeamServer {
+        TeamServer::start_on(None)
+    }
+
+    /// On `database` (`None`: the default SQLite vault in the state dir).
+    fn start_on(database: Option<String>) -> TeamServer {
         let dir = tempfile::tempdir().unwrap();
+        let database = database
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("state/vault.db").display()));
         let server = TeamServer {
             dir,
             child: None,
             addr: "127.0.0.1:0".parse().unwrap(),
+            database,
         };
-        server.ok(&["init"]);
+        server.ok(&["init", "--database", &server.database]);
         server.ok(&["admin", "add", "alice"]);
         server.serve("127.0.0.1:0")
+    }
+
+    /// The server's vault, opened as the server opens it.
+    fn vault(&self) -> Vault {
+        let protection = Protection::KeyFile(self.state().join("data.key"));
+        match self.database.strip_prefix("sqlite:") {
+            Some(path) => Vault::open(Path::new(path), &protection).unwrap(),
+            None => Vault::open_postgres(&self.database, &protection).unwrap(),
+        }
     }
 
     fn state(&self) -> PathBuf {
@@ -116,7 +140,8 @@ impl TeamServer {
             .to_owned()
     }
 
-    /// The server machine's admin, on the server's own vault.
+    /// The server machine's admin with `twofill-host` on the server's own
+    /// (SQLite) vault.
     fn admin(&self) -> Env {
         let env = Env::new();
         let state = self.state();
@@ -134,7 +159,20 @@ impl TeamServer {
 
     /// The Kaspersky token enrolled by alice, code-only for bob.
     fn kaspersky_for_bob(&self) -> String {
-        bob_code_only(&self.admin(), SEED)
+        let mut vault = self.vault();
+        let token = Token::from_uri(&format!(
+            "otpauth://totp/Kaspersky:team@example.com?secret={SEED}&issuer=Kaspersky"
+        ))
+        .unwrap();
+        let id = vault
+            .add_token("alice", &token, &[KASPERSKY.parse().unwrap()])
+            .unwrap();
+        vault.add_group("alice", "ops").unwrap();
+        vault.add_member("alice", "ops", "bob").unwrap();
+        vault
+            .set_grant("alice", &id, "ops", Access::CodeOnly)
+            .unwrap();
+        id
     }
 }
 
@@ -292,6 +330,44 @@ fn assert_oathtool_code(reply: &Value) {
 #[test]
 fn a_joined_device_gets_oathtool_codes_and_never_the_seed() {
     let server = TeamServer::start();
+    joined_device_gets_codes(&server);
+    // The server recorded all of it, with the browser's origin and the
+    // extension that asked.
+    let audit = server.admin().audit("alice");
+    let fill = audit
+        .iter()
+        .find(|r| r["url"]["original"] == KASPERSKY && r["event"]["outcome"] == "success")
+        .unwrap_or_else(|| panic!("no fill on record: {audit:?}"));
+    assert_eq!(fill["user"]["name"], "bob", "{fill}");
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(
+        text.contains(twofill_words::CHROMIUM_EXTENSION_ID),
+        "{text}"
+    );
+}
+
+#[test]
+fn on_postgresql_too_a_device_gets_codes_until_it_is_revoked() {
+    let server = TeamServer::start_on(Some(twofill_test_postgres::fresh_database()));
+    joined_device_gets_codes(&server);
+    let laptop_reply = {
+        let laptop = Laptop {
+            home: tempfile::tempdir().unwrap(),
+            keyring: false,
+        };
+        // A second laptop of bob's is unaffected by the first one's revocation.
+        laptop.join(&server, &server.invite("bob"));
+        let mut host = laptop.launch();
+        let reply = host.ask(get_code("other", KASPERSKY));
+        host.finish();
+        reply
+    };
+    assert_oathtool_code(&laptop_reply);
+}
+
+/// Bob's laptop joins, lists, fills and is refused the seed; returns the
+/// device id.
+fn joined_device_gets_codes(server: &TeamServer) -> String {
     let token = server.kaspersky_for_bob();
     let laptop = Laptop::new();
     let joined = laptop.join(&server, &server.invite("bob"));
@@ -318,21 +394,13 @@ fn a_joined_device_gets_oathtool_codes_and_never_the_seed() {
     // …and code-only is code-only.
     let seed = host.ask(json!({"v": 1, "id": "s", "type": "reveal_seed", "token": token}));
     assert_eq!(error_code(&seed), "not_permitted", "{seed}");
+    // The same host, revoked between two requests.
+    let device = joined["device"]["id"].as_str().unwrap().to_owned();
+    server.ok(&["revoke", &device]);
+    let revoked = host.ask(get_code("r", KASPERSKY));
+    assert_eq!(error_code(&revoked), "device_revoked", "{revoked}");
     assert!(host.finish().success());
-
-    // The server recorded all of it, with the browser's origin and the
-    // extension that asked.
-    let audit = server.admin().audit("alice");
-    let fill = audit
-        .iter()
-        .find(|r| r["url"]["original"] == KASPERSKY && r["event"]["outcome"] == "success")
-        .unwrap_or_else(|| panic!("no fill on record: {audit:?}"));
-    assert_eq!(fill["user"]["name"], "bob", "{fill}");
-    let text = serde_json::to_string(&audit).unwrap();
-    assert!(
-        text.contains(twofill_words::CHROMIUM_EXTENSION_ID),
-        "{text}"
-    );
+    device
 }
 
 #[test]
@@ -421,6 +489,7 @@ fn a_dead_server_or_one_in_the_middle_is_server_unreachable() {
             dir: tempfile::tempdir().unwrap(),
             child: None,
             addr: server.addr,
+            database: String::new(),
         };
         other.ok(&["init"]);
         other.serve(&addr)
