@@ -370,7 +370,7 @@ fn on_postgresql_too_a_device_gets_codes_until_it_is_revoked() {
 fn joined_device_gets_codes(server: &TeamServer) -> String {
     let token = server.kaspersky_for_bob();
     let laptop = Laptop::new();
-    let joined = laptop.join(&server, &server.invite("bob"));
+    let joined = laptop.join(server, &server.invite("bob"));
     assert_eq!(joined["user"], "bob");
     assert_eq!(joined["device"]["name"], "bob-laptop");
     assert_eq!(joined["in_keyring"], false);
