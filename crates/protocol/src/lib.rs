@@ -718,6 +718,22 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // A host in team server mode names its server.
+        let team: Response = serde_json::from_str(
+            r#"{"v":1,"id":"h","type":"hello","host_version":"0.2.0","protocol":1,"server":"https://vault.example:8443"}"#,
+        )
+        .unwrap();
+        match &team.body {
+            ResponseBody::Hello { server, .. } => {
+                assert_eq!(server.as_deref(), Some("https://vault.example:8443"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            serde_json::to_string(&team)
+                .unwrap()
+                .contains(r#""server":"https://vault.example:8443""#)
+        );
         // A policy naming only one rule leaves the other at its default.
         let partial: HostPolicy = serde_json::from_str(r#"{"allow_seed_reveal":false}"#).unwrap();
         assert!(partial.allow_personal_tokens);
