@@ -587,3 +587,37 @@ fn a_team_laptop_keeps_no_seed_after_a_session() {
         assert!(!is_sqlite(file), "{} is a vault", file.display());
     }
 }
+
+#[test]
+fn a_server_that_never_answers_costs_the_browser_at_most_the_request_timeout() {
+    let mut server = TeamServer::start();
+    let laptop = Laptop::new();
+    laptop.join(&server, &server.invite("bob"));
+    server.stop();
+    // Something at the server's address that accepts and then says nothing.
+    let silent = std::net::TcpListener::bind(server.addr).unwrap();
+    let held = std::thread::spawn(move || {
+        let (mut conn, _) = silent.accept().unwrap();
+        // Read (the TLS hello) and never answer, until the host gives up.
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut conn, &mut sink);
+    });
+    let mut host = laptop.launch();
+    let started = std::time::Instant::now();
+    let reply = host.ask(get_code("slow", KASPERSKY));
+    let waited = started.elapsed();
+    assert_eq!(error_code(&reply), "server_unreachable", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 10 s"),
+        "{reply}"
+    );
+    assert!(
+        waited >= std::time::Duration::from_secs(9) && waited < std::time::Duration::from_secs(14),
+        "{waited:?}"
+    );
+    host.finish();
+    held.join().unwrap();
+}
