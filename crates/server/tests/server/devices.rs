@@ -138,6 +138,9 @@ fn admins_invite_list_and_revoke_over_the_api_and_others_cannot(backend: Backend
 fn no_certificate_or_a_foreign_one_gets_nothing() {
     let state = ServerState::new(Backend::Sqlite);
     let server = state.serve();
+    // With devices enrolled, none of them is anyone's fallback.
+    let _ = server.device(&state, "alice");
+    let _ = server.device(&state, "bob");
     let anonymous = server.anonymous();
     assert_eq!(anonymous.get(CA_PATH).status, 200);
     for reply in [

@@ -155,8 +155,13 @@ fn slow_clients_are_dropped_on_time_while_others_are_served() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let text = String::from_utf8_lossy(&body);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // Closed by the server (end of stream), not our read timeout.
     let mut byte = [0u8; 1];
-    assert_eq!(silent.read(&mut byte).unwrap_or(0), 0);
+    match silent.read(&mut byte) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("a connection that never started TLS was kept: {other:?}"),
+    }
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
 }

@@ -4,4 +4,5 @@
 mod codes;
 mod devices;
 mod hostile;
+mod outage;
 mod support;
