@@ -621,3 +621,23 @@ fn a_server_that_never_answers_costs_the_browser_at_most_the_request_timeout() {
     host.finish();
     held.join().unwrap();
 }
+
+#[test]
+fn a_used_invite_is_refused_with_the_servers_reason_and_nothing_is_written() {
+    let server = TeamServer::start();
+    let invite = server.invite("bob");
+    Laptop::new().join(&server, &invite);
+    let second = Laptop::new();
+    let out = second.cli(&["join", &server.url(), "--invite", &invite]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invite_invalid") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert_eq!(second.files(), Vec::<PathBuf>::new());
+    // Not an invite at all: refused before anything is asked.
+    let out = second.cli(&["join", &server.url(), "--invite", "tf1.nope"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ask for a new one"), "{err}");
+}
