@@ -10,6 +10,7 @@ mod config;
 mod identity;
 mod ratelimit;
 mod serve;
+mod server;
 
 use std::process::ExitCode;
 

@@ -150,6 +150,10 @@ pub enum ResponseBody {
         /// The organization policy the host enforces.
         #[serde(default)]
         policy: HostPolicy,
+        /// Team server mode: the server the host asks for codes (its URL);
+        /// `None` when the host answers from a local vault.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
     },
     Tokens {
         user: String,
@@ -683,6 +687,7 @@ mod tests {
                     allow_personal_tokens: false,
                     allow_seed_reveal: true,
                 },
+                server: None,
             },
         );
         let json = serde_json::to_string(&reply).unwrap();
@@ -702,15 +707,33 @@ mod tests {
                 managed,
                 audit_sinks,
                 policy,
+                server,
                 ..
             } => {
                 assert!(!managed);
                 assert!(audit_sinks.is_empty());
                 assert_eq!(policy, HostPolicy::default());
                 assert!(policy.allow_personal_tokens && policy.allow_seed_reveal);
+                assert_eq!(server, None, "older hosts answer from a local vault");
             }
             other => panic!("{other:?}"),
         }
+        // A host in team server mode names its server.
+        let team: Response = serde_json::from_str(
+            r#"{"v":1,"id":"h","type":"hello","host_version":"0.2.0","protocol":1,"server":"https://vault.example:8443"}"#,
+        )
+        .unwrap();
+        match &team.body {
+            ResponseBody::Hello { server, .. } => {
+                assert_eq!(server.as_deref(), Some("https://vault.example:8443"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            serde_json::to_string(&team)
+                .unwrap()
+                .contains(r#""server":"https://vault.example:8443""#)
+        );
         // A policy naming only one rule leaves the other at its default.
         let partial: HostPolicy = serde_json::from_str(r#"{"allow_seed_reveal":false}"#).unwrap();
         assert!(partial.allow_personal_tokens);

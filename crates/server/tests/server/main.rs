@@ -1,0 +1,8 @@
+//! The team server's tests: the real `twofill-server` binary, real mutual
+//! TLS, SQLite and a real PostgreSQL, codes checked against oathtool.
+
+mod codes;
+mod devices;
+mod hostile;
+mod outage;
+mod support;

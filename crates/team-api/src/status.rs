@@ -1,0 +1,24 @@
+//! The HTTP status each error code travels with, so both sides agree.
+
+use twofill_protocol::ErrorCode;
+
+/// The status of a reply carrying `code` (the body is an
+/// [`crate::ErrorReply`] whatever the status).
+pub fn http_status(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::BadJson
+        | ErrorCode::BadRequest
+        | ErrorCode::UnsupportedVersion
+        | ErrorCode::BadOrigin
+        | ErrorCode::OriginRequired => 400,
+        ErrorCode::DeviceNotEnrolled | ErrorCode::DeviceRevoked => 401,
+        ErrorCode::NotPermitted | ErrorCode::CallerNotAllowed | ErrorCode::InviteInvalid => 403,
+        ErrorCode::NoSuchToken | ErrorCode::NoTokenForOrigin | ErrorCode::UnknownType => 404,
+        ErrorCode::AmbiguousToken => 409,
+        ErrorCode::PayloadTooLarge | ErrorCode::FrameTooLarge => 413,
+        ErrorCode::RateLimited => 429,
+        ErrorCode::Internal => 500,
+        ErrorCode::ServerUnreachable => 502,
+        ErrorCode::VaultUnavailable => 503,
+    }
+}
