@@ -2,6 +2,7 @@
 //! TLS, SQLite and a real PostgreSQL, codes checked against oathtool.
 
 mod codes;
+mod concurrency;
 mod devices;
 mod hostile;
 mod outage;
