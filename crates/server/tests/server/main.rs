@@ -5,5 +5,6 @@ mod codes;
 mod concurrency;
 mod devices;
 mod hostile;
+mod keys;
 mod outage;
 mod support;
