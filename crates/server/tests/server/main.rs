@@ -7,4 +7,5 @@ mod devices;
 mod hostile;
 mod keys;
 mod outage;
+mod replicas;
 mod support;
