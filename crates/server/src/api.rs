@@ -109,55 +109,21 @@ async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<
     }
     let query = request.uri().query().map(str::to_owned);
     match endpoint {
-        Endpoint::Ca => Ok(pem(app.ca.pem())),
-        Endpoint::Devices => crate::admin_api::devices(&app, peer, query.as_deref()).await,
-        Endpoint::Join => {
-            crate::join::join(&app, &read_body(request, app.limits.request()).await?).await
-        }
-        Endpoint::WhoAmI => {
-            whoami(
-                &app,
-                peer,
-                decode(&read_body(request, app.limits.request()).await?)?,
-            )
-            .await
-        }
-        Endpoint::Tokens => {
-            tokens(
-                &app,
-                peer,
-                decode(&read_body(request, app.limits.request()).await?)?,
-            )
-            .await
-        }
-        Endpoint::Code => {
-            code(
-                &app,
-                peer,
-                decode(&read_body(request, app.limits.request()).await?)?,
-            )
-            .await
-        }
-        Endpoint::Seed => {
-            seed(
-                &app,
-                peer,
-                decode(&read_body(request, app.limits.request()).await?)?,
-            )
-            .await
-        }
-        Endpoint::Invites => {
-            crate::admin_api::invite(
-                &app,
-                peer,
-                decode(&read_body(request, app.limits.request()).await?)?,
-            )
-            .await
-        }
-        Endpoint::Revoke(id) => {
-            read_body(request, app.limits.request()).await?;
-            crate::admin_api::revoke(&app, peer, id).await
-        }
+        Endpoint::Ca => return Ok(pem(app.ca.pem())),
+        Endpoint::Devices => return crate::admin_api::devices(&app, peer, query.as_deref()).await,
+        _ => {}
+    }
+    // Every other endpoint is a POST with a JSON body.
+    let body = read_body(request, app.limits.request()).await?;
+    match endpoint {
+        Endpoint::Ca | Endpoint::Devices => unreachable!("answered above"),
+        Endpoint::Join => crate::join::join(&app, &body).await,
+        Endpoint::WhoAmI => whoami(&app, peer, decode(&body)?).await,
+        Endpoint::Tokens => tokens(&app, peer, decode(&body)?).await,
+        Endpoint::Code => code(&app, peer, decode(&body)?).await,
+        Endpoint::Seed => seed(&app, peer, decode(&body)?).await,
+        Endpoint::Invites => crate::admin_api::invite(&app, peer, decode(&body)?).await,
+        Endpoint::Revoke(id) => crate::admin_api::revoke(&app, peer, id).await,
     }
 }
 
