@@ -173,3 +173,119 @@ fn validity(params: &mut CertificateParams, lifetime: Duration) {
     serial[0] &= 0x7f; // positive
     params.serial_number = Some(SerialNumber::from_slice(&serial));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::parse_x509_certificate;
+
+    fn csr_asking_for_too_much(key: &KeyPair) -> String {
+        let mut params = CertificateParams::new(vec!["vault.example".to_owned()]).unwrap();
+        params.distinguished_name = name("alice-admin");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.serialize_request(key).unwrap().pem().unwrap()
+    }
+
+    #[test]
+    fn a_device_certificate_carries_only_what_the_server_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(dir.path()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(CA_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(
+            Ca::create(dir.path()).is_err(),
+            "a second CA would replace the pinned one"
+        );
+
+        let device_key = KeyPair::generate().unwrap();
+        let signed = ca
+            .sign_device(
+                &csr_asking_for_too_much(&device_key),
+                "dev-0123456789abcdef",
+            )
+            .unwrap();
+        let der = CertificateDer::from_pem_slice(signed.pem.as_bytes()).unwrap();
+        assert_eq!(signed.sha256, <[u8; 32]>::from(Sha256::digest(&der)));
+        let (_, cert) = parse_x509_certificate(&der).unwrap();
+        let (_, ca_cert) = parse_x509_certificate(ca.der()).unwrap();
+        cert.verify_signature(Some(ca_cert.public_key())).unwrap();
+        assert_eq!(cert.issuer(), ca_cert.subject());
+        let cn: Vec<_> = cert
+            .subject()
+            .iter_common_name()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(cn, ["dev-0123456789abcdef"]);
+        assert_eq!(
+            cert.public_key().subject_public_key.data.as_ref(),
+            device_key.public_key_raw()
+        );
+        assert!(cert.subject_alternative_name().unwrap().is_none());
+        assert!(!cert.is_ca());
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.client_auth && !eku.server_auth && !eku.any);
+        let days = (cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp())
+            / 86400;
+        assert!((365..=366).contains(&days), "{days}");
+    }
+
+    #[test]
+    fn a_bad_csr_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(dir.path()).unwrap();
+        let good = csr_asking_for_too_much(&KeyPair::generate().unwrap());
+        // One character of the signed request changed: it no longer parses,
+        // or its signature no longer holds.
+        let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+        let middle = lines.len() / 2;
+        let flipped: String = lines[middle]
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 10 {
+                    if c == 'A' { 'B' } else { 'A' }
+                } else {
+                    c
+                }
+            })
+            .collect();
+        lines[middle] = flipped;
+        let tampered = lines.join("\n");
+        for bad in ["", "not pem", tampered.as_str()] {
+            let CsrRefused(message) = ca.sign_device(bad, "dev-1").err().unwrap();
+            assert!(message.contains("twofill-host join"), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_server_certificate_names_every_hostname_and_localhost() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::create(dir.path()).unwrap();
+        let (chain, _) = ca.server_identity(&["vault.example".to_owned()]).unwrap();
+        let (_, cert) = parse_x509_certificate(&chain[0]).unwrap();
+        let names: Vec<String> = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        for expected in [
+            "DNSName(vault.example)",
+            "DNSName(localhost)",
+            "IPAddress(7f:00:00:01)",
+        ] {
+            assert!(names.iter().any(|n| n == expected), "{names:?}");
+        }
+    }
+}

@@ -15,7 +15,7 @@ use crate::config::{
     SQLITE_FILE, ServerConfig, State, write_private,
 };
 use crate::pool::{Opener, VaultPool};
-use crate::{AdminCommand, App, Cli, Command};
+use crate::{AdminCommand, App, AuditCommand, Cli, Command};
 
 pub fn run(cli: Cli) -> Result<()> {
     let Some(dir) = cli.state.clone() else {
@@ -85,6 +85,10 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Audit { command } => {
+            let vault = open(&State::load(&dir)?, &keys)?;
+            audit(&vault, command)
+        }
         Command::Revoke { id, by } => {
             let mut vault = open(&State::load(&dir)?, &keys)?;
             let actor = actor(&vault, by)?;
@@ -93,6 +97,40 @@ pub fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| hint_by(e, "revoke ID --by ADMIN"))?;
             println!("revoked {} ({}, {})", d.id, d.user, d.name);
             Ok(())
+        }
+    }
+}
+
+fn audit(vault: &Vault, command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Tail { lines } => {
+            let after = (vault.audit_head_seq()? - lines.max(0)).max(0);
+            for r in vault.audit_records(after, lines.max(0))? {
+                let e = &r.event;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    r.seq,
+                    rfc3339(r.time_ms),
+                    e.user,
+                    e.action.as_str(),
+                    if e.success { "ok" } else { "refused" },
+                    e.token_label.as_deref().unwrap_or("-"),
+                    e.origin.as_deref().unwrap_or("-"),
+                    e.reason.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        AuditCommand::Verify => {
+            let report = vault.verify_audit(None)?;
+            match report.problem {
+                None => {
+                    println!("audit log OK: {} records", report.records);
+                    println!("anchor: {}:{}", report.head_seq, report.head_mac);
+                    Ok(())
+                }
+                Some(p) => bail!("audit log TAMPERED at record {}: {}", p.seq, p.what),
+            }
         }
     }
 }

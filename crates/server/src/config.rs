@@ -137,7 +137,8 @@ pub struct Limits {
     /// A request whose headers have not all arrived in this time is dropped
     /// (also the keep-alive idle time).
     pub header_read_ms: u64,
-    /// Reading a request's body and answering it, at most.
+    /// A request's body must have arrived within this (else 408); its
+    /// whole answer gets twice this (else 503, as for a database outage).
     pub request_ms: u64,
     /// Open connections at most; more are closed at once.
     pub max_connections: usize,

@@ -2,6 +2,8 @@
 //! types, replies, and errors that are always an [`ErrorReply`] saying what
 //! to do (internals go to stderr, never to the client).
 
+use std::time::Duration;
+
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
@@ -123,8 +125,9 @@ pub fn pem(text: &str) -> Reply {
 }
 
 /// The request's body, refused with 413 as soon as it is known to exceed
-/// [`MAX_BODY_BYTES`] (from `Content-Length`, or while reading a chunked one).
-pub async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
+/// [`MAX_BODY_BYTES`] (from `Content-Length`, or while reading a chunked
+/// one), and with 408 when it has not all arrived within `limit`.
+pub async fn read_body(request: Request<Incoming>, limit: Duration) -> Result<Bytes, ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -133,10 +136,22 @@ pub async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(ApiError::too_large());
     }
-    match Limited::new(request.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
+    let collecting = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
+    let Ok(collected) = tokio::time::timeout(limit, collecting).await else {
+        return Err(ApiError {
+            close: true,
+            ..ApiError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "the request body did not arrive within the server's limit of {} ms; \
+                     send the whole request at once, and try again",
+                    limit.as_millis()
+                ),
+            )
+            .with_status(StatusCode::REQUEST_TIMEOUT)
+        });
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
         Err(_) => Err(ApiError {

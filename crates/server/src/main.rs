@@ -97,6 +97,11 @@ enum Command {
         #[arg(long)]
         user: Option<String>,
     },
+    /// The audit log: `tail` its last records, `verify` its chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Revoke a device: its next request is refused.
     Revoke {
         id: String,
@@ -104,6 +109,17 @@ enum Command {
         #[arg(long, value_name = "ADMIN")]
         by: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the last records, oldest first.
+    Tail {
+        #[arg(long, default_value_t = 20)]
+        lines: i64,
+    },
+    /// Check the HMAC chain; exits non-zero when a record was changed or removed.
+    Verify,
 }
 
 #[derive(Subcommand)]

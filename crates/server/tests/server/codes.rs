@@ -56,6 +56,14 @@ fn a_joined_device_fills_oathtools_code(backend: Backend) {
     assert_eq!(fill.event.origin.as_deref(), Some(KASPERSKY_SITE));
     assert_eq!(fill.event.browser.as_deref(), Some("chromium"));
     assert_eq!(vault.verify_audit(None).unwrap().problem, None);
+    // The operator reads the same trail on the server machine.
+    let tail = state.cli_ok(&["audit", "tail", "--lines", "3"]);
+    let last = tail.lines().last().unwrap();
+    assert!(
+        last.contains("bob\tcode.fill\tok\tKaspersky") && last.contains(KASPERSKY_SITE),
+        "{tail}"
+    );
+    assert!(state.cli_ok(&["audit", "verify"]).contains("audit log OK"));
 }
 
 fn a_code_only_user_gets_no_seed_and_the_refusal_is_on_record(backend: Backend) {

@@ -2,7 +2,10 @@
 //! TLS, SQLite and a real PostgreSQL, codes checked against oathtool.
 
 mod codes;
+mod concurrency;
 mod devices;
 mod hostile;
+mod keys;
 mod outage;
+mod replicas;
 mod support;

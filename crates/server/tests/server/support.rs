@@ -233,6 +233,14 @@ impl Server {
         (client, joined["device"]["id"].as_str().unwrap().to_owned())
     }
 
+    /// `client`'s device (same certificate and key), talking to this server.
+    pub fn client_for(&self, client: &Client) -> Client {
+        Client {
+            addr: self.addr,
+            config: Arc::clone(&client.config),
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
