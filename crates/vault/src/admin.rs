@@ -343,7 +343,7 @@ fn insert_token(tx: &dyn StoreTx, key: &DataKey, new: &NewToken<'_>) -> Result<S
         issuer: new.token.issuer.as_deref(),
         account: &new.token.account,
         sealed_seed: &sealed,
-        kind: &format!("{:?}", new.token.kind).to_lowercase(),
+        kind: new.token.kind.word().as_str(),
         params: &code_params(new.token),
         created_by: new.actor,
         owner: new.owner,
