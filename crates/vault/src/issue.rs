@@ -58,6 +58,7 @@ impl Vault {
         Ok(IssuedCode {
             token: chosen,
             window,
+            counter: None,
             audit_seq: record.seq,
         })
     }

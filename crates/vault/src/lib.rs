@@ -60,7 +60,7 @@ pub use model::{
     TokenDetails, TokenSummary, TokensRequest, UserInfo,
 };
 pub use store::schema::SCHEMA_VERSION;
-pub use twofill_words::AuditAction;
+pub use twofill_words::{AuditAction, TokenKind};
 
 use store::Store;
 use store::postgres::PostgresStore;
