@@ -310,6 +310,9 @@ pub enum ErrorCode {
     InviteInvalid,
     /// A request body over the server's limit.
     PayloadTooLarge,
+    /// A HOTP (counter-based) token's code asked of a vault that is not the
+    /// team server's: a counter cannot be shared between vaults.
+    HotpNeedsServer,
     Internal,
 }
 
@@ -963,6 +966,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&resp).unwrap(),
             r#"{"v":1,"id":"a","type":"error","error":{"code":"no_token_for_origin","message":"nothing here"}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::HotpNeedsServer).unwrap(),
+            r#""hotp_needs_server""#
         );
     }
 }

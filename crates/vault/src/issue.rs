@@ -5,7 +5,7 @@
 //! are not secret. A code or a seed is returned only after the transaction
 //! holding its audit record has committed.
 
-use twofill_otp::Token;
+use twofill_otp::{Kind, Token};
 use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
@@ -44,15 +44,24 @@ impl Vault {
                 return Err(VaultError::Refused(refusal));
             }
         };
-        let seed = open_seed(&*tx, &self.key, &chosen.id)?;
-        let window = seed.window_at((time_ms / 1000) as u64);
-        let record = About {
+        let about = About {
             who: request.who,
             action: request.purpose.action(),
             token: Some(&chosen),
             origin: request.origin,
+        };
+        // The kind comes from the sealed seed, which a database edit cannot forge.
+        let seed = open_seed(&*tx, &self.key, &chosen.id)?;
+        if matches!(seed.kind, Kind::Hotp { .. }) && !self.hotp_allowed {
+            let refusal = Refusal::HotpNeedsServer {
+                token: chosen.label(),
+            };
+            about.record_refusal(&*tx, &self.audit_key, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
         }
-        .record_success(&*tx, &self.audit_key, time_ms, String::new())?;
+        let window = seed.window_at((time_ms / 1000) as u64);
+        let record = about.record_success(&*tx, &self.audit_key, time_ms, String::new())?;
         // Durable (synchronous=FULL) before the code exists outside this function.
         tx.commit()?;
         Ok(IssuedCode {

@@ -72,6 +72,9 @@ pub struct Vault {
     key: DataKey,
     audit_key: zeroize::Zeroizing<[u8; 32]>,
     policy: Policy,
+    /// Whether HOTP codes may be issued: only by the one vault that owns
+    /// the counter (the team server's), never by a copy on a laptop.
+    hotp_allowed: bool,
 }
 
 pub(crate) fn seed_aad(id: &str) -> Vec<u8> {
@@ -109,7 +112,16 @@ impl Vault {
             key,
             audit_key,
             policy: Policy::default(),
+            hotp_allowed: false,
         }
+    }
+
+    /// Lets this handle issue HOTP codes (advancing the counter). Only the
+    /// team server calls this: its vault is the one place a counter lives.
+    /// Opening gives `false`, and HOTP codes are refused on record
+    /// ([`Refusal::HotpNeedsServer`]); enrolling HOTP tokens works either way.
+    pub fn set_hotp_allowed(&mut self, allowed: bool) {
+        self.hotp_allowed = allowed;
     }
 
     /// Applies the organization's policy to every later request on this

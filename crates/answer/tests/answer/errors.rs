@@ -100,3 +100,33 @@ fn a_failing_vault_is_unavailable_not_a_refusal() {
     assert_eq!(e.code, ErrorCode::VaultUnavailable);
     assert!(e.message.contains("re-enroll"), "{}", e.message);
 }
+
+#[test]
+fn a_hotp_code_from_a_local_vault_is_hotp_needs_server() {
+    let mut t = team();
+    let hotp = twofill_otp::Token::from_uri(&format!(
+        "otpauth://hotp/VPN:team@example.com?secret={KASPERSKY_SEED}&issuer=VPN&counter=3"
+    ))
+    .unwrap();
+    let id = t.vault.add_token("alice", &hotp, &[]).unwrap();
+    t.vault
+        .set_grant("alice", &id, "ops", twofill_vault::Access::CodeOnly)
+        .unwrap();
+    let listed = Answerer::new(&mut t.vault, bob())
+        .list_tokens(None, false)
+        .unwrap();
+    let entry = listed.tokens.iter().find(|e| e.token.id == id).unwrap();
+    assert_eq!(entry.kind, twofill_protocol::TokenKind::Hotp);
+    let refused = Answerer::new(&mut t.vault, bob())
+        .get_code(None, Some(&id), CodePurpose::View, false)
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::HotpNeedsServer);
+    assert!(
+        refused
+            .message
+            .contains("a HOTP counter cannot be shared without the team server"),
+        "{}",
+        refused.message
+    );
+    assert!(!last_record(&t.vault).event.success);
+}

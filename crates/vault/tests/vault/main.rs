@@ -2,6 +2,7 @@
 //! module is one area, `support` is what they share.
 
 mod audit_chain;
+mod hotp;
 mod open_and_migrate;
 mod permissions;
 mod personal;
