@@ -2,7 +2,7 @@
 //! in one write transaction that checks the actor first and records the
 //! change (or the refusal) in the audit log before it commits.
 
-use twofill_otp::Token;
+use twofill_otp::{Kind, Token};
 use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
@@ -15,22 +15,22 @@ use crate::{
 };
 
 /// One change in progress: its transaction, who makes it, and what it is.
-struct Change<'t> {
-    tx: &'t dyn StoreTx,
-    audit_key: &'t [u8; 32],
-    who: Requester,
-    action: AuditAction,
+pub(crate) struct Change<'t> {
+    pub tx: &'t dyn StoreTx,
+    pub audit_key: &'t [u8; 32],
+    pub who: Requester,
+    pub action: AuditAction,
 }
 
 impl Change<'_> {
     /// Records the change; `detail` says what changed.
-    fn record(&self, token: Option<&TokenSummary>, detail: String) -> Result<()> {
+    pub(crate) fn record(&self, token: Option<&TokenSummary>, detail: String) -> Result<()> {
         self.about(token)
             .record_success(self.tx, self.audit_key, unix_now_ms(), detail)?;
         Ok(())
     }
 
-    fn refuse(&self, token: Option<&TokenSummary>, refusal: &Refusal) -> Result<()> {
+    pub(crate) fn refuse(&self, token: Option<&TokenSummary>, refusal: &Refusal) -> Result<()> {
         self.about(token)
             .record_refusal(self.tx, self.audit_key, refusal)
     }
@@ -88,7 +88,7 @@ impl Vault {
     }
 
     /// An admin change: `actor` must be an admin.
-    fn admin<T>(
+    pub(crate) fn admin<T>(
         &mut self,
         actor: &str,
         action: AuditAction,
@@ -345,6 +345,10 @@ fn insert_token(tx: &dyn StoreTx, key: &DataKey, new: &NewToken<'_>) -> Result<S
         sealed_seed: &sealed,
         kind: new.token.kind.word().as_str(),
         params: &code_params(new.token),
+        hotp_counter: match new.token.kind {
+            Kind::Hotp { counter } => Some(counter),
+            Kind::Totp | Kind::Steam => None,
+        },
         created_by: new.actor,
         owner: new.owner,
     })?;

@@ -19,15 +19,21 @@
 //!   but get no code or seed from it;
 //! - the organization's [`Policy`] (set by the host from its config) can
 //!   forbid personal tokens and seed reveals for everybody;
+//! - fills are limited per user and origin ([`RateLimit`]), counted from
+//!   the audit log inside the code's own write transaction;
 //! - every admin change requires an admin and is audited in the same
-//!   transaction; refusals are audited too.
+//!   transaction; refusals are audited too;
+//! - a device (a teammate's laptop on a team server) is enrolled only by
+//!   redeeming an unused, unexpired invite, once; a revoked device gets
+//!   nothing ([`Vault::authenticate_device`]).
 //!
 //! A file that is not a twofill vault, is damaged, or comes from a newer
 //! version is reported and left byte-for-byte untouched.
 //!
 //! Where each rule lives: `permission` (a user's level
 //! on a token, personal-token ownership, scope and policy on it, the
-//! first-admin bootstrap), `issue` (choosing a token by binding, codes and
+//! first-admin bootstrap), `enrollment` (invites and devices), `rate_limit`
+//! (the fill limit's count and decision), `issue` (choosing a token by binding, codes and
 //! seed reveals; the only module that opens a sealed seed), `admin` (admin
 //! changes, each checked and recorded in its transaction), `listing`
 //! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
@@ -39,6 +45,7 @@
 mod admin;
 pub mod audit;
 pub mod binding;
+mod enrollment;
 mod error;
 #[cfg(test)]
 mod invariants;
@@ -46,6 +53,7 @@ mod issue;
 mod listing;
 mod model;
 mod permission;
+mod rate_limit;
 mod store;
 
 use std::path::Path;
@@ -54,11 +62,13 @@ use twofill_seal::{DataKey, Protection};
 
 pub use audit::{AuditEvent, AuditRecord, ChainReport};
 pub use binding::{Origin, SiteBinding, SiteError};
-pub use error::{Refusal, Result, VaultError};
+pub use error::{InviteProblem, Refusal, Result, VaultError};
 pub use model::{
-    Access, CodeRequest, GroupInfo, IssuedCode, PermittedToken, Policy, Purpose, Requester, Scope,
-    TokenDetails, TokenSummary, TokensRequest, UserInfo,
+    Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
+    PermittedToken, Policy, Purpose, Requester, Scope, TokenDetails, TokenSummary, TokensRequest,
+    UserInfo,
 };
+pub use rate_limit::RateLimit;
 pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::{AuditAction, TokenKind};
 
@@ -75,6 +85,7 @@ pub struct Vault {
     /// Whether HOTP codes may be issued: only by the one vault that owns
     /// the counter (the team server's), never by a copy on a laptop.
     hotp_allowed: bool,
+    rate_limit: RateLimit,
 }
 
 pub(crate) fn seed_aad(id: &str) -> Vec<u8> {
@@ -113,6 +124,7 @@ impl Vault {
             audit_key,
             policy: Policy::default(),
             hotp_allowed: false,
+            rate_limit: RateLimit::OFF,
         }
     }
 
@@ -132,6 +144,17 @@ impl Vault {
 
     pub fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// Limits fills per user and origin on every later request on this
+    /// handle, counted across every handle on the same store. Opening
+    /// gives [`RateLimit::OFF`].
+    pub fn set_rate_limit(&mut self, limit: RateLimit) {
+        self.rate_limit = limit;
+    }
+
+    pub fn rate_limit(&self) -> RateLimit {
+        self.rate_limit
     }
 }
 

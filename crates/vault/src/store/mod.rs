@@ -72,8 +72,46 @@ pub(crate) struct NewTokenRow<'a> {
     pub sealed_seed: &'a [u8],
     pub kind: &'a str,
     pub params: &'a CodeParams,
+    /// A HOTP token's first counter; `None` for time-based tokens.
+    pub hotp_counter: Option<u64>,
     pub created_by: &'a str,
     pub owner: Option<&'a str>,
+}
+
+/// An invite's row: the vault keeps the SHA-256 of its secret, never the
+/// secret.
+#[derive(Debug, Clone)]
+pub(crate) struct InviteRow {
+    pub secret_sha256: [u8; 32],
+    pub user: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub used_at_ms: Option<i64>,
+    pub device_id: Option<String>,
+}
+
+/// A device's row.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceRow {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    pub cert_sha256: [u8; 32],
+    pub joined_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+    pub revoked_by: Option<String>,
+}
+
+/// Counters are `u64`; both stores' integers are `i64`. The bits are kept
+/// as they are (a counter past `i64::MAX` is stored negative), so every
+/// counter round-trips.
+pub(crate) fn counter_to_sql(counter: u64) -> i64 {
+    counter as i64
+}
+
+pub(crate) fn counter_from_sql(stored: i64) -> u64 {
+    stored as u64
 }
 
 /// A stored MAC as 32 bytes (all zero when the column is not 32 bytes
@@ -117,6 +155,9 @@ pub(crate) trait StoreRead {
     fn token(&self, id: &str) -> Result<Option<TokenRow>>;
     fn token_meta(&self, id: &str) -> Result<Option<TokenMeta>>;
     fn sealed_seed(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// The counter of a HOTP token's next code; `None` for another kind
+    /// (or no such token).
+    fn hotp_counter(&self, id: &str) -> Result<Option<u64>>;
     /// Ids of `owner`'s personal tokens, in listing order.
     fn personal_token_ids(&self, owner: &str) -> Result<Vec<String>>;
     /// The levels granted on `token_id` to the groups `user` is in (levels
@@ -142,6 +183,21 @@ pub(crate) trait StoreRead {
     fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>>;
     /// Audit records after `after_seq`, oldest first, at most `limit`.
     fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
+    /// Times (ms), newest first, of the successful records of `action` for
+    /// `user` on `origin` at or after `since_ms`; at most `max` of them.
+    fn recent_successes(
+        &self,
+        action: &str,
+        user: &str,
+        origin: &str,
+        since_ms: i64,
+        max: u32,
+    ) -> Result<Vec<i64>>;
+    fn invite(&self, secret_sha256: &[u8; 32]) -> Result<Option<InviteRow>>;
+    fn device(&self, id: &str) -> Result<Option<DeviceRow>>;
+    fn device_by_cert(&self, cert_sha256: &[u8; 32]) -> Result<Option<DeviceRow>>;
+    /// Every device (of `user` only, when given), by user, join time and id.
+    fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceRow>>;
 }
 
 /// Writes, in one transaction (see the module doc).
@@ -169,6 +225,21 @@ pub(crate) trait StoreTx: StoreRead {
     /// Sets a group's level on a token (replacing an earlier one).
     fn put_grant(&self, token_id: &str, group: &str, level: Access) -> Result<()>;
     fn delete_grant(&self, token_id: &str, group: &str) -> Result<()>;
+    /// Sets a HOTP token's counter (the rules advance it with the record of
+    /// the code that used it, in one transaction).
+    fn set_hotp_counter(&self, token_id: &str, counter: u64) -> Result<()>;
+    fn insert_invite(&self, row: &InviteRow) -> Result<()>;
+    /// Marks an unused invite used by `device_id`; false when it was used
+    /// already (or is gone).
+    fn use_invite(
+        &self,
+        secret_sha256: &[u8; 32],
+        used_at_ms: i64,
+        device_id: &str,
+    ) -> Result<bool>;
+    fn insert_device(&self, row: &DeviceRow) -> Result<()>;
+    /// Marks a device revoked; false when it was revoked already (or is gone).
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool>;
     /// Appends a record whose sequence number and MAC the rules computed.
     fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Makes every write durable, or none.

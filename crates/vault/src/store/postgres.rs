@@ -16,7 +16,8 @@ use postgres::{Client, NoTls, Row};
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    CodeParams, NewTokenRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow, postgres_schema, to32,
+    CodeParams, DeviceRow, InviteRow, NewTokenRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow,
+    counter_from_sql, counter_to_sql, postgres_schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 
@@ -143,6 +144,33 @@ trait Pg {
             .collect()
     }
 
+    fn devices_where(
+        &self,
+        condition: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<DeviceRow>> {
+        self.rows(
+            &format!(
+                "SELECT id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by
+                 FROM devices {condition} ORDER BY user_name, joined_at, id"
+            ),
+            args,
+        )?
+        .iter()
+        .map(|r| {
+            Ok(DeviceRow {
+                id: r.try_get(0)?,
+                user: r.try_get(1)?,
+                name: r.try_get(2)?,
+                cert_sha256: to32(r.try_get(3)?),
+                joined_at_ms: r.try_get(4)?,
+                revoked_at_ms: r.try_get(5)?,
+                revoked_by: r.try_get(6)?,
+            })
+        })
+        .collect()
+    }
+
     /// `(name, level)` rows as a map; a level that does not parse (a
     /// hand-edited row) grants nothing.
     fn levels(&self, sql: &str, arg: &str) -> Result<BTreeMap<String, Access>> {
@@ -232,6 +260,13 @@ macro_rules! store_read {
         fn sealed_seed(&self, id: &str) -> Result<Option<Vec<u8>>> {
             match self.row("SELECT sealed_seed FROM tokens WHERE id = $1", &[&id])? {
                 Some(r) => Ok(r.try_get(0)?),
+                None => Ok(None),
+            }
+        }
+
+        fn hotp_counter(&self, id: &str) -> Result<Option<u64>> {
+            match self.row("SELECT hotp_counter FROM tokens WHERE id = $1", &[&id])? {
+                Some(r) => Ok(r.try_get::<_, Option<i64>>(0)?.map(counter_from_sql)),
                 None => Ok(None),
             }
         }
@@ -356,6 +391,64 @@ macro_rules! store_read {
                 .collect()
         }
 
+        fn recent_successes(
+            &self,
+            action: &str,
+            user: &str,
+            origin: &str,
+            since_ms: i64,
+            max: u32,
+        ) -> Result<Vec<i64>> {
+            self.rows(
+                r#"SELECT time_ms FROM audit
+                   WHERE "user" = $1 AND origin = $2 AND action = $3 AND success
+                     AND time_ms >= $4
+                   ORDER BY time_ms DESC LIMIT $5"#,
+                &[&user, &origin, &action, &since_ms, &i64::from(max)],
+            )?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
+        }
+
+        fn invite(&self, secret_sha256: &[u8; 32]) -> Result<Option<InviteRow>> {
+            let Some(r) = self.row(
+                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id
+                 FROM invites WHERE secret_sha256 = $1",
+                &[&secret_sha256.as_slice()],
+            )?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(InviteRow {
+                secret_sha256: *secret_sha256,
+                user: r.try_get(0)?,
+                created_by: r.try_get(1)?,
+                created_at_ms: r.try_get(2)?,
+                expires_at_ms: r.try_get(3)?,
+                used_at_ms: r.try_get(4)?,
+                device_id: r.try_get(5)?,
+            }))
+        }
+
+        fn device(&self, id: &str) -> Result<Option<DeviceRow>> {
+            Ok(self.devices_where("WHERE id = $1", &[&id])?.into_iter().next())
+        }
+
+        fn device_by_cert(&self, cert_sha256: &[u8; 32]) -> Result<Option<DeviceRow>> {
+            Ok(self
+                .devices_where("WHERE cert_sha256 = $1", &[&cert_sha256.as_slice()])?
+                .into_iter()
+                .next())
+        }
+
+        fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceRow>> {
+            match user {
+                Some(user) => self.devices_where("WHERE user_name = $1", &[&user]),
+                None => self.devices_where("", &[]),
+            }
+        }
+
         }
     };
 }
@@ -379,8 +472,8 @@ impl StoreTx for Writer<'_> {
     fn insert_token(&self, row: &NewTokenRow<'_>) -> Result<()> {
         self.exec(
             "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, algorithm, digits,
-                                 period, created_by, owner)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                 period, created_by, owner, hotp_counter)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &row.id,
                 &row.issuer,
@@ -392,7 +485,16 @@ impl StoreTx for Writer<'_> {
                 &(row.params.period as i64),
                 &row.created_by,
                 &row.owner,
+                &row.hotp_counter.map(counter_to_sql),
             ],
+        )?;
+        Ok(())
+    }
+
+    fn set_hotp_counter(&self, token_id: &str, counter: u64) -> Result<()> {
+        self.exec(
+            "UPDATE tokens SET hotp_counter = $2 WHERE id = $1",
+            &[&token_id, &counter_to_sql(counter)],
         )?;
         Ok(())
     }
@@ -481,6 +583,63 @@ impl StoreTx for Writer<'_> {
             &[&token_id, &group],
         )?;
         Ok(())
+    }
+
+    fn insert_invite(&self, row: &InviteRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO invites (secret_sha256, user_name, created_by, created_at, expires_at,
+                                  used_at, device_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &row.secret_sha256.as_slice(),
+                &row.user,
+                &row.created_by,
+                &row.created_at_ms,
+                &row.expires_at_ms,
+                &row.used_at_ms,
+                &row.device_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn use_invite(
+        &self,
+        secret_sha256: &[u8; 32],
+        used_at_ms: i64,
+        device_id: &str,
+    ) -> Result<bool> {
+        Ok(self.exec(
+            "UPDATE invites SET used_at = $2, device_id = $3
+             WHERE secret_sha256 = $1 AND used_at IS NULL",
+            &[&secret_sha256.as_slice(), &used_at_ms, &device_id],
+        )? > 0)
+    }
+
+    fn insert_device(&self, row: &DeviceRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO devices (id, user_name, name, cert_sha256, joined_at, revoked_at,
+                                  revoked_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &row.id,
+                &row.user,
+                &row.name,
+                &row.cert_sha256.as_slice(),
+                &row.joined_at_ms,
+                &row.revoked_at_ms,
+                &row.revoked_by,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool> {
+        Ok(self.exec(
+            "UPDATE devices SET revoked_at = $2, revoked_by = $3
+             WHERE id = $1 AND revoked_at IS NULL",
+            &[&id, &at_ms, &by],
+        )? > 0)
     }
 
     fn append_audit(&self, r: &AuditRecord) -> Result<()> {

@@ -77,10 +77,30 @@ pub(crate) fn check_and_migrate(
             "schema {version} is older than any PostgreSQL vault"
         )));
     }
-    // Later versions migrate here, step by step, from `version`.
     let stored =
         meta("wrapped_key")?.ok_or_else(|| corrupt("its wrapped data key is missing".into()))?;
-    super::unwrap_stored_key(&stored, protection)
+    // Unlock first: a vault that cannot be unlocked is not migrated (the
+    // error rolls the transaction back).
+    let key = super::unwrap_stored_key(&stored, protection)?;
+    migrate(tx, version)?;
+    Ok(key)
+}
+
+/// Later versions, step by step, from `from` (the version the database has).
+fn migrate(tx: &mut Transaction<'_>, from: i64) -> Result<()> {
+    if from < 5 {
+        tx.batch_execute(SCHEMA_5)?;
+    }
+    if from < 6 {
+        tx.batch_execute(SCHEMA_6)?;
+    }
+    if from < SCHEMA_VERSION {
+        tx.execute(
+            "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
+            &[&SCHEMA_VERSION.to_string()],
+        )?;
+    }
+    Ok(())
 }
 
 fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> {
@@ -89,7 +109,7 @@ fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> 
     tx.batch_execute(SCHEMA_4)?;
     for (k, v) in [
         ("application", APPLICATION.to_owned()),
-        ("schema_version", SCHEMA_VERSION.to_string()),
+        ("schema_version", FIRST_VERSION.to_string()),
         ("wrapped_key", wrapped.to_json()),
     ] {
         tx.execute(
@@ -97,8 +117,38 @@ fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> 
             &[&k, &v],
         )?;
     }
+    // A new database takes the same steps as an old one.
+    migrate(tx, FIRST_VERSION)?;
     Ok(key)
 }
+
+/// Schema 6: a HOTP token's counter, as in SQLite (NULL for other kinds).
+const SCHEMA_6: &str = "ALTER TABLE tokens ADD COLUMN hotp_counter BIGINT;";
+
+/// Schema 5's additions, the shape of the SQLite vault's (`store/schema.rs`).
+const SCHEMA_5: &str = r#"
+CREATE TABLE invites (
+    secret_sha256 BYTEA PRIMARY KEY CHECK (octet_length(secret_sha256) = 32),
+    user_name TEXT COLLATE "C" NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    device_id TEXT
+);
+CREATE INDEX invites_user ON invites(user_name);
+CREATE TABLE devices (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    user_name TEXT COLLATE "C" NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    cert_sha256 BYTEA NOT NULL UNIQUE CHECK (octet_length(cert_sha256) = 32),
+    joined_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    revoked_by TEXT
+);
+CREATE INDEX devices_user ON devices(user_name);
+CREATE INDEX audit_recent ON audit("user", origin, action, time_ms);
+"#;
 
 /// Schema 4, the shape of the SQLite vault's schema 4. Names sort bytewise
 /// (`COLLATE "C"`) as in SQLite, whatever the database's locale.

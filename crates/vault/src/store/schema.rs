@@ -21,7 +21,11 @@ use crate::{Result, VaultError, seed_aad};
 ///    which can never have grants.
 /// 4. code parameters in the clear (`tokens.algorithm`, `digits`, `period`),
 ///    so listing never opens a sealed seed.
-pub const SCHEMA_VERSION: i64 = 4;
+/// 5. invites and devices (a team server enrolls teammates' laptops), and an
+///    index for counting recent fills (the rate limit).
+/// 6. HOTP counters (`tokens.hotp_counter`, NULL for time-based tokens),
+///    advanced with each code's audit record.
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// SQLite `application_id` marking the file as a twofill vault ("2FIL").
 const APPLICATION_ID: i64 = 0x3246_494c;
@@ -204,6 +208,12 @@ pub(crate) fn migrate(
             )?;
         }
     }
+    if from < 5 {
+        tx.execute_batch(SCHEMA_5)?;
+    }
+    if from < 6 {
+        tx.execute_batch(SCHEMA_6)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -228,6 +238,39 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
     })?;
     super::unwrap_stored_key(&stored, protection)
 }
+
+/// Schema 5's additions. Times are ms since the epoch. An invite is keyed
+/// by the SHA-256 of its secret (the vault never sees the secret); a device
+/// is known by the SHA-256 of its client certificate. Both go with their
+/// user.
+/// Schema 6: a HOTP token's counter. No older vault holds a HOTP token
+/// (builds before it refused `otpauth://hotp` links), so NULL for every
+/// existing row is right.
+const SCHEMA_6: &str = "ALTER TABLE tokens ADD COLUMN hotp_counter INTEGER;";
+
+const SCHEMA_5: &str = "
+CREATE TABLE invites (
+    secret_sha256 BLOB PRIMARY KEY CHECK (length(secret_sha256) = 32),
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    device_id TEXT
+);
+CREATE INDEX invites_user ON invites(user_name);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    cert_sha256 BLOB NOT NULL UNIQUE CHECK (length(cert_sha256) = 32),
+    joined_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    revoked_by TEXT
+);
+CREATE INDEX devices_user ON devices(user_name);
+CREATE INDEX audit_recent ON audit(user, origin, action, time_ms);
+";
 
 /// The audit table (schema 2 on).
 const AUDIT_SCHEMA: &str = "

@@ -2,9 +2,11 @@
 //! module is one area, `support` is what they share.
 
 mod audit_chain;
+mod enrollment;
 mod hotp;
 mod open_and_migrate;
 mod permissions;
 mod personal;
 mod postgres_store;
+mod rate_limit;
 mod support;
