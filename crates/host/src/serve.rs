@@ -469,6 +469,7 @@ mod tests {
             access: twofill_protocol::Access::CodeOnly,
             period: 30,
             digits: 6,
+            kind: Default::default(),
             bound_here: false,
             personal: false,
         }

@@ -2,7 +2,7 @@
 //! in one write transaction that checks the actor first and records the
 //! change (or the refusal) in the audit log before it commits.
 
-use twofill_otp::Token;
+use twofill_otp::{Kind, Token};
 use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
@@ -343,8 +343,12 @@ fn insert_token(tx: &dyn StoreTx, key: &DataKey, new: &NewToken<'_>) -> Result<S
         issuer: new.token.issuer.as_deref(),
         account: &new.token.account,
         sealed_seed: &sealed,
-        kind: &format!("{:?}", new.token.kind).to_lowercase(),
+        kind: new.token.kind.word().as_str(),
         params: &code_params(new.token),
+        hotp_counter: match new.token.kind {
+            Kind::Hotp { counter } => Some(counter),
+            Kind::Totp | Kind::Steam => None,
+        },
         created_by: new.actor,
         owner: new.owner,
     })?;

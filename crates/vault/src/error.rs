@@ -92,6 +92,9 @@ pub enum Refusal {
     Policy { what: String },
     /// Only users the vault knows may enroll personal tokens.
     UnknownUser { user: String },
+    /// A HOTP token's code from a vault that is not the team server's: its
+    /// counter would fork between the vaults that hold it.
+    HotpNeedsServer { token: String },
     /// An invite that does not exist, was used, or has expired.
     InviteInvalid { problem: InviteProblem },
     /// A client certificate no device was enrolled with.
@@ -167,6 +170,10 @@ impl fmt::Display for Refusal {
                 f,
                 "{user} is not a user of this vault; ask a twofill admin to run `twofill-host user add {user}`"
             ),
+            Refusal::HotpNeedsServer { token } => write!(
+                f,
+                "{token} is a counter-based (HOTP) token, and a HOTP counter cannot be shared without the team server; move it to the team server (`twofill-host vault push`) and use it from there, or ask the service for a time-based (TOTP) setup"
+            ),
             Refusal::InviteInvalid { problem } => {
                 let what = match problem {
                     InviteProblem::Unknown => "is not known to this server",
@@ -211,6 +218,7 @@ impl Refusal {
             Refusal::PersonalToken { .. } => "personal_token",
             Refusal::Policy { .. } => "not_permitted_by_policy",
             Refusal::UnknownUser { .. } => "unknown_user",
+            Refusal::HotpNeedsServer { .. } => "hotp_needs_server",
             Refusal::InviteInvalid { .. } => "invite_invalid",
             Refusal::DeviceNotEnrolled => "device_not_enrolled",
             Refusal::DeviceRevoked { .. } => "device_revoked",

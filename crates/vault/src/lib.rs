@@ -70,7 +70,7 @@ pub use model::{
 };
 pub use rate_limit::RateLimit;
 pub use store::schema::SCHEMA_VERSION;
-pub use twofill_words::AuditAction;
+pub use twofill_words::{AuditAction, TokenKind};
 
 use store::Store;
 use store::postgres::PostgresStore;
@@ -82,6 +82,9 @@ pub struct Vault {
     key: DataKey,
     audit_key: zeroize::Zeroizing<[u8; 32]>,
     policy: Policy,
+    /// Whether HOTP codes may be issued: only by the one vault that owns
+    /// the counter (the team server's), never by a copy on a laptop.
+    hotp_allowed: bool,
     rate_limit: RateLimit,
 }
 
@@ -120,8 +123,17 @@ impl Vault {
             key,
             audit_key,
             policy: Policy::default(),
+            hotp_allowed: false,
             rate_limit: RateLimit::OFF,
         }
+    }
+
+    /// Lets this handle issue HOTP codes (advancing the counter). Only the
+    /// team server calls this: its vault is the one place a counter lives.
+    /// Opening gives `false`, and HOTP codes are refused on record
+    /// ([`Refusal::HotpNeedsServer`]); enrolling HOTP tokens works either way.
+    pub fn set_hotp_allowed(&mut self, allowed: bool) {
+        self.hotp_allowed = allowed;
     }
 
     /// Applies the organization's policy to every later request on this

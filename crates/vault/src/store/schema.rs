@@ -23,7 +23,9 @@ use crate::{Result, VaultError, seed_aad};
 ///    so listing never opens a sealed seed.
 /// 5. invites and devices (a team server enrolls teammates' laptops), and an
 ///    index for counting recent fills (the rate limit).
-pub const SCHEMA_VERSION: i64 = 5;
+/// 6. HOTP counters (`tokens.hotp_counter`, NULL for time-based tokens),
+///    advanced with each code's audit record.
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// SQLite `application_id` marking the file as a twofill vault ("2FIL").
 const APPLICATION_ID: i64 = 0x3246_494c;
@@ -209,6 +211,9 @@ pub(crate) fn migrate(
     if from < 5 {
         tx.execute_batch(SCHEMA_5)?;
     }
+    if from < 6 {
+        tx.execute_batch(SCHEMA_6)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -238,6 +243,11 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
 /// by the SHA-256 of its secret (the vault never sees the secret); a device
 /// is known by the SHA-256 of its client certificate. Both go with their
 /// user.
+/// Schema 6: a HOTP token's counter. No older vault holds a HOTP token
+/// (builds before it refused `otpauth://hotp` links), so NULL for every
+/// existing row is right.
+const SCHEMA_6: &str = "ALTER TABLE tokens ADD COLUMN hotp_counter INTEGER;";
+
 const SCHEMA_5: &str = "
 CREATE TABLE invites (
     secret_sha256 BLOB PRIMARY KEY CHECK (length(secret_sha256) = 32),

@@ -3,6 +3,7 @@
 
 mod audit_chain;
 mod enrollment;
+mod hotp;
 mod open_and_migrate;
 mod permissions;
 mod personal;
