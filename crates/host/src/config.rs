@@ -255,6 +255,31 @@ pub(crate) fn load_from(
 }
 
 impl Settings {
+    /// The PostgreSQL URL when `vault` names a database rather than a file
+    /// (an admin on the team server's machine managing its store).
+    pub fn vault_database_url(&self) -> Option<&str> {
+        let text = self.vault.to_str()?;
+        (text.starts_with("postgres://") || text.starts_with("postgresql://")).then_some(text)
+    }
+
+    /// Opens the vault `vault` names, a file or a PostgreSQL database, with
+    /// `protection`. A database has no directory to keep a default key
+    /// file in, so it needs `key = { file = … }` (or a passphrase).
+    pub fn open_vault(&self, protection: &Protection) -> Result<twofill_vault::Vault> {
+        Ok(match self.vault_database_url() {
+            Some(url) => {
+                if matches!(self.config.key, KeyConfig::Default | KeyConfig::File(None)) {
+                    bail!(
+                        "the vault is the PostgreSQL database {url}; say where its key file is with `key = {{ file = \"…\" }}` in {} (on a team server: STATE/data.key)",
+                        self.config_display()
+                    );
+                }
+                twofill_vault::Vault::open_postgres(url, protection)?
+            }
+            None => twofill_vault::Vault::open(&self.vault, protection)?,
+        })
+    }
+
     pub fn key_file(&self) -> PathBuf {
         match &self.config.key {
             KeyConfig::File(Some(p)) => p.clone(),
@@ -282,6 +307,7 @@ impl Settings {
                             .is_ok()
                 };
                 if !self.vault.exists()
+                    && self.vault_database_url().is_none()
                     && std::env::var_os("TWOFILL_NO_KEYRING").is_none()
                     && probe()
                 {

@@ -34,7 +34,7 @@ use twofill_team_api::{
     CODE_PATH, ClientContext, CodeRequest, SEED_PATH, SeedRequest, TOKENS_PATH, TokensReply,
     TokensRequest,
 };
-use twofill_vault::{AuditAction, Origin, Purpose, Requester, Vault};
+use twofill_vault::{AuditAction, Requester, Vault};
 
 use crate::caller::Caller;
 use crate::config::{self, Settings};
@@ -136,7 +136,8 @@ impl Session {
             }
             let user = identity::current_user(&settings.config.user).map_err(unavailable)?;
             let protection = settings.protection(false).map_err(unavailable)?;
-            let mut vault = Vault::open(&settings.vault, &protection)
+            let mut vault = settings
+                .open_vault(&protection)
                 .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
             vault.set_policy(settings.config.policy);
             vault.set_rate_limit(settings.config.rate_limit.for_vault());

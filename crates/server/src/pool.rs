@@ -31,6 +31,9 @@ impl Opener {
         let mut vault = self.database.open(&self.protection)?;
         vault.set_policy(self.policy);
         vault.set_rate_limit(self.rate_limit.into());
+        // The team's vault is the one place a HOTP counter lives, so it
+        // may issue HOTP codes (a laptop's local vault may not).
+        vault.set_hotp_allowed(true);
         Ok(vault)
     }
 }

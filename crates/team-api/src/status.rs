@@ -12,7 +12,12 @@ pub fn http_status(code: ErrorCode) -> u16 {
         | ErrorCode::BadOrigin
         | ErrorCode::OriginRequired => 400,
         ErrorCode::DeviceNotEnrolled | ErrorCode::DeviceRevoked => 401,
-        ErrorCode::NotPermitted | ErrorCode::CallerNotAllowed | ErrorCode::InviteInvalid => 403,
+        // A server always owns its HOTP counters; the code exists for
+        // completeness (a vault opened without them refuses on record).
+        ErrorCode::NotPermitted
+        | ErrorCode::CallerNotAllowed
+        | ErrorCode::InviteInvalid
+        | ErrorCode::HotpNeedsServer => 403,
         ErrorCode::NoSuchToken | ErrorCode::NoTokenForOrigin | ErrorCode::UnknownType => 404,
         ErrorCode::AmbiguousToken => 409,
         ErrorCode::PayloadTooLarge | ErrorCode::FrameTooLarge => 413,

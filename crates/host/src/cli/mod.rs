@@ -166,7 +166,7 @@ impl Invocation {
             );
         }
         let protection = self.settings.protection(std::io::stdin().is_terminal())?;
-        let mut vault = Vault::open(&self.settings.vault, &protection)?;
+        let mut vault = self.settings.open_vault(&protection)?;
         vault.set_policy(self.settings.config.policy);
         Ok(vault)
     }
