@@ -97,7 +97,7 @@ fn fifty_clients_on_two_replicas_survive_a_kill_9_with_every_code_on_record() {
             let mut i = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                let to_doomed = (i + n) % 2 == 0;
+                let to_doomed = (i + n).is_multiple_of(2);
                 let client = if to_doomed { &on_doomed } else { &on_survivor };
                 let was_killed = killed.load(Ordering::Relaxed);
                 match client.send(raw.as_bytes()) {
