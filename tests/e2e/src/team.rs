@@ -170,7 +170,7 @@ impl TeamServer {
         if !admin
             .run(&["group", "list"])?
             .lines()
-            .any(|l| l.trim() == group)
+            .any(|l| l.split_whitespace().next() == Some(group))
         {
             admin.run(&["group", "add", group])?;
         }
