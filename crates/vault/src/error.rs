@@ -37,6 +37,12 @@ pub enum VaultError {
     BadSeed { id: String, detail: String },
     #[error("{0}")]
     Refused(Refusal),
+    /// An authorization row's MAC does not verify: it was written past the
+    /// vault. Nothing is decided from it, and it is left as it is.
+    #[error(
+        "the vault's authorization data was changed outside twofill ({table}: {row}): restore from backup, then run `twofill-host audit verify`"
+    )]
+    Tampered { table: String, row: String },
     #[error("vault database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error(
@@ -83,6 +89,11 @@ pub enum Refusal {
     Policy { what: String },
     /// Only users the vault knows may enroll personal tokens.
     UnknownUser { user: String },
+    /// The vault's last admin cannot be removed or lose the flag: once a
+    /// vault has had an admin, nobody becomes one by asking first.
+    LastAdmin { user: String },
+    /// The vault has had an admin and has none now.
+    NoAdmin { first_admin: String },
 }
 
 impl fmt::Display for Refusal {
@@ -124,6 +135,14 @@ impl fmt::Display for Refusal {
                 f,
                 "{user} is not a user of this vault; ask a twofill admin to run `twofill-host user add {user}`"
             ),
+            Refusal::LastAdmin { user } => write!(
+                f,
+                "{user} is the vault's last admin; make another admin first (`twofill-host user add NAME --admin`)"
+            ),
+            Refusal::NoAdmin { first_admin } => write!(
+                f,
+                "this vault has no admin left (its first admin was {first_admin}), and nobody becomes one by asking first once a vault has had one; restore the vault's users from a backup, then run `twofill-host audit verify`"
+            ),
         }
     }
 }
@@ -141,6 +160,8 @@ impl Refusal {
             Refusal::PersonalToken { .. } => "personal_token",
             Refusal::Policy { .. } => "not_permitted_by_policy",
             Refusal::UnknownUser { .. } => "unknown_user",
+            Refusal::LastAdmin { .. } => "last_admin",
+            Refusal::NoAdmin { .. } => "no_admin",
         }
     }
 }

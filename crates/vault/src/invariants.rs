@@ -7,6 +7,7 @@ const RULES: &[(&str, &str)] = &[
     ("audit.rs", include_str!("audit.rs")),
     ("binding.rs", include_str!("binding.rs")),
     ("error.rs", include_str!("error.rs")),
+    ("integrity.rs", include_str!("integrity.rs")),
     ("issue.rs", include_str!("issue.rs")),
     ("listing.rs", include_str!("listing.rs")),
     ("model.rs", include_str!("model.rs")),

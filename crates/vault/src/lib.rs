@@ -27,7 +27,8 @@
 //!
 //! Where each rule lives: `permission` (a user's level
 //! on a token, personal-token ownership, scope and policy on it, the
-//! first-admin bootstrap), `issue` (choosing a token by binding, codes and
+//! first-admin bootstrap), `integrity` (the MACs on authorization rows:
+//! every rule reads and writes those rows through it), `issue` (choosing a token by binding, codes and
 //! seed reveals; the only module that opens a sealed seed), `admin` (admin
 //! changes, each checked and recorded in its transaction), `listing`
 //! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
@@ -40,6 +41,7 @@ mod admin;
 pub mod audit;
 pub mod binding;
 mod error;
+mod integrity;
 #[cfg(test)]
 mod invariants;
 mod issue;
@@ -55,6 +57,7 @@ use twofill_seal::{DataKey, Protection};
 pub use audit::{AuditEvent, AuditRecord, ChainReport};
 pub use binding::{Origin, SiteBinding, SiteError};
 pub use error::{Refusal, Result, VaultError};
+pub use integrity::{IntegrityReport, TamperedRow};
 pub use model::{
     Access, CodeRequest, GroupInfo, IssuedCode, PermittedToken, Policy, Purpose, Requester, Scope,
     TokenDetails, TokenSummary, TokensRequest, UserInfo,
@@ -71,6 +74,8 @@ pub struct Vault {
     store: Box<dyn Store>,
     key: DataKey,
     audit_key: zeroize::Zeroizing<[u8; 32]>,
+    /// MACs the authorization rows (`integrity`).
+    authz_key: integrity::AuthzKey,
     policy: Policy,
 }
 
@@ -106,6 +111,7 @@ impl Vault {
         let audit_key = key.derive_subkey("twofill audit chain v1");
         Vault {
             store,
+            authz_key: integrity::AuthzKey::of(&key),
             key,
             audit_key,
             policy: Policy::default(),

@@ -3,8 +3,8 @@
 //! newer (and leaving it untouched), and writers on several connections
 //! keeping one gap-free audit chain.
 
-use twofill_test_postgres::{admin_client, fresh_database};
 use crate::support::{Backend, TempVault, bob_fills, kaspersky_code_only_for_bob, token};
+use twofill_test_postgres::{admin_client, fresh_database};
 use twofill_vault::{Access, SCHEMA_VERSION, VaultError};
 
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -83,11 +83,12 @@ fn an_empty_database_gets_the_schema_and_reopens_with_data_and_chain() {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     assert_eq!(meta[0], ("application".into(), "twofill vault".into()));
+    assert_eq!(meta[1], ("first_admin".into(), "alice".into()));
     assert_eq!(
-        meta[1],
+        meta[2],
         ("schema_version".into(), SCHEMA_VERSION.to_string())
     );
-    assert_eq!(meta[2].0, "wrapped_key");
+    assert_eq!(meta[3].0, "wrapped_key");
     // The seed is sealed: not in the clear anywhere in the tokens table.
     let dump: String = admin_client(url(&tv))
         .query_one("SELECT string_agg(t::text, ' ') FROM tokens t", &[])
