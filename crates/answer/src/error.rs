@@ -33,6 +33,13 @@ pub fn vault_error(e: VaultError) -> ErrorBody {
                 | Refusal::NoAdmin { .. } => error(ErrorCode::NotPermitted, message),
                 Refusal::OriginRequired => error(ErrorCode::OriginRequired, message),
                 Refusal::NoSuchToken { .. } => error(ErrorCode::NoSuchToken, message),
+                Refusal::InviteInvalid { .. } => error(ErrorCode::InviteInvalid, message),
+                Refusal::DeviceNotEnrolled => error(ErrorCode::DeviceNotEnrolled, message),
+                Refusal::DeviceRevoked { .. } => error(ErrorCode::DeviceRevoked, message),
+                Refusal::RateLimited { retry_after_ms, .. } => ErrorBody {
+                    retry_after_ms: Some(retry_after_ms),
+                    ..error(ErrorCode::RateLimited, message)
+                },
                 Refusal::Ambiguous { candidates } => ErrorBody {
                     candidates: candidates.iter().map(info).collect(),
                     ..error(ErrorCode::AmbiguousToken, message)

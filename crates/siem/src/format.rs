@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use serde_json::json;
-use twofill_vault::AuditRecord;
 use twofill_vault::audit::hex;
+use twofill_vault::{AuditAction, AuditRecord};
 
 /// Private SD-ID enterprise number. 32473 is IANA's documentation example
 /// (RFC 5612); a deployment with its own PEN changes only this.
@@ -297,8 +297,17 @@ pub fn hec_event(r: &AuditRecord, host: &str, index: Option<&str>) -> serde_json
 /// `audit export` and the SIEM sinks.
 pub fn to_ecs(r: &AuditRecord) -> serde_json::Value {
     let ts = rfc3339_utc(r.time_ms);
-    let category = if r.event.action.is_code() || r.event.action.is_seed() {
+    let action = r.event.action;
+    let category = if action.is_code()
+        || action.is_seed()
+        || matches!(action, AuditAction::DeviceJoin | AuditAction::DeviceRefused)
+    {
         "authentication"
+    } else if matches!(
+        action,
+        AuditAction::InviteCreate | AuditAction::DeviceRevoke
+    ) {
+        "iam"
     } else {
         "configuration"
     };
@@ -503,6 +512,20 @@ mod tests {
         assert!(l.ends_with('\n'));
         let v: serde_json::Value = serde_json::from_str(&l).unwrap();
         assert_eq!(v["user"]["name"], "a\nb");
+    }
+
+    #[test]
+    fn enrollment_records_are_categorised_for_ecs() {
+        let category = |action| {
+            let mut r = record("bob", None);
+            r.event.action = action;
+            to_ecs(&r)["event"]["category"][0].clone()
+        };
+        assert_eq!(category(AuditAction::DeviceJoin), "authentication");
+        assert_eq!(category(AuditAction::DeviceRefused), "authentication");
+        assert_eq!(category(AuditAction::InviteCreate), "iam");
+        assert_eq!(category(AuditAction::DeviceRevoke), "iam");
+        assert_eq!(category(AuditAction::GrantSet), "configuration");
     }
 
     #[test]

@@ -16,23 +16,23 @@ use crate::{
 };
 
 /// One change in progress: its transaction, who makes it, and what it is.
-struct Change<'t> {
-    tx: &'t dyn StoreTx,
-    audit_key: &'t [u8; 32],
-    authz: &'t AuthzKey,
-    who: Requester,
-    action: AuditAction,
+pub(crate) struct Change<'t> {
+    pub tx: &'t dyn StoreTx,
+    pub audit_key: &'t [u8; 32],
+    pub authz: &'t AuthzKey,
+    pub who: Requester,
+    pub action: AuditAction,
 }
 
 impl Change<'_> {
     /// Records the change; `detail` says what changed.
-    fn record(&self, token: Option<&TokenSummary>, detail: String) -> Result<()> {
+    pub(crate) fn record(&self, token: Option<&TokenSummary>, detail: String) -> Result<()> {
         self.about(token)
             .record_success(self.tx, self.audit_key, unix_now_ms(), detail)?;
         Ok(())
     }
 
-    fn refuse(&self, token: Option<&TokenSummary>, refusal: &Refusal) -> Result<()> {
+    pub(crate) fn refuse(&self, token: Option<&TokenSummary>, refusal: &Refusal) -> Result<()> {
         self.about(token)
             .record_refusal(self.tx, self.audit_key, refusal)
     }
@@ -94,7 +94,7 @@ impl Vault {
     }
 
     /// An admin change: `actor` must be an admin.
-    fn admin<T>(
+    pub(crate) fn admin<T>(
         &mut self,
         actor: &str,
         action: AuditAction,

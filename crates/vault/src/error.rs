@@ -35,6 +35,15 @@ pub enum VaultError {
     BadName(String),
     #[error("token `{id}` has an unreadable seed ({detail}); re-enroll it")]
     BadSeed { id: String, detail: String },
+    #[error("no device with id `{0}`; the device list shows every device's id")]
+    NoSuchDevice(String),
+    #[error(
+        "device `{id}` was already revoked (at {revoked_at_ms} ms since the epoch); nothing changed"
+    )]
+    AlreadyRevoked { id: String, revoked_at_ms: i64 },
+    /// Input the vault cannot store as given; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Refused(Refusal),
     /// An authorization row's MAC does not verify: it was written past the
@@ -94,6 +103,40 @@ pub enum Refusal {
     LastAdmin { user: String },
     /// The vault has had an admin and has none now.
     NoAdmin { first_admin: String },
+    /// An invite that does not exist, was used, or has expired.
+    InviteInvalid { problem: InviteProblem },
+    /// A client certificate no device was enrolled with.
+    DeviceNotEnrolled,
+    /// The device was enrolled, and an admin revoked it.
+    DeviceRevoked { id: String },
+    /// Too many fills for this user and origin recently.
+    RateLimited {
+        /// When the next fill for this origin can succeed.
+        retry_after_ms: u64,
+        /// The limit that was reached ("5 codes in 10 s").
+        why: String,
+    },
+}
+
+/// What is wrong with an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteProblem {
+    /// No invite has this secret (mistyped, or never made here).
+    Unknown,
+    /// The invite was redeemed already: invites are one-time.
+    Used,
+    /// The invite's time ran out before it was redeemed.
+    Expired,
+}
+
+impl InviteProblem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InviteProblem::Unknown => "unknown",
+            InviteProblem::Used => "used",
+            InviteProblem::Expired => "expired",
+        }
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -143,6 +186,33 @@ impl fmt::Display for Refusal {
                 f,
                 "this vault has no admin left (its first admin was {first_admin}), and nobody becomes one by asking first once a vault has had one; restore the vault's users from a backup, then run `twofill-host audit verify`"
             ),
+            Refusal::InviteInvalid { problem } => {
+                let what = match problem {
+                    InviteProblem::Unknown => "is not known to this server",
+                    InviteProblem::Used => "was already used (each invite enrolls one device)",
+                    InviteProblem::Expired => "has expired",
+                };
+                write!(
+                    f,
+                    "this invite {what}; ask your admin for a new invite and run `twofill-host join` with it"
+                )
+            }
+            Refusal::DeviceNotEnrolled => write!(
+                f,
+                "this device is not enrolled; ask your admin for an invite and run `twofill-host join` with it"
+            ),
+            Refusal::DeviceRevoked { id } => write!(
+                f,
+                "this device (`{id}`) was revoked by an admin; ask your admin for a new invite to enroll it again"
+            ),
+            Refusal::RateLimited {
+                retry_after_ms,
+                why,
+            } => write!(
+                f,
+                "too many codes for this site: the limit is {why} per user and site; try again in {} s",
+                retry_after_ms.div_ceil(1000)
+            ),
         }
     }
 }
@@ -162,6 +232,10 @@ impl Refusal {
             Refusal::UnknownUser { .. } => "unknown_user",
             Refusal::LastAdmin { .. } => "last_admin",
             Refusal::NoAdmin { .. } => "no_admin",
+            Refusal::InviteInvalid { .. } => "invite_invalid",
+            Refusal::DeviceNotEnrolled => "device_not_enrolled",
+            Refusal::DeviceRevoked { .. } => "device_revoked",
+            Refusal::RateLimited { .. } => "rate_limited",
         }
     }
 }

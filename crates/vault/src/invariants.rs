@@ -6,12 +6,14 @@ const RULES: &[(&str, &str)] = &[
     ("admin.rs", include_str!("admin.rs")),
     ("audit.rs", include_str!("audit.rs")),
     ("binding.rs", include_str!("binding.rs")),
+    ("enrollment.rs", include_str!("enrollment.rs")),
     ("error.rs", include_str!("error.rs")),
     ("integrity.rs", include_str!("integrity.rs")),
     ("issue.rs", include_str!("issue.rs")),
     ("listing.rs", include_str!("listing.rs")),
     ("model.rs", include_str!("model.rs")),
     ("permission.rs", include_str!("permission.rs")),
+    ("rate_limit.rs", include_str!("rate_limit.rs")),
 ];
 const STORE: &[(&str, &str)] = &[
     ("store/mod.rs", include_str!("store/mod.rs")),

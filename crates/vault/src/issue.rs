@@ -24,6 +24,7 @@ impl Vault {
     /// to the origin; with no token named, the single permitted token bound
     /// to the origin is chosen. With [`Scope::SharedOnly`] a fill never picks
     /// a personal token and naming one is refused as if it did not exist.
+    /// Fills are refused past the [`crate::RateLimit`] set on this handle.
     pub fn issue_code(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
         let result = self.issue_code_unnoted(request);
         self.noting_tampering(
@@ -35,8 +36,10 @@ impl Vault {
     }
 
     fn issue_code_unnoted(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
-        let time_ms = unix_now_ms();
         let tx = self.store.begin_write()?;
+        // Under the write lock, so the rate limit's count and this code's
+        // record see the same time.
+        let time_ms = unix_now_ms();
         let chosen = match choose_token(&*tx, &self.authz_key, self.policy, request)? {
             Ok(summary) => summary,
             Err(refusal) => {
@@ -55,6 +58,23 @@ impl Vault {
                 return Err(VaultError::Refused(refusal));
             }
         };
+        // Counted in this transaction: no other writer can fill between
+        // the count and this code's record.
+        if let (Purpose::Fill, Some(origin)) = (request.purpose, request.origin)
+            && let Some(refusal) =
+                self.rate_limit
+                    .check(&*tx, &request.who.user, &origin.to_string(), time_ms)?
+        {
+            About {
+                who: request.who,
+                action: request.purpose.action(),
+                token: Some(&chosen),
+                origin: request.origin,
+            }
+            .record_refusal(&*tx, &self.audit_key, &refusal)?;
+            tx.commit()?;
+            return Err(VaultError::Refused(refusal));
+        }
         let seed = open_seed(&*tx, &self.key, &chosen.id)?;
         let window = seed.window_at((time_ms / 1000) as u64);
         let record = About {

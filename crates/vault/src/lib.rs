@@ -19,8 +19,13 @@
 //!   but get no code or seed from it;
 //! - the organization's [`Policy`] (set by the host from its config) can
 //!   forbid personal tokens and seed reveals for everybody;
+//! - fills are limited per user and origin ([`RateLimit`]), counted from
+//!   the audit log inside the code's own write transaction;
 //! - every admin change requires an admin and is audited in the same
-//!   transaction; refusals are audited too.
+//!   transaction; refusals are audited too;
+//! - a device (a teammate's laptop on a team server) is enrolled only by
+//!   redeeming an unused, unexpired invite, once; a revoked device gets
+//!   nothing ([`Vault::authenticate_device`]).
 //!
 //! A file that is not a twofill vault, is damaged, or comes from a newer
 //! version is reported and left byte-for-byte untouched.
@@ -28,7 +33,9 @@
 //! Where each rule lives: `permission` (a user's level
 //! on a token, personal-token ownership, scope and policy on it, the
 //! first-admin bootstrap), `integrity` (the MACs on authorization rows:
-//! every rule reads and writes those rows through it), `issue` (choosing a token by binding, codes and
+//! every rule reads and writes those rows through it), `enrollment`
+//! (invites and devices), `rate_limit` (the fill limit's count and
+//! decision), `issue` (choosing a token by binding, codes and
 //! seed reveals; the only module that opens a sealed seed), `admin` (admin
 //! changes, each checked and recorded in its transaction), `listing`
 //! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
@@ -40,6 +47,7 @@
 mod admin;
 pub mod audit;
 pub mod binding;
+mod enrollment;
 mod error;
 mod integrity;
 #[cfg(test)]
@@ -48,6 +56,7 @@ mod issue;
 mod listing;
 mod model;
 mod permission;
+mod rate_limit;
 mod store;
 
 use std::path::Path;
@@ -56,12 +65,14 @@ use twofill_seal::{DataKey, Protection};
 
 pub use audit::{AuditEvent, AuditRecord, ChainReport};
 pub use binding::{Origin, SiteBinding, SiteError};
-pub use error::{Refusal, Result, VaultError};
+pub use error::{InviteProblem, Refusal, Result, VaultError};
 pub use integrity::{IntegrityReport, TamperedRow};
 pub use model::{
-    Access, CodeRequest, GroupInfo, IssuedCode, PermittedToken, Policy, Purpose, Requester, Scope,
-    TokenDetails, TokenSummary, TokensRequest, UserInfo,
+    Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
+    PermittedToken, Policy, Purpose, Requester, Scope, TokenDetails, TokenSummary, TokensRequest,
+    UserInfo,
 };
+pub use rate_limit::RateLimit;
 pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::AuditAction;
 
@@ -77,6 +88,7 @@ pub struct Vault {
     /// MACs the authorization rows (`integrity`).
     authz_key: integrity::AuthzKey,
     policy: Policy,
+    rate_limit: RateLimit,
 }
 
 pub(crate) fn seed_aad(id: &str) -> Vec<u8> {
@@ -115,6 +127,7 @@ impl Vault {
             key,
             audit_key,
             policy: Policy::default(),
+            rate_limit: RateLimit::OFF,
         }
     }
 
@@ -126,6 +139,17 @@ impl Vault {
 
     pub fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// Limits fills per user and origin on every later request on this
+    /// handle, counted across every handle on the same store. Opening
+    /// gives [`RateLimit::OFF`].
+    pub fn set_rate_limit(&mut self, limit: RateLimit) {
+        self.rate_limit = limit;
+    }
+
+    pub fn rate_limit(&self) -> RateLimit {
+        self.rate_limit
     }
 }
 

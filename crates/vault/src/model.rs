@@ -197,3 +197,34 @@ pub struct GroupInfo {
     /// Token id → level.
     pub grants: BTreeMap<String, Access>,
 }
+
+/// A device (a teammate's laptop) enrolled with an invite; it proves
+/// itself with the client certificate whose SHA-256 is `cert_sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceRecord {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    pub joined_at_ms: i64,
+    /// When an admin revoked it; a revoked device gets nothing.
+    pub revoked_at_ms: Option<i64>,
+    #[serde(skip)]
+    pub cert_sha256: [u8; 32],
+}
+
+/// An invite as made: whom it enrolls a device for, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InviteRecord {
+    pub user: String,
+    pub expires_at_ms: i64,
+}
+
+/// The device an invite is redeemed for.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDevice<'a> {
+    pub id: &'a str,
+    /// What the user calls it (shown in device lists).
+    pub name: &'a str,
+    /// SHA-256 of the device certificate the server issues it.
+    pub cert_sha256: [u8; 32],
+}

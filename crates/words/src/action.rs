@@ -61,6 +61,14 @@ actions! {
     SeedQr = "seed.qr",
     /// The seed exported as an `otpauth://` link.
     SeedExport = "seed.export",
+    /// An admin invited a user to enroll a device (never the invite's secret).
+    InviteCreate = "invite.create",
+    /// A device joined with an invite (or an invite was refused).
+    DeviceJoin = "device.join",
+    /// An admin revoked a device.
+    DeviceRevoke = "device.revoke",
+    /// A revoked device's certificate was presented and refused.
+    DeviceRefused = "device.refused",
 }
 
 impl AuditAction {

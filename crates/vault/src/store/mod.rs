@@ -139,6 +139,31 @@ pub(crate) struct NewTokenRow<'a> {
     pub mac: &'a Mac,
 }
 
+/// An invite's row: the vault keeps the SHA-256 of its secret, never the
+/// secret.
+#[derive(Debug, Clone)]
+pub(crate) struct InviteRow {
+    pub secret_sha256: [u8; 32],
+    pub user: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub used_at_ms: Option<i64>,
+    pub device_id: Option<String>,
+}
+
+/// A device's row.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceRow {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    pub cert_sha256: [u8; 32],
+    pub joined_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+    pub revoked_by: Option<String>,
+}
+
 /// A stored MAC as 32 bytes (all zero when the column is not 32 bytes
 /// long, which the chain check then reports as a bad MAC).
 pub(crate) fn to32(b: &[u8]) -> [u8; 32] {
@@ -211,6 +236,21 @@ pub(crate) trait StoreRead {
     fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>>;
     /// Audit records after `after_seq`, oldest first, at most `limit`.
     fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
+    /// Times (ms), newest first, of the successful records of `action` for
+    /// `user` on `origin` at or after `since_ms`; at most `max` of them.
+    fn recent_successes(
+        &self,
+        action: &str,
+        user: &str,
+        origin: &str,
+        since_ms: i64,
+        max: u32,
+    ) -> Result<Vec<i64>>;
+    fn invite(&self, secret_sha256: &[u8; 32]) -> Result<Option<InviteRow>>;
+    fn device(&self, id: &str) -> Result<Option<DeviceRow>>;
+    fn device_by_cert(&self, cert_sha256: &[u8; 32]) -> Result<Option<DeviceRow>>;
+    /// Every device (of `user` only, when given), by user, join time and id.
+    fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceRow>>;
 }
 
 /// Writes, in one transaction (see the module doc).
@@ -242,6 +282,18 @@ pub(crate) trait StoreTx: StoreRead {
     fn delete_grant(&self, token_id: &str, group: &str) -> Result<()>;
     /// Sets the first-admin row.
     fn set_first_admin(&self, name: &str, mac: &Mac) -> Result<()>;
+    fn insert_invite(&self, row: &InviteRow) -> Result<()>;
+    /// Marks an unused invite used by `device_id`; false when it was used
+    /// already (or is gone).
+    fn use_invite(
+        &self,
+        secret_sha256: &[u8; 32],
+        used_at_ms: i64,
+        device_id: &str,
+    ) -> Result<bool>;
+    fn insert_device(&self, row: &DeviceRow) -> Result<()>;
+    /// Marks a device revoked; false when it was revoked already (or is gone).
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool>;
     /// Appends a record whose sequence number and MAC the rules computed.
     fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Makes every write durable, or none.

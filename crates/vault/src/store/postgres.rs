@@ -15,8 +15,8 @@ use postgres::{Client, GenericClient, NoTls, Row};
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    AuthzRow, CodeParams, GrantPath, GrantRow, Mac, NewTokenRow, Store, StoreRead, StoreTx,
-    TokenMeta, TokenRow, postgres_schema, to32,
+    AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow, Store,
+    StoreRead, StoreTx, TokenMeta, TokenRow, postgres_schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 
@@ -141,6 +141,33 @@ trait Pg {
             .iter()
             .map(|r| Ok(r.try_get(0)?))
             .collect()
+    }
+
+    fn devices_where(
+        &self,
+        condition: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<DeviceRow>> {
+        self.rows(
+            &format!(
+                "SELECT id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by
+                 FROM devices {condition} ORDER BY user_name, joined_at, id"
+            ),
+            args,
+        )?
+        .iter()
+        .map(|r| {
+            Ok(DeviceRow {
+                id: r.try_get(0)?,
+                user: r.try_get(1)?,
+                name: r.try_get(2)?,
+                cert_sha256: to32(r.try_get(3)?),
+                joined_at_ms: r.try_get(4)?,
+                revoked_at_ms: r.try_get(5)?,
+                revoked_by: r.try_get(6)?,
+            })
+        })
+        .collect()
     }
 
     /// `(name, mac)` rows.
@@ -524,6 +551,64 @@ macro_rules! store_read {
                 .collect()
         }
 
+        fn recent_successes(
+            &self,
+            action: &str,
+            user: &str,
+            origin: &str,
+            since_ms: i64,
+            max: u32,
+        ) -> Result<Vec<i64>> {
+            self.rows(
+                r#"SELECT time_ms FROM audit
+                   WHERE "user" = $1 AND origin = $2 AND action = $3 AND success
+                     AND time_ms >= $4
+                   ORDER BY time_ms DESC LIMIT $5"#,
+                &[&user, &origin, &action, &since_ms, &i64::from(max)],
+            )?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
+        }
+
+        fn invite(&self, secret_sha256: &[u8; 32]) -> Result<Option<InviteRow>> {
+            let Some(r) = self.row(
+                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id
+                 FROM invites WHERE secret_sha256 = $1",
+                &[&secret_sha256.as_slice()],
+            )?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(InviteRow {
+                secret_sha256: *secret_sha256,
+                user: r.try_get(0)?,
+                created_by: r.try_get(1)?,
+                created_at_ms: r.try_get(2)?,
+                expires_at_ms: r.try_get(3)?,
+                used_at_ms: r.try_get(4)?,
+                device_id: r.try_get(5)?,
+            }))
+        }
+
+        fn device(&self, id: &str) -> Result<Option<DeviceRow>> {
+            Ok(self.devices_where("WHERE id = $1", &[&id])?.into_iter().next())
+        }
+
+        fn device_by_cert(&self, cert_sha256: &[u8; 32]) -> Result<Option<DeviceRow>> {
+            Ok(self
+                .devices_where("WHERE cert_sha256 = $1", &[&cert_sha256.as_slice()])?
+                .into_iter()
+                .next())
+        }
+
+        fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceRow>> {
+            match user {
+                Some(user) => self.devices_where("WHERE user_name = $1", &[&user]),
+                None => self.devices_where("", &[]),
+            }
+        }
+
         }
     };
 }
@@ -661,6 +746,63 @@ impl StoreTx for Writer<'_> {
             &[&name, &mac.as_slice()],
         )?;
         Ok(())
+    }
+
+    fn insert_invite(&self, row: &InviteRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO invites (secret_sha256, user_name, created_by, created_at, expires_at,
+                                  used_at, device_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &row.secret_sha256.as_slice(),
+                &row.user,
+                &row.created_by,
+                &row.created_at_ms,
+                &row.expires_at_ms,
+                &row.used_at_ms,
+                &row.device_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn use_invite(
+        &self,
+        secret_sha256: &[u8; 32],
+        used_at_ms: i64,
+        device_id: &str,
+    ) -> Result<bool> {
+        Ok(self.exec(
+            "UPDATE invites SET used_at = $2, device_id = $3
+             WHERE secret_sha256 = $1 AND used_at IS NULL",
+            &[&secret_sha256.as_slice(), &used_at_ms, &device_id],
+        )? > 0)
+    }
+
+    fn insert_device(&self, row: &DeviceRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO devices (id, user_name, name, cert_sha256, joined_at, revoked_at,
+                                  revoked_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &row.id,
+                &row.user,
+                &row.name,
+                &row.cert_sha256.as_slice(),
+                &row.joined_at_ms,
+                &row.revoked_at_ms,
+                &row.revoked_by,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool> {
+        Ok(self.exec(
+            "UPDATE devices SET revoked_at = $2, revoked_by = $3
+             WHERE id = $1 AND revoked_at IS NULL",
+            &[&id, &at_ms, &by],
+        )? > 0)
     }
 
     fn append_audit(&self, r: &AuditRecord) -> Result<()> {

@@ -82,6 +82,8 @@ pub(crate) fn check_and_migrate(
     }
     let stored =
         meta("wrapped_key")?.ok_or_else(|| corrupt("its wrapped data key is missing".into()))?;
+    // Unlock first: a vault that cannot be unlocked is not migrated (the
+    // error rolls the transaction back).
     let key = super::unwrap_stored_key(&stored, protection)?;
     migrate(tx, version, &key)?;
     Ok(key)
@@ -92,6 +94,9 @@ pub(crate) fn check_and_migrate(
 fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from >= SCHEMA_VERSION {
         return Ok(());
+    }
+    if from < 5 {
+        tx.batch_execute(SCHEMA_5)?;
     }
     if from < AUTHORIZATION_MACS {
         add_authorization_macs(tx, key)?;
@@ -142,9 +147,35 @@ fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> 
             &[&k, &v],
         )?;
     }
+    // A new database takes the same steps as an old one.
     migrate(tx, FIRST_VERSION, &key)?;
     Ok(key)
 }
+
+/// Schema 5's additions, the shape of the SQLite vault's (`store/schema.rs`).
+const SCHEMA_5: &str = r#"
+CREATE TABLE invites (
+    secret_sha256 BYTEA PRIMARY KEY CHECK (octet_length(secret_sha256) = 32),
+    user_name TEXT COLLATE "C" NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    device_id TEXT
+);
+CREATE INDEX invites_user ON invites(user_name);
+CREATE TABLE devices (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    user_name TEXT COLLATE "C" NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    cert_sha256 BYTEA NOT NULL UNIQUE CHECK (octet_length(cert_sha256) = 32),
+    joined_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    revoked_by TEXT
+);
+CREATE INDEX devices_user ON devices(user_name);
+CREATE INDEX audit_recent ON audit("user", origin, action, time_ms);
+"#;
 
 /// Schema 4, the shape of the SQLite vault's schema 4. Names sort bytewise
 /// (`COLLATE "C"`) as in SQLite, whatever the database's locale.

@@ -22,8 +22,10 @@ use crate::{Result, VaultError, seed_aad};
 ///    which can never have grants.
 /// 4. code parameters in the clear (`tokens.algorithm`, `digits`, `period`),
 ///    so listing never opens a sealed seed.
-/// 5. and 6. are taken by other changes in progress (devices and invites;
-///    HOTP counters); a vault at 4 goes straight to 7.
+/// 5. invites and devices (a team server enrolls teammates' laptops), and an
+///    index for counting recent fills (the rate limit).
+/// 6. is taken by another change in progress (HOTP counters); a vault at 5
+///    goes straight to 7.
 /// 7. authorization rows carry MACs (`mac` on users, groups, members,
 ///    grants, token_sites, tokens), and `meta.first_admin` says whether the
 ///    vault ever had an admin ([`add_authorization_macs`]).
@@ -213,6 +215,9 @@ pub(crate) fn migrate(
             )?;
         }
     }
+    if from < 5 {
+        tx.execute_batch(SCHEMA_5)?;
+    }
     if from < AUTHORIZATION_MACS {
         add_authorization_macs(&tx, &key)?;
     }
@@ -264,6 +269,34 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
     })?;
     super::unwrap_stored_key(&stored, protection)
 }
+
+/// Schema 5's additions. Times are ms since the epoch. An invite is keyed
+/// by the SHA-256 of its secret (the vault never sees the secret); a device
+/// is known by the SHA-256 of its client certificate. Both go with their
+/// user.
+const SCHEMA_5: &str = "
+CREATE TABLE invites (
+    secret_sha256 BLOB PRIMARY KEY CHECK (length(secret_sha256) = 32),
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    device_id TEXT
+);
+CREATE INDEX invites_user ON invites(user_name);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    cert_sha256 BLOB NOT NULL UNIQUE CHECK (length(cert_sha256) = 32),
+    joined_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    revoked_by TEXT
+);
+CREATE INDEX devices_user ON devices(user_name);
+CREATE INDEX audit_recent ON audit(user, origin, action, time_ms);
+";
 
 /// The audit table (schema 2 on).
 const AUDIT_SCHEMA: &str = "

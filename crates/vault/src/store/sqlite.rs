@@ -12,8 +12,8 @@ use rusqlite::{
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    AuthzRow, CodeParams, GrantPath, GrantRow, Mac, NewTokenRow, ParamsOfSealed, Store, StoreRead,
-    StoreTx, TokenMeta, TokenRow, schema, to32,
+    AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
+    ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow, schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
@@ -249,6 +249,34 @@ pub(super) fn set_mac(conn: &Connection, row: &AuthzRow, mac: &Mac) -> Result<()
         )?,
     };
     Ok(())
+}
+
+const DEVICE_COLUMNS: &str = "id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by";
+
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok(DeviceRow {
+        id: r.get(0)?,
+        user: r.get(1)?,
+        name: r.get(2)?,
+        cert_sha256: to32(&r.get::<_, Vec<u8>>(3)?),
+        joined_at_ms: r.get(4)?,
+        revoked_at_ms: r.get(5)?,
+        revoked_by: r.get(6)?,
+    })
+}
+
+fn devices_where(
+    conn: &Connection,
+    condition: &str,
+    arg: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<DeviceRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices {condition} ORDER BY user_name, joined_at, id"
+    ))?;
+    let rows = stmt
+        .query_map(arg, device_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 impl<T: Sql> StoreRead for T {
@@ -493,6 +521,70 @@ impl<T: Sql> StoreRead for T {
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
+
+    fn recent_successes(
+        &self,
+        action: &str,
+        user: &str,
+        origin: &str,
+        since_ms: i64,
+        max: u32,
+    ) -> Result<Vec<i64>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT time_ms FROM audit
+             WHERE user = ?1 AND origin = ?2 AND action = ?3 AND success AND time_ms >= ?4
+             ORDER BY time_ms DESC LIMIT ?5",
+        )?;
+        let rows = stmt
+            .query_map(params![user, origin, action, since_ms, max], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Ok(rows)
+    }
+
+    fn invite(&self, secret_sha256: &[u8; 32]) -> Result<Option<InviteRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id
+                 FROM invites WHERE secret_sha256 = ?1",
+                [secret_sha256.as_slice()],
+                |r| {
+                    Ok(InviteRow {
+                        secret_sha256: *secret_sha256,
+                        user: r.get(0)?,
+                        created_by: r.get(1)?,
+                        created_at_ms: r.get(2)?,
+                        expires_at_ms: r.get(3)?,
+                        used_at_ms: r.get(4)?,
+                        device_id: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn device(&self, id: &str) -> Result<Option<DeviceRow>> {
+        Ok(devices_where(self.conn(), "WHERE id = ?1", &[&id])?
+            .into_iter()
+            .next())
+    }
+
+    fn device_by_cert(&self, cert_sha256: &[u8; 32]) -> Result<Option<DeviceRow>> {
+        Ok(devices_where(
+            self.conn(),
+            "WHERE cert_sha256 = ?1",
+            &[&cert_sha256.as_slice()],
+        )?
+        .into_iter()
+        .next())
+    }
+
+    fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceRow>> {
+        match user {
+            Some(user) => devices_where(self.conn(), "WHERE user_name = ?1", &[&user]),
+            None => devices_where(self.conn(), "", &[]),
+        }
+    }
 }
 
 impl StoreTx for Writer<'_> {
@@ -623,6 +715,63 @@ impl StoreTx for Writer<'_> {
             params![name, mac.as_slice()],
         )?;
         Ok(())
+    }
+
+    fn insert_invite(&self, row: &InviteRow) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO invites (secret_sha256, user_name, created_by, created_at, expires_at,
+                                  used_at, device_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                row.secret_sha256.as_slice(),
+                row.user,
+                row.created_by,
+                row.created_at_ms,
+                row.expires_at_ms,
+                row.used_at_ms,
+                row.device_id
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn use_invite(
+        &self,
+        secret_sha256: &[u8; 32],
+        used_at_ms: i64,
+        device_id: &str,
+    ) -> Result<bool> {
+        Ok(self.0.execute(
+            "UPDATE invites SET used_at = ?2, device_id = ?3
+             WHERE secret_sha256 = ?1 AND used_at IS NULL",
+            params![secret_sha256.as_slice(), used_at_ms, device_id],
+        )? > 0)
+    }
+
+    fn insert_device(&self, row: &DeviceRow) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO devices (id, user_name, name, cert_sha256, joined_at, revoked_at,
+                                  revoked_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                row.id,
+                row.user,
+                row.name,
+                row.cert_sha256.as_slice(),
+                row.joined_at_ms,
+                row.revoked_at_ms,
+                row.revoked_by
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool> {
+        Ok(self.0.execute(
+            "UPDATE devices SET revoked_at = ?2, revoked_by = ?3
+             WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, at_ms, by],
+        )? > 0)
     }
 
     fn append_audit(&self, r: &AuditRecord) -> Result<()> {

@@ -2,8 +2,10 @@
 //! module is one area, `support` is what they share.
 
 mod audit_chain;
+mod enrollment;
 mod open_and_migrate;
 mod permissions;
 mod personal;
 mod postgres_store;
+mod rate_limit;
 mod support;

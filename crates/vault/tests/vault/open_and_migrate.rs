@@ -1,7 +1,7 @@
 //! Opening: damaged or foreign files are refused and left alone; old vaults
 //! are migrated; seeds are never on disk in the clear.
 
-use crate::support::{TempVault, file_contains, fixture_copy, token};
+use crate::support::{TempVault, bob_fills, file_contains, fixture_copy, token};
 use rusqlite::Connection;
 use twofill_vault::{
     Access, AuditAction, CodeRequest, Requester, SCHEMA_VERSION, Scope, TokensRequest, Vault,
@@ -423,4 +423,48 @@ fn wrong_key_leaves_untouched(name: &str, version: i64) -> TempVault {
     assert_eq!(user_version(&tv.path), version);
     assert_eq!(std::fs::read(&tv.path).unwrap(), bytes);
     tv
+}
+
+/// The token in the committed schema-4 fixture (`tests/fixtures/vault-v4/README.md`).
+const V4_KASPERSKY: &str = "b22ac51f6f1e";
+
+#[test]
+fn version_4_vault_gets_invites_and_devices_and_keeps_its_tokens_and_chain() {
+    let tv = fixture_copy("vault-v4");
+    assert_eq!(user_version(&tv.path), 4, "precondition: a schema-4 vault");
+    let before = raw_audit(&tv.path);
+    assert!(!before.is_empty());
+
+    let mut v = tv.open();
+    assert_eq!(user_version(&tv.path), SCHEMA_VERSION);
+    assert_eq!(raw_audit(&tv.path), before);
+    let report = v.verify_audit(None).unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.records as usize, before.len());
+
+    assert_eq!(
+        v.access("bob", V4_KASPERSKY).unwrap(),
+        Some(Access::CodeOnly)
+    );
+    let issued = bob_fills(&mut v, &"https://my.kaspersky.com".parse().unwrap()).unwrap();
+    assert_eq!(
+        issued.window.code,
+        token("Kaspersky", SEED).code_at(issued.window.valid_from)
+    );
+    // The new tables work.
+    let expires = twofill_words::unix_now_ms() + 60_000;
+    v.create_invite("alice", "carol", [7; 32], expires).unwrap();
+    let device = twofill_vault::NewDevice {
+        id: "dev-1",
+        name: "carol's laptop",
+        cert_sha256: [8; 32],
+    };
+    v.redeem_invite([7; 32], &device).unwrap();
+    assert_eq!(v.authenticate_device(&[8; 32]).unwrap().user, "carol");
+    assert!(v.verify_audit(None).unwrap().problem.is_none());
+}
+
+#[test]
+fn version_4_vault_that_cannot_be_unlocked_is_not_migrated() {
+    wrong_key_leaves_untouched("vault-v4", 4);
 }

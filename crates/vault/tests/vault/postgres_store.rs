@@ -210,3 +210,98 @@ fn concurrent_writers_on_two_connections_keep_one_gap_free_chain() {
     assert_eq!(report.problem, None);
     assert_eq!(report.records as usize, records.len());
 }
+
+/// The token in the committed schema-4 dump (`tests/fixtures/postgres-v4/README.md`).
+const V4_KASPERSKY: &str = "e6a96978aa0e";
+
+/// A fresh database holding the committed schema-4 vault, with its key file.
+fn version_4_database() -> TempVault {
+    let tv = on_fresh_database();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/postgres-v4");
+    let dump = std::fs::read_to_string(fixture.join("dump.sql")).unwrap();
+    admin_client(url(&tv)).batch_execute(&dump).unwrap();
+    std::fs::create_dir_all(tv.key_file.parent().unwrap()).unwrap();
+    std::fs::copy(fixture.join("vault.key"), &tv.key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tv.key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    tv
+}
+
+fn schema_version(tv: &TempVault) -> String {
+    admin_client(url(tv))
+        .query_one(
+            "SELECT value FROM twofill_meta WHERE key = 'schema_version'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_version_4_database_gets_invites_and_devices_and_keeps_its_chain() {
+    let tv = version_4_database();
+    assert_eq!(schema_version(&tv), "4", "precondition: a schema-4 vault");
+    let audit_before = |tv: &TempVault| -> Vec<(i64, Vec<u8>)> {
+        admin_client(url(tv))
+            .query("SELECT seq, mac FROM audit ORDER BY seq", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    let before = audit_before(&tv);
+    assert!(!before.is_empty());
+
+    let mut v = tv.open();
+    assert_eq!(schema_version(&tv), SCHEMA_VERSION.to_string());
+    assert_eq!(audit_before(&tv), before);
+    let report = v.verify_audit(None).unwrap();
+    assert_eq!(report.problem, None);
+    assert_eq!(report.records as usize, before.len());
+    assert_eq!(
+        v.access("bob", V4_KASPERSKY).unwrap(),
+        Some(Access::CodeOnly)
+    );
+    let issued = bob_fills(&mut v, &"https://my.kaspersky.com".parse().unwrap()).unwrap();
+    assert_eq!(
+        issued.window.code,
+        token("Kaspersky", SEED).code_at(issued.window.valid_from)
+    );
+    v.create_invite(
+        "alice",
+        "carol",
+        [7; 32],
+        twofill_words::unix_now_ms() + 60_000,
+    )
+    .unwrap();
+    let device = twofill_vault::NewDevice {
+        id: "dev-1",
+        name: "carol's laptop",
+        cert_sha256: [8; 32],
+    };
+    v.redeem_invite([7; 32], &device).unwrap();
+    assert_eq!(v.authenticate_device(&[8; 32]).unwrap().user, "carol");
+    drop(v);
+    // Opening again migrates nothing twice.
+    let v = tv.open();
+    assert_eq!(v.devices(None).unwrap().len(), 1);
+    assert_eq!(v.verify_audit(None).unwrap().problem, None);
+}
+
+#[test]
+fn a_version_4_database_that_cannot_be_unlocked_is_not_migrated() {
+    let tv = version_4_database();
+    let before = snapshot(url(&tv));
+    let other = tv.dir.path().join("other.key");
+    let err =
+        twofill_vault::Vault::open_postgres(url(&tv), &twofill_seal::Protection::KeyFile(other))
+            .err()
+            .expect("the wrong key must be refused");
+    assert!(matches!(err, VaultError::Key(_)), "{err}");
+    assert_eq!(snapshot(url(&tv)), before);
+    assert_eq!(schema_version(&tv), "4");
+}
