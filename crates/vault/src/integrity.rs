@@ -9,6 +9,10 @@
 //! cannot be moved to another row or table. The rules reach authorization
 //! rows only through [`AuthzKey`]'s methods: reads check the MAC before the
 //! row is used (a bad one is [`VaultError::Tampered`]), writes compute it.
+//! The rows: users (name, admin), groups, memberships, grants (token,
+//! group, level), site bindings, tokens (id, owner, kind), invites (hash,
+//! user, expiry, use), devices (id, user, certificate, revocation) and the
+//! first-admin row.
 //!
 //! Not covered (see SECURITY.md): a deleted row only takes access away,
 //! except for the first admin, which the MAC'd first-admin row guards; and a
@@ -21,7 +25,8 @@ use sha2::Sha256;
 use twofill_seal::DataKey;
 use zeroize::Zeroizing;
 
-use crate::store::{AuthzRow, GrantRow, Mac, StoreRead, StoreTx, TokenRow};
+use crate::audit::hex;
+use crate::store::{AuthzRow, DeviceRow, GrantRow, InviteRow, Mac, StoreRead, StoreTx, TokenRow};
 use crate::{Access, Result, Vault, VaultError};
 
 /// The subkey's purpose: changing it invalidates every row's MAC.
@@ -41,6 +46,8 @@ impl AuthzRow {
             AuthzRow::Site { .. } => "token_sites",
             AuthzRow::Token { .. } => "tokens",
             AuthzRow::FirstAdmin { .. } => "meta",
+            AuthzRow::Invite { .. } => "invites",
+            AuthzRow::Device { .. } => "devices",
         }
     }
 
@@ -54,6 +61,12 @@ impl AuthzRow {
             AuthzRow::Site { token, site } => format!("token {token}, site {site}"),
             AuthzRow::Token { id, .. } => format!("token {id}"),
             AuthzRow::FirstAdmin { .. } => "first_admin".into(),
+            AuthzRow::Invite {
+                secret_sha256,
+                user,
+                ..
+            } => format!("invite {} of {user}", hex(&secret_sha256[..6])),
+            AuthzRow::Device { id, user, .. } => format!("device {id} of {user}"),
         }
     }
 
@@ -73,8 +86,42 @@ impl AuthzRow {
             AuthzRow::Site { token, site } => json!([token, site]),
             AuthzRow::Token { id, owner, kind } => json!([id, owner, kind]),
             AuthzRow::FirstAdmin { name } => json!(["first_admin", name]),
+            AuthzRow::Invite {
+                secret_sha256,
+                user,
+                expires_at_ms,
+                used_at_ms,
+            } => json!([hex(secret_sha256), user, expires_at_ms, used_at_ms]),
+            AuthzRow::Device {
+                id,
+                user,
+                cert_sha256,
+                revoked_at_ms,
+            } => json!([id, user, hex(cert_sha256), revoked_at_ms]),
         };
         serde_json::to_vec(&json!([1, self.table(), fields])).expect("JSON of plain values")
+    }
+}
+
+impl InviteRow {
+    pub(crate) fn authz_row(&self) -> AuthzRow {
+        AuthzRow::Invite {
+            secret_sha256: self.secret_sha256,
+            user: self.user.clone(),
+            expires_at_ms: self.expires_at_ms,
+            used_at_ms: self.used_at_ms,
+        }
+    }
+}
+
+impl DeviceRow {
+    pub(crate) fn authz_row(&self) -> AuthzRow {
+        AuthzRow::Device {
+            id: self.id.clone(),
+            user: self.user.clone(),
+            cert_sha256: self.cert_sha256,
+            revoked_at_ms: self.revoked_at_ms,
+        }
     }
 }
 
@@ -239,7 +286,44 @@ impl AuthzKey {
         Ok(name)
     }
 
+    /// An invite as stored, checked.
+    pub(crate) fn invite(&self, row: Option<InviteRow>) -> Result<Option<InviteRow>> {
+        if let Some(row) = &row {
+            self.check(&row.authz_row(), &row.mac)?;
+        }
+        Ok(row)
+    }
+
+    /// Devices as stored, checked.
+    pub(crate) fn devices(&self, rows: Vec<DeviceRow>) -> Result<Vec<DeviceRow>> {
+        for row in &rows {
+            self.check(&row.authz_row(), &row.mac)?;
+        }
+        Ok(rows)
+    }
+
+    /// A device as stored, checked.
+    pub(crate) fn device(&self, row: Option<DeviceRow>) -> Result<Option<DeviceRow>> {
+        Ok(self.devices(row.into_iter().collect())?.pop())
+    }
+
     // Writes: each stores the row with its MAC.
+
+    /// `row` with the MAC of its fields as they are.
+    pub(crate) fn invite_with_mac(&self, row: InviteRow) -> InviteRow {
+        InviteRow {
+            mac: self.mac(&row.authz_row()),
+            ..row
+        }
+    }
+
+    /// `row` with the MAC of its fields as they are.
+    pub(crate) fn device_with_mac(&self, row: DeviceRow) -> DeviceRow {
+        DeviceRow {
+            mac: self.mac(&row.authz_row()),
+            ..row
+        }
+    }
 
     pub(crate) fn put_user(&self, tx: &dyn StoreTx, name: &str, admin: bool) -> Result<()> {
         let mac = self.mac(&AuthzRow::User {

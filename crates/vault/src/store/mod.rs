@@ -95,6 +95,20 @@ pub(crate) enum AuthzRow {
     FirstAdmin {
         name: Option<String>,
     },
+    /// An invite: whose it is, until when, whether it was used.
+    Invite {
+        secret_sha256: [u8; 32],
+        user: String,
+        expires_at_ms: i64,
+        used_at_ms: Option<i64>,
+    },
+    /// A device: whose it is, its certificate, whether it is revoked.
+    Device {
+        id: String,
+        user: String,
+        cert_sha256: [u8; 32],
+        revoked_at_ms: Option<i64>,
+    },
 }
 
 /// What an admin sees about a token beyond its summary.
@@ -150,6 +164,8 @@ pub(crate) struct InviteRow {
     pub expires_at_ms: i64,
     pub used_at_ms: Option<i64>,
     pub device_id: Option<String>,
+    /// MAC of its authorization fields (hash, user, expiry, use).
+    pub mac: Mac,
 }
 
 /// A device's row.
@@ -162,6 +178,8 @@ pub(crate) struct DeviceRow {
     pub joined_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
     pub revoked_by: Option<String>,
+    /// MAC of its authorization fields (id, user, certificate, revocation).
+    pub mac: Mac,
 }
 
 /// A stored MAC as 32 bytes (all zero when the column is not 32 bytes
@@ -285,15 +303,18 @@ pub(crate) trait StoreTx: StoreRead {
     fn insert_invite(&self, row: &InviteRow) -> Result<()>;
     /// Marks an unused invite used by `device_id`; false when it was used
     /// already (or is gone).
+    /// `mac` covers the invite as used.
     fn use_invite(
         &self,
         secret_sha256: &[u8; 32],
         used_at_ms: i64,
         device_id: &str,
+        mac: &Mac,
     ) -> Result<bool>;
     fn insert_device(&self, row: &DeviceRow) -> Result<()>;
-    /// Marks a device revoked; false when it was revoked already (or is gone).
-    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool>;
+    /// Marks a device revoked (`mac` covers it revoked); false when it was
+    /// revoked already (or is gone).
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str, mac: &Mac) -> Result<bool>;
     /// Appends a record whose sequence number and MAC the rules computed.
     fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Makes every write durable, or none.

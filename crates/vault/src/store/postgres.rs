@@ -150,7 +150,7 @@ trait Pg {
     ) -> Result<Vec<DeviceRow>> {
         self.rows(
             &format!(
-                "SELECT id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by
+                "SELECT id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by, mac
                  FROM devices {condition} ORDER BY user_name, joined_at, id"
             ),
             args,
@@ -165,6 +165,7 @@ trait Pg {
                 joined_at_ms: r.try_get(4)?,
                 revoked_at_ms: r.try_get(5)?,
                 revoked_by: r.try_get(6)?,
+                mac: stored_mac(r, 7)?,
             })
         })
         .collect()
@@ -290,6 +291,31 @@ pub(super) fn authorization_rows(c: &mut impl GenericClient) -> Result<Vec<(Auth
             out.push((make(&r)?, stored_mac(&r, mac_at)?));
         }
     }
+    for r in c.query(
+        "SELECT secret_sha256, user_name, expires_at, used_at, mac FROM invites
+         ORDER BY secret_sha256",
+        &[],
+    )? {
+        let row = AuthzRow::Invite {
+            secret_sha256: to32(r.try_get(0)?),
+            user: r.try_get(1)?,
+            expires_at_ms: r.try_get(2)?,
+            used_at_ms: r.try_get(3)?,
+        };
+        out.push((row, stored_mac(&r, 4)?));
+    }
+    for r in c.query(
+        "SELECT id, user_name, cert_sha256, revoked_at, mac FROM devices ORDER BY id",
+        &[],
+    )? {
+        let row = AuthzRow::Device {
+            id: r.try_get(0)?,
+            user: r.try_get(1)?,
+            cert_sha256: to32(r.try_get(2)?),
+            revoked_at_ms: r.try_get(3)?,
+        };
+        out.push((row, stored_mac(&r, 4)?));
+    }
     if let Some((name, mac)) = first_admin_row(c)? {
         out.push((AuthzRow::FirstAdmin { name }, mac));
     }
@@ -325,6 +351,13 @@ pub(super) fn set_mac(c: &mut impl GenericClient, row: &AuthzRow, mac: &Mac) -> 
             "UPDATE twofill_meta SET mac = $1 WHERE key = 'first_admin'",
             &[&mac],
         )?,
+        AuthzRow::Invite { secret_sha256, .. } => c.execute(
+            "UPDATE invites SET mac = $2 WHERE secret_sha256 = $1",
+            &[&secret_sha256.as_slice(), &mac],
+        )?,
+        AuthzRow::Device { id, .. } => {
+            c.execute("UPDATE devices SET mac = $2 WHERE id = $1", &[id, &mac])?
+        }
     };
     Ok(())
 }
@@ -573,7 +606,7 @@ macro_rules! store_read {
 
         fn invite(&self, secret_sha256: &[u8; 32]) -> Result<Option<InviteRow>> {
             let Some(r) = self.row(
-                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id
+                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id, mac
                  FROM invites WHERE secret_sha256 = $1",
                 &[&secret_sha256.as_slice()],
             )?
@@ -588,6 +621,7 @@ macro_rules! store_read {
                 expires_at_ms: r.try_get(3)?,
                 used_at_ms: r.try_get(4)?,
                 device_id: r.try_get(5)?,
+                mac: stored_mac(&r, 6)?,
             }))
         }
 
@@ -751,8 +785,8 @@ impl StoreTx for Writer<'_> {
     fn insert_invite(&self, row: &InviteRow) -> Result<()> {
         self.exec(
             "INSERT INTO invites (secret_sha256, user_name, created_by, created_at, expires_at,
-                                  used_at, device_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                  used_at, device_id, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &row.secret_sha256.as_slice(),
                 &row.user,
@@ -761,6 +795,7 @@ impl StoreTx for Writer<'_> {
                 &row.expires_at_ms,
                 &row.used_at_ms,
                 &row.device_id,
+                &row.mac.as_slice(),
             ],
         )?;
         Ok(())
@@ -771,19 +806,25 @@ impl StoreTx for Writer<'_> {
         secret_sha256: &[u8; 32],
         used_at_ms: i64,
         device_id: &str,
+        mac: &Mac,
     ) -> Result<bool> {
         Ok(self.exec(
-            "UPDATE invites SET used_at = $2, device_id = $3
+            "UPDATE invites SET used_at = $2, device_id = $3, mac = $4
              WHERE secret_sha256 = $1 AND used_at IS NULL",
-            &[&secret_sha256.as_slice(), &used_at_ms, &device_id],
+            &[
+                &secret_sha256.as_slice(),
+                &used_at_ms,
+                &device_id,
+                &mac.as_slice(),
+            ],
         )? > 0)
     }
 
     fn insert_device(&self, row: &DeviceRow) -> Result<()> {
         self.exec(
             "INSERT INTO devices (id, user_name, name, cert_sha256, joined_at, revoked_at,
-                                  revoked_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                  revoked_by, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &row.id,
                 &row.user,
@@ -792,16 +833,17 @@ impl StoreTx for Writer<'_> {
                 &row.joined_at_ms,
                 &row.revoked_at_ms,
                 &row.revoked_by,
+                &row.mac.as_slice(),
             ],
         )?;
         Ok(())
     }
 
-    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool> {
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str, mac: &Mac) -> Result<bool> {
         Ok(self.exec(
-            "UPDATE devices SET revoked_at = $2, revoked_by = $3
+            "UPDATE devices SET revoked_at = $2, revoked_by = $3, mac = $4
              WHERE id = $1 AND revoked_at IS NULL",
-            &[&id, &at_ms, &by],
+            &[&id, &at_ms, &by, &mac.as_slice()],
         )? > 0)
     }
 

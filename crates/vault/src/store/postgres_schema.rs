@@ -121,6 +121,8 @@ fn add_authorization_macs(tx: &mut Transaction<'_>, key: &DataKey) -> Result<()>
          ALTER TABLE token_sites ADD COLUMN mac BYTEA;
          ALTER TABLE tokens ADD COLUMN mac BYTEA;
          ALTER TABLE twofill_meta ADD COLUMN mac BYTEA;
+         ALTER TABLE invites ADD COLUMN mac BYTEA;
+         ALTER TABLE devices ADD COLUMN mac BYTEA;
          INSERT INTO twofill_meta (key, value)
              VALUES ('first_admin',
                      coalesce((SELECT name FROM users WHERE admin ORDER BY name LIMIT 1), ''));",

@@ -27,7 +27,7 @@ use crate::{Result, VaultError, seed_aad};
 /// 6. is taken by another change in progress (HOTP counters); a vault at 5
 ///    goes straight to 7.
 /// 7. authorization rows carry MACs (`mac` on users, groups, members,
-///    grants, token_sites, tokens), and `meta.first_admin` says whether the
+///    grants, token_sites, tokens, invites, devices), and `meta.first_admin` says whether the
 ///    vault ever had an admin ([`add_authorization_macs`]).
 pub const SCHEMA_VERSION: i64 = 7;
 
@@ -244,6 +244,8 @@ fn add_authorization_macs(tx: &Connection, key: &DataKey) -> Result<()> {
          ALTER TABLE token_sites ADD COLUMN mac BLOB;
          ALTER TABLE tokens ADD COLUMN mac BLOB;
          ALTER TABLE meta ADD COLUMN mac BLOB;
+         ALTER TABLE invites ADD COLUMN mac BLOB;
+         ALTER TABLE devices ADD COLUMN mac BLOB;
          INSERT INTO meta (key, value)
              VALUES ('first_admin',
                      coalesce((SELECT name FROM users WHERE admin ORDER BY name LIMIT 1), ''));",

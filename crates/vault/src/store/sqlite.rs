@@ -210,6 +210,22 @@ pub(super) fn authorization_rows(conn: &Connection) -> Result<Vec<(AuthzRow, Mac
         },
         3,
     )?;
+    each(
+        "SELECT secret_sha256, user_name, expires_at, used_at, mac FROM invites
+         ORDER BY secret_sha256",
+        &|r| {
+            Ok(AuthzRow::Invite {
+                secret_sha256: to32(&r.get::<_, Vec<u8>>(0)?),
+                user: r.get(1)?,
+                expires_at_ms: r.get(2)?,
+                used_at_ms: r.get(3)?,
+            })
+        },
+        4,
+    )?;
+    for d in devices_where(conn, "", &[])? {
+        out.push((d.authz_row(), d.mac));
+    }
     if let Some((name, mac)) = first_admin_row(conn)? {
         out.push((AuthzRow::FirstAdmin { name }, mac));
     }
@@ -247,11 +263,20 @@ pub(super) fn set_mac(conn: &Connection, row: &AuthzRow, mac: &Mac) -> Result<()
             "UPDATE meta SET mac = ?1 WHERE key = 'first_admin'",
             params![mac],
         )?,
+        AuthzRow::Invite { secret_sha256, .. } => conn.execute(
+            "UPDATE invites SET mac = ?2 WHERE secret_sha256 = ?1",
+            params![secret_sha256.as_slice(), mac],
+        )?,
+        AuthzRow::Device { id, .. } => conn.execute(
+            "UPDATE devices SET mac = ?2 WHERE id = ?1",
+            params![id, mac],
+        )?,
     };
     Ok(())
 }
 
-const DEVICE_COLUMNS: &str = "id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by";
+const DEVICE_COLUMNS: &str =
+    "id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by, mac";
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
     Ok(DeviceRow {
@@ -262,6 +287,7 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
         joined_at_ms: r.get(4)?,
         revoked_at_ms: r.get(5)?,
         revoked_by: r.get(6)?,
+        mac: stored_mac(r.get(7)?),
     })
 }
 
@@ -545,7 +571,7 @@ impl<T: Sql> StoreRead for T {
         Ok(self
             .conn()
             .query_row(
-                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id
+                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id, mac
                  FROM invites WHERE secret_sha256 = ?1",
                 [secret_sha256.as_slice()],
                 |r| {
@@ -557,6 +583,7 @@ impl<T: Sql> StoreRead for T {
                         expires_at_ms: r.get(3)?,
                         used_at_ms: r.get(4)?,
                         device_id: r.get(5)?,
+                        mac: stored_mac(r.get(6)?),
                     })
                 },
             )
@@ -720,8 +747,8 @@ impl StoreTx for Writer<'_> {
     fn insert_invite(&self, row: &InviteRow) -> Result<()> {
         self.0.execute(
             "INSERT INTO invites (secret_sha256, user_name, created_by, created_at, expires_at,
-                                  used_at, device_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                  used_at, device_id, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 row.secret_sha256.as_slice(),
                 row.user,
@@ -729,7 +756,8 @@ impl StoreTx for Writer<'_> {
                 row.created_at_ms,
                 row.expires_at_ms,
                 row.used_at_ms,
-                row.device_id
+                row.device_id,
+                row.mac.as_slice()
             ],
         )?;
         Ok(())
@@ -740,19 +768,25 @@ impl StoreTx for Writer<'_> {
         secret_sha256: &[u8; 32],
         used_at_ms: i64,
         device_id: &str,
+        mac: &Mac,
     ) -> Result<bool> {
         Ok(self.0.execute(
-            "UPDATE invites SET used_at = ?2, device_id = ?3
+            "UPDATE invites SET used_at = ?2, device_id = ?3, mac = ?4
              WHERE secret_sha256 = ?1 AND used_at IS NULL",
-            params![secret_sha256.as_slice(), used_at_ms, device_id],
+            params![
+                secret_sha256.as_slice(),
+                used_at_ms,
+                device_id,
+                mac.as_slice()
+            ],
         )? > 0)
     }
 
     fn insert_device(&self, row: &DeviceRow) -> Result<()> {
         self.0.execute(
             "INSERT INTO devices (id, user_name, name, cert_sha256, joined_at, revoked_at,
-                                  revoked_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                  revoked_by, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 row.id,
                 row.user,
@@ -760,17 +794,18 @@ impl StoreTx for Writer<'_> {
                 row.cert_sha256.as_slice(),
                 row.joined_at_ms,
                 row.revoked_at_ms,
-                row.revoked_by
+                row.revoked_by,
+                row.mac.as_slice()
             ],
         )?;
         Ok(())
     }
 
-    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool> {
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str, mac: &Mac) -> Result<bool> {
         Ok(self.0.execute(
-            "UPDATE devices SET revoked_at = ?2, revoked_by = ?3
+            "UPDATE devices SET revoked_at = ?2, revoked_by = ?3, mac = ?4
              WHERE id = ?1 AND revoked_at IS NULL",
-            params![id, at_ms, by],
+            params![id, at_ms, by, mac.as_slice()],
         )? > 0)
     }
 
