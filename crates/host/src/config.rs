@@ -20,7 +20,7 @@
 //!                                                 # default: keyring if usable, else a key file
 //! user = "os"                                     # or { env = "TWOFILL_USER" }
 //!
-//! [rate_limit]            # code fills per user and origin (see ratelimit.rs)
+//! [rate_limit]            # code fills per user and origin (the vault counts them)
 //! codes = 10              # at most this many in `window_seconds` (0: no limit)
 //! window_seconds = 60
 //! burst = 5               # and at most this many in `burst_seconds` (0: no limit)
@@ -79,8 +79,8 @@ pub fn wire_policy(policy: Policy) -> twofill_protocol::HostPolicy {
 }
 
 /// Limits on code fills per user and origin, over sliding windows counted
-/// from the audit log (see `crate::ratelimit`). A count or a duration of 0
-/// turns that limit off.
+/// from the audit log by the vault (`twofill_vault::RateLimit`). A count or
+/// a duration of 0 turns that limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimit {
@@ -99,6 +99,20 @@ impl Default for RateLimit {
             window_seconds: 60,
             burst: 5,
             burst_seconds: 10,
+        }
+    }
+}
+
+impl RateLimit {
+    /// The limit as the vault applies it (durations past `u32::MAX`
+    /// seconds, some 136 years, are that long).
+    pub fn for_vault(self) -> twofill_vault::RateLimit {
+        let secs = |s: u64| u32::try_from(s).unwrap_or(u32::MAX);
+        twofill_vault::RateLimit {
+            codes: self.codes,
+            window_seconds: secs(self.window_seconds),
+            burst: self.burst,
+            burst_seconds: secs(self.burst_seconds),
         }
     }
 }
@@ -257,6 +271,26 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_rate_limit_is_ten_a_minute_and_five_in_ten_seconds() {
+        let limit = RateLimit::default().for_vault();
+        assert_eq!(
+            limit,
+            twofill_vault::RateLimit {
+                codes: 10,
+                window_seconds: 60,
+                burst: 5,
+                burst_seconds: 10
+            }
+        );
+        assert!(limit.enabled());
+        let huge = RateLimit {
+            window_seconds: u64::MAX,
+            ..RateLimit::default()
+        };
+        assert_eq!(huge.for_vault().window_seconds, u32::MAX);
+    }
 
     const LOOSE: &str = r#"
 vault = "/home/mallory/other.sqlite3"

@@ -8,7 +8,6 @@ mod caller;
 mod cli;
 mod config;
 mod identity;
-mod ratelimit;
 mod serve;
 
 use std::process::ExitCode;

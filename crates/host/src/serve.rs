@@ -10,7 +10,9 @@
 //! `twofill-answer` maps requests to vault calls and their outcomes back to
 //! replies (the team server answers with the same crate). This module adds
 //! what only the host can: the caller check, the browser's identity, the
-//! config, the fill rate limit ([`crate::ratelimit`]) and the SIEM kick.
+//! config (its fill rate limit goes to the vault, [`Vault::set_rate_limit`],
+//! which counts fills inside the code's write transaction) and the SIEM
+//! kick.
 //!
 //! Every message is treated as hostile. Frames are at most
 //! [`MAX_FRAME_BYTES`] both ways: a reply that would be larger becomes an
@@ -20,7 +22,6 @@
 
 use std::io::{Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use twofill_answer::{Answerer, error};
@@ -29,12 +30,11 @@ use twofill_protocol::{
     CodePurpose, CodeReply, ErrorBody, ErrorCode, HostPolicy, MAX_FRAME_BYTES, Request,
     RequestBody, Response, ResponseBody,
 };
-use twofill_vault::{AuditAction, Origin, Purpose, Requester, Vault};
+use twofill_vault::{AuditAction, Requester, Vault};
 
 use crate::caller::Caller;
-use crate::config::{self, RateLimit, Settings};
+use crate::config::{self, Settings};
 use crate::identity;
-use crate::ratelimit::{Decision, FillLock};
 
 pub fn run(caller: Caller) -> ExitCode {
     let stdin = std::io::stdin();
@@ -54,8 +54,6 @@ struct Session {
 struct Opened {
     vault: Vault,
     user: String,
-    path: PathBuf,
-    rate_limit: RateLimit,
     /// SIEM sinks are configured and `siem.kick` is on.
     siem_kick: bool,
     /// Audit head when the last drain was kicked off.
@@ -94,11 +92,10 @@ impl Session {
             let mut vault = Vault::open(&settings.vault, &protection)
                 .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
             vault.set_policy(settings.config.policy);
+            vault.set_rate_limit(settings.config.rate_limit.for_vault());
             self.vault = Some(Opened {
                 vault,
                 user,
-                path: settings.vault,
-                rate_limit: settings.config.rate_limit,
                 siem_kick: settings.config.siem.kick && !settings.config.siem.sinks.is_empty(),
                 kicked_at: 0,
             });
@@ -314,7 +311,7 @@ fn hello(settings: Option<&Settings>, user: Option<String>) -> ResponseBody {
     }
 }
 
-/// A code, after the host's fill rate limit ([`rate_limit`]).
+/// A code; fills past the rate limit are refused by the vault.
 fn get_code(
     session: &mut Session,
     origin: Option<&str>,
@@ -323,54 +320,9 @@ fn get_code(
     exclude_personal: bool,
 ) -> Result<CodeReply, ErrorBody> {
     let purpose = twofill_answer::purpose(purpose);
-    let origin = session.answerer()?.parse_origin(purpose.action(), origin)?;
-    // Held until the code's audit record is committed, so that concurrent
-    // host processes cannot both pass the limit check.
-    let _lock = match (&origin, purpose) {
-        (Some(origin), Purpose::Fill) => rate_limit(session, origin)?,
-        _ => None,
-    };
-    session
-        .answerer()?
-        .issue_code(origin.as_ref(), token, purpose, exclude_personal)
-}
-
-/// Applies the fill rate limit for `origin`. On `Ok`, the returned lock (if
-/// any) must be held until the code is issued.
-fn rate_limit(session: &mut Session, origin: &Origin) -> Result<Option<FillLock>, ErrorBody> {
-    let opened = session.vault.as_ref().expect("vault opened by the caller");
-    let limits = opened.rate_limit;
-    if !limits.enabled() {
-        return Ok(None);
-    }
-    let lock = FillLock::acquire(&opened.path).map_err(|e| {
-        error(
-            ErrorCode::VaultUnavailable,
-            format!("cannot lock the vault for a fill: {e}"),
-        )
-    })?;
-    let origin = origin.to_string();
-    let now_ms = twofill_words::unix_now_ms();
-    let decision = limits
-        .check(&opened.vault, &opened.user, &origin, now_ms)
-        .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
-    match decision {
-        Decision::Allow => Ok(Some(lock)),
-        Decision::Deny {
-            retry_after_ms,
-            message,
-        } => {
-            session.record_refusal(
-                Purpose::Fill.action(),
-                Some(&origin),
-                format!("rate_limited: {message}"),
-            );
-            Err(ErrorBody {
-                retry_after_ms: Some(retry_after_ms),
-                ..error(ErrorCode::RateLimited, message)
-            })
-        }
-    }
+    let mut answerer = session.answerer()?;
+    let origin = answerer.parse_origin(purpose.action(), origin)?;
+    answerer.issue_code(origin.as_ref(), token, purpose, exclude_personal)
 }
 
 #[cfg(test)]

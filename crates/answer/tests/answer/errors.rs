@@ -100,3 +100,45 @@ fn a_failing_vault_is_unavailable_not_a_refusal() {
     assert_eq!(e.code, ErrorCode::VaultUnavailable);
     assert!(e.message.contains("re-enroll"), "{}", e.message);
 }
+
+#[test]
+fn a_rate_limited_fill_carries_its_retry_hint() {
+    let mut t = team();
+    t.vault.set_rate_limit(twofill_vault::RateLimit {
+        codes: 0,
+        window_seconds: 0,
+        burst: 1,
+        burst_seconds: 60,
+    });
+    let mut answerer = Answerer::new(&mut t.vault, bob());
+    answerer
+        .get_code(Some(KASPERSKY_SITE), None, CodePurpose::Fill, false)
+        .unwrap();
+    let e = answerer
+        .get_code(Some(KASPERSKY_SITE), None, CodePurpose::Fill, false)
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::RateLimited);
+    let retry = e.retry_after_ms.expect("a retry hint");
+    assert!((1..=60_000).contains(&retry), "{retry}");
+    assert!(e.message.contains("1 codes in 60 s"), "{}", e.message);
+}
+
+#[test]
+fn enrollment_refusals_have_their_server_mode_codes() {
+    use twofill_vault::{InviteProblem, Refusal};
+    let code = |r: Refusal| vault_error(VaultError::Refused(r)).code;
+    assert_eq!(
+        code(Refusal::InviteInvalid {
+            problem: InviteProblem::Expired
+        }),
+        ErrorCode::InviteInvalid
+    );
+    assert_eq!(
+        code(Refusal::DeviceNotEnrolled),
+        ErrorCode::DeviceNotEnrolled
+    );
+    assert_eq!(
+        code(Refusal::DeviceRevoked { id: "d1".into() }),
+        ErrorCode::DeviceRevoked
+    );
+}
