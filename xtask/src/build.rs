@@ -1,4 +1,4 @@
-//! `cargo xtask build`: the native host (debug) and the extension (release
+//! `cargo xtask build`: the native host and the team server (debug) and the extension (release
 //! wasm32 → wasm-bindgen → wasm-opt when a good one is installed),
 //! assembled into `target/twofill-extension`.
 
@@ -19,6 +19,8 @@ const MIN_WASM_OPT_VERSION: u32 = 116;
 pub struct Built {
     pub extension_dir: PathBuf,
     pub host_bin: PathBuf,
+    /// The team server (`twofill-server`), for the team tests and the demo.
+    pub server_bin: PathBuf,
     /// Where `cargo xtask package` writes (`target/package`).
     pub package_dir: PathBuf,
 }
@@ -30,6 +32,7 @@ impl Built {
         Built {
             extension_dir: target.join("twofill-extension"),
             host_bin: target.join("debug").join("twofill-host"),
+            server_bin: target.join("debug").join("twofill-server"),
             package_dir: target.join("package"),
         }
     }
@@ -59,7 +62,14 @@ fn usable_wasm_opt() -> bool {
 }
 
 pub fn build(root: &Path) -> Result<Built> {
-    run(cargo_command().args(["build", "--quiet", "-p", "twofill-host"]))?;
+    run(cargo_command().args([
+        "build",
+        "--quiet",
+        "-p",
+        "twofill-host",
+        "-p",
+        "twofill-server",
+    ]))?;
     run(cargo_command().args([
         "build",
         "--quiet",

@@ -253,6 +253,7 @@ fn cargo(built: &Built) -> Command {
     let mut c = cargo_command();
     c.env("TWOFILL_EXTENSION_DIR", &built.extension_dir)
         .env("TWOFILL_HOST_BIN", &built.host_bin)
+        .env("TWOFILL_SERVER_BIN", &built.server_bin)
         .env("TWOFILL_PACKAGE_DIR", &built.package_dir);
     c
 }

@@ -51,6 +51,7 @@ impl Answerer<'_> {
             code: issued.window.code,
             valid_from: issued.window.valid_from,
             valid_until: issued.window.valid_until,
+            counter: issued.counter,
         })
     }
 }

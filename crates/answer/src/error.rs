@@ -33,6 +33,7 @@ pub fn vault_error(e: VaultError) -> ErrorBody {
                 | Refusal::NoAdmin { .. } => error(ErrorCode::NotPermitted, message),
                 Refusal::OriginRequired => error(ErrorCode::OriginRequired, message),
                 Refusal::NoSuchToken { .. } => error(ErrorCode::NoSuchToken, message),
+                Refusal::HotpNeedsServer { .. } => error(ErrorCode::HotpNeedsServer, message),
                 Refusal::InviteInvalid { .. } => error(ErrorCode::InviteInvalid, message),
                 Refusal::DeviceNotEnrolled => error(ErrorCode::DeviceNotEnrolled, message),
                 Refusal::DeviceRevoked { .. } => error(ErrorCode::DeviceRevoked, message),

@@ -31,6 +31,7 @@ impl Answerer<'_> {
                 access: t.access,
                 period: t.period,
                 digits: t.digits,
+                kind: t.kind,
                 personal: t.summary.is_personal(),
             })
             .collect();

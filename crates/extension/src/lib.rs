@@ -63,7 +63,9 @@ async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPla
     }
     let mut reply = host.get_code(CodePurpose::Fill, Some(&origin), None).await;
     // Wait out a nearly expired code rather than fill one that dies in the user's hands.
-    if let Ok(code) = &reply {
+    // A HOTP code (with its counter) does not expire with time; asking again
+    // would only burn a counter.
+    if let Some(code) = reply.as_ref().ok().filter(|c| c.counter.is_none()) {
         let left = code.valid_until as f64 - browser::now_seconds();
         if left < MIN_SECONDS_LEFT {
             browser::sleep_ms((left.max(0.0) * 1000.0) as i32 + 200).await;

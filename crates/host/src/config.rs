@@ -30,6 +30,11 @@
 //! allow_personal_tokens = false # users' own tokens: not added, listed or used
 //! allow_seed_reveal = false     # no seed reveal/QR/export, even for full-seed grants
 //!
+//! [server]                # team server mode (written by `twofill-host join`): codes
+//! url = "https://vault.example:8443"  # come from this server over mutual TLS and
+//! identity = "/path/dir"  # no local vault is opened; the device identity's directory
+//!                         # (default: the user's data dir, twofill/device)
+//!
 //! [siem]                  # audit streaming (`twofill-host audit stream`; see twofill_siem::config)
 //! [[siem.sink]]
 //! kind = "syslog-tcp"     # or "file" (ECS JSON lines), "hec" (Splunk HTTP Event Collector)
@@ -65,6 +70,42 @@ pub struct Config {
     /// What the organization allows beyond grants (`[policy]`).
     #[serde(default)]
     pub policy: Policy,
+    /// Team server mode (`[server]`): the host is a thin client of this
+    /// server and never opens a local vault. In managed mode only the
+    /// system config's counts, so users cannot turn it off or redirect it.
+    pub server: Option<ServerConfig>,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `https://host[:port]`.
+    pub url: String,
+    /// The directory of this device's key, certificate and pinned CA;
+    /// default [`default_identity_dir`].
+    pub identity: Option<PathBuf>,
+}
+
+/// Team server mode as resolved from the config in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTarget {
+    pub url: String,
+    pub identity: PathBuf,
+}
+
+/// Where `join` keeps the device identity unless `[server] identity` says
+/// otherwise: per OS user, beside the personal vault's default place.
+pub fn default_identity_dir() -> Result<PathBuf> {
+    Ok(dirs::data_dir()
+        .context("cannot find the user data directory; set `identity` in the [server] table of the twofill config")?
+        .join("twofill")
+        .join("device"))
+}
+
+/// The user's own config when `TWOFILL_CONFIG` is not set.
+pub fn default_user_config_path() -> Option<PathBuf> {
+    Some(dirs::config_dir()?.join("twofill").join("host.toml"))
 }
 
 /// The organization's policy (`[policy]`), enforced by the vault.
@@ -171,17 +212,28 @@ fn read(path: &Path) -> Result<Config> {
 }
 
 pub fn load() -> Result<Settings> {
-    load_from(&system_config_path(), |name| std::env::var_os(name))
+    load_from(
+        &system_config_path(),
+        default_user_config_path().as_deref(),
+        |name| std::env::var_os(name),
+    )
 }
 
-/// [`load`] with the system config at `system` and the environment read
-/// through `env` (so tests can put both where they like).
-pub(crate) fn load_from(system: &Path, env: impl Fn(&str) -> Option<OsString>) -> Result<Settings> {
+/// [`load`] with the system config at `system`, the user's default config
+/// at `user_default` and the environment read through `env` (so tests can
+/// put all three where they like).
+pub(crate) fn load_from(
+    system: &Path,
+    user_default: Option<&Path>,
+    env: impl Fn(&str) -> Option<OsString>,
+) -> Result<Settings> {
     let (config, source) = if system.exists() {
         (read(system)?, ConfigSource::System(system.to_owned()))
     } else if let Some(p) = env("TWOFILL_CONFIG").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         (read(&p)?, ConfigSource::User(p))
+    } else if let Some(p) = user_default.filter(|p| p.exists()) {
+        (read(p)?, ConfigSource::User(p.to_owned()))
     } else {
         (Config::default(), ConfigSource::Defaults)
     };
@@ -203,6 +255,31 @@ pub(crate) fn load_from(system: &Path, env: impl Fn(&str) -> Option<OsString>) -
 }
 
 impl Settings {
+    /// The PostgreSQL URL when `vault` names a database rather than a file
+    /// (an admin on the team server's machine managing its store).
+    pub fn vault_database_url(&self) -> Option<&str> {
+        let text = self.vault.to_str()?;
+        (text.starts_with("postgres://") || text.starts_with("postgresql://")).then_some(text)
+    }
+
+    /// Opens the vault `vault` names, a file or a PostgreSQL database, with
+    /// `protection`. A database has no directory to keep a default key
+    /// file in, so it needs `key = { file = … }` (or a passphrase).
+    pub fn open_vault(&self, protection: &Protection) -> Result<twofill_vault::Vault> {
+        Ok(match self.vault_database_url() {
+            Some(url) => {
+                if matches!(self.config.key, KeyConfig::Default | KeyConfig::File(None)) {
+                    bail!(
+                        "the vault is the PostgreSQL database {url}; say where its key file is with `key = {{ file = \"…\" }}` in {} (on a team server: STATE/data.key)",
+                        self.config_display()
+                    );
+                }
+                twofill_vault::Vault::open_postgres(url, protection)?
+            }
+            None => twofill_vault::Vault::open(&self.vault, protection)?,
+        })
+    }
+
     pub fn key_file(&self) -> PathBuf {
         match &self.config.key {
             KeyConfig::File(Some(p)) => p.clone(),
@@ -230,6 +307,7 @@ impl Settings {
                             .is_ok()
                 };
                 if !self.vault.exists()
+                    && self.vault_database_url().is_none()
                     && std::env::var_os("TWOFILL_NO_KEYRING").is_none()
                     && probe()
                 {
@@ -254,6 +332,40 @@ impl Settings {
 
     pub fn managed(&self) -> bool {
         matches!(self.source, ConfigSource::System(_))
+    }
+
+    /// Team server mode: the server and where this device's identity lives
+    /// (`None`: personal/local vault mode).
+    pub fn server(&self) -> Result<Option<ServerTarget>> {
+        let Some(server) = &self.config.server else {
+            return Ok(None);
+        };
+        let identity = match &server.identity {
+            Some(dir) => dir.clone(),
+            None => default_identity_dir()?,
+        };
+        Ok(Some(ServerTarget {
+            url: server.url.clone(),
+            identity,
+        }))
+    }
+
+    /// The config file in force, for messages ("the server URL in …").
+    pub fn source_path(&self) -> Option<&Path> {
+        match &self.source {
+            ConfigSource::System(p) | ConfigSource::User(p) => Some(p),
+            ConfigSource::Defaults => None,
+        }
+    }
+
+    /// The file to name in messages: the config in force, or where the
+    /// user's would be.
+    pub fn config_display(&self) -> String {
+        self.source_path()
+            .map(Path::to_owned)
+            .or_else(default_user_config_path)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the twofill config".into())
     }
 
     /// Names of the SIEM sinks the audit log goes to (a sink's `name`, or
@@ -323,7 +435,7 @@ path = "/tmp/nothing.jsonl"
         /// Loads with the system config at `system` and only the given
         /// environment variables set.
         fn load(&self, system: &Path, env: &[(&str, &Path)]) -> Result<Settings> {
-            load_from(system, |name| {
+            load_from(system, None, |name| {
                 env.iter()
                     .find(|(k, _)| *k == name)
                     .map(|(_, v)| v.as_os_str().to_owned())
@@ -404,6 +516,50 @@ token = "t"
             .unwrap();
         assert_eq!(s.config.policy, Policy::default());
         assert_eq!(s.audit_sinks(), ["mine"]);
+    }
+
+    #[test]
+    fn a_system_server_table_cannot_be_turned_off_or_redirected_by_the_user() {
+        let f = Files::new();
+        let system = f.write(
+            "system.toml",
+            "[server]\nurl = \"https://vault.corp.example:8443\"\n",
+        );
+        let identity = f.dir.path().join("mine");
+        let elsewhere = f.write(
+            "user.toml",
+            &format!(
+                "[server]\nurl = \"https://evil.example\"\nidentity = {:?}\n",
+                identity.display().to_string()
+            ),
+        );
+        let local_only = f.write("local.toml", "vault = \"/tmp/v.sqlite3\"\n");
+        for user in [&elsewhere, &local_only] {
+            let s = f.load(&system, &[("TWOFILL_CONFIG", user)]).unwrap();
+            let target = s.server().unwrap().expect("server mode is forced");
+            assert_eq!(target.url, "https://vault.corp.example:8443");
+            assert_ne!(target.identity, identity, "the user's table does not count");
+        }
+        // A managed host without [server] stays local, whatever the user says.
+        let bare = f.write("bare.toml", "user = \"os\"\n");
+        let s = f.load(&bare, &[("TWOFILL_CONFIG", &elsewhere)]).unwrap();
+        assert_eq!(s.server().unwrap(), None);
+
+        // Unmanaged, the user's own config (TWOFILL_CONFIG, else the default
+        // user config file) chooses.
+        let absent = f.dir.path().join("no-system.toml");
+        let s = f.load(&absent, &[("TWOFILL_CONFIG", &elsewhere)]).unwrap();
+        let target = s.server().unwrap().unwrap();
+        assert_eq!(
+            (target.url.as_str(), target.identity),
+            ("https://evil.example", identity)
+        );
+        let s = load_from(&absent, Some(&elsewhere), |_| None).unwrap();
+        assert_eq!(s.source, ConfigSource::User(elsewhere.clone()));
+        assert!(s.server().unwrap().is_some());
+        let s = load_from(&absent, Some(&f.dir.path().join("none.toml")), |_| None).unwrap();
+        assert_eq!(s.source, ConfigSource::Defaults);
+        assert_eq!(s.server().unwrap(), None);
     }
 
     #[test]

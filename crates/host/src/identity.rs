@@ -66,3 +66,20 @@ pub fn launching_browser() -> Option<String> {
         None
     }
 }
+
+/// This computer's name, for the device list on the team server.
+pub fn host_name() -> String {
+    #[cfg(unix)]
+    {
+        let mut buf = [0u8; 256];
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if rc == 0 {
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            let name = String::from_utf8_lossy(&buf[..end]).trim().to_owned();
+            if !name.is_empty() {
+                return name;
+            }
+        }
+    }
+    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "this computer".into())
+}

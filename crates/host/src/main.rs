@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod identity;
 mod serve;
+mod server;
 
 use std::process::ExitCode;
 

@@ -30,11 +30,16 @@ use twofill_protocol::{
     CodePurpose, CodeReply, ErrorBody, ErrorCode, HostPolicy, MAX_FRAME_BYTES, Request,
     RequestBody, Response, ResponseBody,
 };
+use twofill_team_api::{
+    CODE_PATH, ClientContext, CodeRequest, SEED_PATH, SeedRequest, TOKENS_PATH, TokensReply,
+    TokensRequest,
+};
 use twofill_vault::{AuditAction, Requester, Vault};
 
 use crate::caller::Caller;
 use crate::config::{self, Settings};
 use crate::identity;
+use crate::server::Server;
 
 pub fn run(caller: Caller) -> ExitCode {
     let stdin = std::io::stdin();
@@ -49,6 +54,8 @@ struct Session {
     browser: Option<String>,
     settings: Option<Settings>,
     vault: Option<Opened>,
+    /// Team server mode: the server, as this device (opened on first use).
+    server: Option<Server>,
 }
 
 struct Opened {
@@ -67,6 +74,35 @@ impl Session {
             browser: identity::launching_browser(),
             settings: None,
             vault: None,
+            server: None,
+        }
+    }
+
+    /// The config in force has `[server]`: every request goes to the team
+    /// server and the local vault is never opened.
+    fn in_server_mode(&mut self) -> bool {
+        self.settings().is_ok_and(|s| s.config.server.is_some())
+    }
+
+    /// The team server, this device's identity loaded on first use.
+    fn server(&mut self) -> Result<&Server, ErrorBody> {
+        if self.server.is_none() {
+            let settings = self.settings()?;
+            let config = settings.config_display();
+            let target = settings
+                .server()
+                .map_err(|e| error(ErrorCode::DeviceNotEnrolled, format!("{e:#}")))?
+                .ok_or_else(|| error(ErrorCode::Internal, "not in team server mode"))?;
+            self.server = Some(Server::open(&target, &config)?);
+        }
+        Ok(self.server.as_ref().expect("opened above"))
+    }
+
+    /// Who is asking, for the server's audit log.
+    fn client_context(&self) -> ClientContext {
+        ClientContext {
+            browser: self.browser.clone(),
+            extension_id: Some(self.caller.id().to_owned()),
         }
     }
 
@@ -87,9 +123,21 @@ impl Session {
             let unavailable =
                 |e: anyhow::Error| error(ErrorCode::VaultUnavailable, format!("{e:#}"));
             let settings = self.settings()?.clone();
+            // The invariant's gate: with `[server]` no local vault is opened,
+            // whatever asks (refusal records included).
+            if let Some(server) = &settings.config.server {
+                return Err(error(
+                    ErrorCode::Internal,
+                    format!(
+                        "this host is in team server mode ({}); it has no local vault",
+                        server.url
+                    ),
+                ));
+            }
             let user = identity::current_user(&settings.config.user).map_err(unavailable)?;
             let protection = settings.protection(false).map_err(unavailable)?;
-            let mut vault = Vault::open(&settings.vault, &protection)
+            let mut vault = settings
+                .open_vault(&protection)
                 .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
             vault.set_policy(settings.config.policy);
             vault.set_rate_limit(settings.config.rate_limit.for_vault());
@@ -246,10 +294,16 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
         );
         return Response::error(id, ErrorCode::CallerNotAllowed, message);
     }
+    if session.in_server_mode() {
+        return match from_server(session, request.body) {
+            Ok(body) => Response::new(id, body),
+            Err(error) => Response::new(id, ResponseBody::Error { error }),
+        };
+    }
     let body = match request.body {
         RequestBody::Hello => {
             let user = session.vault().ok().map(|(_, who)| who.user);
-            Ok(hello(session.settings().ok(), user))
+            Ok(hello(session.settings().ok(), user, None))
         }
         RequestBody::ListTokens {
             origin,
@@ -285,10 +339,84 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
     }
 }
 
-/// The `hello` reply: the host, the user, and the config in force (`None`
+/// Team server mode: the request goes to the server as this device, with
+/// the origin the browser reported and who is asking; the reply comes back
+/// in the same shape as a local vault's.
+fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody, ErrorBody> {
+    let client = session.client_context();
+    if body == RequestBody::Hello {
+        let opened = session
+            .server()
+            .map(|s| (s.enrollment().user.clone(), s.url()));
+        let (user, url) = match opened {
+            Ok((user, url)) => (Some(user), url),
+            // Not joined yet: say which server all the same.
+            Err(_) => (
+                None,
+                session
+                    .settings()?
+                    .config
+                    .server
+                    .as_ref()
+                    .map(|s| s.url.clone())
+                    .unwrap_or_default(),
+            ),
+        };
+        return Ok(hello(session.settings().ok(), user, Some(url)));
+    }
+    let server = session.server()?;
+    Ok(match body {
+        RequestBody::Hello => unreachable!("answered above"),
+        RequestBody::ListTokens {
+            origin,
+            exclude_personal,
+        } => {
+            let request = TokensRequest {
+                origin,
+                exclude_personal,
+                client,
+            };
+            let reply: TokensReply = server.call(TOKENS_PATH, &request)?;
+            ResponseBody::Tokens {
+                user: reply.user,
+                tokens: reply.tokens,
+            }
+        }
+        RequestBody::GetCode {
+            origin,
+            token,
+            purpose,
+            exclude_personal,
+        } => {
+            let request = CodeRequest {
+                origin,
+                token,
+                purpose,
+                exclude_personal,
+                client,
+            };
+            ResponseBody::Code(server.call(CODE_PATH, &request)?)
+        }
+        RequestBody::RevealSeed { token, purpose } => {
+            let request = SeedRequest {
+                token,
+                purpose,
+                client,
+            };
+            ResponseBody::Seed(server.call(SEED_PATH, &request)?)
+        }
+    })
+}
+
+/// The `hello` reply: the host, the user, the config in force (`None`
 /// when it cannot be read: then nothing else works either, and the reply
-/// says only whether a system config is there).
-fn hello(settings: Option<&Settings>, user: Option<String>) -> ResponseBody {
+/// says only whether a system config is there) and, in team server mode,
+/// the server.
+fn hello(
+    settings: Option<&Settings>,
+    user: Option<String>,
+    server: Option<String>,
+) -> ResponseBody {
     let (managed, audit_sinks, policy) = match settings {
         Some(s) => (
             s.managed(),
@@ -308,6 +436,7 @@ fn hello(settings: Option<&Settings>, user: Option<String>) -> ResponseBody {
         managed,
         audit_sinks,
         policy,
+        server,
     }
 }
 
@@ -341,6 +470,7 @@ mod tests {
             access: twofill_protocol::Access::CodeOnly,
             period: 30,
             digits: 6,
+            kind: Default::default(),
             bound_here: false,
             personal: false,
         }
@@ -396,11 +526,14 @@ mod tests {
         .unwrap();
         let user = dir.path().join("user.toml");
         std::fs::write(&user, "[policy]\nallow_seed_reveal = true\n").unwrap();
-        let settings = config::load_from(&system, |name| {
+        let settings = config::load_from(&system, None, |name| {
             (name == "TWOFILL_CONFIG").then(|| user.clone().into_os_string())
         })
         .unwrap();
-        let reply = Response::new(Some("h".into()), hello(Some(&settings), Some("bob".into())));
+        let reply = Response::new(
+            Some("h".into()),
+            hello(Some(&settings), Some("bob".into()), None),
+        );
         let json: serde_json::Value = serde_json::to_value(&reply).unwrap();
         assert_eq!(json["type"], "hello");
         assert_eq!(json["user"], "bob");
@@ -413,9 +546,21 @@ mod tests {
     }
 
     fn run(input: &[u8]) -> (ExitCode, Vec<Response>) {
+        run_with(input, None)
+    }
+
+    /// With `settings` (a config the test wrote), as the real extension;
+    /// without, as an unknown one, so nothing reaches the vault of whoever
+    /// runs the tests.
+    fn run_with(input: &[u8], settings: Option<Settings>) -> (ExitCode, Vec<Response>) {
+        let extension_id = match settings {
+            Some(_) => twofill_words::CHROMIUM_EXTENSION_ID,
+            None => "aaaabbbbccccddddeeeeffffgggghhhh",
+        };
         let mut session = Session::new(Caller::Chromium {
-            extension_id: "aaaabbbbccccddddeeeeffffgggghhhh".into(),
+            extension_id: extension_id.into(),
         });
+        session.settings = settings;
         let mut out = Vec::new();
         let code = serve(&mut session, &mut std::io::Cursor::new(input), &mut out);
         let mut replies = Vec::new();
@@ -455,6 +600,60 @@ mod tests {
         let (code, replies) = run(&[1, 0]);
         assert_eq!(code, ExitCode::FAILURE);
         assert_eq!(code_of(&replies[0]), ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn a_system_server_table_means_no_local_vault_is_ever_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = dir.path().join("vault.sqlite3");
+        let system = dir.path().join("host.toml");
+        std::fs::write(
+            &system,
+            format!(
+                "vault = {:?}\n[server]\nurl = \"https://vault.corp.example:8443\"\nidentity = {:?}\n",
+                vault.display().to_string(),
+                dir.path().join("device").display().to_string()
+            ),
+        )
+        .unwrap();
+        let settings = config::load_from(&system, None, |_| None).unwrap();
+        let mut input = Vec::new();
+        for payload in [
+            r#"{"v":1,"id":"h","type":"hello"}"#,
+            r#"{"v":1,"id":"l","type":"list_tokens","origin":"https://my.kaspersky.com"}"#,
+            r#"{"v":1,"id":"c","type":"get_code","origin":"https://my.kaspersky.com"}"#,
+            r#"{"v":1,"id":"s","type":"reveal_seed","token":"0123456789ab"}"#,
+        ] {
+            write_frame(&mut input, payload.as_bytes()).unwrap();
+        }
+        let (code, replies) = run_with(&input, Some(settings));
+        assert_eq!(code, ExitCode::SUCCESS);
+        match &replies[0].body {
+            ResponseBody::Hello {
+                server,
+                user,
+                managed,
+                ..
+            } => {
+                assert_eq!(server.as_deref(), Some("https://vault.corp.example:8443"));
+                assert_eq!((user, *managed), (&None, true));
+            }
+            other => panic!("{other:?}"),
+        }
+        for reply in &replies[1..] {
+            assert_eq!(code_of(reply), ErrorCode::DeviceNotEnrolled, "{reply:?}");
+            let ResponseBody::Error { error } = &reply.body else {
+                unreachable!()
+            };
+            assert!(
+                error
+                    .message
+                    .contains("twofill-host join https://vault.corp.example:8443 --invite"),
+                "{}",
+                error.message
+            );
+        }
+        assert!(!vault.exists(), "no local vault may be created or opened");
     }
 
     /// Only messages that fail before the vault is opened: a unit test must

@@ -86,15 +86,6 @@ pub enum ImportError {
     )]
     MigrationEmpty,
 
-    /// *Per entry:* a counter-based account.
-    #[error(
-        "'{label}' is a counter-based (HOTP) account, which twofill does not support; skip it, or ask the service for a time-based (TOTP) setup"
-    )]
-    Hotp {
-        /// "Issuer: account" of the entry.
-        label: String,
-    },
-
     /// *Per entry:* an account using HMAC-MD5.
     #[error(
         "'{label}' uses the MD5 algorithm, which twofill does not support; skip it, or ask the service for a new (SHA1) setup"

@@ -3,16 +3,18 @@
 //!
 //! Three inputs are understood:
 //!
-//! 1. **`otpauth://totp/...` setup links**, as shown (or encoded in a QR
-//!    code) by a service's 2FA setup page. [`from_text`] hands them to
-//!    [`Token::from_uri`], so the rules are those of `twofill-otp` (HOTP is
-//!    rejected, Steam links give Steam tokens, …).
+//! 1. **`otpauth://totp/...` (and `hotp`) setup links**, as shown (or
+//!    encoded in a QR code) by a service's 2FA setup page. [`from_text`]
+//!    hands them to [`Token::from_uri`], so the rules are those of
+//!    `twofill-otp` (a HOTP link needs its counter, Steam links give Steam
+//!    tokens, …).
 //! 2. **Google Authenticator exports**,
 //!    `otpauth-migration://offline?data=<base64 protobuf>`, from the app's
 //!    "Transfer accounts" screen. One link holds up to about ten accounts;
 //!    larger exports are split over several QR codes, and [`Batch`] says
-//!    which one this was ("QR code 2 of 3"). Accounts twofill cannot use
-//!    (HOTP, MD5) come back as per-entry errors while the rest import.
+//!    which one this was ("QR code 2 of 3"). HOTP accounts import with
+//!    their counter; accounts twofill cannot use (MD5, a bad secret) come
+//!    back as per-entry errors while the rest import.
 //!    The base64 may be percent-encoded or raw, padded or not, URL-safe or
 //!    standard, and line-wrapped.
 //! 3. **Screenshots or photos of QR codes** (PNG or JPEG): [`from_image_file`]
@@ -72,7 +74,7 @@ pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
 pub struct Imported {
     /// One entry per account, in input order. An `otpauth://` link gives
     /// exactly one `Ok`; a Google Authenticator export gives one entry per
-    /// account, `Err` for those twofill cannot use (HOTP, MD5, bad secret);
+    /// account, `Err` for those twofill cannot use (MD5, bad secret);
     /// an image with several QR codes also gives an `Err`
     /// ([`ImportError::InQrCode`]) for each unusable QR code.
     pub tokens: Vec<Result<Token, ImportError>>,

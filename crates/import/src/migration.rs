@@ -158,6 +158,7 @@ struct RawEntry<'a> {
     algorithm: i32,
     digits: i32,
     kind: i32,
+    counter: u64,
 }
 
 fn entry(mut r: Reader<'_>) -> Result<Result<Token, ImportError>, ProtoError> {
@@ -170,7 +171,8 @@ fn entry(mut r: Reader<'_>) -> Result<Result<Token, ImportError>, ProtoError> {
             (4, Value::Varint(v)) => e.algorithm = v as i32,
             (5, Value::Varint(v)) => e.digits = v as i32,
             (6, Value::Varint(v)) => e.kind = v as i32,
-            // counter (7) is HOTP-only; unknown fields are skipped.
+            // HOTP only: the counter of the next code. Unknown fields are skipped.
+            (7, Value::Varint(v)) => e.counter = v,
             _ => {}
         }
     }
@@ -188,11 +190,11 @@ fn to_token(e: &RawEntry<'_>) -> Result<Token, ImportError> {
         field,
         value,
     };
-    match e.kind {
-        0 | 2 => {}
-        1 => return Err(ImportError::Hotp { label }),
+    let kind = match e.kind {
+        0 | 2 => Kind::Totp,
+        1 => Kind::Hotp { counter: e.counter },
         v => return Err(unknown("type", v)),
-    }
+    };
     let algorithm = match e.algorithm {
         0 | 1 => Algorithm::Sha1,
         2 => Algorithm::Sha256,
@@ -206,11 +208,13 @@ fn to_token(e: &RawEntry<'_>) -> Result<Token, ImportError> {
         v => return Err(unknown("digits", v)),
     };
     let secret = Secret::from_bytes(e.secret.to_vec());
-    // Same rule as `Token::from_uri`: an account issued by Steam gets Steam
-    // codes, whatever Google Authenticator itself displayed.
-    let token = if issuer
-        .as_deref()
-        .is_some_and(|i| i.eq_ignore_ascii_case("Steam"))
+    // Same rule as `Token::from_uri`: a time-based account issued by Steam
+    // gets Steam codes, whatever Google Authenticator itself displayed (Steam
+    // Guard has no counter, so a HOTP account stays HOTP).
+    let token = if kind == Kind::Totp
+        && issuer
+            .as_deref()
+            .is_some_and(|i| i.eq_ignore_ascii_case("Steam"))
     {
         Token {
             kind: Kind::Steam,
@@ -223,7 +227,7 @@ fn to_token(e: &RawEntry<'_>) -> Result<Token, ImportError> {
         }
     } else {
         Token {
-            kind: Kind::Totp,
+            kind,
             algorithm,
             digits,
             period: PERIOD,

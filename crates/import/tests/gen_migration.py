@@ -48,8 +48,8 @@ RFC_SHA512 = b"1234567890123456789012345678901234567890123456789012345678901234"
 OTHER = bytes(range(0xA0, 0xB4))  # 20 arbitrary bytes
 
 
-def ok(seed, issuer, account, algorithm, digits, kind="totp"):
-    return {"ok": {
+def ok(seed, issuer, account, algorithm, digits, kind="totp", counter=None):
+    entry = {
         "secret_hex": seed.hex(),
         "secret_base32": base64.b32encode(seed).decode().rstrip("="),
         "issuer": issuer,
@@ -57,7 +57,10 @@ def ok(seed, issuer, account, algorithm, digits, kind="totp"):
         "algorithm": algorithm,
         "digits": digits,
         "kind": kind,
-    }}
+    }
+    if counter is not None:  # HOTP only: the counter of the next code
+        entry["counter"] = counter
+    return {"ok": entry}
 
 
 def err(kind, label):
@@ -124,7 +127,7 @@ MIXED_ENTRIES = [
     ok(RFC_SHA1, "ACME Co", "alice@example.com", "SHA1", 6),
     ok(RFC_SHA256, "Example", "bob@example.com", "SHA256", 8),
     ok(RFC_SHA512, "Corp", "carol", "SHA512", 8),
-    err("hotp", "Bank: dan"),
+    ok(OTHER, "Bank", "dan", "SHA1", 6, kind="hotp", counter=42),
     err("md5", "Legacy: erin"),
     ok(OTHER, None, "frank", "SHA1", 6),
 ]
@@ -213,6 +216,28 @@ add("names_and_bad_entries",
         err("invalid", "Short: kim"),
         err("invalid", "Empty: lee"),
         err("unknown", "mallory"),
+    ])
+
+# --- counter-based (HOTP) accounts ---------------------------------------
+m = P(version=1, batch_size=1, batch_index=0, batch_id=4226)
+# counter 0 is proto3's default, so the field is absent on the wire.
+params(m, RFC_SHA1, "RFC 4226:appendix-d", "RFC 4226", P.ALGORITHM_SHA1, P.DIGIT_COUNT_SIX, P.OTP_TYPE_HOTP)
+params(m, OTHER, "VPN:olga", "VPN", P.ALGORITHM_SHA1, P.DIGIT_COUNT_EIGHT, P.OTP_TYPE_HOTP, counter=2**40 + 7)
+params(m, RFC_SHA256, "Bank:pete", "Bank", P.ALGORITHM_SHA256, P.DIGIT_COUNT_SIX, P.OTP_TYPE_HOTP, counter=5)
+# Steam Guard is time-based: a counter-based account named Steam stays HOTP.
+params(m, OTHER, "Steam:quinn", "Steam", P.ALGORITHM_SHA1, P.DIGIT_COUNT_SIX, P.OTP_TYPE_HOTP, counter=1)
+params(m, OTHER, "Legacy:rob", "Legacy", P.ALGORITHM_MD5, P.DIGIT_COUNT_SIX, P.OTP_TYPE_HOTP, counter=3)
+params(m, RFC_SHA1, "Mixed:sara", "Mixed", P.ALGORITHM_SHA1, P.DIGIT_COUNT_SIX, P.OTP_TYPE_TOTP)
+add("hotp",
+    "HOTP accounts (counter absent on the wire, above 2^32, SHA256, 8 digits, a Steam issuer), "
+    "an MD5 HOTP account that is still skipped, and a TOTP account beside them",
+    m.SerializeToString(), "percent", {"index": 0, "size": 1, "id": 4226}, [
+        ok(RFC_SHA1, "RFC 4226", "appendix-d", "SHA1", 6, kind="hotp", counter=0),
+        ok(OTHER, "VPN", "olga", "SHA1", 8, kind="hotp", counter=2**40 + 7),
+        ok(RFC_SHA256, "Bank", "pete", "SHA256", 6, kind="hotp", counter=5),
+        ok(OTHER, "Steam", "quinn", "SHA1", 6, kind="hotp", counter=1),
+        err("md5", "Legacy: rob"),
+        ok(RFC_SHA1, "Mixed", "sara", "SHA1", 6),
     ])
 
 # --- a payload that does not say which batch it is --------------------------

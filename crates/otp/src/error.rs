@@ -38,15 +38,22 @@ pub enum OtpError {
     )]
     NotOtpauth,
 
-    /// `otpauth://hotp/...`: counter state cannot be shared safely between devices.
+    /// `otpauth://hotp/...` without `counter=`: the first code depends on it,
+    /// and guessing 0 would desynchronise a token already in use.
     #[error(
-        "HOTP (counter-based) tokens are not supported; ask the service for a time-based (TOTP) setup"
+        "the HOTP setup link has no counter= parameter; copy the complete link, or add counter=0 for a token never used before"
     )]
-    HotpUnsupported,
+    MissingCounter,
 
-    /// A type other than `totp`, `steam` or `hotp`.
+    /// `counter=` that is not a non-negative integer below 2^64.
     #[error(
-        "unknown token type '{0}'; only otpauth://totp/ (and otpauth://steam/) links are supported, check the link"
+        "counter={0} is not a valid HOTP counter; it must be a whole number from 0, check the setup link"
+    )]
+    InvalidCounter(String),
+
+    /// A type other than `totp`, `hotp` or `steam`.
+    #[error(
+        "unknown token type '{0}'; only otpauth://totp/, otpauth://hotp/ (and otpauth://steam/) links are supported, check the link"
     )]
     UnknownType(String),
 

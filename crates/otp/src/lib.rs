@@ -16,8 +16,11 @@
 //! - **Secrets stay secret.** [`Secret`] is zeroized on drop, compares in
 //!   constant time and never prints its bytes, so `{:?}` on a [`Token`] is
 //!   safe to log.
-//! - **Only time-based tokens.** HOTP is rejected: a counter cannot be
-//!   shared safely between the phone app and the host without desyncing.
+//! - **HOTP is a token like any other here.** [`Kind::Hotp`] carries the
+//!   counter of its next code and [`Token::code_for_counter`] computes
+//!   RFC 4226 codes; *who* may advance a shared counter (only the team
+//!   server, in one transaction with the audit record) is the vault's rule,
+//!   not this crate's.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -33,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 pub use error::OtpError;
+pub use twofill_words::TokenKind;
 
 /// Longest setup link accepted, in characters. Real links are a few hundred;
 /// the cap bounds work done on hostile clipboard or QR input.
@@ -102,10 +106,37 @@ pub enum Kind {
     /// RFC 6238 decimal codes.
     #[default]
     Totp,
+    /// RFC 4226 decimal codes from a counter rather than the clock.
+    /// [`Token::period`] is ignored for this kind.
+    Hotp {
+        /// The counter of the next code to issue (`counter=` in the link).
+        counter: u64,
+    },
     /// Steam Guard: HMAC-SHA1 like TOTP, but rendered as 5 characters from
     /// Steam's own alphabet. [`Token::algorithm`] and [`Token::digits`] are
     /// ignored for this kind.
     Steam,
+}
+
+impl Kind {
+    /// The shared word for this kind (`totp`, `hotp`, `steam`), as the vault
+    /// stores it and the wire carries it.
+    pub const fn word(self) -> TokenKind {
+        match self {
+            Kind::Totp => TokenKind::Totp,
+            Kind::Hotp { .. } => TokenKind::Hotp,
+            Kind::Steam => TokenKind::Steam,
+        }
+    }
+
+    /// The kind for a stored word; `counter` is used only for HOTP.
+    pub const fn from_word(word: TokenKind, counter: u64) -> Kind {
+        match word {
+            TokenKind::Totp => Kind::Totp,
+            TokenKind::Hotp => Kind::Hotp { counter },
+            TokenKind::Steam => Kind::Steam,
+        }
+    }
 }
 
 /// The shared HMAC key of a token. Zeroized on drop; `Debug` shows only its length.
@@ -175,13 +206,13 @@ impl fmt::Debug for Secret {
 /// produces a token that passes [`Token::validate`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token {
-    /// TOTP or Steam.
+    /// TOTP, HOTP (with its counter) or Steam.
     pub kind: Kind,
     /// HMAC hash (always SHA1 for Steam).
     pub algorithm: Algorithm,
-    /// Code length, 6..=10 for TOTP; [`STEAM_DIGITS`] for Steam.
+    /// Code length, 6..=10 for TOTP and HOTP; [`STEAM_DIGITS`] for Steam.
     pub digits: u32,
-    /// Time step in seconds, 1..=3600.
+    /// Time step in seconds, 1..=3600 (kept at 30 and unused for HOTP).
     pub period: u64,
     /// The shared key.
     pub secret: Secret,
@@ -192,12 +223,14 @@ pub struct Token {
 }
 
 impl Token {
-    /// Parse an `otpauth://totp/...` (or `otpauth://steam/...`) setup link.
+    /// Parse an `otpauth://totp/...`, `otpauth://hotp/...?counter=N` or
+    /// `otpauth://steam/...` setup link.
     ///
     /// Lenient where users paste things (scheme case, `Issuer: account`
     /// labels, lowercase/spaced/padded secrets, unknown parameters), strict
-    /// where it matters for security (HOTP, duplicate parameters, short
-    /// secrets, out-of-range digits/period, oversized input).
+    /// where it matters for security (duplicate parameters, short secrets,
+    /// out-of-range digits/period, a HOTP link without its counter,
+    /// oversized input).
     pub fn from_uri(uri: &str) -> Result<Token, OtpError> {
         let token = uri::parse(uri)?;
         // Export must always be importable again (found by fuzzing).
@@ -224,7 +257,7 @@ impl Token {
     /// Check the invariants that [`Token::from_uri`] enforces, for tokens
     /// assembled field by field (e.g. from the vault or an import).
     pub fn validate(&self) -> Result<(), OtpError> {
-        if self.kind == Kind::Totp && !(6..=10).contains(&self.digits) {
+        if self.kind != Kind::Steam && !(6..=10).contains(&self.digits) {
             return Err(OtpError::InvalidDigits(self.digits.to_string()));
         }
         if !(1..=3600).contains(&self.period) {
@@ -238,40 +271,56 @@ impl Token {
         Ok(())
     }
 
-    /// The code valid at `unix_secs`.
+    /// The code valid at `unix_secs`. For a HOTP token the clock plays no
+    /// part: this is the code of its current counter ([`Kind::Hotp`]).
     ///
     /// Never panics, even for a token that fails [`Token::validate`]: a
     /// period of 0 is treated as 1 and digits are clamped to 1..=10, so a
     /// corrupt vault entry yields a wrong code rather than crashing the host.
     pub fn code_at(&self, unix_secs: u64) -> String {
+        match self.kind {
+            Kind::Hotp { counter } => self.code_for_counter(counter),
+            Kind::Totp | Kind::Steam => self.code_for_counter(unix_secs / self.period.max(1)),
+        }
+    }
+
+    /// The RFC 4226 code for moving factor `counter`: a HOTP token's code
+    /// for that counter, or a time-based token's code for that time step.
+    /// Never panics (see [`Token::code_at`]).
+    pub fn code_for_counter(&self, counter: u64) -> String {
         let (algorithm, digits) = match self.kind {
             Kind::Steam => (totp_rs::Algorithm::Steam, STEAM_DIGITS),
-            Kind::Totp => (self.algorithm.to_totp_rs(), self.digits.clamp(1, 10)),
+            Kind::Totp | Kind::Hotp { .. } => {
+                (self.algorithm.to_totp_rs(), self.digits.clamp(1, 10))
+            }
         };
         // totp-rs keeps the value in a u32 and panics above 9 digits; the
         // 31-bit truncated value always fits in 10 digits, so do that case here.
+        // A step of one second makes totp-rs's "time" the counter itself.
         let totp = totp_rs::Builder::new()
             .with_algorithm(algorithm)
             .with_digits(digits.min(9) as u8)
-            .with_step_duration(self.period.max(1))
+            .with_step_duration(1)
             .with_secret(self.secret.as_bytes())
             // Noncompliant: accepts the 80-bit secrets and 9-digit codes
             // that `build()` rejects.
             .build_noncompliant();
         if digits == 10 {
-            let sig = totp.sign(unix_secs);
+            let sig = totp.sign(counter);
             let sig = sig.as_ref();
             let offset = usize::from(sig[sig.len() - 1] & 0x0f);
             let mut word = [0u8; 4];
             word.copy_from_slice(&sig[offset..offset + 4]);
             format!("{:010}", u32::from_be_bytes(word) & 0x7fff_ffff)
         } else {
-            totp.generate(unix_secs).to_string()
+            totp.generate(counter).to_string()
         }
     }
 
     /// The code valid at `unix_secs` together with the time step it belongs
     /// to, so callers can show a countdown or pre-compute the next code.
+    /// Meaningful for time-based kinds only: a HOTP code has no window (it
+    /// stays valid until used), so issue those with [`Token::code_for_counter`].
     pub fn window_at(&self, unix_secs: u64) -> CodeWindow {
         let period = self.period.max(1);
         let valid_from = unix_secs - unix_secs % period;

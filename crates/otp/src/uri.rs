@@ -8,7 +8,7 @@
 use zeroize::Zeroizing;
 
 use crate::error::echo;
-use crate::{Algorithm, Kind, MAX_URI_LEN, MIN_SECRET_BYTES, OtpError, Secret, Token};
+use crate::{Algorithm, Kind, MAX_URI_LEN, MIN_SECRET_BYTES, OtpError, Secret, Token, TokenKind};
 
 const SCHEME: &str = "otpauth://";
 const STEAM_ISSUER: &str = "Steam";
@@ -79,6 +79,7 @@ struct Params {
     digits: Option<String>,
     period: Option<String>,
     encoder: Option<String>,
+    counter: Option<String>,
 }
 
 fn parse_params(query: &str) -> Result<Params, OtpError> {
@@ -100,7 +101,8 @@ fn parse_params(query: &str) -> Result<Params, OtpError> {
             "digits" => (&mut p.digits, "digits"),
             "period" => (&mut p.period, "period"),
             "encoder" => (&mut p.encoder, "encoder"),
-            // Unknown parameters (image=, counter= on totp, vendor extensions) are harmless.
+            "counter" => (&mut p.counter, "counter"),
+            // Unknown parameters (image=, vendor extensions) are harmless.
             _ => continue,
         };
         if slot
@@ -147,15 +149,10 @@ pub(crate) fn parse(uri: &str) -> Result<Token, OtpError> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (kind_str, raw_label) = path.split_once('/').unwrap_or((path, ""));
 
-    let steam_host = if kind_str.eq_ignore_ascii_case("totp") {
-        false
-    } else if kind_str.eq_ignore_ascii_case("steam") {
-        true
-    } else if kind_str.eq_ignore_ascii_case("hotp") {
-        return Err(OtpError::HotpUnsupported);
-    } else {
-        return Err(OtpError::UnknownType(echo(kind_str)));
-    };
+    let host = TokenKind::ALL
+        .into_iter()
+        .find(|k| k.as_str().eq_ignore_ascii_case(kind_str))
+        .ok_or_else(|| OtpError::UnknownType(echo(kind_str)))?;
 
     let label = percent_decode(raw_label, false, "account name")?;
     let params = parse_params(query)?;
@@ -176,7 +173,20 @@ pub(crate) fn parse(uri: &str) -> Result<Token, OtpError> {
         None => Algorithm::Sha1,
     };
 
-    let kind = if steam_host
+    let kind = if host == TokenKind::Hotp {
+        // A counter-based link stays counter-based whatever its issuer: Steam
+        // Guard is time-based, so a Steam-looking HOTP link is just HOTP.
+        if algorithm_is_steam {
+            return Err(OtpError::UnsupportedAlgorithm(echo("steam")));
+        }
+        let counter = params.counter.as_deref().ok_or(OtpError::MissingCounter)?;
+        Kind::Hotp {
+            counter: counter
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| OtpError::InvalidCounter(echo(counter)))?,
+        }
+    } else if host == TokenKind::Steam
         || algorithm_is_steam
         || params
             .encoder
@@ -192,6 +202,8 @@ pub(crate) fn parse(uri: &str) -> Result<Token, OtpError> {
     };
 
     let period = match params.period.as_deref() {
+        // Meaningless for a counter; kept at the default so equal tokens compare equal.
+        _ if matches!(kind, Kind::Hotp { .. }) => 30,
         None => 30,
         Some(p) => p
             .trim()
@@ -222,7 +234,7 @@ pub(crate) fn parse(uri: &str) -> Result<Token, OtpError> {
             issuer: Some(STEAM_ISSUER.to_owned()),
             account,
         },
-        Kind::Totp => {
+        Kind::Totp | Kind::Hotp { .. } => {
             let digits = match params.digits.as_deref() {
                 None => 6,
                 Some(d) => d
@@ -248,9 +260,14 @@ pub(crate) fn parse(uri: &str) -> Result<Token, OtpError> {
 pub(crate) fn write(token: &Token) -> String {
     let issuer = match token.kind {
         Kind::Steam => Some(STEAM_ISSUER),
-        Kind::Totp => token.issuer.as_deref().filter(|i| !i.trim().is_empty()),
+        Kind::Totp | Kind::Hotp { .. } => token.issuer.as_deref().filter(|i| !i.trim().is_empty()),
     };
-    let mut s = String::from("otpauth://totp/");
+    // Steam links are written as TOTP with `encoder=steam`, which more apps read.
+    let host = match token.kind {
+        Kind::Hotp { .. } => TokenKind::Hotp,
+        Kind::Totp | Kind::Steam => TokenKind::Totp,
+    };
+    let mut s = format!("{SCHEME}{host}/");
     match issuer {
         Some(i) => {
             percent_encode(i, &mut s);
@@ -278,6 +295,10 @@ pub(crate) fn write(token: &Token) -> String {
         Kind::Totp => s.push_str(&format!(
             "&algorithm={}&digits={}&period={}",
             token.algorithm, token.digits, token.period
+        )),
+        Kind::Hotp { counter } => s.push_str(&format!(
+            "&algorithm={}&digits={}&counter={counter}",
+            token.algorithm, token.digits
         )),
     }
     s

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 pub use twofill_words::Access;
 /// Name under which the host is registered with browsers.
 pub use twofill_words::HOST_NAME;
+/// A token's kind travels as its words' text (`totp`, `hotp`, `steam`).
+pub use twofill_words::TokenKind;
 
 /// Version of the message schema. Bumped on incompatible changes only.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -150,6 +152,10 @@ pub enum ResponseBody {
         /// The organization policy the host enforces.
         #[serde(default)]
         policy: HostPolicy,
+        /// Team server mode: the server the host asks for codes (its URL);
+        /// `None` when the host answers from a local vault.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
     },
     Tokens {
         user: String,
@@ -173,6 +179,11 @@ pub struct TokenEntry {
     pub access: Access,
     pub period: u64,
     pub digits: u32,
+    /// How its codes advance: `hotp` tokens get a new code per request (no
+    /// countdown, `period` means nothing); absent from older hosts, which
+    /// had time-based tokens only.
+    #[serde(default)]
+    pub kind: TokenKind,
     /// Bound to the origin named in the request.
     pub bound_here: bool,
     /// The user's own personal token (enrolled by them, shared with nobody;
@@ -218,9 +229,15 @@ pub struct SeedReply {
 pub struct CodeReply {
     pub token: TokenInfo,
     pub code: String,
-    /// Unix seconds; the code is valid in `[valid_from, valid_until)`.
+    /// Unix seconds; the code is valid in `[valid_from, valid_until)`. For a
+    /// HOTP code (with `counter`) the window is only how long it is worth
+    /// showing: the service accepts it until a later one is used.
     pub valid_from: u64,
     pub valid_until: u64,
+    /// A HOTP code's counter, the one it was computed from (the token's next
+    /// code uses a higher one). Absent for time-based codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
 }
 
 /// What the extension may know about a token: enough to show and pick it.
@@ -301,6 +318,9 @@ pub enum ErrorCode {
     InviteInvalid,
     /// A request body over the server's limit.
     PayloadTooLarge,
+    /// A HOTP (counter-based) token's code asked of a vault that is not the
+    /// team server's: a counter cannot be shared between vaults.
+    HotpNeedsServer,
     Internal,
 }
 
@@ -687,6 +707,7 @@ mod tests {
                     allow_personal_tokens: false,
                     allow_seed_reveal: true,
                 },
+                server: None,
             },
         );
         let json = serde_json::to_string(&reply).unwrap();
@@ -706,15 +727,33 @@ mod tests {
                 managed,
                 audit_sinks,
                 policy,
+                server,
                 ..
             } => {
                 assert!(!managed);
                 assert!(audit_sinks.is_empty());
                 assert_eq!(policy, HostPolicy::default());
                 assert!(policy.allow_personal_tokens && policy.allow_seed_reveal);
+                assert_eq!(server, None, "older hosts answer from a local vault");
             }
             other => panic!("{other:?}"),
         }
+        // A host in team server mode names its server.
+        let team: Response = serde_json::from_str(
+            r#"{"v":1,"id":"h","type":"hello","host_version":"0.2.0","protocol":1,"server":"https://vault.example:8443"}"#,
+        )
+        .unwrap();
+        match &team.body {
+            ResponseBody::Hello { server, .. } => {
+                assert_eq!(server.as_deref(), Some("https://vault.example:8443"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            serde_json::to_string(&team)
+                .unwrap()
+                .contains(r#""server":"https://vault.example:8443""#)
+        );
         // A policy naming only one rule leaves the other at its default.
         let partial: HostPolicy = serde_json::from_str(r#"{"allow_seed_reveal":false}"#).unwrap();
         assert!(partial.allow_personal_tokens);
@@ -740,6 +779,37 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<TokenEntry>(&json).unwrap(), mine);
+    }
+
+    #[test]
+    fn token_entries_and_codes_say_whether_they_are_hotp() {
+        // Older hosts sent neither `kind` nor `counter`: time-based tokens.
+        let old = r#"{"id":"0123456789ab","issuer":"GitHub","account":"me","sites":[],"access":"code-only","period":30,"digits":6,"bound_here":false,"personal":false}"#;
+        let entry: TokenEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(entry.kind, TokenKind::Totp);
+        let hotp = TokenEntry {
+            kind: TokenKind::Hotp,
+            ..entry
+        };
+        let json = serde_json::to_string(&hotp).unwrap();
+        assert!(json.contains(r#""digits":6,"kind":"hotp","#), "{json}");
+        assert_eq!(serde_json::from_str::<TokenEntry>(&json).unwrap(), hotp);
+
+        let old = r#"{"token":{"id":"0123456789ab","issuer":null,"account":"me"},"code":"123456","valid_from":30,"valid_until":60}"#;
+        let code: CodeReply = serde_json::from_str(old).unwrap();
+        assert_eq!(code.counter, None);
+        assert_eq!(
+            serde_json::to_string(&code).unwrap(),
+            old,
+            "no counter, no field"
+        );
+        let hotp = CodeReply {
+            counter: Some(7),
+            ..code
+        };
+        let json = serde_json::to_string(&hotp).unwrap();
+        assert!(json.ends_with(r#""valid_until":60,"counter":7}"#), "{json}");
+        assert_eq!(serde_json::from_str::<CodeReply>(&json).unwrap(), hotp);
     }
 
     #[test]
@@ -923,6 +993,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&resp).unwrap(),
             r#"{"v":1,"id":"a","type":"error","error":{"code":"no_token_for_origin","message":"nothing here"}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::HotpNeedsServer).unwrap(),
+            r#""hotp_needs_server""#
         );
     }
 }

@@ -14,13 +14,15 @@
 //! pins that CA (its SHA-256 travels in the [`Invite`]).
 
 mod invite;
+mod status;
 
 use serde::{Deserialize, Serialize};
 pub use twofill_protocol::{
     CodePurpose, CodeReply, ErrorBody, ErrorCode, SeedPurpose, SeedReply, TokenEntry,
 };
 
-pub use invite::{Invite, InviteError, ca_pin};
+pub use invite::{INVITE_SECRET_BYTES, Invite, InviteError, ca_pin};
+pub use status::http_status;
 
 /// Version of this API: the `/v1/` in every path. Bumped on incompatible
 /// changes only; a server may serve several.

@@ -2,7 +2,7 @@
 //! in one write transaction that checks the actor first and records the
 //! change (or the refusal) in the audit log before it commits.
 
-use twofill_otp::Token;
+use twofill_otp::{Kind, Token};
 use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
@@ -351,17 +351,23 @@ impl Vault {
 fn insert_token(c: &Change<'_>, key: &DataKey, new: &NewToken<'_>) -> Result<String> {
     let id = c.tx.new_token_id()?;
     let sealed = key.seal(new.token.to_uri().as_bytes(), &seed_aad(&id));
-    let kind = format!("{:?}", new.token.kind).to_lowercase();
+    // The kind word only: a HOTP counter is not an authorization field, so
+    // advancing it leaves the token's MAC valid.
+    let kind = new.token.kind.word().as_str();
     c.tx.insert_token(&NewTokenRow {
         id: &id,
         issuer: new.token.issuer.as_deref(),
         account: &new.token.account,
         sealed_seed: &sealed,
-        kind: &kind,
+        kind,
         params: &code_params(new.token),
+        hotp_counter: match new.token.kind {
+            Kind::Hotp { counter } => Some(counter),
+            Kind::Totp | Kind::Steam => None,
+        },
         created_by: new.actor,
         owner: new.owner,
-        mac: &c.authz.token_mac(&id, new.owner, &kind),
+        mac: &c.authz.token_mac(&id, new.owner, kind),
     })?;
     for site in new.sites {
         c.authz.add_site(c.tx, &id, &site.to_string())?;

@@ -103,6 +103,9 @@ pub enum Refusal {
     LastAdmin { user: String },
     /// The vault has had an admin and has none now.
     NoAdmin { first_admin: String },
+    /// A HOTP token's code from a vault that is not the team server's: its
+    /// counter would fork between the vaults that hold it.
+    HotpNeedsServer { token: String },
     /// An invite that does not exist, was used, or has expired.
     InviteInvalid { problem: InviteProblem },
     /// A client certificate no device was enrolled with.
@@ -186,6 +189,10 @@ impl fmt::Display for Refusal {
                 f,
                 "this vault has no admin left (its first admin was {first_admin}), and nobody becomes one by asking first once a vault has had one; restore the vault's users from a backup, then run `twofill-host audit verify`"
             ),
+            Refusal::HotpNeedsServer { token } => write!(
+                f,
+                "{token} is a counter-based (HOTP) token, and a HOTP counter cannot be shared without the team server; move it to the team server (`twofill-host vault push`) and use it from there, or ask the service for a time-based (TOTP) setup"
+            ),
             Refusal::InviteInvalid { problem } => {
                 let what = match problem {
                     InviteProblem::Unknown => "is not known to this server",
@@ -232,6 +239,7 @@ impl Refusal {
             Refusal::UnknownUser { .. } => "unknown_user",
             Refusal::LastAdmin { .. } => "last_admin",
             Refusal::NoAdmin { .. } => "no_admin",
+            Refusal::HotpNeedsServer { .. } => "hotp_needs_server",
             Refusal::InviteInvalid { .. } => "invite_invalid",
             Refusal::DeviceNotEnrolled => "device_not_enrolled",
             Refusal::DeviceRevoked { .. } => "device_revoked",

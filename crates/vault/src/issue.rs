@@ -5,14 +5,14 @@
 //! are not secret. A code or a seed is returned only after the transaction
 //! holding its audit record has committed.
 
-use twofill_otp::Token;
+use twofill_otp::{CodeWindow, Kind, Token};
 use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::audit::About;
 use crate::integrity::AuthzKey;
 use crate::permission::{access_to, find_summary};
-use crate::store::{CodeParams, StoreRead};
+use crate::store::{CodeParams, StoreRead, StoreTx};
 use crate::{
     Access, CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope,
     TokenSummary, Vault, VaultError, seed_aad,
@@ -58,6 +58,12 @@ impl Vault {
                 return Err(VaultError::Refused(refusal));
             }
         };
+        let about = About {
+            who: request.who,
+            action: request.purpose.action(),
+            token: Some(&chosen),
+            origin: request.origin,
+        };
         // Counted in this transaction: no other writer can fill between
         // the count and this code's record.
         if let (Purpose::Fill, Some(origin)) = (request.purpose, request.origin)
@@ -65,30 +71,39 @@ impl Vault {
                 self.rate_limit
                     .check(&*tx, &request.who.user, &origin.to_string(), time_ms)?
         {
-            About {
-                who: request.who,
-                action: request.purpose.action(),
-                token: Some(&chosen),
-                origin: request.origin,
-            }
-            .record_refusal(&*tx, &self.audit_key, &refusal)?;
+            about.record_refusal(&*tx, &self.audit_key, &refusal)?;
             tx.commit()?;
             return Err(VaultError::Refused(refusal));
         }
+        // The kind comes from the sealed seed, which a database edit cannot forge.
         let seed = open_seed(&*tx, &self.key, &chosen.id)?;
-        let window = seed.window_at((time_ms / 1000) as u64);
-        let record = About {
-            who: request.who,
-            action: request.purpose.action(),
-            token: Some(&chosen),
-            origin: request.origin,
-        }
-        .record_success(&*tx, &self.audit_key, time_ms, String::new())?;
+        let now = (time_ms / 1000) as u64;
+        let (window, counter) = match seed.kind {
+            Kind::Hotp { .. } if !self.hotp_allowed => {
+                let refusal = Refusal::HotpNeedsServer {
+                    token: chosen.label(),
+                };
+                about.record_refusal(&*tx, &self.audit_key, &refusal)?;
+                tx.commit()?;
+                return Err(VaultError::Refused(refusal));
+            }
+            Kind::Hotp { .. } => {
+                // Read and advanced under this transaction's write lock, and
+                // committed with the record below or not at all: no two
+                // codes share a counter, and none is issued off the record.
+                let counter = take_hotp_counter(&*tx, &chosen.id)?;
+                (hotp_window(&seed, counter, now), Some(counter))
+            }
+            Kind::Totp | Kind::Steam => (seed.window_at(now), None),
+        };
+        let detail = counter.map_or_else(String::new, |c| format!("counter: {c}"));
+        let record = about.record_success(&*tx, &self.audit_key, time_ms, detail)?;
         // Durable (synchronous=FULL) before the code exists outside this function.
         tx.commit()?;
         Ok(IssuedCode {
             token: chosen,
             window,
+            counter,
             audit_seq: record.seq,
         })
     }
@@ -157,7 +172,14 @@ impl Vault {
             tx.commit()?;
             return Err(VaultError::Refused(refusal));
         }
-        let token = open_seed(&*tx, &self.key, id)?;
+        let mut token = open_seed(&*tx, &self.key, id)?;
+        // The sealed link has the counter it was enrolled with; another
+        // authenticator set up from this one must start where the vault is.
+        if let Kind::Hotp { counter } = &mut token.kind
+            && let Some(now) = tx.hotp_counter(id)?
+        {
+            *counter = now;
+        }
         about.record_success(&*tx, &self.audit_key, unix_now_ms(), String::new())?;
         tx.commit()?;
         Ok(token)
@@ -249,6 +271,32 @@ fn choose_token(
             candidates: permitted,
         }),
     })
+}
+
+/// The counter of a HOTP token's next code, advanced in `tx` past it.
+fn take_hotp_counter(tx: &dyn StoreTx, id: &str) -> Result<u64> {
+    let bad = |detail: &str| VaultError::BadSeed {
+        id: id.to_owned(),
+        detail: detail.into(),
+    };
+    let counter = tx
+        .hotp_counter(id)?
+        .ok_or_else(|| bad("its HOTP counter is missing; enroll the token again"))?;
+    let next = counter
+        .checked_add(1)
+        .ok_or_else(|| bad("its HOTP counter is used up; enroll the token again"))?;
+    tx.set_hotp_counter(id, next)?;
+    Ok(counter)
+}
+
+/// A HOTP code as a window: it stays valid until used, so the window is
+/// only how long the popup shows it (one period).
+fn hotp_window(seed: &Token, counter: u64, now: u64) -> CodeWindow {
+    CodeWindow {
+        code: seed.code_for_counter(counter),
+        valid_from: now,
+        valid_until: now.saturating_add(seed.period.max(1)),
+    }
 }
 
 /// Opens the sealed seed of token `id`.

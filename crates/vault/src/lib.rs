@@ -74,7 +74,7 @@ pub use model::{
 };
 pub use rate_limit::RateLimit;
 pub use store::schema::SCHEMA_VERSION;
-pub use twofill_words::AuditAction;
+pub use twofill_words::{AuditAction, TokenKind};
 
 use store::Store;
 use store::postgres::PostgresStore;
@@ -88,6 +88,9 @@ pub struct Vault {
     /// MACs the authorization rows (`integrity`).
     authz_key: integrity::AuthzKey,
     policy: Policy,
+    /// Whether HOTP codes may be issued: only by the one vault that owns
+    /// the counter (the team server's), never by a copy on a laptop.
+    hotp_allowed: bool,
     rate_limit: RateLimit,
 }
 
@@ -127,8 +130,17 @@ impl Vault {
             key,
             audit_key,
             policy: Policy::default(),
+            hotp_allowed: false,
             rate_limit: RateLimit::OFF,
         }
+    }
+
+    /// Lets this handle issue HOTP codes (advancing the counter). Only the
+    /// team server calls this: its vault is the one place a counter lives.
+    /// Opening gives `false`, and HOTP codes are refused on record
+    /// ([`Refusal::HotpNeedsServer`]); enrolling HOTP tokens works either way.
+    pub fn set_hotp_allowed(&mut self, allowed: bool) {
+        self.hotp_allowed = allowed;
     }
 
     /// Applies the organization's policy to every later request on this

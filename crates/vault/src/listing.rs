@@ -72,15 +72,20 @@ impl Vault {
             if let Ok(access) =
                 access_to(&*store, &self.authz_key, self.policy, scope, user, &summary)?
             {
-                let params = store
+                let meta = store
                     .token_meta(&id)?
-                    .and_then(|m| m.params)
-                    .ok_or_else(|| unknown_params(&id))?;
+                    .ok_or_else(|| VaultError::NoSuchToken(id.clone()))?;
+                let params = meta.params.ok_or_else(|| unknown_params(&id))?;
+                let kind = meta.kind.parse().map_err(|e| VaultError::BadSeed {
+                    id: id.clone(),
+                    detail: format!("its stored kind: {e}"),
+                })?;
                 out.push(PermittedToken {
                     summary,
                     access,
                     period: params.period,
                     digits: params.digits,
+                    kind,
                 });
             }
         }

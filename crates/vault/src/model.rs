@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use twofill_otp::CodeWindow;
 pub use twofill_words::Access;
-use twofill_words::{AuditAction, token_label};
+use twofill_words::{AuditAction, TokenKind, token_label};
 
 use crate::{Origin, SiteBinding};
 
@@ -158,6 +158,8 @@ pub struct PermittedToken {
     pub access: Access,
     pub period: u64,
     pub digits: u32,
+    /// HOTP tokens have no countdown: each code advances their counter.
+    pub kind: TokenKind,
 }
 
 /// A code handed out, with the audit record that vouches for it.
@@ -165,6 +167,9 @@ pub struct PermittedToken {
 pub struct IssuedCode {
     pub token: TokenSummary,
     pub window: CodeWindow,
+    /// For a HOTP token, the counter the code was computed from (its audit
+    /// record names it too).
+    pub counter: Option<u64>,
     pub audit_seq: i64,
 }
 

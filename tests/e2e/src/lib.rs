@@ -17,6 +17,7 @@ pub mod host;
 pub mod package;
 pub mod policy;
 pub mod site;
+pub mod team;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,9 @@ pub fn fixtures_dir() -> PathBuf {
 pub struct Artifacts {
     pub extension_dir: PathBuf,
     pub host_bin: PathBuf,
+    /// The team server; checked by [`crate::team::TeamServer::start`],
+    /// not here, since most sessions never start one.
+    pub server_bin: PathBuf,
 }
 
 impl Artifacts {
@@ -60,6 +64,9 @@ impl Artifacts {
         let host_bin = std::env::var_os("TWOFILL_HOST_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| target.join("debug").join("twofill-host"));
+        let server_bin = std::env::var_os("TWOFILL_SERVER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target.join("debug").join("twofill-server"));
         for (what, path) in [
             (
                 "extension",
@@ -76,6 +83,7 @@ impl Artifacts {
         Ok(Artifacts {
             extension_dir,
             host_bin,
+            server_bin,
         })
     }
 }
@@ -183,6 +191,9 @@ impl Session {
         let profile = dir.path().join("profile");
         let vault = dir.path().join("vault").join("vault.sqlite3");
         let xdg = dir.path().join("xdg");
+        // A team device's identity lives in the data directory: each
+        // browser profile is its own laptop.
+        let xdg_data = dir.path().join("xdg-data");
         std::fs::create_dir_all(&profile)?;
         std::fs::create_dir_all(&xdg)?;
 
@@ -223,6 +234,7 @@ impl Session {
             // Inherited by Chromium and from it by the host it launches.
             .env("TWOFILL_VAULT", &vault)
             .env("XDG_CONFIG_HOME", &xdg)
+            .env("XDG_DATA_HOME", &xdg_data)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -295,6 +307,15 @@ impl Session {
     /// The host CLI on this session's vault (see [`HostCli`]).
     pub fn host(&self) -> HostCli {
         HostCli::new(&self.artifacts.host_bin, &self.vault)
+    }
+
+    /// `twofill-host` with the environment this browser gives the host it
+    /// launches (its config and data directories): what the person at this
+    /// browser runs in a terminal, e.g. `join`.
+    pub fn teammate_cli(&self) -> HostCli {
+        self.host()
+            .with_env("XDG_CONFIG_HOME", self._dir.path().join("xdg"))
+            .with_env("XDG_DATA_HOME", self._dir.path().join("xdg-data"))
     }
 
     /// Runs `twofill-host` against this session's vault, as the current OS

@@ -102,6 +102,36 @@ fn a_failing_vault_is_unavailable_not_a_refusal() {
 }
 
 #[test]
+fn a_hotp_code_from_a_local_vault_is_hotp_needs_server() {
+    let mut t = team();
+    let hotp = twofill_otp::Token::from_uri(&format!(
+        "otpauth://hotp/VPN:team@example.com?secret={KASPERSKY_SEED}&issuer=VPN&counter=3"
+    ))
+    .unwrap();
+    let id = t.vault.add_token("alice", &hotp, &[]).unwrap();
+    t.vault
+        .set_grant("alice", &id, "ops", twofill_vault::Access::CodeOnly)
+        .unwrap();
+    let listed = Answerer::new(&mut t.vault, bob())
+        .list_tokens(None, false)
+        .unwrap();
+    let entry = listed.tokens.iter().find(|e| e.token.id == id).unwrap();
+    assert_eq!(entry.kind, twofill_protocol::TokenKind::Hotp);
+    let refused = Answerer::new(&mut t.vault, bob())
+        .get_code(None, Some(&id), CodePurpose::View, false)
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::HotpNeedsServer);
+    assert!(
+        refused
+            .message
+            .contains("a HOTP counter cannot be shared without the team server"),
+        "{}",
+        refused.message
+    );
+    assert!(!last_record(&t.vault).event.success);
+}
+
+#[test]
 fn a_rate_limited_fill_carries_its_retry_hint() {
     let mut t = team();
     t.vault.set_rate_limit(twofill_vault::RateLimit {

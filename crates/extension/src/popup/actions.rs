@@ -33,6 +33,15 @@ pub async fn copy_code(popup: &Shared, index: usize) {
             return;
         }
     };
+    {
+        // A HOTP copy is a new code, and the one shown before is now spent.
+        let p = popup.borrow();
+        let item = &p.items[index];
+        if item.countdown.is_none() {
+            item.code_el
+                .set_text_content(Some(&super::codes::spaced(&code)));
+        }
+    }
     if let Err(e) = browser::copy_to_clipboard(&code).await {
         say(popup, &format!("Could not copy: {e}"));
         return;

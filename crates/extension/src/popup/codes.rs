@@ -1,5 +1,7 @@
 //! Live codes: each item's code (purpose `view`), fetched again when its
-//! window is over, and the countdown ring moved once a second.
+//! window is over, and the countdown ring moved once a second. A HOTP
+//! token's code is fetched only when asked for ("Next code") and stays
+//! until the next one: it has no window to run out.
 
 use twofill_protocol::CodePurpose;
 use wasm_bindgen::JsCast;
@@ -21,7 +23,8 @@ pub fn spaced(code: &str) -> String {
     format!("{} {}", &code[..half], &code[half..])
 }
 
-/// Fetches the code shown for one token (purpose `view`).
+/// Fetches the code shown for one token (purpose `view`); for a HOTP
+/// token, the next code of its counter.
 pub async fn load_code(popup: &Shared, index: usize) {
     let (token, origin, host) = {
         let mut p = popup.borrow_mut();
@@ -94,7 +97,7 @@ fn tick(popup: &Shared) {
     {
         let p = popup.borrow();
         for (index, item) in p.items.iter().enumerate() {
-            let Some(code) = &item.code else {
+            let (Some(code), Some(countdown)) = (&item.code, &item.countdown) else {
                 continue;
             };
             let period = (code.valid_until - code.valid_from).max(1) as f64;
@@ -106,9 +109,10 @@ fn tick(popup: &Shared) {
                 continue;
             }
             let shown = left.ceil() as u64;
-            item.secs.set_text_content(Some(&shown.to_string()));
+            countdown.secs.set_text_content(Some(&shown.to_string()));
             let offset = circumference * (1.0 - left / period);
-            item.ring
+            countdown
+                .ring
                 .set_attribute("stroke-dashoffset", &format!("{offset:.2}"))
                 .ok();
             let low = left <= 5.0;

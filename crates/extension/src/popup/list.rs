@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Document, HtmlElement, HtmlInputElement, KeyboardEvent};
 
-use super::{Item, Shared, actions, codes, dom, say, states};
+use super::{Countdown, Item, Shared, actions, codes, dom, say, states};
 
 pub fn show_list(popup: &Shared, tokens: Vec<TokenEntry>) {
     let doc = popup.borrow().doc.clone();
@@ -65,7 +65,12 @@ pub fn show_list(popup: &Shared, tokens: Vec<TokenEntry>) {
     }
     search.focus().ok();
 
-    for index in 0..popup.borrow().items.len() {
+    // HOTP codes only on a click: each one advances the token's counter.
+    let live: Vec<usize> = (popup.borrow().items.iter().enumerate())
+        .filter(|(_, item)| item.countdown.is_some())
+        .map(|(index, _)| index)
+        .collect();
+    for index in live {
         let popup = popup.clone();
         spawn_local(async move { codes::load_code(&popup, index).await });
     }
@@ -116,6 +121,23 @@ fn build_item(
     }
     if let Some(sites) = dom::keep_if(&li, "sites", !entry.sites.is_empty()) {
         sites.set_text_content(Some(&entry.sites.join(", ")));
+    }
+
+    let hotp = entry.kind.is_counter_based();
+    let countdown = dom::keep_if(&li, "ring", !hotp).map(|ring| Countdown {
+        secs: dom::part(&ring, "secs"),
+        ring: dom::part(&ring, "progress"),
+    });
+    if let Some(next) = dom::keep_if(&li, "next", hotp) {
+        li.class_list().add_1("hotp").ok();
+        next.set_attribute(
+            "aria-label",
+            &format!("Show the next code for {name} (counter-based: each code is used once)"),
+        )
+        .ok();
+        on_action(popup, &next, index, |popup, index| async move {
+            codes::load_code(&popup, index).await
+        });
     }
 
     let copy = dom::part(&li, "copy");
@@ -177,8 +199,7 @@ fn build_item(
     .to_lowercase();
     Item {
         code_el: dom::part(&li, "code"),
-        ring: dom::part(&li, "progress"),
-        secs: dom::part(&li, "secs"),
+        countdown,
         seed: dom::part(&li, "seed"),
         entry,
         li,

@@ -8,8 +8,10 @@
 //! has closed.
 //!
 //! What the host sees from us: `list_tokens` with the active tab's origin,
-//! `get_code` with purpose `view` per token (again when its window rolls
-//! over) and `copy` on copy, `reveal_seed` with purpose `reveal`/`qr` only
+//! `get_code` with purpose `view` per time-based token (again when its
+//! window rolls over) and `copy` on copy; a HOTP token's code is asked for
+//! only on a click of its "Next code" (`view`) or copy (`copy`), since each
+//! one advances its counter, `reveal_seed` with purpose `reveal`/`qr` only
 //! after an explicit click on a `full-seed` token. Every one is audited by
 //! the host. Seeds are never kept: hiding the panel drops them from the DOM.
 //!
@@ -20,7 +22,7 @@
 //!   refused, host error);
 //! - `notes`: the organization policy's "Managed by" section;
 //! - `list`: the token list, its search and keyboard;
-//! - `codes`: live codes and their countdown rings;
+//! - `codes`: live codes and their countdown rings (none for HOTP);
 //! - `actions`: copy, fill on the page, reveal the seed.
 
 mod actions;
@@ -46,13 +48,19 @@ struct Item {
     entry: TokenEntry,
     li: HtmlElement,
     code_el: Element,
-    ring: Element,
-    secs: Element,
+    /// The countdown ring; `None` for a HOTP token, whose codes do not expire.
+    countdown: Option<Countdown>,
     seed: Element,
     code: Option<CodeReply>,
     loading: bool,
     /// Lower-cased issuer, account and sites, for the search box.
     haystack: String,
+}
+
+/// The ring's arc and the seconds in its middle.
+struct Countdown {
+    ring: Element,
+    secs: Element,
 }
 
 struct Popup {

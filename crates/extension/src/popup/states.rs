@@ -14,6 +14,28 @@ pub enum Failure {
     NotInstalled(String),
     Refused(String),
     Host(String),
+    /// Team server mode: the host cannot reach its server (or it is not the
+    /// one this device pinned).
+    ServerUnreachable(String),
+    /// Team server mode: this computer has not joined the server.
+    DeviceNotEnrolled(String),
+    /// Team server mode: the server no longer accepts this device.
+    DeviceRevoked(String),
+}
+
+impl Failure {
+    /// The `body[data-state]` value, which is also the template's name
+    /// (`#state-…`), and the detail to show in it.
+    fn state(&self) -> (&'static str, &str) {
+        match self {
+            Failure::NotInstalled(d) => ("not-installed", d),
+            Failure::Refused(d) => ("refused", d),
+            Failure::Host(d) => ("host-error", d),
+            Failure::ServerUnreachable(d) => ("server-unreachable", d),
+            Failure::DeviceNotEnrolled(d) => ("device-not-enrolled", d),
+            Failure::DeviceRevoked(d) => ("device-revoked", d),
+        }
+    }
 }
 
 impl From<HostError> for Failure {
@@ -28,6 +50,15 @@ impl From<HostError> for Failure {
                 ) =>
             {
                 Failure::Refused(error.message)
+            }
+            HostError::Host(error) if error.code == ErrorCode::ServerUnreachable => {
+                Failure::ServerUnreachable(error.message)
+            }
+            HostError::Host(error) if error.code == ErrorCode::DeviceNotEnrolled => {
+                Failure::DeviceNotEnrolled(error.message)
+            }
+            HostError::Host(error) if error.code == ErrorCode::DeviceRevoked => {
+                Failure::DeviceRevoked(error.message)
             }
             other => Failure::Host(other.to_string()),
         }
@@ -69,13 +100,8 @@ pub fn show_empty(doc: &Document, personal_allowed: bool) {
 }
 
 pub fn show_failure(doc: &Document, failure: Failure) {
-    match failure {
-        Failure::NotInstalled(detail) => {
-            state_panel(doc, "not-installed", "not-installed", Some(&detail))
-        }
-        Failure::Refused(detail) => state_panel(doc, "refused", "refused", Some(&detail)),
-        Failure::Host(detail) => state_panel(doc, "host-error", "host-error", Some(&detail)),
-    }
+    let (state, detail) = failure.state();
+    state_panel(doc, state, state, Some(detail));
 }
 
 /// The organization's `SupportUrl`, under a panel that is not the list.
@@ -83,4 +109,62 @@ pub fn add_help_link(doc: &Document, url: &str) {
     let help = dom::clone_element(doc, "state-help");
     dom::part(&help, "link").set_attribute("href", url).ok();
     dom::by_id(doc, "state").append_child(&help).ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twofill_protocol::ErrorBody;
+
+    fn from_host(code: ErrorCode) -> Failure {
+        Failure::from(HostError::Host(ErrorBody {
+            code,
+            message: "what to do".into(),
+            candidates: Vec::new(),
+            retry_after_ms: None,
+        }))
+    }
+
+    #[test]
+    fn every_failure_has_its_template_and_server_errors_their_own_state() {
+        const HTML: &str = include_str!("../../../../extension/popup.html");
+        let failures = [
+            Failure::NotInstalled(String::new()),
+            Failure::Refused(String::new()),
+            Failure::Host(String::new()),
+            from_host(ErrorCode::ServerUnreachable),
+            from_host(ErrorCode::DeviceNotEnrolled),
+            from_host(ErrorCode::DeviceRevoked),
+            from_host(ErrorCode::NotPermitted),
+            from_host(ErrorCode::Internal),
+        ];
+        let states: Vec<&str> = failures.iter().map(|f| f.state().0).collect();
+        assert_eq!(
+            states,
+            [
+                "not-installed",
+                "refused",
+                "host-error",
+                "server-unreachable",
+                "device-not-enrolled",
+                "device-revoked",
+                "refused",
+                "host-error"
+            ]
+        );
+        for state in states {
+            let template = format!("<template id=\"state-{state}\">");
+            let at = HTML
+                .find(&template)
+                .unwrap_or_else(|| panic!("no {template}"));
+            let body = &HTML[at..];
+            let body = &body[..body.find("</template>").unwrap()];
+            assert!(
+                body.contains("data-part=\"detail\""),
+                "{template} shows no detail"
+            );
+        }
+        // The host's message, which says what to do, is what is shown.
+        assert_eq!(from_host(ErrorCode::DeviceRevoked).state().1, "what to do");
+    }
 }

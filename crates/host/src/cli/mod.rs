@@ -21,6 +21,7 @@ macro_rules! outln {
 mod audit;
 mod grant;
 mod group;
+mod join;
 mod token;
 mod user;
 mod whoami;
@@ -81,6 +82,9 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Enroll this computer as a device of a team server, with an invite
+    /// from its admin; from then on codes come from the server.
+    Join(join::JoinArgs),
     /// Show who the host thinks you are, and which vault and config it uses.
     Whoami {
         #[command(flatten)]
@@ -126,6 +130,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Install(args) => twofill_install::run_install(args)?,
         Command::Uninstall(args) => twofill_install::run_uninstall(args)?,
+        Command::Join(args) => join::run(args)?,
         Command::Whoami { out } => whoami::run(Invocation::load()?, out)?,
         Command::Token { command } => token::run(Invocation::load()?, command)?,
         Command::User { command } => user::run(Invocation::load()?, command)?,
@@ -150,9 +155,18 @@ impl Invocation {
     }
 
     /// The vault, under the organization policy of the config in force.
+    /// Refused in team server mode: the host then never opens a local
+    /// vault, and tokens, users, grants and the audit log live on the server.
     fn vault(&self) -> Result<Vault> {
+        if let Some(server) = &self.settings.config.server {
+            anyhow::bail!(
+                "this computer uses the team server {} ({}): tokens, users, groups, grants and the audit log live there; run admin commands on the team server",
+                server.url,
+                self.settings.config_display()
+            );
+        }
         let protection = self.settings.protection(std::io::stdin().is_terminal())?;
-        let mut vault = Vault::open(&self.settings.vault, &protection)?;
+        let mut vault = self.settings.open_vault(&protection)?;
         vault.set_policy(self.settings.config.policy);
         Ok(vault)
     }

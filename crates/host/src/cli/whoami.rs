@@ -9,7 +9,10 @@ use serde::Serialize;
 use twofill_protocol::HostPolicy;
 
 use super::{Invocation, JsonFlag, Report, emit};
+use twofill_team_api::{WHOAMI_PATH, WhoAmIReply, WhoAmIRequest};
+
 use crate::config::{self, ConfigSource};
+use crate::server::Server;
 
 #[derive(Serialize)]
 struct Whoami {
@@ -24,7 +27,21 @@ struct Whoami {
     audit_sinks: Vec<String>,
 }
 
+/// In team server mode: what the server knows about this device.
+#[derive(Serialize)]
+struct ServerWhoami {
+    server: String,
+    user: String,
+    admin: bool,
+    device: twofill_team_api::DeviceInfo,
+    config: String,
+    managed: bool,
+}
+
 pub(super) fn run(cx: Invocation, out: JsonFlag) -> Result<()> {
+    if let Some(target) = cx.settings.server()? {
+        return server_whoami(&cx, &target, out);
+    }
     let config = match &cx.settings.source {
         ConfigSource::System(p) => format!(
             "{} (system, managed: TWOFILL_CONFIG and TWOFILL_VAULT are ignored)",
@@ -51,6 +68,48 @@ pub(super) fn run(cx: Invocation, out: JsonFlag) -> Result<()> {
         audit_sinks: cx.settings.audit_sinks(),
     };
     emit(out, &report)
+}
+
+/// Asks the server (over mutual TLS, as this device).
+fn server_whoami(cx: &Invocation, target: &config::ServerTarget, out: JsonFlag) -> Result<()> {
+    let config = cx.settings.config_display();
+    let fail = |e: twofill_protocol::ErrorBody| anyhow::anyhow!("{}", e.message);
+    let server = Server::open(target, &config).map_err(fail)?;
+    let me: WhoAmIReply = server
+        .call(WHOAMI_PATH, &WhoAmIRequest::default())
+        .map_err(fail)?;
+    let report = ServerWhoami {
+        server: server.url(),
+        user: me.user,
+        admin: me.admin,
+        device: me.device,
+        config,
+        managed: cx.settings.managed(),
+    };
+    emit(out, &report)
+}
+
+impl Report for ServerWhoami {
+    fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "user:   {}", self.user)?;
+        writeln!(
+            out,
+            "server: {} (team server mode; no local vault)",
+            self.server
+        )?;
+        writeln!(out, "device: {} ({})", self.device.id, self.device.name)?;
+        writeln!(out, "admin:  {}", if self.admin { "yes" } else { "no" })?;
+        writeln!(
+            out,
+            "config: {}{}",
+            self.config,
+            if self.managed {
+                " (system, managed)"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 impl Report for Whoami {

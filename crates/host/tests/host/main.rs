@@ -20,3 +20,4 @@ mod rate_limit;
 mod siem_http;
 mod siem_syslog;
 mod system_install;
+mod team_server;

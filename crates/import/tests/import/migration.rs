@@ -62,7 +62,7 @@ fn percent_encoded_and_raw_links_agree() {
             .collect()
     };
     assert_eq!(oks(&a), oks(&b));
-    assert_eq!(oks(&a).len(), 4);
+    assert_eq!(oks(&a).len(), 5);
 }
 
 #[test]
@@ -87,12 +87,18 @@ fn unsupported_entries_have_clear_messages() {
         .iter()
         .filter_map(|t| t.as_ref().err().map(ToString::to_string))
         .collect();
-    assert_eq!(errors.len(), 2);
-    assert!(errors[0].contains("'Bank: dan'") && errors[0].contains("HOTP"));
-    assert!(errors[1].contains("'Legacy: erin'") && errors[1].contains("MD5"));
-    for e in &errors {
-        assert!(e.contains("twofill does not support"), "{e}");
-    }
+    // The HOTP account ('Bank: dan') imports; only the MD5 one is skipped.
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0],
+        "'Legacy: erin' uses the MD5 algorithm, which twofill does not support; skip it, or ask the service for a new (SHA1) setup"
+    );
+    let dan = imported.tokens[3].as_ref().unwrap();
+    assert_eq!(
+        (dan.issuer.as_deref(), dan.account.as_str()),
+        (Some("Bank"), "dan")
+    );
+    assert_eq!(dan.kind, Kind::Hotp { counter: 42 });
 }
 
 /// Codes of the decoded tokens equal those of OATH Toolkit's `oathtool`
@@ -107,7 +113,9 @@ fn codes_match_oathtool() {
         let (Ok(token), Some(ok)) = (got, want.get("ok")) else {
             continue;
         };
-        assert_eq!(token.kind, Kind::Totp);
+        if token.kind != Kind::Totp {
+            continue; // 'Bank: dan', HOTP: hotp_codes_match_oathtool
+        }
         for t in [
             59,
             1_111_111_109,
@@ -177,8 +185,69 @@ fn plain_otpauth_links_go_through_twofill_otp() {
     let export = from_text(migration_case("mixed_percent")["uri"].as_str().unwrap()).unwrap();
     assert_eq!(token, export.tokens[0].as_ref().unwrap());
 
+    let hotp = "otpauth://hotp/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=1";
+    let imported = from_text(hotp).unwrap();
+    assert_eq!(
+        imported.tokens[0].as_ref().unwrap(),
+        &Token::from_uri(hotp).unwrap()
+    );
     assert!(matches!(
-        from_text("otpauth://hotp/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=1"),
-        Err(ImportError::Otpauth(twofill_otp::OtpError::HotpUnsupported))
+        from_text("otpauth://hotp/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+        Err(ImportError::Otpauth(twofill_otp::OtpError::MissingCounter))
     ));
+}
+
+/// The HOTP accounts of the `hotp` export import with their counters, and
+/// their codes from those counters on are `oathtool`'s; the MD5 one is the
+/// only entry skipped, with its message.
+#[test]
+fn hotp_accounts_import_with_their_counters() {
+    let case = migration_case("hotp");
+    let imported = from_text(case["uri"].as_str().unwrap()).unwrap();
+    let entries = case["entries"].as_array().unwrap();
+    assert_eq!(imported.tokens.len(), 6);
+    let skipped: Vec<String> = imported
+        .tokens
+        .iter()
+        .filter_map(|t| t.as_ref().err().map(ToString::to_string))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "'Legacy: rob' uses the MD5 algorithm, which twofill does not support; skip it, or ask the service for a new (SHA1) setup"
+        ]
+    );
+    let mut checked = 0;
+    for (got, want) in imported.tokens.iter().zip(entries) {
+        let (Ok(token), Some(ok)) = (got, want.get("ok")) else {
+            continue;
+        };
+        let Kind::Hotp { counter } = token.kind else {
+            assert_eq!(token.account, "sara", "only the TOTP account is not HOTP");
+            continue;
+        };
+        assert_eq!(Some(counter), ok["counter"].as_u64(), "{}", token.account);
+        for c in [counter, counter + 1, counter + 9] {
+            let reference = oathtool_hotp(
+                ok["secret_hex"].as_str().unwrap(),
+                token.algorithm,
+                token.digits,
+                c,
+            );
+            assert_eq!(
+                token.code_for_counter(c),
+                reference,
+                "{} at {c}",
+                token.account
+            );
+            checked += 1;
+        }
+        // A token's own code is the one for its counter.
+        assert_eq!(token.code_at(0), token.code_for_counter(counter));
+    }
+    assert_eq!(checked, 4 * 3);
+
+    // The first is RFC 4226's Appendix D secret at counter 0.
+    let first = imported.tokens[0].as_ref().unwrap();
+    assert_eq!(first.code_at(0), "755224");
 }

@@ -108,3 +108,51 @@ fn matches_oathtool_across_parameters() {
     }
     assert_eq!(compared, 3 * 3 * 2 * 4 * 2);
 }
+
+#[test]
+fn hotp_matches_oathtool_across_counters_and_digits() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let secrets = [
+        Secret::from_base32("JBSWY3DPEHPK3PXP").unwrap(),
+        Secret::from_bytes(rng.bytes(20)),
+        Secret::from_bytes(rng.bytes(32)),
+    ];
+    let mut counters = vec![0, 1, 9, 10, 1_000_000, u64::from(u32::MAX) + 1, u64::MAX];
+    counters.extend((0..3).map(|_| rng.next()));
+
+    let mut compared = 0;
+    for digits in [6u32, 7, 8] {
+        for secret in &secrets {
+            let token = Token {
+                kind: Kind::Hotp { counter: 0 },
+                algorithm: Algorithm::Sha1,
+                digits,
+                period: 30,
+                secret: secret.clone(),
+                issuer: None,
+                account: "x".into(),
+            };
+            let b32 = secret.to_base32();
+            // `oathtool --hotp -c N` prints the code for counter N alone
+            // (no look-ahead window), so one call per counter.
+            for &counter in &counters {
+                let expected = oathtool(&[
+                    "--hotp",
+                    &format!("--digits={digits}"),
+                    "-c",
+                    &counter.to_string(),
+                    "-b",
+                    &b32,
+                ]);
+                assert_eq!(
+                    token.code_for_counter(counter),
+                    expected,
+                    "{digits} digits, {}-byte secret, counter {counter}",
+                    secret.as_bytes().len()
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 3 * 3 * 10);
+}

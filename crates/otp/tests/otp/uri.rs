@@ -1,6 +1,6 @@
 //! otpauth:// parsing, canonical output, leniency and error handling.
 
-use twofill_otp::{Algorithm, Kind, MAX_URI_LEN, OtpError, Secret, Token};
+use twofill_otp::{Algorithm, Kind, MAX_URI_LEN, OtpError, Secret, Token, TokenKind};
 
 const GOOGLE: &str = "otpauth://totp/ACME%20Co:john.doe@email.com?secret=HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ&issuer=ACME%20Co&algorithm=SHA1&digits=6&period=30";
 const KEY: &str = "JBSWY3DPEHPK3PXP";
@@ -220,12 +220,6 @@ fn steam_detection() {
 
 #[test]
 fn errors() {
-    let hotp = err(&format!("otpauth://hotp/x?secret={KEY}&counter=1"));
-    assert_eq!(hotp, OtpError::HotpUnsupported);
-    assert_eq!(
-        hotp.to_string(),
-        "HOTP (counter-based) tokens are not supported; ask the service for a time-based (TOTP) setup"
-    );
     assert_eq!(
         err("otpauth://totp/x?issuer=A&digits=6"),
         OtpError::MissingSecret
@@ -394,4 +388,77 @@ fn every_accepted_link_round_trips_through_its_export() {
     let short = "otpauth://totp/ACME:alice?secret=JBSWY3DPEHPK3PXP&issuer=ACME";
     let t = twofill_otp::Token::from_uri(short).unwrap();
     assert_eq!(twofill_otp::Token::from_uri(&t.to_uri()).unwrap(), t);
+}
+
+#[test]
+fn hotp_links_carry_their_counter() {
+    let t = parse(&format!(
+        "otpauth://hotp/ACME:bob?secret={KEY}&issuer=ACME&counter=42&digits=8"
+    ));
+    assert_eq!(t.kind, Kind::Hotp { counter: 42 });
+    assert_eq!(t.kind.word(), TokenKind::Hotp);
+    assert_eq!(
+        (t.issuer.as_deref(), t.account.as_str()),
+        (Some("ACME"), "bob")
+    );
+    assert_eq!((t.algorithm, t.digits), (Algorithm::Sha1, 8));
+    assert_eq!(
+        t.to_uri(),
+        format!(
+            "otpauth://hotp/ACME:bob?secret={KEY}&issuer=ACME&algorithm=SHA1&digits=8&counter=42"
+        )
+    );
+    assert_eq!(parse(&t.to_uri()), t);
+
+    // Scheme case as pasted, defaults as for TOTP, period ignored.
+    let t = parse(&format!("OTPAUTH://HOTP/x?secret={KEY}&counter=0&period=x"));
+    assert_eq!(t.kind, Kind::Hotp { counter: 0 });
+    assert_eq!((t.digits, t.period), (6, 30));
+
+    // The largest counter round-trips; a Steam issuer does not make it Steam.
+    let t = parse(&format!(
+        "otpauth://hotp/Steam:x?secret={KEY}&counter={}",
+        u64::MAX
+    ));
+    assert_eq!(t.kind, Kind::Hotp { counter: u64::MAX });
+    assert_eq!(parse(&t.to_uri()), t);
+
+    // counter= on a TOTP link means nothing and is ignored, as before.
+    assert_eq!(
+        parse(&format!("otpauth://totp/x?secret={KEY}&counter=7")).kind,
+        Kind::Totp
+    );
+}
+
+#[test]
+fn hotp_links_without_a_valid_counter_are_refused() {
+    let missing = err(&format!("otpauth://hotp/x?secret={KEY}"));
+    assert_eq!(missing, OtpError::MissingCounter);
+    assert_eq!(
+        missing.to_string(),
+        "the HOTP setup link has no counter= parameter; copy the complete link, or add counter=0 for a token never used before"
+    );
+    for bad in ["", "-1", "1.5", "x", "18446744073709551616"] {
+        assert_eq!(
+            err(&format!("otpauth://hotp/x?secret={KEY}&counter={bad}")),
+            OtpError::InvalidCounter(bad.into()),
+            "counter={bad}"
+        );
+    }
+    assert_eq!(
+        err(&format!(
+            "otpauth://hotp/x?secret={KEY}&counter=1&counter=2"
+        )),
+        OtpError::DuplicateParam("counter".into())
+    );
+    assert_eq!(
+        err(&format!("otpauth://hotp/x?secret={KEY}&counter=1&digits=5")),
+        OtpError::InvalidDigits("5".into())
+    );
+    assert_eq!(
+        err(&format!(
+            "otpauth://hotp/x?secret={KEY}&counter=1&algorithm=steam"
+        )),
+        OtpError::UnsupportedAlgorithm("steam".into())
+    );
 }

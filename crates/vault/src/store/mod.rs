@@ -147,6 +147,8 @@ pub(crate) struct NewTokenRow<'a> {
     pub sealed_seed: &'a [u8],
     pub kind: &'a str,
     pub params: &'a CodeParams,
+    /// A HOTP token's first counter; `None` for time-based tokens.
+    pub hotp_counter: Option<u64>,
     pub created_by: &'a str,
     pub owner: Option<&'a str>,
     /// MAC of the token's authorization fields.
@@ -180,6 +182,17 @@ pub(crate) struct DeviceRow {
     pub revoked_by: Option<String>,
     /// MAC of its authorization fields (id, user, certificate, revocation).
     pub mac: Mac,
+}
+
+/// Counters are `u64`; both stores' integers are `i64`. The bits are kept
+/// as they are (a counter past `i64::MAX` is stored negative), so every
+/// counter round-trips.
+pub(crate) fn counter_to_sql(counter: u64) -> i64 {
+    counter as i64
+}
+
+pub(crate) fn counter_from_sql(stored: i64) -> u64 {
+    stored as u64
 }
 
 /// A stored MAC as 32 bytes (all zero when the column is not 32 bytes
@@ -223,6 +236,9 @@ pub(crate) trait StoreRead {
     fn token(&self, id: &str) -> Result<Option<TokenRow>>;
     fn token_meta(&self, id: &str) -> Result<Option<TokenMeta>>;
     fn sealed_seed(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// The counter of a HOTP token's next code; `None` for another kind
+    /// (or no such token).
+    fn hotp_counter(&self, id: &str) -> Result<Option<u64>>;
     /// Ids of `owner`'s personal tokens, in listing order.
     fn personal_token_ids(&self, owner: &str) -> Result<Vec<String>>;
     /// How `user` reaches `token_id`: every membership of theirs whose
@@ -300,6 +316,9 @@ pub(crate) trait StoreTx: StoreRead {
     fn delete_grant(&self, token_id: &str, group: &str) -> Result<()>;
     /// Sets the first-admin row.
     fn set_first_admin(&self, name: &str, mac: &Mac) -> Result<()>;
+    /// Sets a HOTP token's counter (the rules advance it with the record of
+    /// the code that used it, in one transaction).
+    fn set_hotp_counter(&self, token_id: &str, counter: u64) -> Result<()>;
     fn insert_invite(&self, row: &InviteRow) -> Result<()>;
     /// Marks an unused invite used by `device_id`; false when it was used
     /// already (or is gone).

@@ -16,7 +16,8 @@ use twofill_seal::{DataKey, Protection};
 
 use super::{
     AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow, Store,
-    StoreRead, StoreTx, TokenMeta, TokenRow, postgres_schema, to32,
+    StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql, counter_to_sql, postgres_schema,
+    to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 
@@ -443,6 +444,13 @@ macro_rules! store_read {
             }
         }
 
+        fn hotp_counter(&self, id: &str) -> Result<Option<u64>> {
+            match self.row("SELECT hotp_counter FROM tokens WHERE id = $1", &[&id])? {
+                Some(r) => Ok(r.try_get::<_, Option<i64>>(0)?.map(counter_from_sql)),
+                None => Ok(None),
+            }
+        }
+
         fn personal_token_ids(&self, owner: &str) -> Result<Vec<String>> {
             self.strings(
                 "SELECT id FROM tokens WHERE owner = $1 ORDER BY issuer NULLS FIRST, account, id",
@@ -666,8 +674,8 @@ impl StoreTx for Writer<'_> {
     fn insert_token(&self, row: &NewTokenRow<'_>) -> Result<()> {
         self.exec(
             "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, algorithm, digits,
-                                 period, created_by, owner, mac)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                 period, created_by, owner, hotp_counter, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             &[
                 &row.id,
                 &row.issuer,
@@ -679,8 +687,17 @@ impl StoreTx for Writer<'_> {
                 &(row.params.period as i64),
                 &row.created_by,
                 &row.owner,
+                &row.hotp_counter.map(counter_to_sql),
                 &row.mac.as_slice(),
             ],
+        )?;
+        Ok(())
+    }
+
+    fn set_hotp_counter(&self, token_id: &str, counter: u64) -> Result<()> {
+        self.exec(
+            "UPDATE tokens SET hotp_counter = $2 WHERE id = $1",
+            &[&token_id, &counter_to_sql(counter)],
         )?;
         Ok(())
     }

@@ -98,6 +98,9 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from < 5 {
         tx.batch_execute(SCHEMA_5)?;
     }
+    if from < 6 {
+        tx.batch_execute(SCHEMA_6)?;
+    }
     if from < AUTHORIZATION_MACS {
         add_authorization_macs(tx, key)?;
     }
@@ -153,6 +156,9 @@ fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> 
     migrate(tx, FIRST_VERSION, &key)?;
     Ok(key)
 }
+
+/// Schema 6: a HOTP token's counter, as in SQLite (NULL for other kinds).
+const SCHEMA_6: &str = "ALTER TABLE tokens ADD COLUMN hotp_counter BIGINT;";
 
 /// Schema 5's additions, the shape of the SQLite vault's (`store/schema.rs`).
 const SCHEMA_5: &str = r#"

@@ -24,11 +24,12 @@ use crate::{Result, VaultError, seed_aad};
 ///    so listing never opens a sealed seed.
 /// 5. invites and devices (a team server enrolls teammates' laptops), and an
 ///    index for counting recent fills (the rate limit).
-/// 6. is taken by another change in progress (HOTP counters); a vault at 5
-///    goes straight to 7.
+/// 6. HOTP counters (`tokens.hotp_counter`, NULL for time-based tokens),
+///    advanced with each code's audit record.
 /// 7. authorization rows carry MACs (`mac` on users, groups, members,
 ///    grants, token_sites, tokens, invites, devices), and `meta.first_admin` says whether the
-///    vault ever had an admin ([`add_authorization_macs`]).
+///    vault ever had an admin ([`add_authorization_macs`]). The HOTP counter
+///    is not an authorization field: no MAC covers it.
 pub const SCHEMA_VERSION: i64 = 7;
 
 /// The schema that MACs authorization rows.
@@ -218,6 +219,9 @@ pub(crate) fn migrate(
     if from < 5 {
         tx.execute_batch(SCHEMA_5)?;
     }
+    if from < 6 {
+        tx.execute_batch(SCHEMA_6)?;
+    }
     if from < AUTHORIZATION_MACS {
         add_authorization_macs(&tx, &key)?;
     }
@@ -271,6 +275,11 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
     })?;
     super::unwrap_stored_key(&stored, protection)
 }
+
+/// Schema 6: a HOTP token's counter. No older vault holds a HOTP token
+/// (builds before it refused `otpauth://hotp` links), so NULL for every
+/// existing row is right.
+const SCHEMA_6: &str = "ALTER TABLE tokens ADD COLUMN hotp_counter INTEGER;";
 
 /// Schema 5's additions. Times are ms since the epoch. An invite is keyed
 /// by the SHA-256 of its secret (the vault never sees the secret); a device

@@ -13,7 +13,8 @@ use twofill_seal::{DataKey, Protection};
 
 use super::{
     AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
-    ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow, schema, to32,
+    ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql,
+    counter_to_sql, schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
@@ -387,6 +388,16 @@ impl<T: Sql> StoreRead for T {
             .optional()?)
     }
 
+    fn hotp_counter(&self, id: &str) -> Result<Option<u64>> {
+        let stored: Option<Option<i64>> = self
+            .conn()
+            .query_row("SELECT hotp_counter FROM tokens WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(stored.flatten().map(counter_from_sql))
+    }
+
     fn personal_token_ids(&self, owner: &str) -> Result<Vec<String>> {
         strings(
             self.conn(),
@@ -624,8 +635,8 @@ impl StoreTx for Writer<'_> {
     fn insert_token(&self, row: &NewTokenRow<'_>) -> Result<()> {
         self.0.execute(
             "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, algorithm, digits,
-                                 period, created_by, owner, mac)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                 period, created_by, owner, hotp_counter, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 row.id,
                 row.issuer,
@@ -637,8 +648,17 @@ impl StoreTx for Writer<'_> {
                 row.params.period as i64,
                 row.created_by,
                 row.owner,
+                row.hotp_counter.map(counter_to_sql),
                 row.mac.as_slice()
             ],
+        )?;
+        Ok(())
+    }
+
+    fn set_hotp_counter(&self, token_id: &str, counter: u64) -> Result<()> {
+        self.0.execute(
+            "UPDATE tokens SET hotp_counter = ?2 WHERE id = ?1",
+            params![token_id, counter_to_sql(counter)],
         )?;
         Ok(())
     }

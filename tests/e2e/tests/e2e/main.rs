@@ -1,4 +1,4 @@
-//! End-to-end tests in real browsers: autofill, the detection corpus, the popup, Chromium under enterprise policy, Firefox ESR.
+//! End-to-end tests in real browsers: autofill, the detection corpus, the popup, Chromium under enterprise policy, Firefox ESR, teammates on the team server.
 //!
 //! One test binary for the crate (ripgrep style: `autotests = false`),
 //! so the workspace links one integration-test executable per crate.
@@ -8,3 +8,4 @@ mod corpus;
 mod firefox;
 mod policy;
 mod popup;
+mod team;

@@ -1,0 +1,643 @@
+//! Team server mode against the real `twofill-server` (its SQLite store,
+//! and PostgreSQL for the main path): a
+//! laptop joins with an invite, then the browser-launched host gets its
+//! codes over mutual TLS; wrong pins, revocation, a dead server and a
+//! server in the middle each get their own answer; and a scan of every
+//! file the laptop's host wrote finds no trace of a seed.
+//!
+//! The server binary is the workspace's own (`cargo build -p
+//! twofill-server`; `cargo test --workspace` builds it). Tokens are enrolled
+//! on the server machine as its operator can: on the server's vault, with
+//! the server's key file.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use twofill_otp::Token;
+use twofill_seal::Protection;
+use twofill_team_api::Invite;
+use twofill_vault::Vault;
+use twofill_words::Access;
+
+use crate::support::*;
+
+const SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+const KASPERSKY: &str = "https://my.kaspersky.com";
+
+fn server_binary() -> PathBuf {
+    let path = Path::new(HOST).with_file_name("twofill-server");
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build -p twofill-server`",
+        path.display()
+    );
+    path
+}
+
+/// A real team server in a temporary state directory, serving on a free
+/// loopback port; alice is its first admin.
+struct TeamServer {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    addr: SocketAddr,
+    /// `sqlite:PATH` or a PostgreSQL URL.
+    database: String,
+}
+
+impl TeamServer {
+    /// On the embedded default, SQLite.
+    fn start() -> TeamServer {
+        TeamServer::start_on(None)
+    }
+
+    /// On `database` (`None`: the default SQLite vault in the state dir).
+    fn start_on(database: Option<String>) -> TeamServer {
+        let dir = tempfile::tempdir().unwrap();
+        let database = database
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("state/vault.db").display()));
+        let server = TeamServer {
+            dir,
+            child: None,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            database,
+        };
+        server.ok(&["init", "--database", &server.database]);
+        server.ok(&["admin", "add", "alice"]);
+        server.serve("127.0.0.1:0")
+    }
+
+    /// The server's vault, opened as the server opens it.
+    fn vault(&self) -> Vault {
+        let protection = Protection::KeyFile(self.state().join("data.key"));
+        match self.database.strip_prefix("sqlite:") {
+            Some(path) => Vault::open(Path::new(path), &protection).unwrap(),
+            None => Vault::open_postgres(&self.database, &protection).unwrap(),
+        }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(server_binary());
+        c.arg("--state").arg(self.state());
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.command().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "twofill-server {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Starts `serve` and waits for its "listening on" line.
+    fn serve(mut self, listen: &str) -> TeamServer {
+        let mut child = self
+            .command()
+            .args(["serve", "--listen", listen])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("twofill-server listening on https://")
+            .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"));
+        self.addr = addr.parse().unwrap();
+        self.child = Some(child);
+        self
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    fn invite(&self, user: &str) -> String {
+        self.ok(&["invite", user])
+            .lines()
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// The server machine's admin with `twofill-host` on the server's own
+    /// (SQLite) vault.
+    fn admin(&self) -> Env {
+        let env = Env::new();
+        let state = self.state();
+        let mut env = Env {
+            vault: state.join("vault.db"),
+            ..env
+        };
+        env.keyring = false;
+        env.set_config(&format!(
+            "key = {{ file = {:?} }}\n[rate_limit]\ncodes = 0\nburst = 0\n",
+            state.join("data.key").display().to_string()
+        ));
+        env
+    }
+
+    /// The Kaspersky token enrolled by alice, code-only for bob.
+    fn kaspersky_for_bob(&self) -> String {
+        let mut vault = self.vault();
+        let token = Token::from_uri(&format!(
+            "otpauth://totp/Kaspersky:team@example.com?secret={SEED}&issuer=Kaspersky"
+        ))
+        .unwrap();
+        let id = vault
+            .add_token("alice", &token, &[KASPERSKY.parse().unwrap()])
+            .unwrap();
+        vault.add_group("alice", "ops").unwrap();
+        vault.add_member("alice", "ops", "bob").unwrap();
+        vault
+            .set_grant("alice", &id, "ops", Access::CodeOnly)
+            .unwrap();
+        id
+    }
+}
+
+impl Drop for TeamServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A teammate's laptop: its own HOME (data and config under it), no
+/// TWOFILL_CONFIG or TWOFILL_VAULT, and no keyring unless asked for.
+struct Laptop {
+    home: tempfile::TempDir,
+    keyring: bool,
+}
+
+impl Laptop {
+    fn new() -> Laptop {
+        Laptop {
+            home: tempfile::tempdir().unwrap(),
+            keyring: false,
+        }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.home.path().join(".config/twofill/host.toml")
+    }
+
+    fn command(&self) -> Command {
+        let home = self.home.path();
+        let mut c = Command::new(HOST);
+        c.env("HOME", home)
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env_remove("TWOFILL_CONFIG")
+            .env_remove("TWOFILL_VAULT");
+        if !self.keyring {
+            c.env("TWOFILL_NO_KEYRING", "1");
+        }
+        c
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// `join --json` that must succeed; its report.
+    fn join(&self, server: &TeamServer, invite: &str) -> Value {
+        let out = self.cli(&[
+            "join",
+            &server.url(),
+            "--invite",
+            invite,
+            "--name",
+            "bob-laptop",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "join: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn launch(&self) -> Host {
+        let mut child = self
+            .command()
+            .arg(EXTENSION_ORIGIN.as_str())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Host {
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take().unwrap(),
+            child,
+        }
+    }
+
+    /// Every file under HOME.
+    fn files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(self.home.path(), &mut files);
+        files
+    }
+}
+
+#[test]
+#[ignore = "needs an unlocked Secret Service; `cargo xtask test` runs it under dbus-run-session"]
+fn join_keeps_the_device_key_in_the_os_keyring() {
+    let server = TeamServer::start();
+    server.kaspersky_for_bob();
+    let mut laptop = Laptop::new();
+    laptop.keyring = true;
+    let joined = laptop.join(&server, &server.invite("bob"));
+    assert_eq!(joined["in_keyring"], true, "{joined}");
+    let files = laptop.files();
+    assert!(
+        !files.iter().any(|f| f.ends_with("device.kek")),
+        "with a usable keyring no key file is written: {files:?}"
+    );
+    let mut host = laptop.launch();
+    assert_oathtool_code(&host.ask(get_code("k", KASPERSKY)));
+    host.finish();
+    // Without the keyring the sealed key is of no use.
+    laptop.keyring = false;
+    let mut host = laptop
+        .command()
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .arg(EXTENSION_ORIGIN.as_str())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = host.stdout.take().unwrap();
+    {
+        use std::io::Write;
+        let stdin = host.stdin.as_mut().unwrap();
+        let frame = get_code("n", KASPERSKY).to_string();
+        stdin
+            .write_all(&(frame.len() as u32).to_ne_bytes())
+            .unwrap();
+        stdin.write_all(frame.as_bytes()).unwrap();
+    }
+    let reply = read_reply(&mut stdout).unwrap();
+    assert_eq!(error_code(&reply), "device_not_enrolled", "{reply}");
+    drop(host.stdin.take());
+    host.wait().unwrap();
+}
+
+fn error_code(reply: &Value) -> &str {
+    assert_eq!(reply["type"], "error", "{reply}");
+    reply["error"]["code"].as_str().unwrap()
+}
+
+fn assert_oathtool_code(reply: &Value) {
+    assert_eq!(reply["type"], "code", "{reply}");
+    let from = reply["valid_from"].as_u64().unwrap();
+    assert_eq!(reply["code"].as_str().unwrap(), oathtool(SEED, from));
+}
+
+#[test]
+fn a_joined_device_gets_oathtool_codes_and_never_the_seed() {
+    let server = TeamServer::start();
+    joined_device_gets_codes(&server);
+    // The server recorded all of it, with the browser's origin and the
+    // extension that asked.
+    let audit = server.admin().audit("alice");
+    let fill = audit
+        .iter()
+        .find(|r| r["url"]["original"] == KASPERSKY && r["event"]["outcome"] == "success")
+        .unwrap_or_else(|| panic!("no fill on record: {audit:?}"));
+    assert_eq!(fill["user"]["name"], "bob", "{fill}");
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(
+        text.contains(twofill_words::CHROMIUM_EXTENSION_ID),
+        "{text}"
+    );
+}
+
+#[test]
+fn on_postgresql_too_a_device_gets_codes_until_it_is_revoked() {
+    let server = TeamServer::start_on(Some(twofill_test_postgres::fresh_database()));
+    joined_device_gets_codes(&server);
+    let laptop_reply = {
+        let laptop = Laptop {
+            home: tempfile::tempdir().unwrap(),
+            keyring: false,
+        };
+        // A second laptop of bob's is unaffected by the first one's revocation.
+        laptop.join(&server, &server.invite("bob"));
+        let mut host = laptop.launch();
+        let reply = host.ask(get_code("other", KASPERSKY));
+        host.finish();
+        reply
+    };
+    assert_oathtool_code(&laptop_reply);
+}
+
+/// Bob's laptop joins, lists, fills and is refused the seed; returns the
+/// device id.
+fn joined_device_gets_codes(server: &TeamServer) -> String {
+    let token = server.kaspersky_for_bob();
+    let laptop = Laptop::new();
+    let joined = laptop.join(server, &server.invite("bob"));
+    assert_eq!(joined["user"], "bob");
+    assert_eq!(joined["device"]["name"], "bob-laptop");
+    assert_eq!(joined["in_keyring"], false);
+    let config = std::fs::read_to_string(laptop.config()).unwrap();
+    assert!(config.contains(&server.url()), "{config}");
+
+    let mut host = laptop.launch();
+    let hello = host.ask(json!({"v": 1, "id": "h", "type": "hello"}));
+    assert_eq!(hello["server"], server.url(), "{hello}");
+    assert_eq!(hello["user"], "bob");
+    let list = host.ask(json!({"v": 1, "id": "l", "type": "list_tokens", "origin": KASPERSKY}));
+    assert_eq!(list["type"], "tokens", "{list}");
+    assert_eq!(list["user"], "bob");
+    assert_eq!(list["tokens"][0]["id"], token);
+    assert_eq!(list["tokens"][0]["access"], Access::CodeOnly.as_str());
+    assert_eq!(list["tokens"][0]["bound_here"], true);
+    assert_oathtool_code(&host.ask(get_code("c", KASPERSKY)));
+    // The server's rules, unchanged: a look-alike gets nothing…
+    let elsewhere = host.ask(get_code("e", "https://my-kaspersky.com"));
+    assert_eq!(error_code(&elsewhere), "no_token_for_origin");
+    // …and code-only is code-only.
+    let seed = host.ask(json!({"v": 1, "id": "s", "type": "reveal_seed", "token": token}));
+    assert_eq!(error_code(&seed), "not_permitted", "{seed}");
+    // The same host, revoked between two requests.
+    let device = joined["device"]["id"].as_str().unwrap().to_owned();
+    server.ok(&["revoke", &device]);
+    let revoked = host.ask(get_code("r", KASPERSKY));
+    assert_eq!(error_code(&revoked), "device_revoked", "{revoked}");
+    assert!(host.finish().success());
+    device
+}
+
+#[test]
+fn a_wrong_ca_pin_is_refused_and_nothing_is_written() {
+    let server = TeamServer::start();
+    server.kaspersky_for_bob();
+    let laptop = Laptop::new();
+    let real: Invite = server.invite("bob").parse().unwrap();
+    let forged = Invite {
+        ca_pin: twofill_team_api::ca_pin(b"another server's CA"),
+        ..real.clone()
+    };
+    let out = laptop.cli(&["join", &server.url(), "--invite", &forged.to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("this server's CA does not match the invite")
+            && err.contains("someone is in the middle"),
+        "{err}"
+    );
+    assert_eq!(
+        laptop.files(),
+        Vec::<PathBuf>::new(),
+        "join wrote something"
+    );
+    // The invite's secret never left: the real invite still works.
+    laptop.join(&server, &real.to_string());
+    let mut host = laptop.launch();
+    assert_oathtool_code(&host.ask(get_code("c", KASPERSKY)));
+    host.finish();
+}
+
+#[test]
+fn a_revoked_device_is_refused_on_its_next_request() {
+    let server = TeamServer::start();
+    server.kaspersky_for_bob();
+    let laptop = Laptop::new();
+    let joined = laptop.join(&server, &server.invite("bob"));
+    let mut host = laptop.launch();
+    assert_oathtool_code(&host.ask(get_code("before", KASPERSKY)));
+    server.ok(&["revoke", joined["device"]["id"].as_str().unwrap()]);
+    // The same host process: revocation holds from the next request on.
+    let reply = host.ask(get_code("after", KASPERSKY));
+    assert_eq!(error_code(&reply), "device_revoked", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("twofill-host join {} --invite", server.url())),
+        "{message}"
+    );
+    host.finish();
+    // whoami says so too, and a new invite brings the laptop back.
+    let out = laptop.cli(&["whoami"]);
+    assert!(!out.status.success());
+    laptop.join(&server, &server.invite("bob"));
+    let mut host = laptop.launch();
+    assert_oathtool_code(&host.ask(get_code("again", KASPERSKY)));
+    host.finish();
+}
+
+#[test]
+fn a_dead_server_or_one_in_the_middle_is_server_unreachable() {
+    let mut server = TeamServer::start();
+    server.kaspersky_for_bob();
+    let laptop = Laptop::new();
+    laptop.join(&server, &server.invite("bob"));
+    let addr = server.addr.to_string();
+    server.stop();
+
+    let mut host = laptop.launch();
+    let reply = host.ask(get_code("down", KASPERSKY));
+    assert_eq!(error_code(&reply), "server_unreachable", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("check your network") || message.contains("Check your network"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&laptop.config().display().to_string()),
+        "{message}"
+    );
+
+    // Another twofill server (its own CA) answering at the same address:
+    // the device trusts only the CA it pinned.
+    let _impostor = {
+        let other = TeamServer {
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+            addr: server.addr,
+            database: String::new(),
+        };
+        other.ok(&["init"]);
+        other.serve(&addr)
+    };
+    let reply = host.ask(get_code("mitm", KASPERSKY));
+    assert_eq!(error_code(&reply), "server_unreachable", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains("pinned"), "{message}");
+    host.finish();
+}
+
+#[test]
+fn in_server_mode_the_cli_asks_the_server_and_admin_commands_refuse() {
+    let server = TeamServer::start();
+    let laptop = Laptop::new();
+    let joined = laptop.join(&server, &server.invite("bob"));
+    let out = laptop.cli(&["whoami", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let me: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(me["user"], "bob");
+    assert_eq!(me["admin"], false);
+    assert_eq!(me["server"], server.url());
+    assert_eq!(me["device"]["id"], joined["device"]["id"]);
+    for args in [
+        &["token", "list"][..],
+        &["user", "list"],
+        &["audit", "verify"],
+    ] {
+        let out = laptop.cli(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("run admin commands on the team server"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        !laptop.files().iter().any(|f| is_sqlite(f)),
+        "no vault may appear on a team laptop"
+    );
+}
+
+fn is_sqlite(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.starts_with(b"SQLite format 3"))
+}
+
+#[test]
+fn a_team_laptop_keeps_no_seed_after_a_session() {
+    let server = TeamServer::start();
+    let token = server.kaspersky_for_bob();
+    let laptop = Laptop::new();
+    laptop.join(&server, &server.invite("bob"));
+    let mut host = laptop.launch();
+    host.ask(json!({"v": 1, "id": "l", "type": "list_tokens", "origin": KASPERSKY}));
+    for i in 0..4 {
+        assert_oathtool_code(&host.ask(get_code(&format!("c{i}"), KASPERSKY)));
+    }
+    let copy =
+        host.ask(json!({"v": 1, "id": "p", "type": "get_code", "token": token, "purpose": "copy"}));
+    assert_oathtool_code(&copy);
+    let seed = host.ask(json!({"v": 1, "id": "s", "type": "reveal_seed", "token": token}));
+    assert_eq!(error_code(&seed), "not_permitted");
+    assert!(host.finish().success());
+    assert!(laptop.cli(&["whoami"]).status.success());
+
+    let raw = data_encoding::BASE32_NOPAD.decode(SEED.as_bytes()).unwrap();
+    let hex = data_encoding::HEXLOWER.encode(&raw);
+    let needles: Vec<Vec<u8>> = vec![
+        raw.clone(),
+        SEED.as_bytes().to_vec(),
+        SEED.to_lowercase().into_bytes(),
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+        // A base32 of the seed's first half survives any line wrapping.
+        SEED.as_bytes()[..16].to_vec(),
+    ];
+    let files = laptop.files();
+    assert!(
+        files.iter().any(|f| f.ends_with("device.json")),
+        "the scan must see what join wrote: {files:?}"
+    );
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        for needle in &needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "{} holds seed material",
+                file.display()
+            );
+        }
+        assert!(!is_sqlite(file), "{} is a vault", file.display());
+    }
+}
+
+#[test]
+fn a_server_that_never_answers_costs_the_browser_at_most_the_request_timeout() {
+    let mut server = TeamServer::start();
+    let laptop = Laptop::new();
+    laptop.join(&server, &server.invite("bob"));
+    server.stop();
+    // Something at the server's address that accepts and then says nothing.
+    let silent = std::net::TcpListener::bind(server.addr).unwrap();
+    let held = std::thread::spawn(move || {
+        let (mut conn, _) = silent.accept().unwrap();
+        // Read (the TLS hello) and never answer, until the host gives up.
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut conn, &mut sink);
+    });
+    let mut host = laptop.launch();
+    let started = std::time::Instant::now();
+    let reply = host.ask(get_code("slow", KASPERSKY));
+    let waited = started.elapsed();
+    assert_eq!(error_code(&reply), "server_unreachable", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 10 s"),
+        "{reply}"
+    );
+    assert!(
+        waited >= std::time::Duration::from_secs(9) && waited < std::time::Duration::from_secs(14),
+        "{waited:?}"
+    );
+    host.finish();
+    held.join().unwrap();
+}
+
+#[test]
+fn a_used_invite_is_refused_with_the_servers_reason_and_nothing_is_written() {
+    let server = TeamServer::start();
+    let invite = server.invite("bob");
+    Laptop::new().join(&server, &invite);
+    let second = Laptop::new();
+    let out = second.cli(&["join", &server.url(), "--invite", &invite]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invite_invalid") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert_eq!(second.files(), Vec::<PathBuf>::new());
+    // Not an invite at all: refused before anything is asked.
+    let out = second.cli(&["join", &server.url(), "--invite", "tf1.nope"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ask for a new one"), "{err}");
+}

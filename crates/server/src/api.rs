@@ -1,0 +1,196 @@
+//! The API's routes: which path and method runs which handler, and the
+//! device endpoints (`whoami`, `tokens`, `code`, `seed`), which answer
+//! through `twofill_answer` with the same rules as the native host.
+//!
+//! Every path but [`CA_PATH`] and [`JOIN_PATH`] needs an enrolled device's
+//! client certificate; the device's user is who asks.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use twofill_answer::Answerer;
+use twofill_team_api::{
+    CA_PATH, CODE_PATH, CodeRequest, DEVICES_PATH, ErrorCode, INVITES_PATH, JOIN_PATH,
+    REVOKE_DEVICE_PATH, SEED_PATH, SeedRequest, TOKENS_PATH, TokensRequest, WHOAMI_PATH,
+    WhoAmIReply, WhoAmIRequest,
+};
+
+use crate::App;
+use crate::device::{Peer, authenticate, device_info, requester};
+use crate::http::{ApiError, Reply, decode, ok, pem, read_body};
+use crate::refusal::vault_failure;
+
+/// What a path names.
+enum Endpoint {
+    Ca,
+    Join,
+    WhoAmI,
+    Tokens,
+    Code,
+    Seed,
+    Invites,
+    Devices,
+    Revoke(String),
+}
+
+impl Endpoint {
+    fn of(path: &str) -> Option<Endpoint> {
+        Some(match path {
+            CA_PATH => Endpoint::Ca,
+            JOIN_PATH => Endpoint::Join,
+            WHOAMI_PATH => Endpoint::WhoAmI,
+            TOKENS_PATH => Endpoint::Tokens,
+            CODE_PATH => Endpoint::Code,
+            SEED_PATH => Endpoint::Seed,
+            INVITES_PATH => Endpoint::Invites,
+            DEVICES_PATH => Endpoint::Devices,
+            _ => {
+                let (prefix, suffix) = REVOKE_DEVICE_PATH.split_once("{id}")?;
+                let id = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
+                if id.is_empty() || id.contains('/') {
+                    return None;
+                }
+                Endpoint::Revoke(id.to_owned())
+            }
+        })
+    }
+
+    fn method(&self) -> Method {
+        match self {
+            Endpoint::Ca | Endpoint::Devices => Method::GET,
+            _ => Method::POST,
+        }
+    }
+}
+
+/// Answers one request. Its body must arrive within the request time
+/// limit (else 408); the whole answer gets twice that (else 503: the
+/// database is too slow, and the client should try again).
+pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Reply {
+    let limit = app.limits.request() * 2;
+    match tokio::time::timeout(limit, route(app, request, peer)).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => e.into_reply(),
+        Err(_) => {
+            eprintln!(
+                "twofill-server: a request took over {} ms",
+                limit.as_millis()
+            );
+            ApiError::storage_unavailable().into_reply()
+        }
+    }
+}
+
+async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<Reply, ApiError> {
+    let Some(endpoint) = Endpoint::of(request.uri().path()) else {
+        return Err(ApiError::new(
+            ErrorCode::UnknownType,
+            format!(
+                "there is no {} on this server; update twofill-host to the server's version",
+                shown(request.uri().path())
+            ),
+        ));
+    };
+    let allowed = endpoint.method();
+    if request.method() != allowed {
+        let mut reply = ApiError::new(
+            ErrorCode::BadRequest,
+            format!("{} takes {allowed} only", shown(request.uri().path())),
+        )
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+        .into_reply();
+        reply.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_str(allowed.as_str()).expect("a method is a header value"),
+        );
+        return Ok(reply);
+    }
+    let query = request.uri().query().map(str::to_owned);
+    match endpoint {
+        Endpoint::Ca => return Ok(pem(app.ca.pem())),
+        Endpoint::Devices => return crate::admin_api::devices(&app, peer, query.as_deref()).await,
+        _ => {}
+    }
+    // Every other endpoint is a POST with a JSON body.
+    let body = read_body(request, app.limits.request()).await?;
+    match endpoint {
+        Endpoint::Ca | Endpoint::Devices => unreachable!("answered above"),
+        Endpoint::Join => crate::join::join(&app, &body).await,
+        Endpoint::WhoAmI => whoami(&app, peer, decode(&body)?).await,
+        Endpoint::Tokens => tokens(&app, peer, decode(&body)?).await,
+        Endpoint::Code => code(&app, peer, decode(&body)?).await,
+        Endpoint::Seed => seed(&app, peer, decode(&body)?).await,
+        Endpoint::Invites => crate::admin_api::invite(&app, peer, decode(&body)?).await,
+        Endpoint::Revoke(id) => crate::admin_api::revoke(&app, peer, id).await,
+    }
+}
+
+/// A path as echoed in a message: short, and only printable ASCII.
+fn shown(path: &str) -> String {
+    path.chars()
+        .take(100)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+async fn whoami(app: &App, peer: Peer, _request: WhoAmIRequest) -> Result<Reply, ApiError> {
+    let reply = app
+        .pool
+        .run(move |vault| {
+            let device = authenticate(vault, peer)?;
+            let admin = vault.is_admin(&device.user).map_err(vault_failure)?;
+            Ok(WhoAmIReply {
+                user: device.user.clone(),
+                admin,
+                device: device_info(&device),
+            })
+        })
+        .await?;
+    Ok(ok(&reply))
+}
+
+async fn tokens(app: &App, peer: Peer, request: TokensRequest) -> Result<Reply, ApiError> {
+    let reply = app
+        .pool
+        .run(move |vault| {
+            let device = authenticate(vault, peer)?;
+            Answerer::new(vault, requester(&device, &request.client))
+                .list_tokens(request.origin.as_deref(), request.exclude_personal)
+                .map_err(ApiError::from_body)
+        })
+        .await?;
+    Ok(ok(&reply))
+}
+
+async fn code(app: &App, peer: Peer, request: CodeRequest) -> Result<Reply, ApiError> {
+    let reply = app
+        .pool
+        .run(move |vault| {
+            let device = authenticate(vault, peer)?;
+            Answerer::new(vault, requester(&device, &request.client))
+                .get_code(
+                    request.origin.as_deref(),
+                    request.token.as_deref(),
+                    request.purpose,
+                    request.exclude_personal,
+                )
+                .map_err(ApiError::from_body)
+        })
+        .await?;
+    Ok(ok(&reply))
+}
+
+async fn seed(app: &App, peer: Peer, request: SeedRequest) -> Result<Reply, ApiError> {
+    let reply = app
+        .pool
+        .run(move |vault| {
+            let device = authenticate(vault, peer)?;
+            Answerer::new(vault, requester(&device, &request.client))
+                .reveal_seed(&request.token, request.purpose)
+                .map_err(ApiError::from_body)
+        })
+        .await?;
+    Ok(ok(&reply))
+}

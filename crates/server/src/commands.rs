@@ -1,0 +1,336 @@
+//! The command line: `init`, `serve`, and the server machine's admin
+//! commands, which open the vault directly (the first admin can only be
+//! made here: nobody can authenticate to the API before it exists).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use twofill_vault::{Vault, VaultError};
+
+use crate::ca::Ca;
+use crate::config::{
+    CONFIG_FILE, Database, KeyConfig, KeyOverrides, Limits, PolicyConfig, RateLimitConfig,
+    SQLITE_FILE, ServerConfig, State, write_private,
+};
+use crate::pool::{Opener, VaultPool};
+use crate::{AdminCommand, App, AuditCommand, Cli, Command};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let Some(dir) = cli.state.clone() else {
+        bail!("name the server's state directory with --state DIR");
+    };
+    let keys = KeyOverrides {
+        key_file: cli.key_file.clone(),
+        passphrase_env: cli.passphrase_env.clone(),
+    };
+    match cli.command {
+        Command::Init {
+            database,
+            hostnames,
+        } => init(&dir, database, hostnames, &keys),
+        Command::Serve { listen } => serve(&State::load(&dir)?, &keys, &listen),
+        Command::Admin {
+            command: AdminCommand::Add { name, by },
+        } => {
+            let mut vault = open(&State::load(&dir)?, &keys)?;
+            let actor = by.as_deref().unwrap_or(&name);
+            vault
+                .add_user(actor, &name, true)
+                .map_err(|e| hint_by(e, "admin add NAME --by ADMIN"))?;
+            println!("{name} is a twofill admin");
+            Ok(())
+        }
+        Command::Invite { user, ttl, by } => {
+            let state = State::load(&dir)?;
+            let pin = Ca::load(&state.dir)?.pin();
+            let ttl_secs = parse_duration(&ttl)?;
+            if ttl_secs > crate::invite::MAX_TTL_SECS {
+                bail!(
+                    "an invite lasts at most {} days; pick a shorter --ttl",
+                    crate::invite::MAX_TTL_SECS / 86400
+                );
+            }
+            let mut vault = open(&state, &keys)?;
+            let actor = actor(&vault, by)?;
+            let reply = crate::invite::create(&mut vault, pin, &actor, &user, ttl_secs)
+                .map_err(|e| hint_by(e, "invite USER --by ADMIN"))?;
+            println!("{}", reply.invite);
+            println!(
+                "for {} (one device), valid until {}; give it to them once, over a channel you trust",
+                reply.user,
+                rfc3339(reply.expires_at_ms)
+            );
+            Ok(())
+        }
+        Command::Devices { user } => {
+            let vault = open(&State::load(&dir)?, &keys)?;
+            let devices = vault.devices(user.as_deref())?;
+            if devices.is_empty() {
+                println!("no devices enrolled");
+            }
+            for d in devices {
+                let status = match d.revoked_at_ms {
+                    Some(ms) => format!("revoked {}", rfc3339(ms)),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\tjoined {}\t{status}",
+                    d.id,
+                    d.user,
+                    d.name,
+                    rfc3339(d.joined_at_ms)
+                );
+            }
+            Ok(())
+        }
+        Command::Audit { command } => {
+            let vault = open(&State::load(&dir)?, &keys)?;
+            audit(&vault, command)
+        }
+        Command::Revoke { id, by } => {
+            let mut vault = open(&State::load(&dir)?, &keys)?;
+            let actor = actor(&vault, by)?;
+            let d = vault
+                .revoke_device(&actor, &id)
+                .map_err(|e| hint_by(e, "revoke ID --by ADMIN"))?;
+            println!("revoked {} ({}, {})", d.id, d.user, d.name);
+            Ok(())
+        }
+    }
+}
+
+fn audit(vault: &Vault, command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Tail { lines } => {
+            let after = (vault.audit_head_seq()? - lines.max(0)).max(0);
+            for r in vault.audit_records(after, lines.max(0))? {
+                let e = &r.event;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    r.seq,
+                    rfc3339(r.time_ms),
+                    e.user,
+                    e.action.as_str(),
+                    if e.success { "ok" } else { "refused" },
+                    e.token_label.as_deref().unwrap_or("-"),
+                    e.origin.as_deref().unwrap_or("-"),
+                    e.reason.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        AuditCommand::Verify => {
+            let report = vault.verify_audit(None)?;
+            match report.problem {
+                None => {
+                    println!("audit log OK: {} records", report.records);
+                    println!("anchor: {}:{}", report.head_seq, report.head_mac);
+                    Ok(())
+                }
+                Some(p) => bail!("audit log TAMPERED at record {}: {}", p.seq, p.what),
+            }
+        }
+    }
+}
+
+fn init(
+    dir: &Path,
+    database: Option<String>,
+    hostnames: Vec<String>,
+    keys: &KeyOverrides,
+) -> Result<()> {
+    if dir.join(CONFIG_FILE).exists() {
+        bail!(
+            "{} already holds a twofill server (its {CONFIG_FILE}); devices pin its CA, so it is left as it is",
+            dir.display()
+        );
+    }
+    create_private_dir(dir)?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let database = match database {
+        Some(url) => {
+            url.parse::<Database>()?;
+            url
+        }
+        None => format!("sqlite:{}", dir.join(SQLITE_FILE).display()),
+    };
+    let config = ServerConfig {
+        database,
+        hostnames,
+        key: KeyConfig {
+            file: keys.key_file.clone(),
+            passphrase_env: keys.passphrase_env.clone(),
+        },
+        policy: PolicyConfig::default(),
+        rate_limit: RateLimitConfig::default(),
+        limits: Limits::default(),
+    };
+    let state = State {
+        dir: dir.clone(),
+        config,
+    };
+    // Fail before writing anything when the database or key is unusable.
+    open(&state, keys)?;
+    let ca = Ca::create(&dir)?;
+    let text = format!(
+        "# twofill-server's config, written by `twofill-server init`.\n\
+         # Devices pin this server's CA ({}/ca.pem); keep ca.key and the data key backed up, apart.\n\n{}",
+        dir.display(),
+        toml::to_string(&state.config).context("cannot write the config")?
+    );
+    write_private(&dir.join(CONFIG_FILE), text.as_bytes())?;
+    println!(
+        "initialised {} (database {}, CA pin {})",
+        dir.display(),
+        state.database()?.describe(),
+        twofill_vault::audit::hex(&ca.pin())
+    );
+    println!(
+        "next: `twofill-server admin add NAME --state {0}`, then `twofill-server serve --state {0}`",
+        dir.display()
+    );
+    Ok(())
+}
+
+fn opener(state: &State, keys: &KeyOverrides) -> Result<Opener> {
+    Ok(Opener {
+        database: state.database()?,
+        protection: state.protection(keys)?,
+        policy: state.policy(),
+        rate_limit: state.config.rate_limit,
+    })
+}
+
+fn open(state: &State, keys: &KeyOverrides) -> Result<Vault> {
+    let opener = opener(state, keys)?;
+    opener
+        .open()
+        .with_context(|| format!("cannot open the vault at {}", opener.database.describe()))
+}
+
+fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
+    let pool = Arc::new(VaultPool::new(
+        opener(state, keys)?,
+        state.config.limits.vault_handles,
+    ));
+    pool.warm()
+        .context("cannot open the vault; check the database and the data key")?;
+    let app = App {
+        pool,
+        ca: Ca::load(&state.dir)?,
+        limits: state.config.limits,
+    };
+    let tls = crate::serve::tls_config(&app, &state.config.hostnames)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "twofill-server listening on https://{addr}")?;
+        out.flush()?;
+        drop(out);
+        crate::serve::run(Arc::new(app), listener, tls).await;
+        Ok(())
+    })
+}
+
+/// The admin a CLI change is made by: `--by`, or the vault's only admin.
+fn actor(vault: &Vault, by: Option<String>) -> Result<String> {
+    if let Some(by) = by {
+        return Ok(by);
+    }
+    let admins: Vec<String> = vault
+        .users()?
+        .into_iter()
+        .filter(|u| u.admin)
+        .map(|u| u.name)
+        .collect();
+    match admins.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => bail!("this server has no admin yet; make one with `twofill-server admin add NAME`"),
+        several => bail!(
+            "name the admin making this change with --by ({})",
+            several.join(", ")
+        ),
+    }
+}
+
+/// A refusal for want of an admin, with the server CLI's way out (the
+/// vault's own message names the host's CLI).
+fn hint_by(e: VaultError, usage: &str) -> anyhow::Error {
+    match &e {
+        VaultError::Refused(twofill_vault::Refusal::NotAdmin { user }) => anyhow::anyhow!(
+            "{user} is not a twofill admin on this server; run `twofill-server {usage}` with an existing admin"
+        ),
+        _ => e.into(),
+    }
+}
+
+/// `90s`, `30m`, `24h`, `7d`, or plain seconds.
+fn parse_duration(text: &str) -> Result<u64> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 && scale > 0 => Ok(n.saturating_mul(scale)),
+        _ => bail!("`{text}` is not a duration; write it like 90s, 30m, 24h or 7d"),
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("90s").unwrap(), 90);
+        assert_eq!(parse_duration("30m").unwrap(), 1800);
+        assert_eq!(parse_duration("24h").unwrap(), 86400);
+        assert_eq!(parse_duration("7d").unwrap(), 604800);
+        assert_eq!(parse_duration("120").unwrap(), 120);
+        for bad in ["", "0h", "h", "1w", "-1h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The team server's tests: the real `twofill-server` binary, real mutual
+//! TLS, SQLite and a real PostgreSQL, codes checked against oathtool.
+
+mod codes;
+mod concurrency;
+mod devices;
+mod hostile;
+mod keys;
+mod outage;
+mod replicas;
+mod support;

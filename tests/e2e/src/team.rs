@@ -1,0 +1,297 @@
+//! A real team server for the end-to-end tests and the demo.
+//!
+//! `twofill-server` runs from a temporary state directory on a free
+//! 127.0.0.1 port, over its embedded SQLite store or a PostgreSQL database.
+//! The admin works as on the real server machine: `twofill-server` for
+//! admins, invites and devices, and `twofill-host` pointed at the server's
+//! store (its `vault` and key file) for tokens, groups, grants and the audit
+//! log. Teammates are browser sessions whose hosts `join` with an invite,
+//! each with its own config and data directory, as if on its own laptop.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::Value;
+use twofill_protocol::framing::{read_frame, write_frame};
+use twofill_protocol::{PROTOCOL_VERSION, Request, RequestBody, SeedPurpose};
+use twofill_words::Access;
+
+use crate::host::HostCli;
+use crate::{Artifacts, EXTENSION_ID, Session, oathtool_codes, unix_now};
+
+/// The admin's name on the team server (the host CLI acts as them through
+/// `user = { env = … }`).
+pub const ADMIN: &str = "admin";
+const ADMIN_ENV: &str = "TWOFILL_TEAM_ADMIN";
+
+pub struct TeamServer {
+    server_bin: PathBuf,
+    host_bin: PathBuf,
+    state: PathBuf,
+    /// The store as the host CLI names it: the SQLite file or the URL.
+    store: String,
+    admin_config: PathBuf,
+    child: Child,
+    /// `https://127.0.0.1:PORT`.
+    pub url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TeamServer {
+    /// Initialises a state directory (`database`: a PostgreSQL URL, or the
+    /// embedded SQLite store when `None`), makes [`ADMIN`] its first admin
+    /// and starts serving.
+    pub fn start(database: Option<&str>) -> Result<TeamServer> {
+        let artifacts = Artifacts::locate()?;
+        ensure!(
+            artifacts.server_bin.exists(),
+            "the built team server is missing at {}; run `cargo xtask build`",
+            artifacts.server_bin.display()
+        );
+        let dir = tempfile::Builder::new().prefix("twofill-team-").tempdir()?;
+        let state = dir.path().join("state");
+        let server =
+            |args: &[&str]| -> Result<String> { server_cli(&artifacts.server_bin, &state, args) };
+        match database {
+            Some(url) => server(&["init", "--database", url])?,
+            None => server(&["init"])?,
+        };
+        server(&["admin", "add", ADMIN])?;
+        let store = match database {
+            Some(url) => url.to_owned(),
+            None => state.join("vault.db").display().to_string(),
+        };
+        // The server machine's admin config for `twofill-host`: the
+        // server's store and its data key, acting as the admin.
+        let admin_config = dir.path().join("admin-host.toml");
+        std::fs::write(
+            &admin_config,
+            format!(
+                "key = {{ file = \"{}\" }}\nuser = {{ env = \"{ADMIN_ENV}\" }}\n",
+                state.join("data.key").display()
+            ),
+        )?;
+        let log = dir.path().join("server.log");
+        let mut child = Command::new(&artifacts.server_bin)
+            .arg("--state")
+            .arg(&state)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .context("cannot start twofill-server")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines
+            .next()
+            .transpose()?
+            .with_context(|| format!("twofill-server exited: {}", read_log(&log)))?;
+        let url = first
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("https://"))
+            .with_context(|| format!("unexpected first line from serve: {first}"))?
+            .to_owned();
+        // Keep reading so that the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(TeamServer {
+            server_bin: artifacts.server_bin,
+            host_bin: artifacts.host_bin,
+            state,
+            store,
+            admin_config,
+            child,
+            url,
+            log,
+            _dir: dir,
+        })
+    }
+
+    /// `twofill-server --state STATE args…` on the server machine.
+    pub fn server_cli(&self, args: &[&str]) -> Result<String> {
+        server_cli(&self.server_bin, &self.state, args)
+    }
+
+    /// `twofill-host` on the server's store, as [`ADMIN`].
+    pub fn admin(&self) -> HostCli {
+        HostCli::new(&self.host_bin, Path::new(&self.store))
+            .with_env("TWOFILL_CONFIG", &self.admin_config)
+            .with_env(ADMIN_ENV, ADMIN)
+    }
+
+    /// An invite for `user` (created on the server if new).
+    pub fn invite(&self, user: &str) -> Result<String> {
+        let out = self.server_cli(&["invite", user, "--by", ADMIN])?;
+        out.lines()
+            .next()
+            .filter(|l| l.starts_with("tf1."))
+            .map(str::to_owned)
+            .with_context(|| format!("unexpected `invite` output: {out}"))
+    }
+
+    /// Enrolls a team TOTP token as the admin, confirming its first code
+    /// with oathtool's, bound to `sites`; returns its id.
+    pub fn enroll(&self, issuer: &str, seed: &str, sites: &[&str]) -> Result<String> {
+        let uri = format!("otpauth://totp/{issuer}:team@example.com?secret={seed}&issuer={issuer}");
+        let now = unix_now();
+        let code = oathtool_codes(seed, now, now)?.remove(0);
+        let mut args = vec![
+            "token",
+            "add",
+            "--uri",
+            &uri,
+            "--confirm-code",
+            &code,
+            "--json",
+        ];
+        for s in sites {
+            args.extend(["--site", s]);
+        }
+        let added: Value = serde_json::from_str(&self.admin().run(&args)?)?;
+        Ok(added[0]["id"]
+            .as_str()
+            .context("unexpected `token add` output")?
+            .to_owned())
+    }
+
+    /// Gives `user` `access` to `token` through the group `group`.
+    pub fn grant(&self, token: &str, group: &str, user: &str, access: Access) -> Result<()> {
+        let admin = self.admin();
+        if !admin
+            .run(&["group", "list"])?
+            .lines()
+            .any(|l| l.trim() == group)
+        {
+            admin.run(&["group", "add", group])?;
+        }
+        admin.run(&["group", "add-member", group, user])?;
+        admin.run(&["grant", "set", token, group, access.as_str()])?;
+        Ok(())
+    }
+
+    /// The server's audit log, one ECS record per entry.
+    pub fn audit(&self) -> Result<Vec<Value>> {
+        self.admin().audit()
+    }
+
+    /// What the server printed to stderr so far.
+    pub fn log(&self) -> String {
+        read_log(&self.log)
+    }
+}
+
+impl Drop for TeamServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server_cli(bin: &Path, state: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(bin)
+        .arg("--state")
+        .arg(state)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    ensure!(
+        out.status.success(),
+        "twofill-server {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A teammate's laptop joined to the server.
+pub struct Teammate {
+    pub name: String,
+    pub session: Session,
+    /// The device id the server gave this laptop.
+    pub device: String,
+}
+
+impl Teammate {
+    /// A new browser profile whose host joins `server` with an invite for
+    /// `name`, its device key in a 0600 file (the test machine has no
+    /// keyring session for the browser).
+    pub async fn join(server: &TeamServer, name: &str) -> Result<Teammate> {
+        let session = Session::start().await?;
+        let invite = server.invite(name)?;
+        let joined: Value = serde_json::from_str(
+            &session
+                .teammate_cli()
+                .with_env("TWOFILL_NO_KEYRING", "1")
+                .run(&[
+                    "join",
+                    &server.url,
+                    "--invite",
+                    &invite,
+                    "--name",
+                    &format!("{name}'s laptop"),
+                    "--json",
+                ])?,
+        )?;
+        ensure!(joined["user"] == name, "joined as {}", joined["user"]);
+        let device = joined["device"]["id"]
+            .as_str()
+            .context("`join --json` names no device")?
+            .to_owned();
+        Ok(Teammate {
+            name: name.to_owned(),
+            session,
+            device,
+        })
+    }
+
+    /// Sends the host this browser launches one native message, as the
+    /// extension would (same caller, same environment); its reply.
+    pub fn ask_host(&self, body: RequestBody) -> Result<Value> {
+        let request = Request {
+            v: PROTOCOL_VERSION,
+            id: "e2e-1".into(),
+            body,
+        };
+        let mut child = self
+            .session
+            .teammate_cli()
+            .command()
+            .arg(format!("chrome-extension://{EXTENSION_ID}/"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut stdin = child.stdin.take().context("no stdin")?;
+        write_frame(&mut stdin, &serde_json::to_vec(&request)?)?;
+        drop(stdin);
+        let mut stdout = child.stdout.take().context("no stdout")?;
+        let reply = read_frame(&mut stdout)?.context("the host closed without a reply")?;
+        let mut rest = Vec::new();
+        let _ = stdout.read_to_end(&mut rest);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("the host did not exit after its reply");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(serde_json::from_slice(&reply)?)
+    }
+
+    /// Asks for `token`'s seed through the host.
+    pub fn reveal_seed(&self, token: &str) -> Result<Value> {
+        self.ask_host(RequestBody::RevealSeed {
+            token: token.to_owned(),
+            purpose: SeedPurpose::default(),
+        })
+    }
+}
