@@ -211,6 +211,12 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// SIGKILL: the process stops where it is, nothing flushed or closed.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// A client without a certificate, trusting the server's CA.
     pub fn anonymous(&self) -> Client {
         Client::new(self.addr, &self.ca_pem, None)
@@ -369,7 +375,7 @@ impl Client {
         // its reply is still there to read.
         let _ = stream.write_all(request).and_then(|()| stream.flush());
         let raw = read_all(&mut stream)?;
-        Ok(parse(&raw))
+        parse(&raw)
     }
 
     pub fn request(&self, method: &str, path: &str, body: &[u8]) -> Reply {
@@ -431,11 +437,15 @@ pub fn read_all(
     }
 }
 
-fn parse(raw: &[u8]) -> Reply {
+/// A reply, or an error for bytes that hold none (a server that died
+/// mid-answer).
+fn parse(raw: &[u8]) -> std::io::Result<Reply> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP reply: {:?}", String::from_utf8_lossy(raw)));
+        .ok_or_else(|| {
+            std::io::Error::other(format!("no HTTP reply: {:?}", String::from_utf8_lossy(raw)))
+        })?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines
@@ -447,11 +457,11 @@ fn parse(raw: &[u8]) -> Reply {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    Reply {
+    Ok(Reply {
         status,
         headers,
         body: raw[split + 4..].to_vec(),
-    }
+    })
 }
 
 /// The code oathtool computes for `seed` at unix time `at`.
