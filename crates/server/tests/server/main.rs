@@ -9,3 +9,4 @@ mod keys;
 mod outage;
 mod replicas;
 mod support;
+mod tampering;

@@ -105,6 +105,20 @@ impl ServerState {
         }
     }
 
+    /// Runs SQL straight on the server's database, past the vault (a DBA,
+    /// or anyone with write access to the file, without the data key).
+    pub fn sql(&self, sql: &str) {
+        if let Some(path) = self.database.strip_prefix("sqlite:") {
+            rusqlite::Connection::open(path)
+                .and_then(|c| c.execute_batch(sql))
+                .unwrap();
+        } else {
+            twofill_test_postgres::admin_client(&self.database)
+                .batch_execute(sql)
+                .unwrap();
+        }
+    }
+
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(exe())
             .arg("--state")
@@ -345,7 +359,11 @@ impl Client {
         .unwrap();
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         while stream.conn.is_handshaking() {
-            stream.conn.complete_io(&mut stream.sock)?;
+            // A signal during a socket call (EINTR) is not the server's answer.
+            match stream.conn.complete_io(&mut stream.sock) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                outcome => outcome?,
+            };
         }
         Ok(stream)
     }
@@ -413,6 +431,7 @@ pub fn read_all(
                     return failed(out, std::io::Error::other(e));
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return failed(out, e),
         }
     }
