@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         let code = token.code_at(t);
         let want = match token.kind {
             Kind::Steam => twofill_otp::STEAM_DIGITS as usize,
-            Kind::Totp => token.digits as usize,
+            Kind::Totp | Kind::Hotp { .. } => token.digits as usize,
         };
         assert_eq!(code.chars().count(), want, "{code:?}");
     }
