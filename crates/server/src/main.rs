@@ -26,6 +26,7 @@ mod pool;
 mod random;
 mod refusal;
 mod serve;
+mod siem;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -120,6 +121,17 @@ enum AuditCommand {
     },
     /// Check the HMAC chain; exits non-zero when a record was changed or removed.
     Verify,
+    /// Deliver the audit log to the `[siem]` sinks of server.toml, from each
+    /// sink's cursor in the vault (shared with `serve`'s streamer: a sink
+    /// another replica holds is left alone and reported busy).
+    Stream {
+        /// Deliver what is there now, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Only this sink.
+        #[arg(long, value_name = "NAME")]
+        sink: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
