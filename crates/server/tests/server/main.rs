@@ -8,4 +8,5 @@ mod hostile;
 mod keys;
 mod outage;
 mod replicas;
+mod siem;
 mod support;
