@@ -344,8 +344,21 @@ mod tests {
             policy: PolicyConfig::default(),
             rate_limit: RateLimitConfig::default(),
             limits: Limits::default(),
+            siem: twofill_siem::SiemConfig::default(),
         };
         let text = toml::to_string(&config).unwrap();
         assert_eq!(toml::from_str::<ServerConfig>(&text).unwrap(), config);
+    }
+
+    #[test]
+    fn siem_sinks_are_read_from_the_siem_section() {
+        let text = "database = \"sqlite:/s/vault.db\"\nhostnames = []\n\
+                    [siem]\nlease_ms = 5000\n\
+                    [[siem.sink]]\nkind = \"file\"\npath = \"/var/log/twofill/audit.jsonl\"\n";
+        let config: ServerConfig = toml::from_str(text).unwrap();
+        assert_eq!(config.siem.lease_ms, 5000);
+        assert_eq!(config.siem.sinks[0].name(), "file");
+        let typo = text.replace("lease_ms", "lease_msec");
+        assert!(toml::from_str::<ServerConfig>(&typo).is_err());
     }
 }
