@@ -92,17 +92,29 @@ fn hec_receiver() -> (u16, Arc<Mutex<Vec<i64>>>) {
 fn streaming_state(lease_ms: i64) -> (ServerState, Arc<Mutex<Vec<i64>>>) {
     let state = ServerState::new(Backend::Postgres);
     let (port, seqs) = hec_receiver();
+    configure_siem(
+        &state,
+        lease_ms,
+        &format!(
+            "kind = \"hec\"\nurl = \"http://127.0.0.1:{port}/services/collector/event\"\ntoken = \"tok\"\n"
+        ),
+    );
+    (state, seqs)
+}
+
+/// Adds `[siem]` with the one sink [`SINK`] (`sink`: its kind and
+/// settings) to server.toml, and turns the rate limit off.
+fn configure_siem(state: &ServerState, lease_ms: i64, sink: &str) {
     let path = state.state.join("server.toml");
     let mut config: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let extra: toml::Table = toml::from_str(&format!(
         "[rate_limit]\ncodes = 0\nburst = 0\n\
          [siem]\nbatch = {BATCH}\npoll_ms = 50\nbackoff_initial_ms = 50\nbackoff_max_ms = 200\nlease_ms = {lease_ms}\nhostname = \"vault-test\"\n\
-         [[siem.sink]]\nname = \"{SINK}\"\nkind = \"hec\"\nurl = \"http://127.0.0.1:{port}/services/collector/event\"\ntoken = \"tok\"\n"
+         [[siem.sink]]\nname = \"{SINK}\"\n{sink}"
     ))
     .unwrap();
     config.extend(extra);
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
-    (state, seqs)
 }
 
 /// Waits until the receiver has every record up to the log's head and the
@@ -233,4 +245,54 @@ fn a_killed_streaming_replica_is_replaced_after_its_lease_without_gaps() {
         "the survivor took the sink over"
     );
     assert_eq!(cursor.seq, head);
+}
+
+/// `audit stream --once` on the embedded store: delivers from the vault's
+/// cursor (so a second run sends nothing again), and leaves a sink that
+/// `serve`'s streamer holds alone.
+#[test]
+fn audit_stream_once_goes_on_from_the_vault_cursor_and_leaves_a_held_sink_alone() {
+    let state = ServerState::new(Backend::Sqlite);
+    let file = state.state.join("audit.jsonl");
+    configure_siem(
+        &state,
+        60_000,
+        &format!("kind = \"file\"\npath = \"{}\"\n", file.display()),
+    );
+    let lines = || -> Vec<i64> {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["event"]["sequence"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let head = state.vault().audit_head_seq().unwrap();
+    let out = state.cli_ok(&["audit", "stream", "--once"]);
+    assert!(
+        out.contains(&format!("{SINK}: delivered {head} records")),
+        "{out}"
+    );
+    let out = state.cli_ok(&["audit", "stream", "--once"]);
+    assert!(
+        out.contains(&format!("{SINK}: delivered 0 records; up to record {head}")),
+        "{out}"
+    );
+    assert_eq!(lines(), (1..=head).collect::<Vec<_>>());
+
+    let server = state.serve();
+    let (bob, _) = server.device(&state, "bob");
+    assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
+    let head = state.vault().audit_head_seq().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while state.vault().siem_cursor(SINK).unwrap().seq < head {
+        assert!(Instant::now() < deadline, "{}", server.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = state.cli_ok(&["audit", "stream", "--once"]);
+    assert!(out.contains(&format!("{SINK}: busy")), "{out}");
+    assert_eq!(lines(), (1..=head).collect::<Vec<_>>());
 }
