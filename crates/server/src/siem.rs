@@ -15,6 +15,9 @@ use twofill_siem::{SinkReport, Streamer, VaultCursors};
 use crate::config::State;
 use crate::pool::Opener;
 
+/// A sink's lease lasts at least this many polls.
+const MIN_LEASE_POLLS: u64 = 6;
+
 /// After the vault could not be opened for streaming, wait this long.
 const REOPEN_DELAY: Duration = Duration::from_secs(2);
 
@@ -55,9 +58,7 @@ pub fn spawn_streamer(state: &State, opener: Opener) -> Result<()> {
     if cfg.sinks.is_empty() {
         return Ok(());
     }
-    cfg.validate()
-        .map_err(anyhow::Error::msg)
-        .context("the [siem] section of server.toml")?;
+    check_config(state)?;
     let state = state.clone();
     let holder = holder_id(&twofill_siem::hostname(cfg));
     std::thread::Builder::new()
@@ -82,6 +83,28 @@ pub fn spawn_streamer(state: &State, opener: Opener) -> Result<()> {
     Ok(())
 }
 
+/// The sinks' settings, and a lease long enough to be renewed: the
+/// streamer renews it when a third has gone, at its next look at the log
+/// (every `poll_ms`), so a lease shorter than a few polls would lapse
+/// while its holder is alive and let a second replica deliver too.
+fn check_config(state: &State) -> Result<()> {
+    let cfg = &state.config.siem;
+    let file = state.dir.join(crate::config::CONFIG_FILE);
+    cfg.validate()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("the [siem] section of {}", file.display()))?;
+    let shortest = cfg.poll_ms.max(100).saturating_mul(MIN_LEASE_POLLS);
+    if cfg.lease_ms < shortest {
+        bail!(
+            "[siem] lease_ms = {} in {} is too short for poll_ms = {}: make it at least {shortest} (the default is 10000)",
+            cfg.lease_ms,
+            file.display(),
+            cfg.poll_ms
+        );
+    }
+    Ok(())
+}
+
 /// `audit stream [--once] [--sink NAME]`.
 pub fn stream_command(
     state: &State,
@@ -96,6 +119,7 @@ pub fn stream_command(
             state.dir.join(crate::config::CONFIG_FILE).display()
         );
     }
+    check_config(state)?;
     let holder = holder_id(&twofill_siem::hostname(cfg));
     let mut source = opener
         .open()

@@ -296,3 +296,24 @@ fn audit_stream_once_goes_on_from_the_vault_cursor_and_leaves_a_held_sink_alone(
     assert!(out.contains(&format!("{SINK}: busy")), "{out}");
     assert_eq!(lines(), (1..=head).collect::<Vec<_>>());
 }
+
+/// A lease the streamer could not renew in time is refused before anything
+/// is sent, with what to change.
+#[test]
+fn a_lease_shorter_than_a_few_polls_is_refused() {
+    let state = ServerState::new(Backend::Sqlite);
+    let file = state.state.join("audit.jsonl");
+    configure_siem(
+        &state,
+        100,
+        &format!("kind = \"file\"\npath = \"{}\"\n", file.display()),
+    );
+    let out = state.cli(&["audit", "stream", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("lease_ms = 100") && err.contains("at least"),
+        "{err}"
+    );
+    assert!(!file.exists());
+}
