@@ -146,40 +146,54 @@ fn wait_for_all(state: &ServerState, seqs: &Mutex<Vec<i64>>, servers: &[&Server]
 
 #[test]
 fn two_replicas_deliver_every_record_exactly_once_in_order() {
-    let (state, seqs) = streaming_state(3_000);
+    let lease_ms = 1_500;
+    let (state, seqs) = streaming_state(lease_ms);
     let first = state.serve();
     let second = state.serve();
     let (bob_first, _) = first.device(&state, "bob");
     let bob_second = second.client_for(&bob_first);
     // Both replicas issue codes while both streamers run; each code's
     // record is in the one shared log.
-    std::thread::scope(|s| {
-        for client in [&bob_first, &bob_second] {
-            s.spawn(move || {
-                for _ in 0..25 {
-                    let reply = client.fill(KASPERSKY_SITE);
-                    assert_eq!(reply.status, 200, "{}", reply.text());
-                }
-            });
-        }
-    });
+    let fill_on_both = |each: usize| {
+        std::thread::scope(|s| {
+            for client in [&bob_first, &bob_second] {
+                s.spawn(move || {
+                    for _ in 0..each {
+                        let reply = client.fill(KASPERSKY_SITE);
+                        assert_eq!(reply.status, 200, "{}", reply.text());
+                    }
+                });
+            }
+        })
+    };
+    fill_on_both(25);
     let head = wait_for_all(&state, &seqs, &[&first, &second]);
-    let got = seqs.lock().unwrap().clone();
     assert!(head >= 50, "head {head}");
-    assert_eq!(
-        got,
-        (1..=head).collect::<Vec<_>>(),
-        "every record exactly once, in order"
-    );
-    // One replica held the sink throughout.
-    let cursor = state.vault().siem_cursor(SINK).unwrap();
-    let holder = cursor.holder.unwrap();
+    let holder = state.vault().siem_cursor(SINK).unwrap().holder.unwrap();
     assert!(
         [first.pid(), second.pid()]
             .iter()
             .any(|pid| holder.contains(&format!(":{pid}:"))),
         "{holder}"
     );
+    // Idle for several leases: the holder renews its lease, so the other
+    // replica never gets the sink and never delivers alongside it.
+    std::thread::sleep(Duration::from_millis(3 * lease_ms as u64));
+    fill_on_both(5);
+    let head = wait_for_all(&state, &seqs, &[&first, &second]);
+    let got = seqs.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        (1..=head).collect::<Vec<_>>(),
+        "every record exactly once, in order"
+    );
+    let cursor = state.vault().siem_cursor(SINK).unwrap();
+    assert_eq!(
+        cursor.holder.as_deref(),
+        Some(holder.as_str()),
+        "one holder throughout"
+    );
+    assert_eq!(cursor.seq, head);
     assert!(state.cli_ok(&["audit", "verify"]).contains("audit log OK"));
 }
 
