@@ -141,6 +141,11 @@ impl TeamServer {
         self.enroll_from(&["--uri", &uri], seed, sites)
     }
 
+    /// Enrolls the token `uri` names (any kind), confirmed with `code`.
+    pub fn enroll_uri(&self, uri: &str, code: &str, sites: &[&str]) -> Result<String> {
+        self.add_token(&["--uri", uri], code, sites)
+    }
+
     /// Enrolls the token in the QR image at `qr` (as the site showed it),
     /// whose seed is `seed` (for oathtool's confirmation code).
     pub fn enroll_qr(&self, qr: &Path, seed: &str, sites: &[&str]) -> Result<String> {
@@ -151,9 +156,13 @@ impl TeamServer {
     fn enroll_from(&self, source: &[&str], seed: &str, sites: &[&str]) -> Result<String> {
         let now = unix_now();
         let code = oathtool_codes(seed, now, now)?.remove(0);
+        self.add_token(source, &code, sites)
+    }
+
+    fn add_token(&self, source: &[&str], code: &str, sites: &[&str]) -> Result<String> {
         let mut args = vec!["token", "add"];
         args.extend(source);
-        args.extend(["--confirm-code", &code, "--json"]);
+        args.extend(["--confirm-code", code, "--json"]);
         for s in sites {
             args.extend(["--site", s]);
         }
@@ -170,7 +179,7 @@ impl TeamServer {
         if !admin
             .run(&["group", "list"])?
             .lines()
-            .any(|l| l.trim() == group)
+            .any(|l| l.split_whitespace().next() == Some(group))
         {
             admin.run(&["group", "add", group])?;
         }

@@ -10,3 +10,4 @@ mod outage;
 mod replicas;
 mod siem;
 mod support;
+mod tampering;
