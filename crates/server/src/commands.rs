@@ -85,6 +85,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Audit {
+            command: AuditCommand::Stream { once, sink },
+        } => {
+            let state = State::load(&dir)?;
+            crate::siem::stream_command(&state, &opener(&state, &keys)?, once, sink.as_deref())
+        }
         Command::Audit { command } => {
             let vault = open(&State::load(&dir)?, &keys)?;
             audit(&vault, command)
@@ -151,6 +157,7 @@ fn audit(vault: &Vault, command: AuditCommand) -> Result<()> {
                 None => Ok(()),
             }
         }
+        AuditCommand::Stream { .. } => unreachable!("`audit stream` is run before the vault opens"),
     }
 }
 
@@ -187,6 +194,7 @@ fn init(
         policy: PolicyConfig::default(),
         rate_limit: RateLimitConfig::default(),
         limits: Limits::default(),
+        siem: Default::default(),
     };
     let state = State {
         dir: dir.clone(),
@@ -215,7 +223,7 @@ fn init(
     Ok(())
 }
 
-fn opener(state: &State, keys: &KeyOverrides) -> Result<Opener> {
+pub(crate) fn opener(state: &State, keys: &KeyOverrides) -> Result<Opener> {
     Ok(Opener {
         database: state.database()?,
         protection: state.protection(keys)?,
@@ -238,6 +246,7 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
     ));
     pool.warm()
         .context("cannot open the vault; check the database and the data key")?;
+    crate::siem::spawn_streamer(state, opener(state, keys)?)?;
     let app = App {
         pool,
         ca: Ca::load(&state.dir)?,

@@ -1,6 +1,8 @@
 //! The server's state directory and its `server.toml`: where the vault is,
 //! how its data key is protected, the names the server answers to, the
-//! organization policy, the rate limit and the connection limits.
+//! organization policy, the rate limit, the connection limits and the SIEM
+//! sinks the audit log is streamed to (`[siem]`, the host's section: see
+//! `twofill_siem::config`; cursors and leases live in the vault).
 //!
 //! ```text
 //! STATE/server.toml   written by `init` (0600: a PostgreSQL URL may hold a password)
@@ -54,6 +56,9 @@ pub struct ServerConfig {
     pub rate_limit: RateLimitConfig,
     #[serde(default)]
     pub limits: Limits,
+    /// Written by hand, never by `init` (so not serialized).
+    #[serde(default, skip_serializing)]
+    pub siem: twofill_siem::SiemConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -339,8 +344,21 @@ mod tests {
             policy: PolicyConfig::default(),
             rate_limit: RateLimitConfig::default(),
             limits: Limits::default(),
+            siem: twofill_siem::SiemConfig::default(),
         };
         let text = toml::to_string(&config).unwrap();
         assert_eq!(toml::from_str::<ServerConfig>(&text).unwrap(), config);
+    }
+
+    #[test]
+    fn siem_sinks_are_read_from_the_siem_section() {
+        let text = "database = \"sqlite:/s/vault.db\"\nhostnames = []\n\
+                    [siem]\nlease_ms = 5000\n\
+                    [[siem.sink]]\nkind = \"file\"\npath = \"/var/log/twofill/audit.jsonl\"\n";
+        let config: ServerConfig = toml::from_str(text).unwrap();
+        assert_eq!(config.siem.lease_ms, 5000);
+        assert_eq!(config.siem.sinks[0].name(), "file");
+        let typo = text.replace("lease_ms", "lease_msec");
+        assert!(toml::from_str::<ServerConfig>(&typo).is_err());
     }
 }

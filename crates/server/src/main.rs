@@ -26,6 +26,7 @@ mod pool;
 mod random;
 mod refusal;
 mod serve;
+mod siem;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -122,6 +123,17 @@ enum AuditCommand {
     /// non-zero when a record was changed or removed, or a row was edited
     /// in the database.
     Verify,
+    /// Deliver the audit log to the `[siem]` sinks of server.toml, from each
+    /// sink's cursor in the vault (shared with `serve`'s streamer: a sink
+    /// another replica holds is left alone and reported busy).
+    Stream {
+        /// Deliver what is there now, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Only this sink.
+        #[arg(long, value_name = "NAME")]
+        sink: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -35,6 +35,7 @@ pub fn vault_failure(e: VaultError) -> ApiError {
         | VaultError::CreateDir { .. }
         | VaultError::Key(_)
         | VaultError::BadSeed { .. }
+        | VaultError::SiemLeaseLost { .. }
         | VaultError::Sqlite(_)
         | VaultError::Postgres(_) => ApiError::new(ErrorCode::VaultUnavailable, message),
     }

@@ -11,6 +11,8 @@
 //! state_dir = "/var/lib/twofill/siem"   # cursors and locks; default: `siem/` next to the vault
 //! hostname = "ws-042"         # HOSTNAME / host field; default: the system host name
 //! kick = true                 # the native host starts a best-effort drain after each code
+//! lease_ms = 10000            # team server: how long a replica holds a sink without renewing;
+//!                             # a replica that dies is replaced after this
 //!
 //! [[siem.sink]]
 //! name = "soc-syslog"         # cursor key; default: the kind. Names must be unique.
@@ -49,6 +51,7 @@ pub struct SiemConfig {
     pub state_dir: Option<PathBuf>,
     pub hostname: Option<String>,
     pub kick: bool,
+    pub lease_ms: u64,
     #[serde(rename = "sink")]
     pub sinks: Vec<SinkConfig>,
 }
@@ -64,6 +67,7 @@ impl Default for SiemConfig {
             state_dir: None,
             hostname: None,
             kick: true,
+            lease_ms: 10_000,
             sinks: Vec::new(),
         }
     }

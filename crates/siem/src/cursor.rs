@@ -3,7 +3,13 @@
 //! replaced atomically (write a temp file, fsync, rename, fsync the
 //! directory). A lock file per sink (`<sink>.lock`, `flock`) keeps two
 //! streamers from delivering to the same sink at once.
+//!
+//! [`CursorStore`] is where a streamer keeps its cursors and who may
+//! deliver to a sink: [`FileCursors`] (these files and locks, the host's
+//! `audit stream`) or `crate::vault_cursors::VaultCursors` (the vault's
+//! shared cursors and leases, for a team server's replicas).
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -89,6 +95,63 @@ impl SinkLock {
             }
         }
         Ok(Some(SinkLock { _file: file }))
+    }
+}
+
+/// Where a streamer's cursors live and who may deliver to a sink.
+pub trait CursorStore {
+    /// Takes, keeps or renews the right to deliver to `sink`; `false`:
+    /// another streamer has it (leave the sink alone, ask again later).
+    /// The streamer asks before every batch it sends.
+    fn hold(&mut self, sink: &str) -> Result<bool>;
+    /// The sink's cursor (the default when it never got anything).
+    fn load(&mut self, sink: &str) -> Result<Cursor>;
+    /// Moves the cursor; fails when this streamer no longer holds the sink.
+    fn store(&mut self, sink: &str, cursor: &Cursor) -> Result<()>;
+    /// Lets go of the sink (best effort: a lease runs out by itself).
+    fn release(&mut self, sink: &str);
+}
+
+/// Cursor files and `flock`s in one state directory.
+pub struct FileCursors {
+    dir: PathBuf,
+    locks: HashMap<String, SinkLock>,
+}
+
+impl FileCursors {
+    pub fn new(dir: &Path) -> Result<FileCursors> {
+        ensure_dir(dir)?;
+        Ok(FileCursors {
+            dir: dir.to_owned(),
+            locks: HashMap::new(),
+        })
+    }
+}
+
+impl CursorStore for FileCursors {
+    fn hold(&mut self, sink: &str) -> Result<bool> {
+        if self.locks.contains_key(sink) {
+            return Ok(true);
+        }
+        match SinkLock::try_acquire(&self.dir, sink)? {
+            Some(lock) => {
+                self.locks.insert(sink.to_owned(), lock);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn load(&mut self, sink: &str) -> Result<Cursor> {
+        load(&self.dir, sink)
+    }
+
+    fn store(&mut self, sink: &str, cursor: &Cursor) -> Result<()> {
+        store(&self.dir, sink, cursor)
+    }
+
+    fn release(&mut self, sink: &str) {
+        self.locks.remove(sink);
     }
 }
 

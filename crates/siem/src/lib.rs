@@ -7,7 +7,10 @@
 //!   file, Splunk HEC over HTTP(S).
 //! - [`stream`]: per-sink cursors, bounded batches, backoff; delivery is
 //!   at least once, in order (see that module for the exact guarantees).
-//! - [`config`]: the `[siem]` section of the host config.
+//! - [`cursor`], [`vault_cursors`]: where cursors live and who may deliver
+//!   to a sink: files and locks (the host), or the vault's shared cursors
+//!   and leases (a team server's replicas; no double delivery).
+//! - [`config`]: the `[siem]` section of the host config (and the server's).
 
 pub mod config;
 pub mod cursor;
@@ -15,11 +18,14 @@ pub mod format;
 pub mod net;
 pub mod sink;
 pub mod stream;
+pub mod vault_cursors;
 
 use std::path::{Path, PathBuf};
 
 pub use config::{SiemConfig, SinkConfig, SinkKind, SyslogFormat, TlsConfig};
+pub use cursor::{CursorStore, FileCursors};
 pub use stream::{AuditSource, SinkReport, Streamer};
+pub use vault_cursors::VaultCursors;
 
 /// Where cursors and locks live: `state_dir` from the config, else a
 /// `siem` directory next to the vault.

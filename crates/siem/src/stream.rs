@@ -25,7 +25,7 @@
 //! read is sent again.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ use twofill_vault::AuditRecord;
 use twofill_vault::audit::hex;
 
 use crate::config::SiemConfig;
-use crate::cursor::{self, Cursor, SinkLock};
+use crate::cursor::{Cursor, CursorStore, FileCursors};
 use crate::sink::{self, Sink};
 
 /// Unconfirmed batches a syslog sink may have in flight.
@@ -96,7 +96,8 @@ pub struct SinkReport {
 struct Lane {
     name: String,
     sink: Box<dyn Sink>,
-    _lock: SinkLock,
+    /// Whether this streamer holds the sink (else another one delivers).
+    held: bool,
     cursor: Cursor,
     /// Last sequence number written to the sink (≥ cursor.seq).
     sent: i64,
@@ -116,12 +117,13 @@ enum Step {
     Wait(Duration),
     /// Caught up and everything confirmed.
     Idle,
+    /// Another streamer holds the sink.
+    Busy,
 }
 
 pub struct Streamer {
     lanes: Vec<Lane>,
-    busy: Vec<String>,
-    state_dir: PathBuf,
+    cursors: Box<dyn CursorStore>,
     opts: Options,
 }
 
@@ -132,6 +134,19 @@ impl Streamer {
     pub fn new(
         cfg: &SiemConfig,
         state_dir: &Path,
+        hostname: &str,
+        only: Option<&str>,
+        lock_wait: Duration,
+    ) -> Result<Streamer> {
+        let cursors = Box::new(FileCursors::new(state_dir)?);
+        Streamer::with_cursors(cfg, cursors, hostname, only, lock_wait)
+    }
+
+    /// As [`Streamer::new`], with the cursors and sink holds in `cursors`
+    /// (e.g. the vault's, shared by a team server's replicas).
+    pub fn with_cursors(
+        cfg: &SiemConfig,
+        cursors: Box<dyn CursorStore>,
         hostname: &str,
         only: Option<&str>,
         lock_wait: Duration,
@@ -153,7 +168,7 @@ impl Streamer {
                 .with_context(|| format!("SIEM sink {name:?}"))?;
             sinks.push((name.to_owned(), sink));
         }
-        Streamer::with_sinks(sinks, state_dir, Options::from_config(cfg), lock_wait)
+        Streamer::over(sinks, cursors, Options::from_config(cfg), lock_wait)
     }
 
     /// A streamer over sinks built elsewhere (tests, benchmarks).
@@ -163,29 +178,43 @@ impl Streamer {
         opts: Options,
         lock_wait: Duration,
     ) -> Result<Streamer> {
-        cursor::ensure_dir(state_dir)?;
+        Streamer::over(
+            sinks,
+            Box::new(FileCursors::new(state_dir)?),
+            opts,
+            lock_wait,
+        )
+    }
+
+    /// Sinks whose hold is not had within `lock_wait` start out busy; they
+    /// are asked for again before each of their batches.
+    pub fn over(
+        sinks: Vec<(String, Box<dyn Sink>)>,
+        mut cursors: Box<dyn CursorStore>,
+        opts: Options,
+        lock_wait: Duration,
+    ) -> Result<Streamer> {
         let mut lanes = Vec::new();
-        let mut busy = Vec::new();
         let deadline = Instant::now() + lock_wait;
         for (name, sink) in sinks {
-            let lock = loop {
-                match SinkLock::try_acquire(state_dir, &name)? {
-                    Some(l) => break Some(l),
-                    None if Instant::now() < deadline => {
+            let held = loop {
+                match cursors.hold(&name)? {
+                    true => break true,
+                    false if Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(20))
                     }
-                    None => break None,
+                    false => break false,
                 }
             };
-            let Some(lock) = lock else {
-                busy.push(name);
-                continue;
+            let c = if held {
+                cursors.load(&name)?
+            } else {
+                Cursor::default()
             };
-            let c = cursor::load(state_dir, &name)?;
             lanes.push(Lane {
                 name,
                 sink,
-                _lock: lock,
+                held,
                 sent: c.seq,
                 cursor: c,
                 in_flight: VecDeque::new(),
@@ -198,8 +227,7 @@ impl Streamer {
         }
         Ok(Streamer {
             lanes,
-            busy,
-            state_dir: state_dir.to_owned(),
+            cursors,
             opts,
         })
     }
@@ -209,8 +237,8 @@ impl Streamer {
     }
 
     fn report(&self) -> Vec<SinkReport> {
-        let mut out: Vec<SinkReport> = self
-            .lanes
+        let (held, busy): (Vec<&Lane>, Vec<&Lane>) = self.lanes.iter().partition(|l| l.held);
+        let mut out: Vec<SinkReport> = held
             .iter()
             .map(|l| SinkReport {
                 name: l.name.clone(),
@@ -220,12 +248,23 @@ impl Streamer {
                 busy: false,
             })
             .collect();
-        out.extend(self.busy.iter().map(|n| SinkReport {
-            name: n.clone(),
+        out.extend(busy.iter().map(|l| SinkReport {
+            name: l.name.clone(),
+            delivered: l.delivered,
             busy: true,
             ..SinkReport::default()
         }));
         out
+    }
+
+    /// Lets go of every sink this streamer holds.
+    fn release_all(&mut self) {
+        for lane in &mut self.lanes {
+            lane.sink.close();
+            if lane.held {
+                self.cursors.release(&lane.name);
+            }
+        }
     }
 
     /// Delivers everything up to the current end of the log to every sink,
@@ -237,7 +276,7 @@ impl Streamer {
                 match self.step(i, source) {
                     Ok(Step::Sent) => {}
                     Ok(Step::Wait(d)) => std::thread::sleep(d),
-                    Ok(Step::Idle) => break,
+                    Ok(Step::Idle | Step::Busy) => break,
                     Err(e) => {
                         self.fail(i, e);
                         break;
@@ -246,7 +285,9 @@ impl Streamer {
             }
             self.lanes[i].sink.close();
         }
-        self.report()
+        let report = self.report();
+        self.release_all();
+        report
     }
 
     /// Streams until `stop` is set: new records go out as they are
@@ -276,7 +317,7 @@ impl Streamer {
                             continue;
                         }
                         Ok(Step::Wait(d)) => wake = wake.min(Instant::now() + d),
-                        Ok(Step::Idle) => {}
+                        Ok(Step::Idle | Step::Busy) => {}
                         Err(e) => {
                             let lane = &self.lanes[i];
                             let first = lane.failures == 0;
@@ -307,10 +348,9 @@ impl Streamer {
                 }
             }
         }
-        for lane in &mut self.lanes {
-            lane.sink.close();
-        }
-        self.report()
+        let report = self.report();
+        self.release_all();
+        report
     }
 
     fn fail(&mut self, i: usize, e: anyhow::Error) {
@@ -325,14 +365,32 @@ impl Streamer {
 
     fn step(&mut self, i: usize, source: &mut dyn AuditSource) -> Result<Step> {
         let opts = self.opts.clone();
-        let state_dir = self.state_dir.clone();
+        let cursors = &mut *self.cursors;
         let lane = &mut self.lanes[i];
+        // Asked before every batch: a streamer that lost the sink (its
+        // lease ran out, another replica has it) sends nothing more.
+        if !cursors.hold(&lane.name)? {
+            if lane.held {
+                lane.held = false;
+                lane.sink.close();
+                lane.in_flight.clear();
+            }
+            return Ok(Step::Busy);
+        }
+        if !lane.held {
+            // Another streamer had it: go on from where it got.
+            lane.cursor = cursors.load(&lane.name)?;
+            lane.sent = lane.cursor.seq;
+            lane.in_flight.clear();
+            lane.checked = false;
+            lane.held = true;
+        }
         if !lane.checked {
-            check_cursor(lane, source, &state_dir)?;
+            check_cursor(lane, source, cursors)?;
             lane.checked = true;
         }
         let settle = lane.sink.settle();
-        confirm_settled(lane, settle, &state_dir)?;
+        confirm_settled(lane, settle, cursors)?;
         if lane.in_flight.len() < MAX_IN_FLIGHT {
             let batch = source
                 .read_after(lane.sent, opts.batch)
@@ -346,7 +404,7 @@ impl Streamer {
                 lane.in_flight
                     .push_back((last.seq, last.mac, batch.len() as u64, Instant::now()));
                 if settle.is_zero() {
-                    confirm_settled(lane, settle, &state_dir)?;
+                    confirm_settled(lane, settle, cursors)?;
                 }
                 lane.failures = 0;
                 lane.last_error = None;
@@ -366,7 +424,7 @@ impl Streamer {
 
 /// Moves the cursor past every batch sent at least `settle` ago, if the
 /// sink vouches for them.
-fn confirm_settled(lane: &mut Lane, settle: Duration, state_dir: &Path) -> Result<()> {
+fn confirm_settled(lane: &mut Lane, settle: Duration, cursors: &mut dyn CursorStore) -> Result<()> {
     if lane
         .in_flight
         .front()
@@ -391,7 +449,7 @@ fn confirm_settled(lane: &mut Lane, settle: Duration, state_dir: &Path) -> Resul
             mac: hex(&mac),
             updated_ms: twofill_words::unix_now_ms(),
         };
-        cursor::store(state_dir, &lane.name, &c)?;
+        cursors.store(&lane.name, &c)?;
         lane.cursor = c;
         lane.delivered += count;
     }
@@ -401,7 +459,11 @@ fn confirm_settled(lane: &mut Lane, settle: Duration, state_dir: &Path) -> Resul
 /// A cursor that names a record this log does not have (or has with a
 /// different MAC) belongs to another vault (replaced, restored from a
 /// backup): start that sink over rather than skip the new records.
-fn check_cursor(lane: &mut Lane, source: &mut dyn AuditSource, state_dir: &Path) -> Result<()> {
+fn check_cursor(
+    lane: &mut Lane,
+    source: &mut dyn AuditSource,
+    cursors: &mut dyn CursorStore,
+) -> Result<()> {
     if lane.cursor.seq == 0 {
         return Ok(());
     }
@@ -418,7 +480,7 @@ fn check_cursor(lane: &mut Lane, source: &mut dyn AuditSource, state_dir: &Path)
         );
         lane.cursor = Cursor::default();
         lane.sent = 0;
-        cursor::store(state_dir, &lane.name, &lane.cursor)?;
+        cursors.store(&lane.name, &lane.cursor)?;
     }
     Ok(())
 }
@@ -431,6 +493,7 @@ mod tests {
     use twofill_vault::{AuditAction, AuditEvent};
 
     use super::*;
+    use crate::cursor;
 
     struct Log(Vec<AuditRecord>);
 

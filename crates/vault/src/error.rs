@@ -52,6 +52,12 @@ pub enum VaultError {
         "the vault's authorization data was changed outside twofill ({table}: {row}): restore from backup, then run `twofill-host audit verify`"
     )]
     Tampered { table: String, row: String },
+    /// A SIEM streamer's lease on a sink ran out or another streamer took
+    /// the sink; it must claim it again before delivering more.
+    #[error(
+        "this streamer no longer holds SIEM sink `{sink}` (its lease ran out or another replica took it over); it claims the sink again before sending more"
+    )]
+    SiemLeaseLost { sink: String },
     #[error("vault database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error(

@@ -14,6 +14,7 @@ const RULES: &[(&str, &str)] = &[
     ("model.rs", include_str!("model.rs")),
     ("permission.rs", include_str!("permission.rs")),
     ("rate_limit.rs", include_str!("rate_limit.rs")),
+    ("siem_cursor.rs", include_str!("siem_cursor.rs")),
 ];
 const STORE: &[(&str, &str)] = &[
     ("store/mod.rs", include_str!("store/mod.rs")),

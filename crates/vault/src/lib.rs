@@ -57,6 +57,7 @@ mod listing;
 mod model;
 mod permission;
 mod rate_limit;
+mod siem_cursor;
 mod store;
 
 use std::path::Path;
@@ -73,6 +74,7 @@ pub use model::{
     UserInfo,
 };
 pub use rate_limit::RateLimit;
+pub use siem_cursor::SiemCursor;
 pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::{AuditAction, TokenKind};
 

@@ -8,5 +8,6 @@ mod hostile;
 mod keys;
 mod outage;
 mod replicas;
+mod siem;
 mod support;
 mod tampering;

@@ -184,6 +184,19 @@ pub(crate) struct DeviceRow {
     pub mac: Mac,
 }
 
+/// A SIEM sink's shared delivery state on a team server: how far it got
+/// (the last delivered record and its MAC) and which streamer may deliver
+/// to it until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SiemCursorRow {
+    pub sink: String,
+    pub seq: i64,
+    /// Empty while nothing was delivered.
+    pub mac: Vec<u8>,
+    pub holder: Option<String>,
+    pub lease_until_ms: i64,
+}
+
 /// Counters are `u64`; both stores' integers are `i64`. The bits are kept
 /// as they are (a counter past `i64::MAX` is stored negative), so every
 /// counter round-trips.
@@ -285,6 +298,7 @@ pub(crate) trait StoreRead {
     fn device_by_cert(&self, cert_sha256: &[u8; 32]) -> Result<Option<DeviceRow>>;
     /// Every device (of `user` only, when given), by user, join time and id.
     fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceRow>>;
+    fn siem_cursor(&self, sink: &str) -> Result<Option<SiemCursorRow>>;
 }
 
 /// Writes, in one transaction (see the module doc).
@@ -334,6 +348,8 @@ pub(crate) trait StoreTx: StoreRead {
     /// Marks a device revoked (`mac` covers it revoked); false when it was
     /// revoked already (or is gone).
     fn revoke_device(&self, id: &str, at_ms: i64, by: &str, mac: &Mac) -> Result<bool>;
+    /// Inserts or replaces a SIEM sink's row.
+    fn put_siem_cursor(&self, row: &SiemCursorRow) -> Result<()>;
     /// Appends a record whose sequence number and MAC the rules computed.
     fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Makes every write durable, or none.

@@ -15,9 +15,9 @@ use postgres::{Client, GenericClient, NoTls, Row};
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow, Store,
-    StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql, counter_to_sql, postgres_schema,
-    to32,
+    AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
+    SiemCursorRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql,
+    counter_to_sql, postgres_schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 
@@ -651,6 +651,23 @@ macro_rules! store_read {
             }
         }
 
+        fn siem_cursor(&self, sink: &str) -> Result<Option<SiemCursorRow>> {
+            let Some(r) = self.row(
+                "SELECT seq, mac, holder, lease_until FROM siem_cursors WHERE sink = $1",
+                &[&sink],
+            )?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(SiemCursorRow {
+                sink: sink.to_owned(),
+                seq: r.try_get(0)?,
+                mac: r.try_get(1)?,
+                holder: r.try_get(2)?,
+                lease_until_ms: r.try_get(3)?,
+            }))
+        }
+
         }
     };
 }
@@ -862,6 +879,23 @@ impl StoreTx for Writer<'_> {
              WHERE id = $1 AND revoked_at IS NULL",
             &[&id, &at_ms, &by, &mac.as_slice()],
         )? > 0)
+    }
+
+    fn put_siem_cursor(&self, row: &SiemCursorRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO siem_cursors (sink, seq, mac, holder, lease_until)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (sink) DO UPDATE SET seq = EXCLUDED.seq, mac = EXCLUDED.mac,
+                 holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until",
+            &[
+                &row.sink,
+                &row.seq,
+                &row.mac,
+                &row.holder,
+                &row.lease_until_ms,
+            ],
+        )?;
+        Ok(())
     }
 
     fn append_audit(&self, r: &AuditRecord) -> Result<()> {

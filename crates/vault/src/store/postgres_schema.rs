@@ -104,6 +104,9 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from < AUTHORIZATION_MACS {
         add_authorization_macs(tx, key)?;
     }
+    if from < 8 {
+        tx.batch_execute(SCHEMA_8)?;
+    }
     tx.execute(
         "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
         &[&SCHEMA_VERSION.to_string()],
@@ -156,6 +159,17 @@ fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> 
     migrate(tx, FIRST_VERSION, &key)?;
     Ok(key)
 }
+
+/// Schema 8, as in SQLite (`store/schema.rs`).
+const SCHEMA_8: &str = r#"
+CREATE TABLE siem_cursors (
+    sink TEXT COLLATE "C" PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    mac BYTEA NOT NULL,
+    holder TEXT,
+    lease_until BIGINT NOT NULL
+);
+"#;
 
 /// Schema 6: a HOTP token's counter, as in SQLite (NULL for other kinds).
 const SCHEMA_6: &str = "ALTER TABLE tokens ADD COLUMN hotp_counter BIGINT;";

@@ -30,7 +30,10 @@ use crate::{Result, VaultError, seed_aad};
 ///    grants, token_sites, tokens, invites, devices), and `meta.first_admin` says whether the
 ///    vault ever had an admin ([`add_authorization_macs`]). The HOTP counter
 ///    is not an authorization field: no MAC covers it.
-pub const SCHEMA_VERSION: i64 = 7;
+/// 8. SIEM cursors in the vault (`siem_cursors`): a team server's replicas
+///    share each sink's cursor and a lease on who delivers to it
+///    ([`SCHEMA_8`]).
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The schema that MACs authorization rows.
 pub(crate) const AUTHORIZATION_MACS: i64 = 7;
@@ -225,6 +228,9 @@ pub(crate) fn migrate(
     if from < AUTHORIZATION_MACS {
         add_authorization_macs(&tx, &key)?;
     }
+    if from < 8 {
+        tx.execute_batch(SCHEMA_8)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -275,6 +281,21 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
     })?;
     super::unwrap_stored_key(&stored, protection)
 }
+
+/// Schema 8: per SIEM sink, the last record delivered (its MAC, to notice
+/// a log replaced under the cursor) and the streamer that holds the sink
+/// until `lease_until` (ms since the epoch). Not an authorization row: a
+/// cursor edited in the database can only resend or hold back records,
+/// which the SIEM sees as a gap or a duplicate in `seq`.
+pub(crate) const SCHEMA_8: &str = "
+CREATE TABLE siem_cursors (
+    sink TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    mac BLOB NOT NULL,
+    holder TEXT,
+    lease_until INTEGER NOT NULL
+);
+";
 
 /// Schema 6: a HOTP token's counter. No older vault holds a HOTP token
 /// (builds before it refused `otpauth://hotp` links), so NULL for every

@@ -13,8 +13,8 @@ use twofill_seal::{DataKey, Protection};
 
 use super::{
     AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
-    ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql,
-    counter_to_sql, schema, to32,
+    ParamsOfSealed, SiemCursorRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow,
+    counter_from_sql, counter_to_sql, schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
@@ -623,6 +623,25 @@ impl<T: Sql> StoreRead for T {
             None => devices_where(self.conn(), "", &[]),
         }
     }
+
+    fn siem_cursor(&self, sink: &str) -> Result<Option<SiemCursorRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT seq, mac, holder, lease_until FROM siem_cursors WHERE sink = ?1",
+                [sink],
+                |r| {
+                    Ok(SiemCursorRow {
+                        sink: sink.to_owned(),
+                        seq: r.get(0)?,
+                        mac: r.get(1)?,
+                        holder: r.get(2)?,
+                        lease_until_ms: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
 }
 
 impl StoreTx for Writer<'_> {
@@ -827,6 +846,15 @@ impl StoreTx for Writer<'_> {
              WHERE id = ?1 AND revoked_at IS NULL",
             params![id, at_ms, by, mac.as_slice()],
         )? > 0)
+    }
+
+    fn put_siem_cursor(&self, row: &SiemCursorRow) -> Result<()> {
+        self.0.execute(
+            "INSERT OR REPLACE INTO siem_cursors (sink, seq, mac, holder, lease_until)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![row.sink, row.seq, row.mac, row.holder, row.lease_until_ms],
+        )?;
+        Ok(())
     }
 
     fn append_audit(&self, r: &AuditRecord) -> Result<()> {

@@ -10,4 +10,5 @@ mod permissions;
 mod personal;
 mod postgres_store;
 mod rate_limit;
+mod siem_cursors;
 mod support;
