@@ -59,7 +59,7 @@ impl Vault {
     /// `actor` may make it (a refusal is recorded and committed on its own),
     /// then `change` applies it (recording its own audit event, so it can
     /// describe itself) and the transaction commits.
-    fn in_change<S, T>(
+    pub(crate) fn in_change<S, T>(
         &mut self,
         actor: &str,
         action: AuditAction,
@@ -100,6 +100,12 @@ impl Vault {
             |c| check_admin(c.tx, c.audit_key, actor),
             |c, key, ()| change(c, key),
         )
+    }
+
+    /// Records that `actor` (an admin) pushed a vault here, `detail` saying
+    /// what it carried; a non-admin is refused on record.
+    pub fn record_push(&mut self, actor: &str, detail: String) -> Result<()> {
+        self.admin(actor, AuditAction::VaultPush, |c, _| c.record(None, detail))
     }
 
     /// Stores a token bound to `sites` and returns its new id.

@@ -63,6 +63,7 @@ use twofill_seal::{DataKey, Protection};
 pub use audit::{AuditEvent, AuditRecord, ChainReport};
 pub use binding::{Origin, SiteBinding, SiteError};
 pub use error::{InviteProblem, Refusal, Result, VaultError};
+pub use issue::PushSeed;
 pub use model::{
     Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
     PermittedToken, Policy, Purpose, Requester, Scope, TokenDetails, TokenSummary, TokensRequest,
