@@ -7,5 +7,6 @@ mod devices;
 mod hostile;
 mod keys;
 mod outage;
+mod push;
 mod replicas;
 mod support;
