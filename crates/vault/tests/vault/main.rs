@@ -8,5 +8,6 @@ mod open_and_migrate;
 mod permissions;
 mod personal;
 mod postgres_store;
+mod push;
 mod rate_limit;
 mod support;
