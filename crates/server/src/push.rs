@@ -15,9 +15,8 @@
 //! pushed level. The import is not one transaction: if it stops half-way
 //! (database outage), pushing again completes it.
 //!
-//! A personal token is stored through `add_personal_token` as its owner
-//! (the vault lets only the owner add one), so its `token.add` record names
-//! the owner; the push's records name the admin who moved it.
+//! A personal token is stored as its owner's (`add_personal_token_for`):
+//! theirs alone, never granted, its record naming the admin who moved it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -181,7 +180,9 @@ fn import(
             None => {
                 let id = match &t.owner {
                     None => vault.add_token(admin, &t.token, &t.sites)?,
-                    Some(owner) => vault.add_personal_token(owner, &t.token, &t.sites)?,
+                    Some(owner) => {
+                        vault.add_personal_token_for(admin, owner, &t.token, &t.sites)?
+                    }
                 };
                 reply.bindings_added += t.sites.len();
                 (id, false)

@@ -180,6 +180,57 @@ impl Vault {
         Ok(id)
     }
 
+    /// Stores a personal token of `owner` on an admin's behalf (moving a
+    /// vault to a team server): `actor` must be an admin, `owner` a user the
+    /// vault knows, and the policy must allow personal tokens. The record
+    /// names the admin; the token is the owner's alone, as if they had
+    /// enrolled it.
+    pub fn add_personal_token_for(
+        &mut self,
+        actor: &str,
+        owner: &str,
+        token: &Token,
+        sites: &[SiteBinding],
+    ) -> Result<String> {
+        let allow_personal = self.policy.allow_personal_tokens;
+        self.in_change(
+            actor,
+            AuditAction::TokenAdd,
+            |c| {
+                if let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
+                    return Ok(Err(refusal));
+                }
+                Ok(if !allow_personal {
+                    Err(Refusal::Policy {
+                        what: "personal tokens".into(),
+                    })
+                } else if c.tx.user_admin(owner)?.is_none() {
+                    Err(Refusal::UnknownUser {
+                        user: owner.to_owned(),
+                    })
+                } else {
+                    Ok(())
+                })
+            },
+            |c, key, ()| {
+                let new = NewToken {
+                    actor,
+                    token,
+                    sites,
+                    owner: Some(owner),
+                };
+                let id = insert_token(c.tx, key, &new)?;
+                let summary = summary(c.tx, &id)?;
+                let detail = format!(
+                    "personal token of {owner}, added by {actor}; sites: {}",
+                    join(&summary.bindings)
+                );
+                c.record(Some(&summary), detail)?;
+                Ok(id)
+            },
+        )
+    }
+
     /// Runs a change to one token in one write transaction: its owner may
     /// make it to their personal token, admins to any token; anyone else is
     /// refused as a non-admin (and recorded), without learning whether the

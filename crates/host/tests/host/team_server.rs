@@ -821,6 +821,16 @@ fn vault_push_moves_team_tokens_groups_and_grants_and_personal_ones_on_request()
         .token_details(personal["server_id"].as_str().unwrap())
         .unwrap();
     assert_eq!(personal.summary.owner.as_deref(), Some(local_user.as_str()));
+    // On the server the admin who moved it is on record for it.
+    let audit = server.admin().audit("alice");
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|r| r["event"]["action"] == "token.add" && r["user"]["name"] == "alice")
+            .count(),
+        3,
+        "{audit:?}"
+    );
     assert!(team.verify_audit(None).unwrap().problem.is_none());
     // The local vault is only read, never emptied.
     assert_eq!(open_local().tokens().unwrap().len(), 3);

@@ -3,7 +3,7 @@
 //! and finding a token already holding a seed, so a second push reuses it.
 
 use crate::support::{TempVault, both_stores, token};
-use twofill_vault::{AuditAction, Policy, Refusal, VaultError};
+use twofill_vault::{Access, AuditAction, Policy, Refusal, VaultError};
 
 const TEAM_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const BOB_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -11,6 +11,7 @@ const BOB_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 both_stores!(
     only_an_admin_reads_seeds_out_and_each_is_on_record,
     the_same_seed_is_found_and_a_different_one_is_not,
+    an_admin_adds_a_personal_token_for_its_owner_on_record,
 );
 
 fn only_an_admin_reads_seeds_out_and_each_is_on_record() {
@@ -88,4 +89,44 @@ fn the_same_seed_is_found_and_a_different_one_is_not() {
         None
     );
     assert_eq!(v.find_same_token(&team, Some("bob")).unwrap(), None);
+}
+
+fn an_admin_adds_a_personal_token_for_its_owner_on_record() {
+    let tv = TempVault::new();
+    let mut v = tv.open();
+    v.add_user("alice", "alice", true).unwrap();
+    v.add_user("alice", "bob", false).unwrap();
+    let mail = token("Mail", BOB_SEED);
+    let refused = |r| matches!(r, Err(VaultError::Refused(_)));
+    // Only an admin, and only for a user the vault knows.
+    assert!(refused(v.add_personal_token_for("bob", "bob", &mail, &[])));
+    assert!(refused(v.add_personal_token_for(
+        "alice",
+        "zed",
+        &mail,
+        &[]
+    )));
+    assert!(v.tokens().unwrap().is_empty());
+    let id = v
+        .add_personal_token_for("alice", "bob", &mail, &[])
+        .unwrap();
+    assert_eq!(v.access("bob", &id).unwrap(), Some(Access::FullSeed));
+    assert_eq!(v.access("alice", &id).unwrap(), None);
+    let head = v.audit_head_seq().unwrap();
+    let added = v.audit_records(head - 1, 1).unwrap().remove(0);
+    assert_eq!(
+        (
+            added.event.action,
+            added.event.user.as_str(),
+            added.event.success
+        ),
+        (AuditAction::TokenAdd, "alice", true)
+    );
+    assert!(
+        added
+            .event
+            .reason
+            .unwrap()
+            .contains("personal token of bob")
+    );
 }
