@@ -37,8 +37,13 @@ commands:
           --base-url (default http://localhost:8000) also updates.json, and the
           packaged manifests name their update URL; --no-build packages the
           existing target/twofill-extension
-  demo    setup + build, then fill a code on the bundled sign-in page in headless
-          Chromium, save a screenshot and compare with oathtool
+  demo [--local]
+          setup + build, then start a team server (embedded SQLite), enroll the
+          Kaspersky token from its QR image, invite a code-only teammate whose own
+          browser profile joins and gets the code filled on the bundled sign-in page
+          in headless Chromium; compare with oathtool, show the refused seed reveal
+          and the server's audit trail; --local: the single-machine mode (a vault on
+          this machine, no server)
   test    setup + build + package, then rustfmt check, the JS lint, clippy, the whole test
           suite (Chromium and Firefox) and 10 s of each fuzz target (fails on any crash)
   fuzz [--seconds N] [TARGET...]

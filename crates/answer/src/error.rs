@@ -15,7 +15,8 @@ pub fn error(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
 }
 
 /// Maps the vault's answer to a protocol error: a refusal to its code
-/// (candidates for an ambiguous fill), anything else to `vault_unavailable`.
+/// (candidates for an ambiguous fill), tampered authorization rows to
+/// `vault_tampered`, anything else to `vault_unavailable`.
 pub fn vault_error(e: VaultError) -> ErrorBody {
     match e {
         VaultError::Refused(r) => {
@@ -27,7 +28,9 @@ pub fn vault_error(e: VaultError) -> ErrorBody {
                 | Refusal::NotOwner { .. }
                 | Refusal::PersonalToken { .. }
                 | Refusal::Policy { .. }
-                | Refusal::UnknownUser { .. } => error(ErrorCode::NotPermitted, message),
+                | Refusal::UnknownUser { .. }
+                | Refusal::LastAdmin { .. }
+                | Refusal::NoAdmin { .. } => error(ErrorCode::NotPermitted, message),
                 Refusal::OriginRequired => error(ErrorCode::OriginRequired, message),
                 Refusal::NoSuchToken { .. } => error(ErrorCode::NoSuchToken, message),
                 Refusal::HotpNeedsServer { .. } => error(ErrorCode::HotpNeedsServer, message),
@@ -44,6 +47,7 @@ pub fn vault_error(e: VaultError) -> ErrorBody {
                 },
             }
         }
+        e @ VaultError::Tampered { .. } => error(ErrorCode::VaultTampered, e.to_string()),
         other => error(ErrorCode::VaultUnavailable, other.to_string()),
     }
 }

@@ -444,6 +444,36 @@ path = "/tmp/nothing.jsonl"
     }
 
     #[test]
+    fn a_postgresql_vault_needs_its_key_file_named() {
+        let f = Files::new();
+        let missing = f.dir.path().join("no-system.toml");
+        let url = Path::new("postgres://twofill@127.0.0.1:1/team");
+        let s = f.load(&missing, &[("TWOFILL_VAULT", url)]).unwrap();
+        assert_eq!(s.vault_database_url(), url.to_str());
+        let protection = s.protection(false).unwrap();
+        let e = s.open_vault(&protection).err().unwrap().to_string();
+        assert!(e.contains("key = { file"), "{e}");
+
+        // Named: it is the database it tries (nothing listens on port 1).
+        let user = f.write("user.toml", "key = { file = \"/srv/twofill/data.key\" }\n");
+        let s = f
+            .load(
+                &missing,
+                &[("TWOFILL_VAULT", url), ("TWOFILL_CONFIG", &user)],
+            )
+            .unwrap();
+        let protection = s.protection(false).unwrap();
+        let e = format!("{:#}", s.open_vault(&protection).err().unwrap());
+        assert!(!e.contains("key = { file"), "{e}");
+        assert!(
+            f.load(&missing, &[])
+                .unwrap()
+                .vault_database_url()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn the_system_policy_wins_over_the_users_config_and_environment() {
         let f = Files::new();
         let system = f.write(

@@ -298,6 +298,10 @@ pub enum ErrorCode {
     NoSuchToken,
     /// The vault could not be opened or read.
     VaultUnavailable,
+    /// The vault's authorization data (grants, bindings, admin flags,
+    /// memberships, token owners) was changed outside twofill: nothing is
+    /// decided from it until it is restored from a backup.
+    VaultTampered,
     /// Too many codes for this origin recently; `retry_after_ms` says when
     /// to try again.
     RateLimited,

@@ -122,14 +122,33 @@ fn audit(vault: &Vault, command: AuditCommand) -> Result<()> {
             Ok(())
         }
         AuditCommand::Verify => {
-            let report = vault.verify_audit(None)?;
-            match report.problem {
-                None => {
-                    println!("audit log OK: {} records", report.records);
-                    println!("anchor: {}:{}", report.head_seq, report.head_mac);
-                    Ok(())
+            let chain = vault.verify_audit(None)?;
+            // Both checks run, so one report names every problem.
+            let authz = vault.verify_authorization()?;
+            if chain.problem.is_none() {
+                println!("audit log OK: {} records", chain.records);
+                println!("anchor: {}:{}", chain.head_seq, chain.head_mac);
+            }
+            if authz.is_intact() {
+                println!("authorization rows OK: {} rows", authz.rows);
+            } else {
+                println!(
+                    "authorization rows TAMPERED: {} of {} rows were changed outside twofill and are refused; restore them from a backup",
+                    authz.tampered.len(),
+                    authz.rows
+                );
+                for t in &authz.tampered {
+                    println!("  {}: {}", t.table, t.row);
                 }
+            }
+            match chain.problem {
                 Some(p) => bail!("audit log TAMPERED at record {}: {}", p.seq, p.what),
+                None if !authz.is_intact() => {
+                    bail!(
+                        "authorization rows TAMPERED (listed above); nothing is decided from them"
+                    )
+                }
+                None => Ok(()),
             }
         }
     }

@@ -49,6 +49,18 @@ impl ApiError {
         )
     }
 
+    /// An authorization row in the database was edited past the vault:
+    /// nothing was issued. The row is named in the server's log only (a
+    /// device is not told the vault's tables, groups or token ids).
+    pub fn tampered() -> ApiError {
+        ApiError::new(
+            ErrorCode::VaultTampered,
+            "the team server's authorization data was changed outside twofill, so nothing was issued; \
+             tell your twofill admin (the server's log names the row: restore it from a backup, \
+             then run `twofill-server audit verify`)",
+        )
+    }
+
     /// Something broke inside the server; the details are in its log.
     pub fn internal() -> ApiError {
         ApiError::new(
@@ -78,6 +90,10 @@ impl ApiError {
 
     pub fn is_storage_failure(&self) -> bool {
         self.body.code == ErrorCode::VaultUnavailable
+    }
+
+    pub fn is_tampered(&self) -> bool {
+        self.body.code == ErrorCode::VaultTampered
     }
 
     pub fn into_reply(self) -> Reply {

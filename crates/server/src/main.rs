@@ -119,7 +119,9 @@ enum AuditCommand {
         #[arg(long, default_value_t = 20)]
         lines: i64,
     },
-    /// Check the HMAC chain; exits non-zero when a record was changed or removed.
+    /// Check the HMAC chain and every authorization row's MAC; exits
+    /// non-zero when a record was changed or removed, or a row was edited
+    /// in the database.
     Verify,
 }
 

@@ -67,7 +67,9 @@ impl VaultPool {
 
     /// Runs `job` with a handle on the blocking pool. A storage failure
     /// (from opening or from `job`) is logged and becomes the generic
-    /// "database unavailable" reply; a panic becomes an internal error.
+    /// "database unavailable" reply; a tampered authorization row is
+    /// logged with its name and answered without it; a panic becomes an
+    /// internal error.
     pub async fn run<R, F>(self: &Arc<Self>, job: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
@@ -100,18 +102,25 @@ impl VaultPool {
                 ApiError::storage_unavailable()
             })?,
         };
-        match job(&mut vault) {
-            Err(e) if e.is_storage_failure() => {
-                eprintln!("twofill-server: vault error: {}", e.body.message);
-                Err(ApiError::storage_unavailable())
+        let outcome = job(&mut vault);
+        if let Err(e) = &outcome
+            && e.is_storage_failure()
+        {
+            eprintln!("twofill-server: vault error: {}", e.body.message);
+            return Err(ApiError::storage_unavailable());
+        }
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(vault);
+        match outcome {
+            // The handle is fine; rows in the database are not. The row is
+            // for the operator's log, not for the device.
+            Err(e) if e.is_tampered() => {
+                eprintln!("twofill-server: {}", e.body.message);
+                Err(ApiError::tampered())
             }
-            outcome => {
-                self.idle
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(vault);
-                outcome
-            }
+            outcome => outcome,
         }
     }
 }

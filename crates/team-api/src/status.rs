@@ -22,7 +22,8 @@ pub fn http_status(code: ErrorCode) -> u16 {
         ErrorCode::AmbiguousToken => 409,
         ErrorCode::PayloadTooLarge | ErrorCode::FrameTooLarge => 413,
         ErrorCode::RateLimited => 429,
-        ErrorCode::Internal => 500,
+        // The server's own data is at fault, not the request.
+        ErrorCode::Internal | ErrorCode::VaultTampered => 500,
         ErrorCode::ServerUnreachable => 502,
         ErrorCode::VaultUnavailable => 503,
     }

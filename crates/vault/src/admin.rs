@@ -7,6 +7,7 @@ use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::audit::About;
+use crate::integrity::AuthzKey;
 use crate::issue::code_params;
 use crate::permission::{check_admin, find_summary, summary};
 use crate::store::{NewTokenRow, StoreTx};
@@ -18,6 +19,7 @@ use crate::{
 pub(crate) struct Change<'t> {
     pub tx: &'t dyn StoreTx,
     pub audit_key: &'t [u8; 32],
+    pub authz: &'t AuthzKey,
     pub who: Requester,
     pub action: AuditAction,
 }
@@ -66,25 +68,29 @@ impl Vault {
         allow: impl FnOnce(&Change<'_>) -> Result<Result<S, Refusal>>,
         change: impl FnOnce(&Change<'_>, &DataKey, S) -> Result<T>,
     ) -> Result<T> {
-        let tx = self.store.begin_write()?;
-        let c = Change {
-            tx: &*tx,
-            audit_key: &self.audit_key,
-            who: Requester::cli(actor),
-            action,
-        };
-        match allow(&c)? {
-            Err(refusal) => {
-                c.refuse(None, &refusal)?;
-                tx.commit()?;
-                Err(VaultError::Refused(refusal))
+        let result = (|| {
+            let tx = self.store.begin_write()?;
+            let c = Change {
+                tx: &*tx,
+                audit_key: &self.audit_key,
+                authz: &self.authz_key,
+                who: Requester::cli(actor),
+                action,
+            };
+            match allow(&c)? {
+                Err(refusal) => {
+                    c.refuse(None, &refusal)?;
+                    tx.commit()?;
+                    Err(VaultError::Refused(refusal))
+                }
+                Ok(allowed) => {
+                    let out = change(&c, &self.key, allowed)?;
+                    tx.commit()?;
+                    Ok(out)
+                }
             }
-            Ok(allowed) => {
-                let out = change(&c, &self.key, allowed)?;
-                tx.commit()?;
-                Ok(out)
-            }
-        }
+        })();
+        self.noting_tampering(&Requester::cli(actor), action, None, result)
     }
 
     /// An admin change: `actor` must be an admin.
@@ -97,7 +103,7 @@ impl Vault {
         self.in_change(
             actor,
             action,
-            |c| check_admin(c.tx, c.audit_key, actor),
+            |c| check_admin(c.tx, c.audit_key, c.authz, actor),
             |c, key, ()| change(c, key),
         )
     }
@@ -122,8 +128,8 @@ impl Vault {
                 sites,
                 owner: None,
             };
-            let id = insert_token(c.tx, key, &new)?;
-            let summary = summary(c.tx, &id)?;
+            let id = insert_token(c, key, &new)?;
+            let summary = summary(c.tx, c.authz, &id)?;
             let detail = format!("sites: {}", join(&summary.bindings));
             c.record(Some(&summary), detail)?;
             Ok(id)
@@ -140,44 +146,40 @@ impl Vault {
         token: &Token,
         sites: &[SiteBinding],
     ) -> Result<String> {
-        let tx = self.store.begin_write()?;
-        let c = Change {
-            tx: &*tx,
-            audit_key: &self.audit_key,
-            who: Requester::cli(actor),
-            action: AuditAction::TokenAdd,
-        };
-        let refusal = if !self.policy.allow_personal_tokens {
-            Some(Refusal::Policy {
-                what: "personal tokens".into(),
-            })
-        } else if c.tx.user_admin(actor)?.is_none() {
-            Some(Refusal::UnknownUser {
-                user: actor.to_owned(),
-            })
-        } else {
-            None
-        };
-        if let Some(refusal) = refusal {
-            c.refuse(None, &refusal)?;
-            tx.commit()?;
-            return Err(VaultError::Refused(refusal));
-        }
-        let new = NewToken {
+        let policy = self.policy;
+        self.in_change(
             actor,
-            token,
-            sites,
-            owner: Some(actor),
-        };
-        let id = insert_token(c.tx, &self.key, &new)?;
-        let summary = summary(c.tx, &id)?;
-        let detail = format!(
-            "personal token of {actor}; sites: {}",
-            join(&summary.bindings)
-        );
-        c.record(Some(&summary), detail)?;
-        tx.commit()?;
-        Ok(id)
+            AuditAction::TokenAdd,
+            |c| {
+                Ok(if !policy.allow_personal_tokens {
+                    Err(Refusal::Policy {
+                        what: "personal tokens".into(),
+                    })
+                } else if c.authz.user_admin(c.tx, actor)?.is_none() {
+                    Err(Refusal::UnknownUser {
+                        user: actor.to_owned(),
+                    })
+                } else {
+                    Ok(())
+                })
+            },
+            |c, key, ()| {
+                let new = NewToken {
+                    actor,
+                    token,
+                    sites,
+                    owner: Some(actor),
+                };
+                let id = insert_token(c, key, &new)?;
+                let summary = summary(c.tx, c.authz, &id)?;
+                let detail = format!(
+                    "personal token of {actor}; sites: {}",
+                    join(&summary.bindings)
+                );
+                c.record(Some(&summary), detail)?;
+                Ok(id)
+            },
+        )
     }
 
     /// Stores a personal token of `owner` on an admin's behalf (moving a
@@ -197,14 +199,14 @@ impl Vault {
             actor,
             AuditAction::TokenAdd,
             |c| {
-                if let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
+                if let Err(refusal) = check_admin(c.tx, c.audit_key, c.authz, actor)? {
                     return Ok(Err(refusal));
                 }
                 Ok(if !allow_personal {
                     Err(Refusal::Policy {
                         what: "personal tokens".into(),
                     })
-                } else if c.tx.user_admin(owner)?.is_none() {
+                } else if c.authz.user_admin(c.tx, owner)?.is_none() {
                     Err(Refusal::UnknownUser {
                         user: owner.to_owned(),
                     })
@@ -219,8 +221,8 @@ impl Vault {
                     sites,
                     owner: Some(owner),
                 };
-                let id = insert_token(c.tx, key, &new)?;
-                let summary = summary(c.tx, &id)?;
+                let id = insert_token(c, key, &new)?;
+                let summary = summary(c.tx, c.authz, &id)?;
                 let detail = format!(
                     "personal token of {owner}, added by {actor}; sites: {}",
                     join(&summary.bindings)
@@ -246,11 +248,11 @@ impl Vault {
             actor,
             action,
             |c| {
-                let summary = find_summary(c.tx, id)?;
+                let summary = find_summary(c.tx, c.authz, id)?;
                 let owner = summary
                     .as_ref()
                     .is_some_and(|s| s.owner.as_deref() == Some(actor));
-                if !owner && let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
+                if !owner && let Err(refusal) = check_admin(c.tx, c.audit_key, c.authz, actor)? {
                     return Ok(Err(refusal));
                 }
                 Ok(Ok(summary))
@@ -273,7 +275,7 @@ impl Vault {
     /// Binds another site to a token: admins any, users their own personal tokens.
     pub fn bind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
         self.manage_token(actor, AuditAction::TokenBind, id, |c, summary| {
-            c.tx.add_site(id, &site.to_string())?;
+            c.authz.add_site(c.tx, id, &site.to_string())?;
             c.record(
                 Some(summary),
                 personal_detail(summary, format!("site: {site}")),
@@ -296,9 +298,14 @@ impl Vault {
     pub fn add_user(&mut self, actor: &str, name: &str, admin: bool) -> Result<()> {
         valid_name(name)?;
         self.admin(actor, AuditAction::UserAdd, |c, _| {
-            c.tx.put_user(name, admin)?;
-            c.record(None, format!("user: {name}; admin: {admin}"))
-        })
+            if !admin && let Some(refusal) = last_admin(c, name)? {
+                return Ok(Err(refusal));
+            }
+            c.authz.put_user(c.tx, name, admin)?;
+            c.record(None, format!("user: {name}; admin: {admin}"))?;
+            Ok(Ok(()))
+        })?
+        .map_err(VaultError::Refused)
     }
 
     /// Removes a user, and with them their personal tokens (named in the
@@ -308,10 +315,13 @@ impl Vault {
             let personal = c.tx.personal_token_ids(name)?;
             let labels = personal
                 .iter()
-                .map(|id| Ok(format!("{id} {}", summary(c.tx, id)?.label())))
+                .map(|id| Ok(format!("{id} {}", summary(c.tx, c.authz, id)?.label())))
                 .collect::<Result<Vec<_>>>()?;
-            if c.tx.user_admin(name)?.is_none() {
+            if c.authz.user_admin(c.tx, name)?.is_none() {
                 return Err(VaultError::NoSuchUser(name.to_owned()));
+            }
+            if let Some(refusal) = last_admin(c, name)? {
+                return Ok(Err(refusal));
             }
             // A personal token goes with its owner.
             for id in &personal {
@@ -322,14 +332,16 @@ impl Vault {
             if !labels.is_empty() {
                 detail.push_str(&format!("; personal tokens removed: {}", labels.join(", ")));
             }
-            c.record(None, detail)
-        })
+            c.record(None, detail)?;
+            Ok(Ok(()))
+        })?
+        .map_err(VaultError::Refused)
     }
 
     pub fn add_group(&mut self, actor: &str, name: &str) -> Result<()> {
         valid_name(name)?;
         self.admin(actor, AuditAction::GroupAdd, |c, _| {
-            if !c.tx.insert_group(name)? {
+            if !c.authz.insert_group(c.tx, name)? {
                 return Err(VaultError::Exists(name.to_owned()));
             }
             c.record(None, format!("group: {name}"))
@@ -349,16 +361,16 @@ impl Vault {
     pub fn add_member(&mut self, actor: &str, group: &str, user: &str) -> Result<()> {
         valid_name(user)?;
         self.admin(actor, AuditAction::GroupMemberAdd, |c, _| {
-            group_exists(c.tx, group)?;
-            c.tx.ensure_user(user)?;
-            c.tx.add_member(group, user)?;
+            group_exists(c, group)?;
+            c.authz.ensure_user(c.tx, user)?;
+            c.authz.add_member(c.tx, group, user)?;
             c.record(None, format!("group: {group}; user: {user}"))
         })
     }
 
     pub fn remove_member(&mut self, actor: &str, group: &str, user: &str) -> Result<()> {
         self.admin(actor, AuditAction::GroupMemberRemove, |c, _| {
-            group_exists(c.tx, group)?;
+            group_exists(c, group)?;
             c.tx.remove_member(group, user)?;
             c.record(None, format!("group: {group}; user: {user}"))
         })
@@ -368,14 +380,14 @@ impl Vault {
     /// Personal tokens are refused (and the refusal recorded).
     pub fn set_grant(&mut self, actor: &str, id: &str, group: &str, level: Access) -> Result<()> {
         self.admin(actor, AuditAction::GrantSet, |c, _| {
-            let summary = summary(c.tx, id)?;
+            let summary = summary(c.tx, c.authz, id)?;
             if summary.is_personal() {
                 let refusal = Refusal::PersonalToken { id: id.to_owned() };
                 c.refuse(Some(&summary), &refusal)?;
                 return Ok(Err(refusal));
             }
-            group_exists(c.tx, group)?;
-            c.tx.put_grant(id, group, level)?;
+            group_exists(c, group)?;
+            c.authz.put_grant(c.tx, id, group, level)?;
             c.record(Some(&summary), format!("group: {group}; level: {level}"))?;
             Ok(Ok(()))
         })?
@@ -384,23 +396,27 @@ impl Vault {
 
     pub fn revoke_grant(&mut self, actor: &str, id: &str, group: &str) -> Result<()> {
         self.admin(actor, AuditAction::GrantRevoke, |c, _| {
-            let summary = summary(c.tx, id)?;
+            let summary = summary(c.tx, c.authz, id)?;
             c.tx.delete_grant(id, group)?;
             c.record(Some(&summary), format!("group: {group}"))
         })
     }
 }
 
-/// Seals the seed and stores the token and its bindings; returns its new id.
-fn insert_token(tx: &dyn StoreTx, key: &DataKey, new: &NewToken<'_>) -> Result<String> {
-    let id = tx.new_token_id()?;
+/// Seals the seed and stores the token and its bindings, each row with its
+/// MAC; returns its new id.
+fn insert_token(c: &Change<'_>, key: &DataKey, new: &NewToken<'_>) -> Result<String> {
+    let id = c.tx.new_token_id()?;
     let sealed = key.seal(new.token.to_uri().as_bytes(), &seed_aad(&id));
-    tx.insert_token(&NewTokenRow {
+    // The kind word only: a HOTP counter is not an authorization field, so
+    // advancing it leaves the token's MAC valid.
+    let kind = new.token.kind.word().as_str();
+    c.tx.insert_token(&NewTokenRow {
         id: &id,
         issuer: new.token.issuer.as_deref(),
         account: &new.token.account,
         sealed_seed: &sealed,
-        kind: new.token.kind.word().as_str(),
+        kind,
         params: &code_params(new.token),
         hotp_counter: match new.token.kind {
             Kind::Hotp { counter } => Some(counter),
@@ -408,15 +424,30 @@ fn insert_token(tx: &dyn StoreTx, key: &DataKey, new: &NewToken<'_>) -> Result<S
         },
         created_by: new.actor,
         owner: new.owner,
+        mac: &c.authz.token_mac(&id, new.owner, kind),
     })?;
     for site in new.sites {
-        tx.add_site(&id, &site.to_string())?;
+        c.authz.add_site(c.tx, &id, &site.to_string())?;
     }
     Ok(id)
 }
 
-fn group_exists(tx: &dyn StoreTx, group: &str) -> Result<()> {
-    if tx.group_exists(group)? {
+/// The refusal (recorded) when `name` is the vault's last admin: once a
+/// vault has had an admin, none is made by asking first, so the last one
+/// stays.
+fn last_admin(c: &Change<'_>, name: &str) -> Result<Option<Refusal>> {
+    if c.authz.user_admin(c.tx, name)? != Some(true) || c.tx.admin_count()? > 1 {
+        return Ok(None);
+    }
+    let refusal = Refusal::LastAdmin {
+        user: name.to_owned(),
+    };
+    c.refuse(None, &refusal)?;
+    Ok(Some(refusal))
+}
+
+fn group_exists(c: &Change<'_>, group: &str) -> Result<()> {
+    if c.authz.group_exists(c.tx, group)? {
         Ok(())
     } else {
         Err(VaultError::NoSuchGroup(group.to_owned()))

@@ -18,7 +18,7 @@ use sha2::Sha256;
 use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::store::{StoreRead, StoreTx};
-use crate::{Origin, Refusal, Requester, Result, TokenSummary, Vault};
+use crate::{Origin, Refusal, Requester, Result, TokenSummary, Vault, VaultError};
 
 /// MAC of the (virtual) record before the first one.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -264,6 +264,30 @@ impl Vault {
     /// the log still reaches it unchanged.
     pub fn verify_audit(&self, anchor: Option<(i64, [u8; 32])>) -> Result<ChainReport> {
         verify(&*self.store.reader()?, &self.audit_key, anchor)
+    }
+
+    /// Passes `result` on; when it is [`VaultError::Tampered`], first
+    /// records the refusal in a transaction of its own (when the store
+    /// takes one: the error is what matters), since the request's own
+    /// transaction stops where the tampered row was found.
+    pub(crate) fn noting_tampering<T>(
+        &mut self,
+        who: &Requester,
+        action: AuditAction,
+        origin: Option<&Origin>,
+        result: Result<T>,
+    ) -> Result<T> {
+        if let Err(e @ VaultError::Tampered { .. }) = &result {
+            let about = About {
+                who,
+                action,
+                token: None,
+                origin,
+            };
+            let event = about.event(false, Some(format!("tampered: {e}")));
+            let _ = self.record(&event);
+        }
+        result
     }
 
     /// Appends a record for something that happened outside the vault

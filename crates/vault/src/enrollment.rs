@@ -40,14 +40,14 @@ impl Vault {
             )));
         }
         self.admin(actor, AuditAction::InviteCreate, |c, _| {
-            if c.tx.invite(&secret_sha256)?.is_some() {
+            if c.authz.invite(c.tx.invite(&secret_sha256)?)?.is_some() {
                 return Err(VaultError::Exists(format!(
                     "an invite with this secret ({})",
                     invite_name(&secret_sha256)
                 )));
             }
-            c.tx.ensure_user(user)?;
-            c.tx.insert_invite(&InviteRow {
+            c.authz.ensure_user(c.tx, user)?;
+            c.tx.insert_invite(&c.authz.invite_with_mac(InviteRow {
                 secret_sha256,
                 user: user.to_owned(),
                 created_by: actor.to_owned(),
@@ -55,7 +55,8 @@ impl Vault {
                 expires_at_ms,
                 used_at_ms: None,
                 device_id: None,
-            })?;
+                mac: [0; 32],
+            }))?;
             c.record(
                 None,
                 format!(
@@ -83,15 +84,19 @@ impl Vault {
         valid_device(device)?;
         let tx = self.store.begin_write()?;
         let now = unix_now_ms();
-        let Some(invite) = tx.invite(&secret_sha256)? else {
+        let authz = &self.authz_key;
+        let Some(invite) = authz.invite(tx.invite(&secret_sha256)?)? else {
             return Err(VaultError::Refused(Refusal::InviteInvalid {
                 problem: InviteProblem::Unknown,
             }));
         };
-        if tx.device(device.id)?.is_some() {
+        if authz.device(tx.device(device.id)?)?.is_some() {
             return Err(VaultError::Exists(format!("device `{}`", device.id)));
         }
-        if tx.device_by_cert(&device.cert_sha256)?.is_some() {
+        if authz
+            .device(tx.device_by_cert(&device.cert_sha256)?)?
+            .is_some()
+        {
             return Err(VaultError::Exists(
                 "a device with this certificate".to_owned(),
             ));
@@ -102,7 +107,18 @@ impl Vault {
             Some(InviteProblem::Used)
         } else if now >= invite.expires_at_ms {
             Some(InviteProblem::Expired)
-        } else if !tx.use_invite(&secret_sha256, now, device.id)? {
+        } else if !tx.use_invite(
+            &secret_sha256,
+            now,
+            device.id,
+            &authz.mac(
+                &InviteRow {
+                    used_at_ms: Some(now),
+                    ..invite.clone()
+                }
+                .authz_row(),
+            ),
+        )? {
             Some(InviteProblem::Used)
         } else {
             None
@@ -119,7 +135,7 @@ impl Vault {
             tx.commit()?;
             return Err(VaultError::Refused(refusal));
         }
-        let row = DeviceRow {
+        let row = authz.device_with_mac(DeviceRow {
             id: device.id.to_owned(),
             user: invite.user.clone(),
             name: device.name.to_owned(),
@@ -127,7 +143,8 @@ impl Vault {
             joined_at_ms: now,
             revoked_at_ms: None,
             revoked_by: None,
-        };
+            mac: [0; 32],
+        });
         tx.insert_device(&row)?;
         about.record_success(
             &*tx,
@@ -149,6 +166,16 @@ impl Vault {
     /// is refused unrecorded.
     pub fn authenticate_device(&mut self, cert_sha256: &[u8; 32]) -> Result<DeviceRecord> {
         let found = self.store.reader()?.device_by_cert(cert_sha256)?;
+        // A device row changed past the vault (a revocation cleared, another
+        // user's certificate) is refused, on record.
+        let user = found.as_ref().map(|d| d.user.clone()).unwrap_or_default();
+        let checked = self.authz_key.device(found);
+        let found = self.noting_tampering(
+            &Requester::cli(&user),
+            AuditAction::DeviceRefused,
+            None,
+            checked,
+        )?;
         let Some(device) = found else {
             return Err(VaultError::Refused(Refusal::DeviceNotEnrolled));
         };
@@ -172,10 +199,10 @@ impl Vault {
 
     /// Every device, or `user`'s, by user, join time and id.
     pub fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceRecord>> {
+        let rows = self.store.reader()?.devices(user)?;
         Ok(self
-            .store
-            .reader()?
-            .devices(user)?
+            .authz_key
+            .devices(rows)?
             .into_iter()
             .map(record)
             .collect())
@@ -185,9 +212,10 @@ impl Vault {
     /// nothing.
     pub fn revoke_device(&mut self, actor: &str, id: &str) -> Result<DeviceRecord> {
         self.admin(actor, AuditAction::DeviceRevoke, |c, _| {
-            let device =
-                c.tx.device(id)?
-                    .ok_or_else(|| VaultError::NoSuchDevice(id.to_owned()))?;
+            let device = c
+                .authz
+                .device(c.tx.device(id)?)?
+                .ok_or_else(|| VaultError::NoSuchDevice(id.to_owned()))?;
             if let Some(revoked_at_ms) = device.revoked_at_ms {
                 return Err(VaultError::AlreadyRevoked {
                     id: id.to_owned(),
@@ -195,7 +223,14 @@ impl Vault {
                 });
             }
             let now = unix_now_ms();
-            if !c.tx.revoke_device(id, now, actor)? {
+            let revoked = c.authz.mac(
+                &DeviceRow {
+                    revoked_at_ms: Some(now),
+                    ..device.clone()
+                }
+                .authz_row(),
+            );
+            if !c.tx.revoke_device(id, now, actor, &revoked)? {
                 return Err(VaultError::NoSuchDevice(id.to_owned()));
             }
             c.record(

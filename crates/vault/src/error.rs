@@ -46,6 +46,12 @@ pub enum VaultError {
     Invalid(String),
     #[error("{0}")]
     Refused(Refusal),
+    /// An authorization row's MAC does not verify: it was written past the
+    /// vault. Nothing is decided from it, and it is left as it is.
+    #[error(
+        "the vault's authorization data was changed outside twofill ({table}: {row}): restore from backup, then run `twofill-host audit verify`"
+    )]
+    Tampered { table: String, row: String },
     #[error("vault database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error(
@@ -92,6 +98,11 @@ pub enum Refusal {
     Policy { what: String },
     /// Only users the vault knows may enroll personal tokens.
     UnknownUser { user: String },
+    /// The vault's last admin cannot be removed or lose the flag: once a
+    /// vault has had an admin, nobody becomes one by asking first.
+    LastAdmin { user: String },
+    /// The vault has had an admin and has none now.
+    NoAdmin { first_admin: String },
     /// A HOTP token's code from a vault that is not the team server's: its
     /// counter would fork between the vaults that hold it.
     HotpNeedsServer { token: String },
@@ -170,6 +181,14 @@ impl fmt::Display for Refusal {
                 f,
                 "{user} is not a user of this vault; ask a twofill admin to run `twofill-host user add {user}`"
             ),
+            Refusal::LastAdmin { user } => write!(
+                f,
+                "{user} is the vault's last admin; make another admin first (`twofill-host user add NAME --admin`)"
+            ),
+            Refusal::NoAdmin { first_admin } => write!(
+                f,
+                "this vault has no admin left (its first admin was {first_admin}), and nobody becomes one by asking first once a vault has had one; restore the vault's users from a backup, then run `twofill-host audit verify`"
+            ),
             Refusal::HotpNeedsServer { token } => write!(
                 f,
                 "{token} is a counter-based (HOTP) token, and a HOTP counter cannot be shared without the team server; move it to the team server (`twofill-host vault push`) and use it from there, or ask the service for a time-based (TOTP) setup"
@@ -218,6 +237,8 @@ impl Refusal {
             Refusal::PersonalToken { .. } => "personal_token",
             Refusal::Policy { .. } => "not_permitted_by_policy",
             Refusal::UnknownUser { .. } => "unknown_user",
+            Refusal::LastAdmin { .. } => "last_admin",
+            Refusal::NoAdmin { .. } => "no_admin",
             Refusal::HotpNeedsServer { .. } => "hotp_needs_server",
             Refusal::InviteInvalid { .. } => "invite_invalid",
             Refusal::DeviceNotEnrolled => "device_not_enrolled",

@@ -8,6 +8,7 @@ const RULES: &[(&str, &str)] = &[
     ("binding.rs", include_str!("binding.rs")),
     ("enrollment.rs", include_str!("enrollment.rs")),
     ("error.rs", include_str!("error.rs")),
+    ("integrity.rs", include_str!("integrity.rs")),
     ("issue.rs", include_str!("issue.rs")),
     ("listing.rs", include_str!("listing.rs")),
     ("model.rs", include_str!("model.rs")),

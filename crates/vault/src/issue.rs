@@ -10,6 +10,7 @@ use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::audit::About;
+use crate::integrity::AuthzKey;
 use crate::permission::{access_to, check_admin, find_summary, summary};
 use crate::store::{CodeParams, StoreRead, StoreTx};
 use crate::{
@@ -36,7 +37,7 @@ impl Vault {
             actor,
             AuditAction::VaultPush,
             |c| {
-                if let Err(refusal) = check_admin(c.tx, c.audit_key, actor)? {
+                if let Err(refusal) = check_admin(c.tx, c.audit_key, c.authz, actor)? {
                     return Ok(Err(refusal));
                 }
                 if !policy.allow_seed_reveal {
@@ -49,7 +50,7 @@ impl Vault {
             |c, key, ()| {
                 let mut out = Vec::new();
                 for id in c.tx.token_ids()? {
-                    let summary = summary(c.tx, &id)?;
+                    let summary = summary(c.tx, c.authz, &id)?;
                     if summary.owner.is_some() && !personal {
                         continue;
                     }
@@ -76,7 +77,7 @@ impl Vault {
     pub fn find_same_token(&self, token: &Token, owner: Option<&str>) -> Result<Option<String>> {
         let store = self.store.reader()?;
         for id in store.token_ids()? {
-            let Some(found) = find_summary(&*store, &id)? else {
+            let Some(found) = find_summary(&*store, &self.authz_key, &id)? else {
                 continue;
             };
             if found.owner.as_deref() != owner
@@ -104,15 +105,25 @@ impl Vault {
     /// a personal token and naming one is refused as if it did not exist.
     /// Fills are refused past the [`crate::RateLimit`] set on this handle.
     pub fn issue_code(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
+        let result = self.issue_code_unnoted(request);
+        self.noting_tampering(
+            request.who,
+            request.purpose.action(),
+            request.origin,
+            result,
+        )
+    }
+
+    fn issue_code_unnoted(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
         let tx = self.store.begin_write()?;
         // Under the write lock, so the rate limit's count and this code's
         // record see the same time.
         let time_ms = unix_now_ms();
-        let chosen = match choose_token(&*tx, self.policy, request)? {
+        let chosen = match choose_token(&*tx, &self.authz_key, self.policy, request)? {
             Ok(summary) => summary,
             Err(refusal) => {
                 let summary = match request.token {
-                    Some(id) => find_summary(&*tx, id)?,
+                    Some(id) => find_summary(&*tx, &self.authz_key, id)?,
                     None => None,
                 };
                 About {
@@ -180,8 +191,18 @@ impl Vault {
     /// personal token) only, and only if the [`Policy`] allows seed reveals.
     /// `action` is the audit action (`seed.reveal`, `seed.export`, `seed.qr`).
     pub fn reveal_seed(&mut self, who: &Requester, id: &str, action: AuditAction) -> Result<Token> {
+        let result = self.reveal_seed_unnoted(who, id, action);
+        self.noting_tampering(who, action, None, result)
+    }
+
+    fn reveal_seed_unnoted(
+        &mut self,
+        who: &Requester,
+        id: &str,
+        action: AuditAction,
+    ) -> Result<Token> {
         let tx = self.store.begin_write()?;
-        let Some(summary) = find_summary(&*tx, id)? else {
+        let Some(summary) = find_summary(&*tx, &self.authz_key, id)? else {
             let refusal = Refusal::NoSuchToken { id: id.to_owned() };
             About {
                 who,
@@ -204,7 +225,14 @@ impl Vault {
                 what: "revealing seeds".into(),
             })
         } else {
-            match access_to(&*tx, self.policy, Scope::All, &who.user, &summary)? {
+            match access_to(
+                &*tx,
+                &self.authz_key,
+                self.policy,
+                Scope::All,
+                &who.user,
+                &summary,
+            )? {
                 Ok(Access::FullSeed) => None,
                 Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
                     Some(Refusal::NotPermitted {
@@ -241,6 +269,7 @@ impl Vault {
 /// an error (nothing is recorded), never a refusal.
 fn choose_token(
     tx: &dyn StoreRead,
+    authz: &AuthzKey,
     policy: Policy,
     request: &CodeRequest<'_>,
 ) -> Result<Result<TokenSummary, Refusal>> {
@@ -256,10 +285,10 @@ fn choose_token(
         let Some(id) = token else {
             return Ok(Err(Refusal::NoSuchToken { id: String::new() }));
         };
-        let Some(summary) = find_summary(tx, id)? else {
+        let Some(summary) = find_summary(tx, authz, id)? else {
             return Ok(Err(Refusal::NoSuchToken { id: id.to_owned() }));
         };
-        return Ok(access_to(tx, policy, scope, user, &summary)?.map(|_| summary));
+        return Ok(access_to(tx, authz, policy, scope, user, &summary)?.map(|_| summary));
     }
     let Some(origin) = origin else {
         return Ok(Err(Refusal::OriginRequired));
@@ -272,7 +301,7 @@ fn choose_token(
     // are not there at all for a fill.
     let mut bound = Vec::new();
     for id in &ids {
-        let Some(s) = find_summary(tx, id)? else {
+        let Some(s) = find_summary(tx, authz, id)? else {
             continue;
         };
         let in_scope = match &s.owner {
@@ -300,7 +329,7 @@ fn choose_token(
     }
     let mut permitted = Vec::new();
     for s in &bound {
-        if access_to(tx, policy, scope, user, s)?.is_ok() {
+        if access_to(tx, authz, policy, scope, user, s)?.is_ok() {
             permitted.push(s.clone());
         }
     }

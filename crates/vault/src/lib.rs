@@ -32,8 +32,10 @@
 //!
 //! Where each rule lives: `permission` (a user's level
 //! on a token, personal-token ownership, scope and policy on it, the
-//! first-admin bootstrap), `enrollment` (invites and devices), `rate_limit`
-//! (the fill limit's count and decision), `issue` (choosing a token by binding, codes and
+//! first-admin bootstrap), `integrity` (the MACs on authorization rows:
+//! every rule reads and writes those rows through it), `enrollment`
+//! (invites and devices), `rate_limit` (the fill limit's count and
+//! decision), `issue` (choosing a token by binding, codes and
 //! seed reveals; the only module that opens a sealed seed), `admin` (admin
 //! changes, each checked and recorded in its transaction), `listing`
 //! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
@@ -47,6 +49,7 @@ pub mod audit;
 pub mod binding;
 mod enrollment;
 mod error;
+mod integrity;
 #[cfg(test)]
 mod invariants;
 mod issue;
@@ -63,6 +66,7 @@ use twofill_seal::{DataKey, Protection};
 pub use audit::{AuditEvent, AuditRecord, ChainReport};
 pub use binding::{Origin, SiteBinding, SiteError};
 pub use error::{InviteProblem, Refusal, Result, VaultError};
+pub use integrity::{IntegrityReport, TamperedRow};
 pub use issue::PushSeed;
 pub use model::{
     Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
@@ -82,6 +86,8 @@ pub struct Vault {
     store: Box<dyn Store>,
     key: DataKey,
     audit_key: zeroize::Zeroizing<[u8; 32]>,
+    /// MACs the authorization rows (`integrity`).
+    authz_key: integrity::AuthzKey,
     policy: Policy,
     /// Whether HOTP codes may be issued: only by the one vault that owns
     /// the counter (the team server's), never by a copy on a laptop.
@@ -121,6 +127,7 @@ impl Vault {
         let audit_key = key.derive_subkey("twofill audit chain v1");
         Vault {
             store,
+            authz_key: integrity::AuthzKey::of(&key),
             key,
             audit_key,
             policy: Policy::default(),

@@ -2,6 +2,7 @@
 //! and who may use what. No secrets leave through here.
 
 use crate::permission::{access_to, summary};
+use crate::store::AuthzRow;
 use crate::{
     Access, GroupInfo, PermittedToken, Result, Scope, TokenDetails, TokenSummary, TokensRequest,
     UserInfo, Vault, VaultError,
@@ -15,13 +16,13 @@ impl Vault {
         store
             .token_ids()?
             .iter()
-            .map(|id| summary(&*store, id))
+            .map(|id| summary(&*store, &self.authz_key, id))
             .collect()
     }
 
     pub fn token_details(&self, id: &str) -> Result<TokenDetails> {
         let store = self.store.reader()?;
-        let summary = summary(&*store, id)?;
+        let summary = summary(&*store, &self.authz_key, id)?;
         let meta = store
             .token_meta(id)?
             .ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
@@ -34,7 +35,7 @@ impl Vault {
             period: params.period,
             created_at: meta.created_at,
             created_by: meta.created_by,
-            grants: store.grants_of_token(id)?,
+            grants: self.authz_key.grants(store.grants_of_token(id)?, true)?,
         })
     }
 
@@ -43,8 +44,16 @@ impl Vault {
     /// personal tokens).
     pub fn access(&self, user: &str, id: &str) -> Result<Option<Access>> {
         let store = self.store.reader()?;
-        let summary = summary(&*store, id)?;
-        Ok(access_to(&*store, self.policy, Scope::All, user, &summary)?.ok())
+        let summary = summary(&*store, &self.authz_key, id)?;
+        Ok(access_to(
+            &*store,
+            &self.authz_key,
+            self.policy,
+            Scope::All,
+            user,
+            &summary,
+        )?
+        .ok())
     }
 
     /// Tokens the user may use (bound to the origin first when one is
@@ -59,8 +68,10 @@ impl Vault {
         let store = self.store.reader()?;
         let mut out = Vec::new();
         for id in store.token_ids()? {
-            let summary = summary(&*store, &id)?;
-            if let Ok(access) = access_to(&*store, self.policy, scope, user, &summary)? {
+            let summary = summary(&*store, &self.authz_key, &id)?;
+            if let Ok(access) =
+                access_to(&*store, &self.authz_key, self.policy, scope, user, &summary)?
+            {
                 let meta = store
                     .token_meta(&id)?
                     .ok_or_else(|| VaultError::NoSuchToken(id.clone()))?;
@@ -86,17 +97,29 @@ impl Vault {
     }
 
     pub fn is_admin(&self, user: &str) -> Result<bool> {
-        Ok(self.store.reader()?.user_admin(user)?.unwrap_or(false))
+        let store = self.store.reader()?;
+        Ok(self.authz_key.user_admin(&*store, user)?.unwrap_or(false))
     }
 
+    /// Every user, their admin flag and groups, each row checked.
     pub fn users(&self) -> Result<Vec<UserInfo>> {
         let store = self.store.reader()?;
+        let authz = &self.authz_key;
         store
             .users()?
             .into_iter()
-            .map(|(name, admin)| {
+            .map(|(name, admin, mac)| {
+                let row = AuthzRow::User {
+                    name: name.clone(),
+                    admin,
+                };
+                authz.check(&row, &mac)?;
+                let groups = authz.names(store.groups_of(&name)?, |group| AuthzRow::Member {
+                    group: group.to_owned(),
+                    user: name.clone(),
+                })?;
                 Ok(UserInfo {
-                    groups: store.groups_of(&name)?,
+                    groups,
                     name,
                     admin,
                 })
@@ -104,15 +127,23 @@ impl Vault {
             .collect()
     }
 
+    /// Every group, its members and grants, each row checked.
     pub fn groups(&self) -> Result<Vec<GroupInfo>> {
         let store = self.store.reader()?;
-        store
-            .group_names()?
+        let authz = &self.authz_key;
+        let names = authz.names(store.groups()?, |name| AuthzRow::Group {
+            name: name.to_owned(),
+        })?;
+        names
             .into_iter()
             .map(|name| {
+                let members = authz.names(store.members_of(&name)?, |user| AuthzRow::Member {
+                    group: name.clone(),
+                    user: user.to_owned(),
+                })?;
                 Ok(GroupInfo {
-                    members: store.members_of(&name)?,
-                    grants: store.grants_of_group(&name)?,
+                    members,
+                    grants: authz.grants(store.grants_of_group(&name)?, false)?,
                     name,
                 })
             })

@@ -1,23 +1,35 @@
 //! Who may do what: a user's level on a token, and whether an actor is an
-//! admin (the first one to administer a new vault becomes it).
+//! admin (the first one to administer a vault that never had one becomes
+//! it). Every row these decide from is checked by `integrity` first.
 
 use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::admin::valid_name;
 use crate::audit::About;
+use crate::integrity::AuthzKey;
 use crate::store::{StoreRead, StoreTx};
 use crate::{Access, Policy, Refusal, Requester, Result, Scope, TokenSummary};
 
 /// Admin changes need an admin. The first person to administer a vault
-/// with no admin becomes its admin (and that is audited).
+/// that never had an admin becomes its admin (and that is audited).
 pub(crate) fn check_admin(
     tx: &dyn StoreTx,
     audit_key: &[u8; 32],
+    authz: &AuthzKey,
     actor: &str,
 ) -> Result<Result<(), Refusal>> {
     if tx.admin_count()? == 0 {
+        // Deleting or unflagging the admins (past the vault) must not
+        // reopen the bootstrap: the MAC'd first-admin row says whether the
+        // vault ever had one.
+        if let Some(first_admin) = authz.first_admin(tx)? {
+            // The actor's own row first: an unflagged admin is tampering.
+            authz.user_admin(tx, actor)?;
+            return Ok(Err(Refusal::NoAdmin { first_admin }));
+        }
         valid_name(actor)?;
-        tx.put_user(actor, true)?;
+        authz.put_user(tx, actor, true)?;
+        authz.set_first_admin(tx, actor)?;
         About {
             who: &Requester::cli(actor),
             action: AuditAction::VaultInit,
@@ -32,7 +44,7 @@ pub(crate) fn check_admin(
         )?;
         return Ok(Ok(()));
     }
-    Ok(if tx.user_admin(actor)?.unwrap_or(false) {
+    Ok(if authz.user_admin(tx, actor)?.unwrap_or(false) {
         Ok(())
     } else {
         Err(Refusal::NotAdmin {
@@ -47,6 +59,7 @@ pub(crate) fn check_admin(
 /// [`Scope::SharedOnly`] and refused when the policy forbids them.
 pub(crate) fn access_to(
     store: &dyn StoreRead,
+    authz: &AuthzKey,
     policy: Policy,
     scope: Scope,
     user: &str,
@@ -54,7 +67,11 @@ pub(crate) fn access_to(
 ) -> Result<Result<Access, Refusal>> {
     let Some(owner) = &summary.owner else {
         return Ok(
-            match store.levels_for(user, &summary.id)?.into_iter().max() {
+            match authz
+                .levels_for(store, user, &summary.id)?
+                .into_iter()
+                .max()
+            {
                 Some(access) => Ok(access),
                 None => Err(Refusal::NotPermitted {
                     user: user.to_owned(),
@@ -81,20 +98,29 @@ pub(crate) fn access_to(
     })
 }
 
-/// A token as the rules see it, or `None` when there is no such token.
-/// Bindings were validated on the way in; one that no longer parses
-/// (hand-edited file) matches nothing rather than failing open.
-pub(crate) fn find_summary(store: &dyn StoreRead, id: &str) -> Result<Option<TokenSummary>> {
-    Ok(store.token(id)?.map(|row| TokenSummary {
+/// A token as the rules see it, or `None` when there is no such token; its
+/// owner and bindings checked against their MACs. Bindings were validated
+/// on the way in; one that no longer parses matches nothing rather than
+/// failing open.
+pub(crate) fn find_summary(
+    store: &dyn StoreRead,
+    authz: &AuthzKey,
+    id: &str,
+) -> Result<Option<TokenSummary>> {
+    Ok(authz.token(store, id)?.map(|row| TokenSummary {
         id: row.id,
         issuer: row.issuer,
         account: row.account,
-        bindings: row.sites.iter().filter_map(|s| s.parse().ok()).collect(),
+        bindings: row
+            .sites
+            .iter()
+            .filter_map(|(s, _)| s.parse().ok())
+            .collect(),
         owner: row.owner,
     }))
 }
 
 /// [`find_summary`], with a missing token as the error to report.
-pub(crate) fn summary(store: &dyn StoreRead, id: &str) -> Result<TokenSummary> {
-    find_summary(store, id)?.ok_or_else(|| crate::VaultError::NoSuchToken(id.to_owned()))
+pub(crate) fn summary(store: &dyn StoreRead, authz: &AuthzKey, id: &str) -> Result<TokenSummary> {
+    find_summary(store, authz, id)?.ok_or_else(|| crate::VaultError::NoSuchToken(id.to_owned()))
 }

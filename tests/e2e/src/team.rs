@@ -138,17 +138,31 @@ impl TeamServer {
     /// with oathtool's, bound to `sites`; returns its id.
     pub fn enroll(&self, issuer: &str, seed: &str, sites: &[&str]) -> Result<String> {
         let uri = format!("otpauth://totp/{issuer}:team@example.com?secret={seed}&issuer={issuer}");
+        self.enroll_from(&["--uri", &uri], seed, sites)
+    }
+
+    /// Enrolls the token `uri` names (any kind), confirmed with `code`.
+    pub fn enroll_uri(&self, uri: &str, code: &str, sites: &[&str]) -> Result<String> {
+        self.add_token(&["--uri", uri], code, sites)
+    }
+
+    /// Enrolls the token in the QR image at `qr` (as the site showed it),
+    /// whose seed is `seed` (for oathtool's confirmation code).
+    pub fn enroll_qr(&self, qr: &Path, seed: &str, sites: &[&str]) -> Result<String> {
+        let qr = qr.display().to_string();
+        self.enroll_from(&["--qr", &qr], seed, sites)
+    }
+
+    fn enroll_from(&self, source: &[&str], seed: &str, sites: &[&str]) -> Result<String> {
         let now = unix_now();
         let code = oathtool_codes(seed, now, now)?.remove(0);
-        let mut args = vec![
-            "token",
-            "add",
-            "--uri",
-            &uri,
-            "--confirm-code",
-            &code,
-            "--json",
-        ];
+        self.add_token(source, &code, sites)
+    }
+
+    fn add_token(&self, source: &[&str], code: &str, sites: &[&str]) -> Result<String> {
+        let mut args = vec!["token", "add"];
+        args.extend(source);
+        args.extend(["--confirm-code", code, "--json"]);
         for s in sites {
             args.extend(["--site", s]);
         }
@@ -165,7 +179,7 @@ impl TeamServer {
         if !admin
             .run(&["group", "list"])?
             .lines()
-            .any(|l| l.trim() == group)
+            .any(|l| l.split_whitespace().next() == Some(group))
         {
             admin.run(&["group", "add", group])?;
         }
@@ -177,6 +191,11 @@ impl TeamServer {
     /// The server's audit log, one ECS record per entry.
     pub fn audit(&self) -> Result<Vec<Value>> {
         self.admin().audit()
+    }
+
+    /// Where the server keeps its state (config, CA, store, key).
+    pub fn state_dir(&self) -> &Path {
+        &self.state
     }
 
     /// What the server printed to stderr so far.

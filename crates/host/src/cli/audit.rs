@@ -11,7 +11,7 @@ use clap::Subcommand;
 use twofill_siem::SinkReport;
 use twofill_siem::format::{rfc3339_utc, to_ecs};
 use twofill_vault::audit::{ChainReport, parse_hex32};
-use twofill_vault::{AuditRecord, Vault};
+use twofill_vault::{AuditRecord, IntegrityReport, Vault};
 
 use super::{Invocation, JsonFlag, Report, emit};
 
@@ -80,9 +80,12 @@ pub(super) fn run(cx: Invocation, command: AuditCommand) -> Result<ExitCode> {
                     anyhow::Ok((seq, mac))
                 })
                 .transpose()?;
-            let report = v.verify_audit(anchor)?;
+            let report = VerifyReport {
+                chain: v.verify_audit(anchor)?,
+                authorization: v.verify_authorization()?,
+            };
             emit(out, &report)?;
-            if report.problem.is_some() {
+            if report.chain.problem.is_some() || !report.authorization.is_intact() {
                 return Ok(ExitCode::from(2));
             }
         }
@@ -137,15 +140,40 @@ pub(super) fn run(cx: Invocation, command: AuditCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-impl Report for ChainReport {
+/// What `audit verify` checks: the audit chain, and the MAC of every
+/// authorization row (grants, bindings, admin flags, memberships, token
+/// owners, invites, devices).
+#[derive(serde::Serialize)]
+struct VerifyReport {
+    #[serde(flatten)]
+    chain: ChainReport,
+    authorization: IntegrityReport,
+}
+
+impl Report for VerifyReport {
     fn human(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        match &self.problem {
+        let chain = &self.chain;
+        match &chain.problem {
             None => {
-                writeln!(out, "audit log OK: {} records", self.records)?;
-                writeln!(out, "anchor: {}:{}", self.head_seq, self.head_mac)
+                writeln!(out, "audit log OK: {} records", chain.records)?;
+                writeln!(out, "anchor: {}:{}", chain.head_seq, chain.head_mac)?;
             }
-            Some(p) => writeln!(out, "audit log TAMPERED at record {}: {}", p.seq, p.what),
+            Some(p) => writeln!(out, "audit log TAMPERED at record {}: {}", p.seq, p.what)?,
         }
+        let authz = &self.authorization;
+        if authz.is_intact() {
+            return writeln!(out, "authorization rows OK: {} rows", authz.rows);
+        }
+        writeln!(
+            out,
+            "authorization rows TAMPERED: {} of {} rows were changed outside twofill and are refused; restore them from a backup",
+            authz.tampered.len(),
+            authz.rows
+        )?;
+        for t in &authz.tampered {
+            writeln!(out, "  {}: {}", t.table, t.row)?;
+        }
+        Ok(())
     }
 }
 

@@ -15,16 +15,33 @@ fn fixtures() -> PathBuf {
 }
 
 fn oathtool_with(seed: &str, algorithm: &str, digits: u64, unix: u64) -> String {
+    run_oathtool(&[
+        &format!("--totp={algorithm}"),
+        "-d",
+        &digits.to_string(),
+        "-b",
+        seed,
+        "--now",
+        &format!("@{unix}"),
+    ])
+}
+
+/// oathtool's RFC 4226 code (HMAC-SHA1) for `counter`.
+fn oathtool_hotp(seed: &str, digits: u64, counter: u64) -> String {
+    run_oathtool(&[
+        "--hotp",
+        "-d",
+        &digits.to_string(),
+        "-b",
+        seed,
+        "-c",
+        &counter.to_string(),
+    ])
+}
+
+fn run_oathtool(args: &[&str]) -> String {
     let out = Command::new("oathtool")
-        .args([
-            &format!("--totp={algorithm}"),
-            "-d",
-            &digits.to_string(),
-            "-b",
-            seed,
-            "--now",
-            &format!("@{unix}"),
-        ])
+        .args(args)
         .output()
         .expect("oathtool must be installed");
     assert!(out.status.success());
@@ -43,23 +60,37 @@ fn google_authenticator_export_enrolls_every_usable_account() {
         .iter()
         .find(|c| c["name"] == "mixed_percent")
         .unwrap();
+    // Time-based and counter-based (HOTP, imported with its counter)
+    // accounts are usable; the MD5 one is skipped.
     let usable: Vec<&Value> = case["entries"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|e| e.get("ok").filter(|o| o["kind"] == "totp"))
+        .filter_map(|e| e.get("ok"))
         .collect();
     assert!(usable.len() >= 3, "fixture changed: {case}");
+    assert!(
+        usable.iter().any(|o| o["kind"] == "hotp"),
+        "fixture changed: {case}"
+    );
     let now = unix_now();
     let codes: Vec<String> = usable
         .iter()
         .map(|o| {
-            oathtool_with(
-                o["secret_base32"].as_str().unwrap(),
-                &o["algorithm"].as_str().unwrap().to_lowercase(),
-                o["digits"].as_u64().unwrap(),
-                now,
-            )
+            let seed = o["secret_base32"].as_str().unwrap();
+            let digits = o["digits"].as_u64().unwrap();
+            match o["kind"].as_str().unwrap() {
+                "hotp" => {
+                    assert_eq!(o["algorithm"], "SHA1", "oathtool --hotp is SHA-1 only");
+                    oathtool_hotp(seed, digits, o["counter"].as_u64().unwrap())
+                }
+                _ => oathtool_with(
+                    seed,
+                    &o["algorithm"].as_str().unwrap().to_lowercase(),
+                    digits,
+                    now,
+                ),
+            }
         })
         .collect();
     let uri = case["uri"].as_str().unwrap();
@@ -81,7 +112,7 @@ fn google_authenticator_export_enrolls_every_usable_account() {
     assert!(stderr.contains("QR code 2 of 3"), "{stderr}");
     assert!(
         stderr.contains("skipped"),
-        "HOTP/MD5 entries must be reported: {stderr}"
+        "the MD5 entry must be reported: {stderr}"
     );
     let added: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(added.as_array().unwrap().len(), usable.len());
@@ -99,6 +130,15 @@ fn google_authenticator_export_enrolls_every_usable_account() {
             serde_json::from_str(&env.ok("alice", &["token", "reveal", id, "--json"])).unwrap();
         assert_eq!(shown["secret"], want["secret_base32"]);
         assert_eq!(entry["account"], want["account"]);
+        if want["kind"] == "hotp" {
+            // No code was issued yet, so the vault's counter is the export's.
+            let uri = shown["uri"].as_str().unwrap();
+            let counter = format!("counter={}", want["counter"]);
+            assert!(
+                uri.starts_with("otpauth://hotp/") && uri.contains(&counter),
+                "{uri}"
+            );
+        }
     }
 }
 

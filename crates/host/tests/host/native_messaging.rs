@@ -400,6 +400,51 @@ fn corrupt_vault_is_reported_and_left_alone() {
     assert_eq!(std::fs::read(&env.vault).unwrap(), junk);
 }
 
+/// Someone with write access to the vault file (no key) turns bob's
+/// code-only grant into full-seed: the host refuses with `vault_tampered`
+/// instead of handing out the seed, and `audit verify` names the row and
+/// fails.
+#[test]
+fn a_grant_edited_in_the_file_is_refused_and_audit_verify_fails() {
+    let (env, id) = team();
+    let verify = env.cli("alice", &["audit", "verify"]);
+    assert!(verify.status.success());
+    let text = String::from_utf8_lossy(&verify.stdout).into_owned();
+    assert!(text.contains("authorization rows OK"), "{text}");
+
+    rusqlite::Connection::open(&env.vault)
+        .unwrap()
+        .execute_batch("UPDATE grants SET level = 'full-seed' WHERE group_name = 'ops'")
+        .unwrap();
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
+    let reply = host.ask(json!({"v": 1, "id": "s", "type": "reveal_seed", "token": id}));
+    assert_eq!(reply["error"]["code"], "vault_tampered", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("twofill-host audit verify"),
+        "{reply}"
+    );
+    assert_no_secret(&reply);
+    let reply = host.ask(get_code("f", "https://my.kaspersky.com"));
+    assert_eq!(reply["error"]["code"], "vault_tampered", "{reply}");
+    assert!(host.finish().success());
+
+    let verify = env.cli("alice", &["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&verify.stdout).into_owned();
+    assert!(text.contains("audit log OK"), "{text}");
+    assert!(text.contains("authorization rows TAMPERED"), "{text}");
+    assert!(
+        text.contains(&format!("grants: token {id}, group ops")),
+        "{text}"
+    );
+    let json: Value =
+        serde_json::from_slice(&env.cli("alice", &["audit", "verify", "--json"]).stdout).unwrap();
+    assert_eq!(json["authorization"]["tampered"][0]["table"], "grants");
+}
+
 #[test]
 fn seeds_are_not_in_the_vault_file_in_the_clear() {
     let (env, _) = team();

@@ -13,6 +13,7 @@ on_both_stores!(
     a_full_seed_user_gets_the_seed_on_record,
     a_lookalike_origin_gets_no_code,
     fills_are_rate_limited_with_retry_after,
+    hotp_codes_advance_the_servers_counter,
 );
 
 fn a_joined_device_fills_oathtools_code(backend: Backend) {
@@ -149,4 +150,45 @@ fn fills_are_rate_limited_with_retry_after(backend: Backend) {
         &json!({"token": state.token_id, "purpose": "view"}),
     );
     assert_eq!(view.status, 200, "{}", view.text());
+}
+
+/// The team's vault owns HOTP counters: each code is the next counter's,
+/// oathtool's, and carries its counter.
+fn hotp_codes_advance_the_servers_counter(backend: Backend) {
+    const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let state = ServerState::new(backend);
+    let mut vault = state.vault();
+    let token = twofill_otp::Token::from_uri(&format!(
+        "otpauth://hotp/Legacy:team@example.com?secret={SEED}&issuer=Legacy&counter=41"
+    ))
+    .unwrap();
+    let id = vault
+        .add_token(
+            "alice",
+            &token,
+            &["https://legacy.example".parse().unwrap()],
+        )
+        .unwrap();
+    vault
+        .set_grant("alice", &id, "ops", twofill_vault::Access::CodeOnly)
+        .unwrap();
+    let server = state.serve();
+    let (bob, _) = server.device(&state, "bob");
+    for counter in 41..44u64 {
+        let reply = bob.post(
+            CODE_PATH,
+            &json!({"origin": "https://legacy.example", "purpose": "fill"}),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let code = reply.json();
+        assert_eq!(code["counter"], counter, "{code}");
+        let out = std::process::Command::new("oathtool")
+            .args(["--hotp", "-c", &counter.to_string(), "-b", SEED])
+            .output()
+            .unwrap();
+        assert_eq!(
+            code["code"].as_str().unwrap(),
+            String::from_utf8(out.stdout).unwrap().trim()
+        );
+    }
 }

@@ -10,3 +10,4 @@ mod outage;
 mod push;
 mod replicas;
 mod support;
+mod tampering;

@@ -105,6 +105,20 @@ impl ServerState {
         }
     }
 
+    /// Runs SQL straight on the server's database, past the vault (a DBA,
+    /// or anyone with write access to the file, without the data key).
+    pub fn sql(&self, sql: &str) {
+        if let Some(path) = self.database.strip_prefix("sqlite:") {
+            rusqlite::Connection::open(path)
+                .and_then(|c| c.execute_batch(sql))
+                .unwrap();
+        } else {
+            twofill_test_postgres::admin_client(&self.database)
+                .batch_execute(sql)
+                .unwrap();
+        }
+    }
+
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(exe())
             .arg("--state")
@@ -197,6 +211,12 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// SIGKILL: the process stops where it is, nothing flushed or closed.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// A client without a certificate, trusting the server's CA.
     pub fn anonymous(&self) -> Client {
         Client::new(self.addr, &self.ca_pem, None)
@@ -339,7 +359,11 @@ impl Client {
         .unwrap();
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         while stream.conn.is_handshaking() {
-            stream.conn.complete_io(&mut stream.sock)?;
+            // A signal during a socket call (EINTR) is not the server's answer.
+            match stream.conn.complete_io(&mut stream.sock) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                outcome => outcome?,
+            };
         }
         Ok(stream)
     }
@@ -351,7 +375,7 @@ impl Client {
         // its reply is still there to read.
         let _ = stream.write_all(request).and_then(|()| stream.flush());
         let raw = read_all(&mut stream)?;
-        Ok(parse(&raw))
+        parse(&raw)
     }
 
     pub fn request(&self, method: &str, path: &str, body: &[u8]) -> Reply {
@@ -407,16 +431,21 @@ pub fn read_all(
                     return failed(out, std::io::Error::other(e));
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return failed(out, e),
         }
     }
 }
 
-fn parse(raw: &[u8]) -> Reply {
+/// A reply, or an error for bytes that hold none (a server that died
+/// mid-answer).
+fn parse(raw: &[u8]) -> std::io::Result<Reply> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP reply: {:?}", String::from_utf8_lossy(raw)));
+        .ok_or_else(|| {
+            std::io::Error::other(format!("no HTTP reply: {:?}", String::from_utf8_lossy(raw)))
+        })?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines
@@ -428,11 +457,11 @@ fn parse(raw: &[u8]) -> Reply {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    Reply {
+    Ok(Reply {
         status,
         headers,
         body: raw[split + 4..].to_vec(),
-    }
+    })
 }
 
 /// The code oathtool computes for `seed` at unix time `at`.

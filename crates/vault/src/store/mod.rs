@@ -20,20 +20,95 @@ mod postgres_schema;
 pub(crate) mod schema;
 pub(crate) mod sqlite;
 
-use std::collections::BTreeMap;
-
 use twofill_seal::{DataKey, Protection, WrappedKey};
 
 use crate::{Access, AuditRecord, Result};
 
-/// A token's row, as stored (sites unparsed: parsing is a rule).
+/// A stored MAC: 32 bytes (see [`to32`]).
+pub(crate) type Mac = [u8; 32];
+
+/// A token's row, as stored (sites unparsed: parsing is a rule), with the
+/// MACs of its authorization fields and of each site row.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenRow {
     pub id: String,
     pub issuer: Option<String>,
     pub account: String,
     pub owner: Option<String>,
-    pub sites: Vec<String>,
+    pub kind: String,
+    pub mac: Mac,
+    pub sites: Vec<(String, Mac)>,
+}
+
+/// One way a user reaches a token: their membership in a group and that
+/// group's grant (level unparsed), each row with its MAC.
+#[derive(Debug, Clone)]
+pub(crate) struct GrantPath {
+    pub group: String,
+    pub level: String,
+    pub member_mac: Mac,
+    pub grant_mac: Mac,
+}
+
+/// A grant row (level unparsed) with its MAC.
+#[derive(Debug, Clone)]
+pub(crate) struct GrantRow {
+    pub token: String,
+    pub group: String,
+    pub level: String,
+    pub mac: Mac,
+}
+
+/// An authorization row's fields, key columns included: what its MAC
+/// covers (`crate::integrity` computes and checks it). Table names are the
+/// vault's logical ones, the same for every store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AuthzRow {
+    User {
+        name: String,
+        admin: bool,
+    },
+    Group {
+        name: String,
+    },
+    Member {
+        group: String,
+        user: String,
+    },
+    Grant {
+        token: String,
+        group: String,
+        level: String,
+    },
+    Site {
+        token: String,
+        site: String,
+    },
+    /// A token's authorization fields: a personal token's owner, its kind.
+    Token {
+        id: String,
+        owner: Option<String>,
+        kind: String,
+    },
+    /// Who became the vault's first admin (`None` while it never had one):
+    /// the first-admin bootstrap runs only while this says `None`.
+    FirstAdmin {
+        name: Option<String>,
+    },
+    /// An invite: whose it is, until when, whether it was used.
+    Invite {
+        secret_sha256: [u8; 32],
+        user: String,
+        expires_at_ms: i64,
+        used_at_ms: Option<i64>,
+    },
+    /// A device: whose it is, its certificate, whether it is revoked.
+    Device {
+        id: String,
+        user: String,
+        cert_sha256: [u8; 32],
+        revoked_at_ms: Option<i64>,
+    },
 }
 
 /// What an admin sees about a token beyond its summary.
@@ -76,6 +151,8 @@ pub(crate) struct NewTokenRow<'a> {
     pub hotp_counter: Option<u64>,
     pub created_by: &'a str,
     pub owner: Option<&'a str>,
+    /// MAC of the token's authorization fields.
+    pub mac: &'a Mac,
 }
 
 /// An invite's row: the vault keeps the SHA-256 of its secret, never the
@@ -89,6 +166,8 @@ pub(crate) struct InviteRow {
     pub expires_at_ms: i64,
     pub used_at_ms: Option<i64>,
     pub device_id: Option<String>,
+    /// MAC of its authorization fields (hash, user, expiry, use).
+    pub mac: Mac,
 }
 
 /// A device's row.
@@ -101,6 +180,8 @@ pub(crate) struct DeviceRow {
     pub joined_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
     pub revoked_by: Option<String>,
+    /// MAC of its authorization fields (id, user, certificate, revocation).
+    pub mac: Mac,
 }
 
 /// Counters are `u64`; both stores' integers are `i64`. The bits are kept
@@ -160,25 +241,31 @@ pub(crate) trait StoreRead {
     fn hotp_counter(&self, id: &str) -> Result<Option<u64>>;
     /// Ids of `owner`'s personal tokens, in listing order.
     fn personal_token_ids(&self, owner: &str) -> Result<Vec<String>>;
-    /// The levels granted on `token_id` to the groups `user` is in (levels
-    /// the store cannot read are left out).
-    fn levels_for(&self, user: &str, token_id: &str) -> Result<Vec<Access>>;
-    /// Group → level on a token.
-    fn grants_of_token(&self, token_id: &str) -> Result<BTreeMap<String, Access>>;
-    /// Token id → level for a group.
-    fn grants_of_group(&self, group: &str) -> Result<BTreeMap<String, Access>>;
+    /// How `user` reaches `token_id`: every membership of theirs whose
+    /// group has a grant on it.
+    fn grant_paths(&self, user: &str, token_id: &str) -> Result<Vec<GrantPath>>;
+    /// The grants on a token, by group.
+    fn grants_of_token(&self, token_id: &str) -> Result<Vec<GrantRow>>;
+    /// A group's grants, by token id.
+    fn grants_of_group(&self, group: &str) -> Result<Vec<GrantRow>>;
     fn admin_count(&self) -> Result<u64>;
-    /// `Some(admin flag)` for a known user, `None` otherwise.
-    fn user_admin(&self, name: &str) -> Result<Option<bool>>;
-    /// Every user and their admin flag, by name.
-    fn users(&self) -> Result<Vec<(String, bool)>>;
-    /// The groups a user is in, by name.
-    fn groups_of(&self, user: &str) -> Result<Vec<String>>;
-    /// Every group name, sorted.
-    fn group_names(&self) -> Result<Vec<String>>;
-    fn group_exists(&self, name: &str) -> Result<bool>;
-    /// A group's members, by name.
-    fn members_of(&self, group: &str) -> Result<Vec<String>>;
+    /// `Some((admin flag, MAC))` for a known user, `None` otherwise.
+    fn user(&self, name: &str) -> Result<Option<(bool, Mac)>>;
+    /// Every user with their admin flag and MAC, by name.
+    fn users(&self) -> Result<Vec<(String, bool, Mac)>>;
+    /// The groups a user is in, by name, with each membership's MAC.
+    fn groups_of(&self, user: &str) -> Result<Vec<(String, Mac)>>;
+    /// Every group name with its MAC, sorted.
+    fn groups(&self) -> Result<Vec<(String, Mac)>>;
+    /// A group's MAC, `None` when there is no such group.
+    fn group(&self, name: &str) -> Result<Option<Mac>>;
+    /// A group's members, by name, with each membership's MAC.
+    fn members_of(&self, group: &str) -> Result<Vec<(String, Mac)>>;
+    /// The first-admin row: `None` when it is missing (which only an edit
+    /// outside the vault does: every schema has it).
+    fn first_admin(&self) -> Result<Option<(Option<String>, Mac)>>;
+    /// Every authorization row with its MAC (for a full check).
+    fn authorization_rows(&self) -> Result<Vec<(AuthzRow, Mac)>>;
     /// Sequence number and MAC of the newest audit record.
     fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>>;
     /// Audit records after `after_seq`, oldest first, at most `limit`.
@@ -208,38 +295,45 @@ pub(crate) trait StoreTx: StoreRead {
     /// Deletes a token with its sites and grants.
     fn delete_token(&self, id: &str) -> Result<()>;
     /// Adds a site (no-op when already there).
-    fn add_site(&self, token_id: &str, site: &str) -> Result<()>;
+    fn add_site(&self, token_id: &str, site: &str, mac: &Mac) -> Result<()>;
     fn remove_site(&self, token_id: &str, site: &str) -> Result<()>;
-    /// Adds a user, or sets the admin flag of an existing one.
-    fn put_user(&self, name: &str, admin: bool) -> Result<()>;
-    /// Adds a non-admin user unless one by that name exists.
-    fn ensure_user(&self, name: &str) -> Result<()>;
+    /// Adds a user, or sets the admin flag (and MAC) of an existing one.
+    fn put_user(&self, name: &str, admin: bool, mac: &Mac) -> Result<()>;
+    /// Adds a non-admin user (`mac` covers that row) unless one by that
+    /// name exists.
+    fn ensure_user(&self, name: &str, mac: &Mac) -> Result<()>;
     /// Deletes a user with their memberships; false when there was none.
     fn delete_user(&self, name: &str) -> Result<bool>;
     /// False when the group already exists.
-    fn insert_group(&self, name: &str) -> Result<bool>;
+    fn insert_group(&self, name: &str, mac: &Mac) -> Result<bool>;
     /// Deletes a group with its memberships and grants; false when there was none.
     fn delete_group(&self, name: &str) -> Result<bool>;
-    fn add_member(&self, group: &str, user: &str) -> Result<()>;
+    /// Adds a membership (no-op when already there).
+    fn add_member(&self, group: &str, user: &str, mac: &Mac) -> Result<()>;
     fn remove_member(&self, group: &str, user: &str) -> Result<()>;
     /// Sets a group's level on a token (replacing an earlier one).
-    fn put_grant(&self, token_id: &str, group: &str, level: Access) -> Result<()>;
+    fn put_grant(&self, token_id: &str, group: &str, level: Access, mac: &Mac) -> Result<()>;
     fn delete_grant(&self, token_id: &str, group: &str) -> Result<()>;
+    /// Sets the first-admin row.
+    fn set_first_admin(&self, name: &str, mac: &Mac) -> Result<()>;
     /// Sets a HOTP token's counter (the rules advance it with the record of
     /// the code that used it, in one transaction).
     fn set_hotp_counter(&self, token_id: &str, counter: u64) -> Result<()>;
     fn insert_invite(&self, row: &InviteRow) -> Result<()>;
     /// Marks an unused invite used by `device_id`; false when it was used
     /// already (or is gone).
+    /// `mac` covers the invite as used.
     fn use_invite(
         &self,
         secret_sha256: &[u8; 32],
         used_at_ms: i64,
         device_id: &str,
+        mac: &Mac,
     ) -> Result<bool>;
     fn insert_device(&self, row: &DeviceRow) -> Result<()>;
-    /// Marks a device revoked; false when it was revoked already (or is gone).
-    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool>;
+    /// Marks a device revoked (`mac` covers it revoked); false when it was
+    /// revoked already (or is gone).
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str, mac: &Mac) -> Result<bool>;
     /// Appends a record whose sequence number and MAC the rules computed.
     fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Makes every write durable, or none.

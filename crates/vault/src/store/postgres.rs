@@ -9,15 +9,15 @@
 //! [`super::postgres_schema`]; no rule does.
 
 use std::cell::{Cell, RefCell, RefMut};
-use std::collections::BTreeMap;
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, GenericClient, NoTls, Row};
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    CodeParams, DeviceRow, InviteRow, NewTokenRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow,
-    counter_from_sql, counter_to_sql, postgres_schema, to32,
+    AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow, Store,
+    StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql, counter_to_sql, postgres_schema,
+    to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 
@@ -151,7 +151,7 @@ trait Pg {
     ) -> Result<Vec<DeviceRow>> {
         self.rows(
             &format!(
-                "SELECT id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by
+                "SELECT id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by, mac
                  FROM devices {condition} ORDER BY user_name, joined_at, id"
             ),
             args,
@@ -166,23 +166,201 @@ trait Pg {
                 joined_at_ms: r.try_get(4)?,
                 revoked_at_ms: r.try_get(5)?,
                 revoked_by: r.try_get(6)?,
+                mac: stored_mac(r, 7)?,
             })
         })
         .collect()
     }
 
-    /// `(name, level)` rows as a map; a level that does not parse (a
-    /// hand-edited row) grants nothing.
-    fn levels(&self, sql: &str, arg: &str) -> Result<BTreeMap<String, Access>> {
-        let mut out = BTreeMap::new();
-        for r in self.rows(sql, &[&arg])? {
-            let level: String = r.try_get(1)?;
-            if let Ok(level) = level.parse() {
-                out.insert(r.try_get(0)?, level);
-            }
-        }
-        Ok(out)
+    /// `(name, mac)` rows.
+    fn named_macs(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<(String, Mac)>> {
+        self.rows(sql, args)?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, stored_mac(r, 1)?)))
+            .collect()
     }
+
+    /// `(token_id, group_name, level, mac)` rows.
+    fn grant_rows(&self, sql: &str, arg: &str) -> Result<Vec<GrantRow>> {
+        self.rows(sql, &[&arg])?
+            .iter()
+            .map(|r| {
+                Ok(GrantRow {
+                    token: r.try_get(0)?,
+                    group: r.try_get(1)?,
+                    level: r.try_get(2)?,
+                    mac: stored_mac(r, 3)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A MAC column: NULL (a row written past the vault) reads as all zeros,
+/// which never verifies.
+fn stored_mac(r: &Row, at: usize) -> Result<Mac> {
+    let b: Option<Vec<u8>> = r.try_get(at)?;
+    Ok(to32(&b.unwrap_or_default()))
+}
+
+/// The first-admin row: an empty value is "never had an admin".
+fn first_admin_row(c: &mut impl GenericClient) -> Result<Option<(Option<String>, Mac)>> {
+    let Some(r) = c.query_opt(
+        "SELECT value, mac FROM twofill_meta WHERE key = 'first_admin'",
+        &[],
+    )?
+    else {
+        return Ok(None);
+    };
+    let name: String = r.try_get(0)?;
+    Ok(Some((
+        (!name.is_empty()).then_some(name),
+        stored_mac(&r, 1)?,
+    )))
+}
+
+/// Every authorization row with its MAC (also what the schema 7 migration
+/// MACs).
+pub(super) fn authorization_rows(c: &mut impl GenericClient) -> Result<Vec<(AuthzRow, Mac)>> {
+    type Make = fn(&Row) -> Result<AuthzRow, postgres::Error>;
+    let tables: [(&str, Make, usize); 6] = [
+        (
+            "SELECT name, admin, mac FROM users ORDER BY name",
+            |r| {
+                Ok(AuthzRow::User {
+                    name: r.try_get(0)?,
+                    admin: r.try_get(1)?,
+                })
+            },
+            2,
+        ),
+        (
+            "SELECT name, mac FROM groups ORDER BY name",
+            |r| {
+                Ok(AuthzRow::Group {
+                    name: r.try_get(0)?,
+                })
+            },
+            1,
+        ),
+        (
+            "SELECT group_name, user_name, mac FROM members ORDER BY group_name, user_name",
+            |r| {
+                Ok(AuthzRow::Member {
+                    group: r.try_get(0)?,
+                    user: r.try_get(1)?,
+                })
+            },
+            2,
+        ),
+        (
+            "SELECT token_id, group_name, level, mac FROM grants ORDER BY token_id, group_name",
+            |r| {
+                Ok(AuthzRow::Grant {
+                    token: r.try_get(0)?,
+                    group: r.try_get(1)?,
+                    level: r.try_get(2)?,
+                })
+            },
+            3,
+        ),
+        (
+            "SELECT token_id, site, mac FROM token_sites ORDER BY token_id, site",
+            |r| {
+                Ok(AuthzRow::Site {
+                    token: r.try_get(0)?,
+                    site: r.try_get(1)?,
+                })
+            },
+            2,
+        ),
+        (
+            "SELECT id, owner, kind, mac FROM tokens ORDER BY id",
+            |r| {
+                Ok(AuthzRow::Token {
+                    id: r.try_get(0)?,
+                    owner: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                })
+            },
+            3,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (sql, make, mac_at) in tables {
+        for r in c.query(sql, &[])? {
+            out.push((make(&r)?, stored_mac(&r, mac_at)?));
+        }
+    }
+    for r in c.query(
+        "SELECT secret_sha256, user_name, expires_at, used_at, mac FROM invites
+         ORDER BY secret_sha256",
+        &[],
+    )? {
+        let row = AuthzRow::Invite {
+            secret_sha256: to32(r.try_get(0)?),
+            user: r.try_get(1)?,
+            expires_at_ms: r.try_get(2)?,
+            used_at_ms: r.try_get(3)?,
+        };
+        out.push((row, stored_mac(&r, 4)?));
+    }
+    for r in c.query(
+        "SELECT id, user_name, cert_sha256, revoked_at, mac FROM devices ORDER BY id",
+        &[],
+    )? {
+        let row = AuthzRow::Device {
+            id: r.try_get(0)?,
+            user: r.try_get(1)?,
+            cert_sha256: to32(r.try_get(2)?),
+            revoked_at_ms: r.try_get(3)?,
+        };
+        out.push((row, stored_mac(&r, 4)?));
+    }
+    if let Some((name, mac)) = first_admin_row(c)? {
+        out.push((AuthzRow::FirstAdmin { name }, mac));
+    }
+    Ok(out)
+}
+
+/// Stores `mac` on the row `row` names (the schema 7 migration).
+pub(super) fn set_mac(c: &mut impl GenericClient, row: &AuthzRow, mac: &Mac) -> Result<()> {
+    let mac = mac.as_slice();
+    match row {
+        AuthzRow::User { name, .. } => {
+            c.execute("UPDATE users SET mac = $2 WHERE name = $1", &[name, &mac])?
+        }
+        AuthzRow::Group { name } => {
+            c.execute("UPDATE groups SET mac = $2 WHERE name = $1", &[name, &mac])?
+        }
+        AuthzRow::Member { group, user } => c.execute(
+            "UPDATE members SET mac = $3 WHERE group_name = $1 AND user_name = $2",
+            &[group, user, &mac],
+        )?,
+        AuthzRow::Grant { token, group, .. } => c.execute(
+            "UPDATE grants SET mac = $3 WHERE token_id = $1 AND group_name = $2",
+            &[token, group, &mac],
+        )?,
+        AuthzRow::Site { token, site } => c.execute(
+            "UPDATE token_sites SET mac = $3 WHERE token_id = $1 AND site = $2",
+            &[token, site, &mac],
+        )?,
+        AuthzRow::Token { id, .. } => {
+            c.execute("UPDATE tokens SET mac = $2 WHERE id = $1", &[id, &mac])?
+        }
+        AuthzRow::FirstAdmin { .. } => c.execute(
+            "UPDATE twofill_meta SET mac = $1 WHERE key = 'first_admin'",
+            &[&mac],
+        )?,
+        AuthzRow::Invite { secret_sha256, .. } => c.execute(
+            "UPDATE invites SET mac = $2 WHERE secret_sha256 = $1",
+            &[&secret_sha256.as_slice(), &mac],
+        )?,
+        AuthzRow::Device { id, .. } => {
+            c.execute("UPDATE devices SET mac = $2 WHERE id = $1", &[id, &mac])?
+        }
+    };
+    Ok(())
 }
 
 impl Pg for Reader<'_> {
@@ -211,14 +389,14 @@ macro_rules! store_read {
 
         fn token(&self, id: &str) -> Result<Option<TokenRow>> {
             let Some(r) = self.row(
-                "SELECT issuer, account, owner FROM tokens WHERE id = $1",
+                "SELECT issuer, account, owner, kind, mac FROM tokens WHERE id = $1",
                 &[&id],
             )?
             else {
                 return Ok(None);
             };
-            let sites = self.strings(
-                "SELECT site FROM token_sites WHERE token_id = $1 ORDER BY site",
+            let sites = self.named_macs(
+                "SELECT site, mac FROM token_sites WHERE token_id = $1 ORDER BY site",
                 &[&id],
             )?;
             Ok(Some(TokenRow {
@@ -226,6 +404,8 @@ macro_rules! store_read {
                 issuer: r.try_get(0)?,
                 account: r.try_get(1)?,
                 owner: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                mac: stored_mac(&r, 4)?,
                 sites,
             }))
         }
@@ -278,25 +458,37 @@ macro_rules! store_read {
             )
         }
 
-        fn levels_for(&self, user: &str, token_id: &str) -> Result<Vec<Access>> {
-            let levels = self.strings(
-                "SELECT g.level FROM grants g JOIN members m ON m.group_name = g.group_name
+        fn grant_paths(&self, user: &str, token_id: &str) -> Result<Vec<GrantPath>> {
+            self.rows(
+                "SELECT g.group_name, g.level, m.mac, g.mac
+                 FROM grants g JOIN members m ON m.group_name = g.group_name
                  WHERE m.user_name = $1 AND g.token_id = $2",
                 &[&user, &token_id],
-            )?;
-            Ok(levels.iter().filter_map(|l| l.parse().ok()).collect())
+            )?
+            .iter()
+            .map(|r| {
+                Ok(GrantPath {
+                    group: r.try_get(0)?,
+                    level: r.try_get(1)?,
+                    member_mac: stored_mac(r, 2)?,
+                    grant_mac: stored_mac(r, 3)?,
+                })
+            })
+            .collect()
         }
 
-        fn grants_of_token(&self, token_id: &str) -> Result<BTreeMap<String, Access>> {
-            self.levels(
-                "SELECT group_name, level FROM grants WHERE token_id = $1",
+        fn grants_of_token(&self, token_id: &str) -> Result<Vec<GrantRow>> {
+            self.grant_rows(
+                "SELECT token_id, group_name, level, mac FROM grants WHERE token_id = $1
+                 ORDER BY group_name",
                 token_id,
             )
         }
 
-        fn grants_of_group(&self, group: &str) -> Result<BTreeMap<String, Access>> {
-            self.levels(
-                "SELECT token_id, level FROM grants WHERE group_name = $1 ORDER BY token_id",
+        fn grants_of_group(&self, group: &str) -> Result<Vec<GrantRow>> {
+            self.grant_rows(
+                "SELECT token_id, group_name, level, mac FROM grants WHERE group_name = $1
+                 ORDER BY token_id",
                 group,
             )
         }
@@ -309,42 +501,51 @@ macro_rules! store_read {
             Ok(n as u64)
         }
 
-        fn user_admin(&self, name: &str) -> Result<Option<bool>> {
-            match self.row("SELECT admin FROM users WHERE name = $1", &[&name])? {
-                Some(r) => Ok(Some(r.try_get(0)?)),
+        fn user(&self, name: &str) -> Result<Option<(bool, Mac)>> {
+            match self.row("SELECT admin, mac FROM users WHERE name = $1", &[&name])? {
+                Some(r) => Ok(Some((r.try_get(0)?, stored_mac(&r, 1)?))),
                 None => Ok(None),
             }
         }
 
-        fn users(&self) -> Result<Vec<(String, bool)>> {
-            self.rows("SELECT name, admin FROM users ORDER BY name", &[])?
+        fn users(&self) -> Result<Vec<(String, bool, Mac)>> {
+            self.rows("SELECT name, admin, mac FROM users ORDER BY name", &[])?
                 .iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, stored_mac(r, 2)?)))
                 .collect()
         }
 
-        fn groups_of(&self, user: &str) -> Result<Vec<String>> {
-            self.strings(
-                "SELECT group_name FROM members WHERE user_name = $1 ORDER BY group_name",
+        fn groups_of(&self, user: &str) -> Result<Vec<(String, Mac)>> {
+            self.named_macs(
+                "SELECT group_name, mac FROM members WHERE user_name = $1 ORDER BY group_name",
                 &[&user],
             )
         }
 
-        fn group_names(&self) -> Result<Vec<String>> {
-            self.strings("SELECT name FROM groups ORDER BY name", &[])
+        fn groups(&self) -> Result<Vec<(String, Mac)>> {
+            self.named_macs("SELECT name, mac FROM groups ORDER BY name", &[])
         }
 
-        fn group_exists(&self, name: &str) -> Result<bool> {
-            Ok(self
-                .row("SELECT 1 FROM groups WHERE name = $1", &[&name])?
-                .is_some())
+        fn group(&self, name: &str) -> Result<Option<Mac>> {
+            match self.row("SELECT mac FROM groups WHERE name = $1", &[&name])? {
+                Some(r) => Ok(Some(stored_mac(&r, 0)?)),
+                None => Ok(None),
+            }
         }
 
-        fn members_of(&self, group: &str) -> Result<Vec<String>> {
-            self.strings(
-                "SELECT user_name FROM members WHERE group_name = $1 ORDER BY user_name",
+        fn members_of(&self, group: &str) -> Result<Vec<(String, Mac)>> {
+            self.named_macs(
+                "SELECT user_name, mac FROM members WHERE group_name = $1 ORDER BY user_name",
                 &[&group],
             )
+        }
+
+        fn first_admin(&self) -> Result<Option<(Option<String>, Mac)>> {
+            first_admin_row(&mut *self.client())
+        }
+
+        fn authorization_rows(&self) -> Result<Vec<(AuthzRow, Mac)>> {
+            authorization_rows(&mut *self.client())
         }
 
         fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
@@ -413,7 +614,7 @@ macro_rules! store_read {
 
         fn invite(&self, secret_sha256: &[u8; 32]) -> Result<Option<InviteRow>> {
             let Some(r) = self.row(
-                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id
+                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id, mac
                  FROM invites WHERE secret_sha256 = $1",
                 &[&secret_sha256.as_slice()],
             )?
@@ -428,6 +629,7 @@ macro_rules! store_read {
                 expires_at_ms: r.try_get(3)?,
                 used_at_ms: r.try_get(4)?,
                 device_id: r.try_get(5)?,
+                mac: stored_mac(&r, 6)?,
             }))
         }
 
@@ -472,8 +674,8 @@ impl StoreTx for Writer<'_> {
     fn insert_token(&self, row: &NewTokenRow<'_>) -> Result<()> {
         self.exec(
             "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, algorithm, digits,
-                                 period, created_by, owner, hotp_counter)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                 period, created_by, owner, hotp_counter, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             &[
                 &row.id,
                 &row.issuer,
@@ -486,6 +688,7 @@ impl StoreTx for Writer<'_> {
                 &row.created_by,
                 &row.owner,
                 &row.hotp_counter.map(counter_to_sql),
+                &row.mac.as_slice(),
             ],
         )?;
         Ok(())
@@ -504,10 +707,11 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
-    fn add_site(&self, token_id: &str, site: &str) -> Result<()> {
+    fn add_site(&self, token_id: &str, site: &str, mac: &Mac) -> Result<()> {
         self.exec(
-            "INSERT INTO token_sites (token_id, site) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&token_id, &site],
+            "INSERT INTO token_sites (token_id, site, mac) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&token_id, &site, &mac.as_slice()],
         )?;
         Ok(())
     }
@@ -520,19 +724,19 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
-    fn put_user(&self, name: &str, admin: bool) -> Result<()> {
+    fn put_user(&self, name: &str, admin: bool, mac: &Mac) -> Result<()> {
         self.exec(
-            "INSERT INTO users (name, admin) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET admin = excluded.admin",
-            &[&name, &admin],
+            "INSERT INTO users (name, admin, mac) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET admin = excluded.admin, mac = excluded.mac",
+            &[&name, &admin, &mac.as_slice()],
         )?;
         Ok(())
     }
 
-    fn ensure_user(&self, name: &str) -> Result<()> {
+    fn ensure_user(&self, name: &str, mac: &Mac) -> Result<()> {
         self.exec(
-            "INSERT INTO users (name) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[&name],
+            "INSERT INTO users (name, mac) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&name, &mac.as_slice()],
         )?;
         Ok(())
     }
@@ -541,10 +745,10 @@ impl StoreTx for Writer<'_> {
         Ok(self.exec("DELETE FROM users WHERE name = $1", &[&name])? > 0)
     }
 
-    fn insert_group(&self, name: &str) -> Result<bool> {
+    fn insert_group(&self, name: &str, mac: &Mac) -> Result<bool> {
         Ok(self.exec(
-            "INSERT INTO groups (name) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[&name],
+            "INSERT INTO groups (name, mac) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&name, &mac.as_slice()],
         )? > 0)
     }
 
@@ -552,10 +756,11 @@ impl StoreTx for Writer<'_> {
         Ok(self.exec("DELETE FROM groups WHERE name = $1", &[&name])? > 0)
     }
 
-    fn add_member(&self, group: &str, user: &str) -> Result<()> {
+    fn add_member(&self, group: &str, user: &str, mac: &Mac) -> Result<()> {
         self.exec(
-            "INSERT INTO members (group_name, user_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&group, &user],
+            "INSERT INTO members (group_name, user_name, mac) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&group, &user, &mac.as_slice()],
         )?;
         Ok(())
     }
@@ -568,11 +773,12 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
-    fn put_grant(&self, token_id: &str, group: &str, level: Access) -> Result<()> {
+    fn put_grant(&self, token_id: &str, group: &str, level: Access, mac: &Mac) -> Result<()> {
         self.exec(
-            "INSERT INTO grants (token_id, group_name, level) VALUES ($1, $2, $3)
-             ON CONFLICT (token_id, group_name) DO UPDATE SET level = excluded.level",
-            &[&token_id, &group, &level.as_str()],
+            "INSERT INTO grants (token_id, group_name, level, mac) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (token_id, group_name)
+             DO UPDATE SET level = excluded.level, mac = excluded.mac",
+            &[&token_id, &group, &level.as_str(), &mac.as_slice()],
         )?;
         Ok(())
     }
@@ -585,11 +791,19 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
+    fn set_first_admin(&self, name: &str, mac: &Mac) -> Result<()> {
+        self.exec(
+            "UPDATE twofill_meta SET value = $1, mac = $2 WHERE key = 'first_admin'",
+            &[&name, &mac.as_slice()],
+        )?;
+        Ok(())
+    }
+
     fn insert_invite(&self, row: &InviteRow) -> Result<()> {
         self.exec(
             "INSERT INTO invites (secret_sha256, user_name, created_by, created_at, expires_at,
-                                  used_at, device_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                  used_at, device_id, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &row.secret_sha256.as_slice(),
                 &row.user,
@@ -598,6 +812,7 @@ impl StoreTx for Writer<'_> {
                 &row.expires_at_ms,
                 &row.used_at_ms,
                 &row.device_id,
+                &row.mac.as_slice(),
             ],
         )?;
         Ok(())
@@ -608,19 +823,25 @@ impl StoreTx for Writer<'_> {
         secret_sha256: &[u8; 32],
         used_at_ms: i64,
         device_id: &str,
+        mac: &Mac,
     ) -> Result<bool> {
         Ok(self.exec(
-            "UPDATE invites SET used_at = $2, device_id = $3
+            "UPDATE invites SET used_at = $2, device_id = $3, mac = $4
              WHERE secret_sha256 = $1 AND used_at IS NULL",
-            &[&secret_sha256.as_slice(), &used_at_ms, &device_id],
+            &[
+                &secret_sha256.as_slice(),
+                &used_at_ms,
+                &device_id,
+                &mac.as_slice(),
+            ],
         )? > 0)
     }
 
     fn insert_device(&self, row: &DeviceRow) -> Result<()> {
         self.exec(
             "INSERT INTO devices (id, user_name, name, cert_sha256, joined_at, revoked_at,
-                                  revoked_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                  revoked_by, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &row.id,
                 &row.user,
@@ -629,16 +850,17 @@ impl StoreTx for Writer<'_> {
                 &row.joined_at_ms,
                 &row.revoked_at_ms,
                 &row.revoked_by,
+                &row.mac.as_slice(),
             ],
         )?;
         Ok(())
     }
 
-    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool> {
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str, mac: &Mac) -> Result<bool> {
         Ok(self.exec(
-            "UPDATE devices SET revoked_at = $2, revoked_by = $3
+            "UPDATE devices SET revoked_at = $2, revoked_by = $3, mac = $4
              WHERE id = $1 AND revoked_at IS NULL",
-            &[&id, &at_ms, &by],
+            &[&id, &at_ms, &by, &mac.as_slice()],
         )? > 0)
     }
 

@@ -9,9 +9,12 @@
 //! a database that is not ours, or is newer, is reported with nothing
 //! written.
 
-use postgres::Transaction;
+use ::postgres::Transaction;
 use twofill_seal::{DataKey, Protection};
 
+use super::postgres as pg_store;
+use super::schema::AUTHORIZATION_MACS;
+use crate::integrity::AuthzKey;
 use crate::{Result, SCHEMA_VERSION, VaultError};
 
 /// Marks a database (its `twofill_meta.application`) as a twofill vault.
@@ -82,27 +85,59 @@ pub(crate) fn check_and_migrate(
     // Unlock first: a vault that cannot be unlocked is not migrated (the
     // error rolls the transaction back).
     let key = super::unwrap_stored_key(&stored, protection)?;
-    migrate(tx, version)?;
+    migrate(tx, version, &key)?;
     Ok(key)
 }
 
-/// Later versions, step by step, from `from` (the version the database has).
-fn migrate(tx: &mut Transaction<'_>, from: i64) -> Result<()> {
+/// Brings a schema at `from` to [`SCHEMA_VERSION`], step by step, in the
+/// opening transaction (under the write lock).
+fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
+    if from >= SCHEMA_VERSION {
+        return Ok(());
+    }
     if from < 5 {
         tx.batch_execute(SCHEMA_5)?;
     }
     if from < 6 {
         tx.batch_execute(SCHEMA_6)?;
     }
-    if from < SCHEMA_VERSION {
-        tx.execute(
-            "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
-            &[&SCHEMA_VERSION.to_string()],
-        )?;
+    if from < AUTHORIZATION_MACS {
+        add_authorization_macs(tx, key)?;
+    }
+    tx.execute(
+        "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
+        &[&SCHEMA_VERSION.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Schema 7: a MAC column on every authorization table, computed for the
+/// rows as they are now (the migration trusts the database's state at this
+/// moment), and the first-admin row: the first admin by name, or empty
+/// while there is none (then the first admin is still to be made).
+fn add_authorization_macs(tx: &mut Transaction<'_>, key: &DataKey) -> Result<()> {
+    tx.batch_execute(
+        "ALTER TABLE users ADD COLUMN mac BYTEA;
+         ALTER TABLE groups ADD COLUMN mac BYTEA;
+         ALTER TABLE members ADD COLUMN mac BYTEA;
+         ALTER TABLE grants ADD COLUMN mac BYTEA;
+         ALTER TABLE token_sites ADD COLUMN mac BYTEA;
+         ALTER TABLE tokens ADD COLUMN mac BYTEA;
+         ALTER TABLE twofill_meta ADD COLUMN mac BYTEA;
+         ALTER TABLE invites ADD COLUMN mac BYTEA;
+         ALTER TABLE devices ADD COLUMN mac BYTEA;
+         INSERT INTO twofill_meta (key, value)
+             VALUES ('first_admin',
+                     coalesce((SELECT name FROM users WHERE admin ORDER BY name LIMIT 1), ''));",
+    )?;
+    let authz = AuthzKey::of(key);
+    for (row, _) in pg_store::authorization_rows(tx)? {
+        pg_store::set_mac(tx, &row, &authz.mac(&row))?;
     }
     Ok(())
 }
 
+/// A new vault: schema 4, then every later step, as an existing one gets.
 fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> {
     let key = DataKey::generate();
     let wrapped = twofill_seal::wrap(&key, protection)?;
@@ -118,7 +153,7 @@ fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> 
         )?;
     }
     // A new database takes the same steps as an old one.
-    migrate(tx, FIRST_VERSION)?;
+    migrate(tx, FIRST_VERSION, &key)?;
     Ok(key)
 }
 

@@ -10,7 +10,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use twofill_seal::{DataKey, Protection};
 
-use super::ParamsOfSealed;
+use super::{ParamsOfSealed, sqlite};
+use crate::integrity::AuthzKey;
 use crate::{Result, VaultError, seed_aad};
 
 /// Newest schema this build writes. Older vaults are migrated on open.
@@ -25,7 +26,14 @@ use crate::{Result, VaultError, seed_aad};
 ///    index for counting recent fills (the rate limit).
 /// 6. HOTP counters (`tokens.hotp_counter`, NULL for time-based tokens),
 ///    advanced with each code's audit record.
-pub const SCHEMA_VERSION: i64 = 6;
+/// 7. authorization rows carry MACs (`mac` on users, groups, members,
+///    grants, token_sites, tokens, invites, devices), and `meta.first_admin` says whether the
+///    vault ever had an admin ([`add_authorization_macs`]). The HOTP counter
+///    is not an authorization field: no MAC covers it.
+pub const SCHEMA_VERSION: i64 = 7;
+
+/// The schema that MACs authorization rows.
+pub(crate) const AUTHORIZATION_MACS: i64 = 7;
 
 /// SQLite `application_id` marking the file as a twofill vault ("2FIL").
 const APPLICATION_ID: i64 = 0x3246_494c;
@@ -214,6 +222,9 @@ pub(crate) fn migrate(
     if from < 6 {
         tx.execute_batch(SCHEMA_6)?;
     }
+    if from < AUTHORIZATION_MACS {
+        add_authorization_macs(&tx, &key)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -222,6 +233,32 @@ pub(crate) fn migrate(
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
     }
     Ok(key)
+}
+
+/// Schema 7: a MAC column on every authorization table, computed for the
+/// rows as they are now (the migration trusts the vault's state at this
+/// moment), and the first-admin row: the alphabetically first admin, or
+/// empty while there is none (then the first admin is still to be made).
+fn add_authorization_macs(tx: &Connection, key: &DataKey) -> Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE users ADD COLUMN mac BLOB;
+         ALTER TABLE groups ADD COLUMN mac BLOB;
+         ALTER TABLE members ADD COLUMN mac BLOB;
+         ALTER TABLE grants ADD COLUMN mac BLOB;
+         ALTER TABLE token_sites ADD COLUMN mac BLOB;
+         ALTER TABLE tokens ADD COLUMN mac BLOB;
+         ALTER TABLE meta ADD COLUMN mac BLOB;
+         ALTER TABLE invites ADD COLUMN mac BLOB;
+         ALTER TABLE devices ADD COLUMN mac BLOB;
+         INSERT INTO meta (key, value)
+             VALUES ('first_admin',
+                     coalesce((SELECT name FROM users WHERE admin ORDER BY name LIMIT 1), ''));",
+    )?;
+    let authz = AuthzKey::of(key);
+    for (row, _) in sqlite::authorization_rows(tx)? {
+        sqlite::set_mac(tx, &row, &authz.mac(&row))?;
+    }
+    Ok(())
 }
 
 fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
@@ -239,15 +276,15 @@ fn unlock(conn: &Connection, protection: &Protection) -> Result<DataKey> {
     super::unwrap_stored_key(&stored, protection)
 }
 
-/// Schema 5's additions. Times are ms since the epoch. An invite is keyed
-/// by the SHA-256 of its secret (the vault never sees the secret); a device
-/// is known by the SHA-256 of its client certificate. Both go with their
-/// user.
 /// Schema 6: a HOTP token's counter. No older vault holds a HOTP token
 /// (builds before it refused `otpauth://hotp` links), so NULL for every
 /// existing row is right.
 const SCHEMA_6: &str = "ALTER TABLE tokens ADD COLUMN hotp_counter INTEGER;";
 
+/// Schema 5's additions. Times are ms since the epoch. An invite is keyed
+/// by the SHA-256 of its secret (the vault never sees the secret); a device
+/// is known by the SHA-256 of its client certificate. Both go with their
+/// user.
 const SCHEMA_5: &str = "
 CREATE TABLE invites (
     secret_sha256 BLOB PRIMARY KEY CHECK (length(secret_sha256) = 32),

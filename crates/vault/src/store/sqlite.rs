@@ -3,7 +3,6 @@
 //!
 //! All of the vault's SQL lives here and in [`super::schema`]; no rule does.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,8 +12,9 @@ use rusqlite::{
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    CodeParams, DeviceRow, InviteRow, NewTokenRow, ParamsOfSealed, Store, StoreRead, StoreTx,
-    TokenMeta, TokenRow, counter_from_sql, counter_to_sql, schema, to32,
+    AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
+    ParamsOfSealed, Store, StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql,
+    counter_to_sql, schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
@@ -92,22 +92,192 @@ fn strings(conn: &Connection, sql: &str, arg: &[&dyn rusqlite::ToSql]) -> Result
     Ok(rows)
 }
 
-/// `(name, level)` rows as a map; a level that does not parse (a
-/// hand-edited file) grants nothing.
-fn levels(conn: &Connection, sql: &str, arg: &str) -> Result<BTreeMap<String, Access>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt
-        .query_map([arg], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(name, level)| Some((name, level.parse().ok()?)))
-        .collect())
+/// A MAC column: NULL (a row written past the vault) reads as all zeros,
+/// which never verifies.
+fn stored_mac(b: Option<Vec<u8>>) -> Mac {
+    to32(&b.unwrap_or_default())
 }
 
-const DEVICE_COLUMNS: &str = "id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by";
+/// `(name, mac)` rows.
+fn named_macs(
+    conn: &Connection,
+    sql: &str,
+    arg: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<(String, Mac)>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(arg, |r| Ok((r.get(0)?, stored_mac(r.get(1)?))))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// `(token_id, group_name, level, mac)` rows.
+fn grant_rows(conn: &Connection, sql: &str, arg: &[&dyn rusqlite::ToSql]) -> Result<Vec<GrantRow>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(arg, |r| {
+            Ok(GrantRow {
+                token: r.get(0)?,
+                group: r.get(1)?,
+                level: r.get(2)?,
+                mac: stored_mac(r.get(3)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The first-admin row: an empty value is "never had an admin".
+fn first_admin_row(conn: &Connection) -> Result<Option<(Option<String>, Mac)>> {
+    let row: Option<(String, Option<Vec<u8>>)> = conn
+        .query_row(
+            "SELECT value, mac FROM meta WHERE key = 'first_admin'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row.map(|(name, mac)| ((!name.is_empty()).then_some(name), stored_mac(mac))))
+}
+
+/// Every authorization row with its MAC (also what the schema 7 migration
+/// MACs).
+pub(super) fn authorization_rows(conn: &Connection) -> Result<Vec<(AuthzRow, Mac)>> {
+    let mut out = Vec::new();
+    let mut each = |sql: &str,
+                    row: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<AuthzRow>,
+                    mac_at: usize|
+     -> Result<()> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((row(r)?, stored_mac(r.get(mac_at)?))))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.extend(rows);
+        Ok(())
+    };
+    each(
+        "SELECT name, admin, mac FROM users ORDER BY name",
+        &|r| {
+            Ok(AuthzRow::User {
+                name: r.get(0)?,
+                admin: r.get(1)?,
+            })
+        },
+        2,
+    )?;
+    each(
+        "SELECT name, mac FROM groups ORDER BY name",
+        &|r| Ok(AuthzRow::Group { name: r.get(0)? }),
+        1,
+    )?;
+    each(
+        "SELECT group_name, user_name, mac FROM members ORDER BY group_name, user_name",
+        &|r| {
+            Ok(AuthzRow::Member {
+                group: r.get(0)?,
+                user: r.get(1)?,
+            })
+        },
+        2,
+    )?;
+    each(
+        "SELECT token_id, group_name, level, mac FROM grants ORDER BY token_id, group_name",
+        &|r| {
+            Ok(AuthzRow::Grant {
+                token: r.get(0)?,
+                group: r.get(1)?,
+                level: r.get(2)?,
+            })
+        },
+        3,
+    )?;
+    each(
+        "SELECT token_id, site, mac FROM token_sites ORDER BY token_id, site",
+        &|r| {
+            Ok(AuthzRow::Site {
+                token: r.get(0)?,
+                site: r.get(1)?,
+            })
+        },
+        2,
+    )?;
+    each(
+        "SELECT id, owner, kind, mac FROM tokens ORDER BY id",
+        &|r| {
+            Ok(AuthzRow::Token {
+                id: r.get(0)?,
+                owner: r.get(1)?,
+                kind: r.get(2)?,
+            })
+        },
+        3,
+    )?;
+    each(
+        "SELECT secret_sha256, user_name, expires_at, used_at, mac FROM invites
+         ORDER BY secret_sha256",
+        &|r| {
+            Ok(AuthzRow::Invite {
+                secret_sha256: to32(&r.get::<_, Vec<u8>>(0)?),
+                user: r.get(1)?,
+                expires_at_ms: r.get(2)?,
+                used_at_ms: r.get(3)?,
+            })
+        },
+        4,
+    )?;
+    for d in devices_where(conn, "", &[])? {
+        out.push((d.authz_row(), d.mac));
+    }
+    if let Some((name, mac)) = first_admin_row(conn)? {
+        out.push((AuthzRow::FirstAdmin { name }, mac));
+    }
+    Ok(out)
+}
+
+/// Stores `mac` on the row `row` names (the schema 7 migration).
+pub(super) fn set_mac(conn: &Connection, row: &AuthzRow, mac: &Mac) -> Result<()> {
+    let mac = mac.as_slice();
+    match row {
+        AuthzRow::User { name, .. } => conn.execute(
+            "UPDATE users SET mac = ?2 WHERE name = ?1",
+            params![name, mac],
+        )?,
+        AuthzRow::Group { name } => conn.execute(
+            "UPDATE groups SET mac = ?2 WHERE name = ?1",
+            params![name, mac],
+        )?,
+        AuthzRow::Member { group, user } => conn.execute(
+            "UPDATE members SET mac = ?3 WHERE group_name = ?1 AND user_name = ?2",
+            params![group, user, mac],
+        )?,
+        AuthzRow::Grant { token, group, .. } => conn.execute(
+            "UPDATE grants SET mac = ?3 WHERE token_id = ?1 AND group_name = ?2",
+            params![token, group, mac],
+        )?,
+        AuthzRow::Site { token, site } => conn.execute(
+            "UPDATE token_sites SET mac = ?3 WHERE token_id = ?1 AND site = ?2",
+            params![token, site, mac],
+        )?,
+        AuthzRow::Token { id, .. } => {
+            conn.execute("UPDATE tokens SET mac = ?2 WHERE id = ?1", params![id, mac])?
+        }
+        AuthzRow::FirstAdmin { .. } => conn.execute(
+            "UPDATE meta SET mac = ?1 WHERE key = 'first_admin'",
+            params![mac],
+        )?,
+        AuthzRow::Invite { secret_sha256, .. } => conn.execute(
+            "UPDATE invites SET mac = ?2 WHERE secret_sha256 = ?1",
+            params![secret_sha256.as_slice(), mac],
+        )?,
+        AuthzRow::Device { id, .. } => conn.execute(
+            "UPDATE devices SET mac = ?2 WHERE id = ?1",
+            params![id, mac],
+        )?,
+    };
+    Ok(())
+}
+
+const DEVICE_COLUMNS: &str =
+    "id, user_name, name, cert_sha256, joined_at, revoked_at, revoked_by, mac";
 
 fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
     Ok(DeviceRow {
@@ -118,6 +288,7 @@ fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRow> {
         joined_at_ms: r.get(4)?,
         revoked_at_ms: r.get(5)?,
         revoked_by: r.get(6)?,
+        mac: stored_mac(r.get(7)?),
     })
 }
 
@@ -145,20 +316,27 @@ impl<T: Sql> StoreRead for T {
     }
 
     fn token(&self, id: &str) -> Result<Option<TokenRow>> {
-        let row: Option<(Option<String>, String, Option<String>)> = self
+        type Fields = (
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            Option<Vec<u8>>,
+        );
+        let row: Option<Fields> = self
             .conn()
             .query_row(
-                "SELECT issuer, account, owner FROM tokens WHERE id = ?1",
+                "SELECT issuer, account, owner, kind, mac FROM tokens WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((issuer, account, owner)) = row else {
+        let Some((issuer, account, owner, kind, mac)) = row else {
             return Ok(None);
         };
-        let sites = strings(
+        let sites = named_macs(
             self.conn(),
-            "SELECT site FROM token_sites WHERE token_id = ?1 ORDER BY site",
+            "SELECT site, mac FROM token_sites WHERE token_id = ?1 ORDER BY site",
             &[&id],
         )?;
         Ok(Some(TokenRow {
@@ -166,6 +344,8 @@ impl<T: Sql> StoreRead for T {
             issuer,
             account,
             owner,
+            kind,
+            mac: stored_mac(mac),
             sites,
         }))
     }
@@ -226,29 +406,40 @@ impl<T: Sql> StoreRead for T {
         )
     }
 
-    fn levels_for(&self, user: &str, token_id: &str) -> Result<Vec<Access>> {
-        let levels = strings(
-            self.conn(),
-            "SELECT g.level FROM grants g JOIN members m ON m.group_name = g.group_name
+    fn grant_paths(&self, user: &str, token_id: &str) -> Result<Vec<GrantPath>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT g.group_name, g.level, m.mac, g.mac
+             FROM grants g JOIN members m ON m.group_name = g.group_name
              WHERE m.user_name = ?1 AND g.token_id = ?2",
-            &[&user, &token_id],
         )?;
-        Ok(levels.iter().filter_map(|l| l.parse().ok()).collect())
+        let rows = stmt
+            .query_map(params![user, token_id], |r| {
+                Ok(GrantPath {
+                    group: r.get(0)?,
+                    level: r.get(1)?,
+                    member_mac: stored_mac(r.get(2)?),
+                    grant_mac: stored_mac(r.get(3)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
-    fn grants_of_token(&self, token_id: &str) -> Result<BTreeMap<String, Access>> {
-        levels(
+    fn grants_of_token(&self, token_id: &str) -> Result<Vec<GrantRow>> {
+        grant_rows(
             self.conn(),
-            "SELECT group_name, level FROM grants WHERE token_id = ?1",
-            token_id,
+            "SELECT token_id, group_name, level, mac FROM grants WHERE token_id = ?1
+             ORDER BY group_name",
+            &[&token_id],
         )
     }
 
-    fn grants_of_group(&self, group: &str) -> Result<BTreeMap<String, Access>> {
-        levels(
+    fn grants_of_group(&self, group: &str) -> Result<Vec<GrantRow>> {
+        grant_rows(
             self.conn(),
-            "SELECT token_id, level FROM grants WHERE group_name = ?1 ORDER BY token_id",
-            group,
+            "SELECT token_id, group_name, level, mac FROM grants WHERE group_name = ?1
+             ORDER BY token_id",
+            &[&group],
         )
     }
 
@@ -259,52 +450,66 @@ impl<T: Sql> StoreRead for T {
         Ok(n as u64)
     }
 
-    fn user_admin(&self, name: &str) -> Result<Option<bool>> {
+    fn user(&self, name: &str) -> Result<Option<(bool, Mac)>> {
         Ok(self
             .conn()
-            .query_row("SELECT admin FROM users WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT admin, mac FROM users WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, stored_mac(r.get(1)?))),
+            )
             .optional()?)
     }
 
-    fn users(&self) -> Result<Vec<(String, bool)>> {
+    fn users(&self) -> Result<Vec<(String, bool, Mac)>> {
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT name, admin FROM users ORDER BY name")?;
+            .prepare_cached("SELECT name, admin, mac FROM users ORDER BY name")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, stored_mac(r.get(2)?))))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
-    fn groups_of(&self, user: &str) -> Result<Vec<String>> {
-        strings(
+    fn groups_of(&self, user: &str) -> Result<Vec<(String, Mac)>> {
+        named_macs(
             self.conn(),
-            "SELECT group_name FROM members WHERE user_name = ?1 ORDER BY group_name",
+            "SELECT group_name, mac FROM members WHERE user_name = ?1 ORDER BY group_name",
             &[&user],
         )
     }
 
-    fn group_names(&self) -> Result<Vec<String>> {
-        strings(self.conn(), "SELECT name FROM groups ORDER BY name", &[])
-    }
-
-    fn group_exists(&self, name: &str) -> Result<bool> {
-        let n: i64 =
-            self.conn()
-                .query_row("SELECT count(*) FROM groups WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })?;
-        Ok(n > 0)
-    }
-
-    fn members_of(&self, group: &str) -> Result<Vec<String>> {
-        strings(
+    fn groups(&self) -> Result<Vec<(String, Mac)>> {
+        named_macs(
             self.conn(),
-            "SELECT user_name FROM members WHERE group_name = ?1 ORDER BY user_name",
+            "SELECT name, mac FROM groups ORDER BY name",
+            &[],
+        )
+    }
+
+    fn group(&self, name: &str) -> Result<Option<Mac>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT mac FROM groups WHERE name = ?1", [name], |r| {
+                Ok(stored_mac(r.get(0)?))
+            })
+            .optional()?)
+    }
+
+    fn members_of(&self, group: &str) -> Result<Vec<(String, Mac)>> {
+        named_macs(
+            self.conn(),
+            "SELECT user_name, mac FROM members WHERE group_name = ?1 ORDER BY user_name",
             &[&group],
         )
+    }
+
+    fn first_admin(&self) -> Result<Option<(Option<String>, Mac)>> {
+        first_admin_row(self.conn())
+    }
+
+    fn authorization_rows(&self) -> Result<Vec<(AuthzRow, Mac)>> {
+        authorization_rows(self.conn())
     }
 
     fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
@@ -377,7 +582,7 @@ impl<T: Sql> StoreRead for T {
         Ok(self
             .conn()
             .query_row(
-                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id
+                "SELECT user_name, created_by, created_at, expires_at, used_at, device_id, mac
                  FROM invites WHERE secret_sha256 = ?1",
                 [secret_sha256.as_slice()],
                 |r| {
@@ -389,6 +594,7 @@ impl<T: Sql> StoreRead for T {
                         expires_at_ms: r.get(3)?,
                         used_at_ms: r.get(4)?,
                         device_id: r.get(5)?,
+                        mac: stored_mac(r.get(6)?),
                     })
                 },
             )
@@ -429,8 +635,8 @@ impl StoreTx for Writer<'_> {
     fn insert_token(&self, row: &NewTokenRow<'_>) -> Result<()> {
         self.0.execute(
             "INSERT INTO tokens (id, issuer, account, sealed_seed, kind, algorithm, digits,
-                                 period, created_by, owner, hotp_counter)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                 period, created_by, owner, hotp_counter, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 row.id,
                 row.issuer,
@@ -442,7 +648,8 @@ impl StoreTx for Writer<'_> {
                 row.params.period as i64,
                 row.created_by,
                 row.owner,
-                row.hotp_counter.map(counter_to_sql)
+                row.hotp_counter.map(counter_to_sql),
+                row.mac.as_slice()
             ],
         )?;
         Ok(())
@@ -461,10 +668,10 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
-    fn add_site(&self, token_id: &str, site: &str) -> Result<()> {
+    fn add_site(&self, token_id: &str, site: &str, mac: &Mac) -> Result<()> {
         self.0.execute(
-            "INSERT OR IGNORE INTO token_sites (token_id, site) VALUES (?1, ?2)",
-            params![token_id, site],
+            "INSERT OR IGNORE INTO token_sites (token_id, site, mac) VALUES (?1, ?2, ?3)",
+            params![token_id, site, mac.as_slice()],
         )?;
         Ok(())
     }
@@ -477,18 +684,20 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
-    fn put_user(&self, name: &str, admin: bool) -> Result<()> {
+    fn put_user(&self, name: &str, admin: bool, mac: &Mac) -> Result<()> {
         self.0.execute(
-            "INSERT INTO users (name, admin) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET admin = excluded.admin",
-            params![name, admin],
+            "INSERT INTO users (name, admin, mac) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET admin = excluded.admin, mac = excluded.mac",
+            params![name, admin, mac.as_slice()],
         )?;
         Ok(())
     }
 
-    fn ensure_user(&self, name: &str) -> Result<()> {
-        self.0
-            .execute("INSERT OR IGNORE INTO users (name) VALUES (?1)", [name])?;
+    fn ensure_user(&self, name: &str, mac: &Mac) -> Result<()> {
+        self.0.execute(
+            "INSERT OR IGNORE INTO users (name, mac) VALUES (?1, ?2)",
+            params![name, mac.as_slice()],
+        )?;
         Ok(())
     }
 
@@ -499,11 +708,11 @@ impl StoreTx for Writer<'_> {
             > 0)
     }
 
-    fn insert_group(&self, name: &str) -> Result<bool> {
-        Ok(self
-            .0
-            .execute("INSERT OR IGNORE INTO groups (name) VALUES (?1)", [name])?
-            > 0)
+    fn insert_group(&self, name: &str, mac: &Mac) -> Result<bool> {
+        Ok(self.0.execute(
+            "INSERT OR IGNORE INTO groups (name, mac) VALUES (?1, ?2)",
+            params![name, mac.as_slice()],
+        )? > 0)
     }
 
     fn delete_group(&self, name: &str) -> Result<bool> {
@@ -513,10 +722,10 @@ impl StoreTx for Writer<'_> {
             > 0)
     }
 
-    fn add_member(&self, group: &str, user: &str) -> Result<()> {
+    fn add_member(&self, group: &str, user: &str, mac: &Mac) -> Result<()> {
         self.0.execute(
-            "INSERT OR IGNORE INTO members (group_name, user_name) VALUES (?1, ?2)",
-            params![group, user],
+            "INSERT OR IGNORE INTO members (group_name, user_name, mac) VALUES (?1, ?2, ?3)",
+            params![group, user, mac.as_slice()],
         )?;
         Ok(())
     }
@@ -529,11 +738,12 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
-    fn put_grant(&self, token_id: &str, group: &str, level: Access) -> Result<()> {
+    fn put_grant(&self, token_id: &str, group: &str, level: Access, mac: &Mac) -> Result<()> {
         self.0.execute(
-            "INSERT INTO grants (token_id, group_name, level) VALUES (?1, ?2, ?3)
-             ON CONFLICT (token_id, group_name) DO UPDATE SET level = excluded.level",
-            params![token_id, group, level.as_str()],
+            "INSERT INTO grants (token_id, group_name, level, mac) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (token_id, group_name)
+             DO UPDATE SET level = excluded.level, mac = excluded.mac",
+            params![token_id, group, level.as_str(), mac.as_slice()],
         )?;
         Ok(())
     }
@@ -546,11 +756,19 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
+    fn set_first_admin(&self, name: &str, mac: &Mac) -> Result<()> {
+        self.0.execute(
+            "UPDATE meta SET value = ?1, mac = ?2 WHERE key = 'first_admin'",
+            params![name, mac.as_slice()],
+        )?;
+        Ok(())
+    }
+
     fn insert_invite(&self, row: &InviteRow) -> Result<()> {
         self.0.execute(
             "INSERT INTO invites (secret_sha256, user_name, created_by, created_at, expires_at,
-                                  used_at, device_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                  used_at, device_id, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 row.secret_sha256.as_slice(),
                 row.user,
@@ -558,7 +776,8 @@ impl StoreTx for Writer<'_> {
                 row.created_at_ms,
                 row.expires_at_ms,
                 row.used_at_ms,
-                row.device_id
+                row.device_id,
+                row.mac.as_slice()
             ],
         )?;
         Ok(())
@@ -569,19 +788,25 @@ impl StoreTx for Writer<'_> {
         secret_sha256: &[u8; 32],
         used_at_ms: i64,
         device_id: &str,
+        mac: &Mac,
     ) -> Result<bool> {
         Ok(self.0.execute(
-            "UPDATE invites SET used_at = ?2, device_id = ?3
+            "UPDATE invites SET used_at = ?2, device_id = ?3, mac = ?4
              WHERE secret_sha256 = ?1 AND used_at IS NULL",
-            params![secret_sha256.as_slice(), used_at_ms, device_id],
+            params![
+                secret_sha256.as_slice(),
+                used_at_ms,
+                device_id,
+                mac.as_slice()
+            ],
         )? > 0)
     }
 
     fn insert_device(&self, row: &DeviceRow) -> Result<()> {
         self.0.execute(
             "INSERT INTO devices (id, user_name, name, cert_sha256, joined_at, revoked_at,
-                                  revoked_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                  revoked_by, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 row.id,
                 row.user,
@@ -589,17 +814,18 @@ impl StoreTx for Writer<'_> {
                 row.cert_sha256.as_slice(),
                 row.joined_at_ms,
                 row.revoked_at_ms,
-                row.revoked_by
+                row.revoked_by,
+                row.mac.as_slice()
             ],
         )?;
         Ok(())
     }
 
-    fn revoke_device(&self, id: &str, at_ms: i64, by: &str) -> Result<bool> {
+    fn revoke_device(&self, id: &str, at_ms: i64, by: &str, mac: &Mac) -> Result<bool> {
         Ok(self.0.execute(
-            "UPDATE devices SET revoked_at = ?2, revoked_by = ?3
+            "UPDATE devices SET revoked_at = ?2, revoked_by = ?3, mac = ?4
              WHERE id = ?1 AND revoked_at IS NULL",
-            params![id, at_ms, by],
+            params![id, at_ms, by, mac.as_slice()],
         )? > 0)
     }
 

@@ -224,10 +224,48 @@ fn concurrent_requests_get_distinct_counters_each_on_record() {
     assert_eq!(v.verify_audit(None).unwrap().problem, None);
 }
 
+/// The counter is not an authorization field: advancing it leaves the
+/// token's MAC valid. Its kind is one: a HOTP token edited into a
+/// time-based one in the database (so a popup would fetch its codes on a
+/// timer, burning counters) is refused, not listed.
+fn the_counter_moves_under_the_tokens_mac_and_its_kind_is_protected() {
+    let tv = TempVault::new();
+    let mut v = tv.open();
+    v.set_hotp_allowed(true);
+    let id = hotp_code_only_for_bob(&mut v, 0);
+    for expected in 0..3 {
+        assert_eq!(bob_views(&mut v, &id).unwrap().counter, Some(expected));
+    }
+    let report = v.verify_authorization().unwrap();
+    assert!(report.is_intact(), "{:?}", report.tampered);
+
+    tv.sql(&format!(
+        "UPDATE tokens SET kind = 'totp' WHERE id = '{id}'"
+    ))
+    .unwrap();
+    let listed = v.permitted_tokens(&TokensRequest {
+        user: "bob",
+        origin: None,
+        scope: Scope::All,
+    });
+    assert!(
+        matches!(&listed, Err(VaultError::Tampered { table, .. }) if table == "tokens"),
+        "{listed:?}"
+    );
+    assert!(matches!(
+        bob_views(&mut v, &id),
+        Err(VaultError::Tampered { .. })
+    ));
+    let report = v.verify_authorization().unwrap();
+    assert_eq!(report.tampered.len(), 1, "{:?}", report.tampered);
+    assert_eq!(report.tampered[0].table, "tokens");
+}
+
 both_stores!(
     a_local_vault_refuses_hotp_codes_on_record,
     the_servers_vault_advances_the_counter_with_each_record,
     concurrent_requests_get_distinct_counters_each_on_record,
+    the_counter_moves_under_the_tokens_mac_and_its_kind_is_protected,
 );
 
 /// A vault from before HOTP (schema 4) migrates and then keeps a counter.
@@ -250,4 +288,7 @@ fn a_migrated_vault_takes_hotp_tokens() {
         .unwrap();
     assert_eq!(bob_views(&mut v, &id).unwrap().counter, Some(3));
     assert_eq!(bob_views(&mut v, &id).unwrap().window.code, oathtool(4));
+    // Migrated through 5, 6 and 7: the old rows and the new ones verify.
+    let report = v.verify_authorization().unwrap();
+    assert!(report.is_intact(), "{:?}", report.tampered);
 }

@@ -4,6 +4,7 @@
 mod audit_chain;
 mod enrollment;
 mod hotp;
+mod integrity;
 mod open_and_migrate;
 mod permissions;
 mod personal;

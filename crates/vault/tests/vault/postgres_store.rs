@@ -3,7 +3,9 @@
 //! newer (and leaving it untouched), and writers on several connections
 //! keeping one gap-free audit chain.
 
-use crate::support::{Backend, TempVault, bob_fills, kaspersky_code_only_for_bob, token};
+use crate::support::{
+    Backend, TempVault, bob_fills, kaspersky_code_only_for_bob, postgres_fixture, token,
+};
 use twofill_test_postgres::{admin_client, fresh_database};
 use twofill_vault::{Access, SCHEMA_VERSION, VaultError};
 
@@ -83,11 +85,12 @@ fn an_empty_database_gets_the_schema_and_reopens_with_data_and_chain() {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     assert_eq!(meta[0], ("application".into(), "twofill vault".into()));
+    assert_eq!(meta[1], ("first_admin".into(), "alice".into()));
     assert_eq!(
-        meta[1],
+        meta[2],
         ("schema_version".into(), SCHEMA_VERSION.to_string())
     );
-    assert_eq!(meta[2].0, "wrapped_key");
+    assert_eq!(meta[3].0, "wrapped_key");
     // The seed is sealed: not in the clear anywhere in the tokens table.
     let dump: String = admin_client(url(&tv))
         .query_one("SELECT string_agg(t::text, ' ') FROM tokens t", &[])
@@ -213,23 +216,6 @@ fn concurrent_writers_on_two_connections_keep_one_gap_free_chain() {
 /// The token in the committed schema-4 dump (`tests/fixtures/postgres-v4/README.md`).
 const V4_KASPERSKY: &str = "e6a96978aa0e";
 
-/// A fresh database holding the committed schema-4 vault, with its key file.
-fn version_4_database() -> TempVault {
-    let tv = on_fresh_database();
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/postgres-v4");
-    let dump = std::fs::read_to_string(fixture.join("dump.sql")).unwrap();
-    admin_client(url(&tv)).batch_execute(&dump).unwrap();
-    std::fs::create_dir_all(tv.key_file.parent().unwrap()).unwrap();
-    std::fs::copy(fixture.join("vault.key"), &tv.key_file).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tv.key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    tv
-}
-
 fn schema_version(tv: &TempVault) -> String {
     admin_client(url(tv))
         .query_one(
@@ -242,7 +228,7 @@ fn schema_version(tv: &TempVault) -> String {
 
 #[test]
 fn a_version_4_database_gets_invites_and_devices_and_keeps_its_chain() {
-    let tv = version_4_database();
+    let tv = postgres_fixture("postgres-v4");
     assert_eq!(schema_version(&tv), "4", "precondition: a schema-4 vault");
     let audit_before = |tv: &TempVault| -> Vec<(i64, Vec<u8>)> {
         admin_client(url(tv))
@@ -293,7 +279,7 @@ fn a_version_4_database_gets_invites_and_devices_and_keeps_its_chain() {
 
 #[test]
 fn a_version_4_database_that_cannot_be_unlocked_is_not_migrated() {
-    let tv = version_4_database();
+    let tv = postgres_fixture("postgres-v4");
     let before = snapshot(url(&tv));
     let other = tv.dir.path().join("other.key");
     let err =

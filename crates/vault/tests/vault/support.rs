@@ -42,6 +42,11 @@ pub fn on_postgres(test: fn()) {
     test();
 }
 
+/// Whether the running test is the PostgreSQL run of a [`both_stores!`] body.
+pub fn running_on_postgres() -> bool {
+    ON_POSTGRES.with(Cell::get)
+}
+
 /// `both_stores!(a, b)` in a test module: `sqlite::a`, `postgres::a`, ...
 /// run the same bodies, with the same assertions, over each store.
 macro_rules! both_stores {
@@ -186,6 +191,26 @@ pub fn fixture_copy(name: &str) -> TempVault {
     std::fs::create_dir_all(tv.path.parent().unwrap()).unwrap();
     std::fs::copy(from.join("vault.sqlite3"), &tv.path).unwrap();
     std::fs::copy(from.join("vault.key"), &tv.key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tv.key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    tv
+}
+
+/// A fresh database holding a committed PostgreSQL vault fixture
+/// (`tests/fixtures/<name>/dump.sql`, a `pg_dump`) and its key file.
+pub fn postgres_fixture(name: &str) -> TempVault {
+    let tv = TempVault::on(Backend::Postgres(twofill_test_postgres::fresh_database()));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name);
+    let dump = std::fs::read_to_string(fixture.join("dump.sql")).unwrap();
+    tv.sql(&dump).unwrap();
+    std::fs::create_dir_all(tv.key_file.parent().unwrap()).unwrap();
+    std::fs::copy(fixture.join("vault.key"), &tv.key_file).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

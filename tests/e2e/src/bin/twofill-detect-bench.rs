@@ -4,6 +4,8 @@
 //!   service worker start, WASM instantiation, host process) and later
 //!   fills (warm; the host is still a new process per message, as
 //!   `sendNativeMessage` does);
+//! - the same two through a team server (`twofill-server` on its embedded
+//!   store, the host a thin client over mutual TLS), beside the local ones;
 //! - content-script size;
 //! - main-thread cost of the content script's work (features.js): the
 //!   quick scan run after every debounced mutation, and the full scan with
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use twofill_detection::{PageScan, detect};
+use twofill_e2e::team::{TeamServer, Teammate};
 use twofill_e2e::{Session, repo_root};
 use twofill_words::Access;
 
@@ -112,6 +115,26 @@ async fn main() -> anyhow::Result<()> {
         session.close().await?;
     }
 
+    // The same fills through the team server: each teammate is a new
+    // browser profile with its own device.
+    let server = TeamServer::start(None)?;
+    let token = server.enroll("Kaspersky", SEED, &["http://my.kaspersky.test"])?;
+    let mut team_cold = Vec::new();
+    let mut team_warm = Vec::new();
+    for n in 0..3 {
+        let name = format!("teammate{n}");
+        let teammate = Teammate::join(&server, &name).await?;
+        server.grant(&token, "ops", &name, Access::CodeOnly)?;
+        team_cold.push(fill_latency(&teammate.session, 200 + n).await?);
+        if n == 0 {
+            for i in 0..20 {
+                team_warm.push(fill_latency(&teammate.session, 300 + i).await?);
+            }
+        }
+        teammate.session.close().await?;
+    }
+    drop(server);
+
     let session = Session::start().await?;
     let (mut login, mut login_quick, _, login_elements) =
         scan_cost(&session, "/site/kaspersky-signin.html", 50).await?;
@@ -154,6 +177,14 @@ async fn main() -> anyhow::Result<()> {
         pct(&mut warm.clone(), 0.95),
         warm.len()
     );
+    for (what, v) in [("cold", &team_cold), ("warm", &team_warm)] {
+        println!(
+            "| … through the team server (mutual TLS, SQLite store), {what} | {:.0} ms | {:.0} ms | {} |",
+            pct(&mut v.clone(), 0.5),
+            pct(&mut v.clone(), 0.95),
+            v.len()
+        );
+    }
     for (what, v) in [
         (
             format!("mutation check (quick scan), login page ({login_elements} elements)"),

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use twofill_e2e::team::{TeamServer, Teammate};
 use twofill_e2e::{EXTENSION_ID, oathtool_codes, sign_in_and_wait_for_code};
 use twofill_words::{Access, AuditAction};
@@ -122,5 +122,87 @@ async fn teammates_fill_codes_from_the_team_server_and_only_the_seed_holder_gets
     assert_eq!(fill["user_agent"]["name"], "chromium");
 
     alice.session.close().await?;
+    bob.session.close().await
+}
+
+/// A HOTP token from the team server: the popup shows "Next code" instead
+/// of a countdown, and each click is the next counter's code (oathtool's).
+#[tokio::test]
+async fn the_popup_gives_the_next_hotp_code_from_the_server() -> Result<()> {
+    use fantoccini::Locator;
+
+    const HOTP_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    const COUNTER: u64 = 5;
+    let hotp = |counter: u64| -> Result<String> {
+        let out = std::process::Command::new("oathtool")
+            .args(["--hotp", "-c", &counter.to_string(), "-b", HOTP_SEED])
+            .output()?;
+        anyhow::ensure!(out.status.success(), "oathtool --hotp failed");
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    };
+    let server = TeamServer::start(None)?;
+    let uri = format!(
+        "otpauth://hotp/Legacy:team@example.com?secret={HOTP_SEED}&issuer=Legacy&counter={COUNTER}"
+    );
+    let token = server.enroll_uri(&uri, &hotp(COUNTER)?, &["http://legacy.test"])?;
+    let bob = Teammate::join(&server, "bob").await?;
+    server.grant(&token, "ops", "bob", Access::CodeOnly)?;
+
+    let state = bob.session.open_popup("origin=http://legacy.test").await?;
+    assert_eq!(state, "list", "{}", bob.session.diagnostics());
+    let item = format!("li[data-token='{token}']");
+    let client = &bob.session.client;
+    assert!(
+        client
+            .find_all(Locator::Css(&format!("{item} .ring")))
+            .await?
+            .is_empty(),
+        "a HOTP token has no countdown"
+    );
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let before = client
+            .find(Locator::Css(&format!("{item} .code")))
+            .await?
+            .text()
+            .await?;
+        client
+            .find(Locator::Css(&format!("{item} button.next")))
+            .await?
+            .click()
+            .await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let code = loop {
+            let text = client
+                .find(Locator::Css(&format!("{item} .code")))
+                .await?
+                .text()
+                .await?;
+            if text != before && text.chars().filter(char::is_ascii_digit).count() == 6 {
+                break text
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>();
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "no code after Next ({text:?}); server audit: {:#?}",
+                server.audit()?.iter().rev().take(3).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        seen.push(code);
+    }
+    bob.session.save_screenshot("popup-hotp-next").await?;
+    // The enrollment's confirmation used counter 5's code; whichever
+    // counter the server gave first, the two are consecutive.
+    let first = (COUNTER..COUNTER + 3)
+        .find(|c| hotp(*c).is_ok_and(|code| code == seen[0]))
+        .with_context(|| format!("{:?} is no code of counters {COUNTER}..", seen[0]))?;
+    assert_eq!(
+        seen[1],
+        hotp(first + 1)?,
+        "the second click is the next counter"
+    );
     bob.session.close().await
 }
