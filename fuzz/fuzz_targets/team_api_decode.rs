@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twofill_team_api::{
     CodeRequest, DevicesReply, ErrorReply, Invite, InviteReply, InviteRequest, JoinReply,
-    JoinRequest, SeedRequest, TokensReply, TokensRequest, WhoAmIReply, WhoAmIRequest,
+    JoinRequest, PushReply, PushRequest, SeedRequest, TokensReply, TokensRequest, WhoAmIReply, WhoAmIRequest,
 };
 
 fn round_trips<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(data: &[u8]) {
@@ -33,11 +33,13 @@ fuzz_target!(|data: &[u8]| {
     round_trips::<CodeRequest>(data);
     round_trips::<SeedRequest>(data);
     round_trips::<InviteRequest>(data);
+    round_trips::<PushRequest>(data);
     round_trips::<JoinReply>(data);
     round_trips::<WhoAmIReply>(data);
     round_trips::<TokensReply>(data);
     round_trips::<InviteReply>(data);
     round_trips::<DevicesReply>(data);
+    round_trips::<PushReply>(data);
     round_trips::<ErrorReply>(data);
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(invite) = text.parse::<Invite>() {

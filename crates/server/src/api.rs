@@ -13,8 +13,8 @@ use hyper::{Method, Request, StatusCode};
 use twofill_answer::Answerer;
 use twofill_team_api::{
     CA_PATH, CODE_PATH, CodeRequest, DEVICES_PATH, ErrorCode, INVITES_PATH, JOIN_PATH,
-    REVOKE_DEVICE_PATH, SEED_PATH, SeedRequest, TOKENS_PATH, TokensRequest, WHOAMI_PATH,
-    WhoAmIReply, WhoAmIRequest,
+    MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, PUSH_PATH, REVOKE_DEVICE_PATH, SEED_PATH, SeedRequest,
+    TOKENS_PATH, TokensRequest, WHOAMI_PATH, WhoAmIReply, WhoAmIRequest,
 };
 
 use crate::App;
@@ -33,6 +33,7 @@ enum Endpoint {
     Invites,
     Devices,
     Revoke(String),
+    Push,
 }
 
 impl Endpoint {
@@ -46,6 +47,7 @@ impl Endpoint {
             SEED_PATH => Endpoint::Seed,
             INVITES_PATH => Endpoint::Invites,
             DEVICES_PATH => Endpoint::Devices,
+            PUSH_PATH => Endpoint::Push,
             _ => {
                 let (prefix, suffix) = REVOKE_DEVICE_PATH.split_once("{id}")?;
                 let id = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
@@ -114,7 +116,12 @@ async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<
         _ => {}
     }
     // Every other endpoint is a POST with a JSON body.
-    let body = read_body(request, app.limits.request()).await?;
+    // A push carries a whole vault; nothing else needs more than 64 KiB.
+    let max = match endpoint {
+        Endpoint::Push => MAX_PUSH_BODY_BYTES,
+        _ => MAX_BODY_BYTES,
+    };
+    let body = read_body(request, app.limits.request(), max).await?;
     match endpoint {
         Endpoint::Ca | Endpoint::Devices => unreachable!("answered above"),
         Endpoint::Join => crate::join::join(&app, &body).await,
@@ -124,6 +131,7 @@ async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<
         Endpoint::Seed => seed(&app, peer, decode(&body)?).await,
         Endpoint::Invites => crate::admin_api::invite(&app, peer, decode(&body)?).await,
         Endpoint::Revoke(id) => crate::admin_api::revoke(&app, peer, id).await,
+        Endpoint::Push => crate::push::push(&app, peer, decode(&body)?).await,
     }
 }
 

@@ -10,7 +10,9 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use twofill_team_api::{ErrorBody, ErrorCode, ErrorReply, MAX_BODY_BYTES, http_status};
+#[cfg(doc)]
+use twofill_team_api::MAX_BODY_BYTES;
+use twofill_team_api::{ErrorBody, ErrorCode, ErrorReply, http_status};
 
 pub type Reply = Response<Full<Bytes>>;
 
@@ -68,13 +70,13 @@ impl ApiError {
         )
     }
 
-    pub fn too_large() -> ApiError {
+    pub fn too_large(max: usize) -> ApiError {
         ApiError {
             close: true,
             ..ApiError::new(
                 ErrorCode::PayloadTooLarge,
                 format!(
-                    "the request body is larger than the server's limit of {MAX_BODY_BYTES} bytes; \
+                    "the request body is larger than the server's limit of {max} bytes here; \
                      send a smaller request"
                 ),
             )
@@ -141,18 +143,23 @@ pub fn pem(text: &str) -> Reply {
 }
 
 /// The request's body, refused with 413 as soon as it is known to exceed
-/// [`MAX_BODY_BYTES`] (from `Content-Length`, or while reading a chunked
-/// one), and with 408 when it has not all arrived within `limit`.
-pub async fn read_body(request: Request<Incoming>, limit: Duration) -> Result<Bytes, ApiError> {
+/// `max` ([`MAX_BODY_BYTES`] but for a push; from `Content-Length`, or
+/// while reading a chunked one), and with 408 when it has not all arrived
+/// within `limit`.
+pub async fn read_body(
+    request: Request<Incoming>,
+    limit: Duration,
+    max: usize,
+) -> Result<Bytes, ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Err(ApiError::too_large());
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(ApiError::too_large(max));
     }
-    let collecting = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
+    let collecting = Limited::new(request.into_body(), max).collect();
     let Ok(collected) = tokio::time::timeout(limit, collecting).await else {
         return Err(ApiError {
             close: true,
@@ -169,7 +176,7 @@ pub async fn read_body(request: Request<Incoming>, limit: Duration) -> Result<By
     };
     match collected {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(max)),
         Err(_) => Err(ApiError {
             close: true,
             ..ApiError::new(

@@ -23,6 +23,7 @@ mod http;
 mod invite;
 mod join;
 mod pool;
+mod push;
 mod random;
 mod refusal;
 mod serve;

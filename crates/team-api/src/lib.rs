@@ -48,9 +48,18 @@ pub const DEVICES_PATH: &str = "/v1/admin/devices";
 /// `POST` to `/v1/admin/devices/{id}/revoke` → [`DeviceInfo`] (admins only).
 pub const REVOKE_DEVICE_PATH: &str = "/v1/admin/devices/{id}/revoke";
 
+/// `POST` [`PushRequest`] → [`PushReply`] (admins only): a local vault
+/// moved to the server (`twofill-host vault push`).
+pub const PUSH_PATH: &str = "/v1/admin/push";
+
 /// Largest request body the server reads; larger ones get `413`
 /// ([`ErrorCode::PayloadTooLarge`]) without being read further.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The one larger limit, for [`PUSH_PATH`] alone: a whole vault's tokens
+/// (an otpauth link is well under 1 KiB, so thousands fit).
+pub const MAX_PUSH_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Most tokens, groups or grants one push may carry.
+pub const MAX_PUSH_ITEMS: usize = 10_000;
 
 /// Where a request comes from on the teammate's laptop, for the audit log
 /// (the device and its user come from the client certificate).
@@ -184,6 +193,74 @@ pub struct DeviceInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicesReply {
     pub devices: Vec<DeviceInfo>,
+}
+
+/// A local vault's team tokens (and, when asked, personal ones), groups and
+/// grants, for the server to import as the pushing admin. Seeds travel only
+/// inside mutual TLS, in `otpauth://` links.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    #[serde(default)]
+    pub tokens: Vec<PushedToken>,
+    #[serde(default)]
+    pub groups: Vec<PushedGroup>,
+    #[serde(default)]
+    pub grants: Vec<PushedGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushedToken {
+    /// The token's id in the local vault (grants name it).
+    pub local_id: String,
+    /// The token with its seed, as an `otpauth://` link.
+    pub uri: String,
+    /// Its site bindings, as the vault spells them.
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// The owner of a personal token; `None` for a team token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushedGroup {
+    pub name: String,
+    /// User names; users the server does not know are created (not admin).
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushedGrant {
+    /// A [`PushedToken::local_id`] of the same push.
+    pub token: String,
+    pub group: String,
+    pub access: twofill_protocol::Access,
+}
+
+/// What a push did. Pushing the same vault again changes nothing: a token
+/// already on the server (same kind, issuer, account and seed) is reused,
+/// not duplicated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushReply {
+    pub tokens: Vec<PushedTokenId>,
+    pub users_created: Vec<String>,
+    pub groups_created: Vec<String>,
+    pub members_added: usize,
+    pub bindings_added: usize,
+    pub grants_set: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedTokenId {
+    pub local_id: String,
+    pub server_id: String,
+    /// It was on the server already (an earlier push).
+    pub existed: bool,
 }
 
 /// Every error reply's body, whatever the status.

@@ -61,7 +61,7 @@ impl Vault {
     /// `actor` may make it (a refusal is recorded and committed on its own),
     /// then `change` applies it (recording its own audit event, so it can
     /// describe itself) and the transaction commits.
-    fn in_change<S, T>(
+    pub(crate) fn in_change<S, T>(
         &mut self,
         actor: &str,
         action: AuditAction,
@@ -106,6 +106,12 @@ impl Vault {
             |c| check_admin(c.tx, c.audit_key, c.authz, actor),
             |c, key, ()| change(c, key),
         )
+    }
+
+    /// Records that `actor` (an admin) pushed a vault here, `detail` saying
+    /// what it carried; a non-admin is refused on record.
+    pub fn record_push(&mut self, actor: &str, detail: String) -> Result<()> {
+        self.admin(actor, AuditAction::VaultPush, |c, _| c.record(None, detail))
     }
 
     /// Stores a token bound to `sites` and returns its new id.
@@ -168,6 +174,57 @@ impl Vault {
                 let summary = summary(c.tx, c.authz, &id)?;
                 let detail = format!(
                     "personal token of {actor}; sites: {}",
+                    join(&summary.bindings)
+                );
+                c.record(Some(&summary), detail)?;
+                Ok(id)
+            },
+        )
+    }
+
+    /// Stores a personal token of `owner` on an admin's behalf (moving a
+    /// vault to a team server): `actor` must be an admin, `owner` a user the
+    /// vault knows, and the policy must allow personal tokens. The record
+    /// names the admin; the token is the owner's alone, as if they had
+    /// enrolled it.
+    pub fn add_personal_token_for(
+        &mut self,
+        actor: &str,
+        owner: &str,
+        token: &Token,
+        sites: &[SiteBinding],
+    ) -> Result<String> {
+        let allow_personal = self.policy.allow_personal_tokens;
+        self.in_change(
+            actor,
+            AuditAction::TokenAdd,
+            |c| {
+                if let Err(refusal) = check_admin(c.tx, c.audit_key, c.authz, actor)? {
+                    return Ok(Err(refusal));
+                }
+                Ok(if !allow_personal {
+                    Err(Refusal::Policy {
+                        what: "personal tokens".into(),
+                    })
+                } else if c.authz.user_admin(c.tx, owner)?.is_none() {
+                    Err(Refusal::UnknownUser {
+                        user: owner.to_owned(),
+                    })
+                } else {
+                    Ok(())
+                })
+            },
+            |c, key, ()| {
+                let new = NewToken {
+                    actor,
+                    token,
+                    sites,
+                    owner: Some(owner),
+                };
+                let id = insert_token(c, key, &new)?;
+                let summary = summary(c.tx, c.authz, &id)?;
+                let detail = format!(
+                    "personal token of {owner}, added by {actor}; sites: {}",
                     join(&summary.bindings)
                 );
                 c.record(Some(&summary), detail)?;

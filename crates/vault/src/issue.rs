@@ -11,14 +11,93 @@ use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::audit::About;
 use crate::integrity::AuthzKey;
-use crate::permission::{access_to, find_summary};
+use crate::permission::{access_to, check_admin, find_summary, summary};
 use crate::store::{CodeParams, StoreRead, StoreTx};
 use crate::{
     Access, CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope,
     TokenSummary, Vault, VaultError, seed_aad,
 };
 
+/// A token read out with its seed for `twofill-host vault push`.
+#[derive(Debug, Clone)]
+pub struct PushSeed {
+    pub summary: TokenSummary,
+    pub token: Token,
+}
+
 impl Vault {
+    /// Every team token (and with `personal`, every personal token too)
+    /// with its seed, for an admin moving this vault to a team server. Each
+    /// seed read out is a `vault.push` record, committed before any seed is
+    /// returned; a non-admin, or a policy that forbids seed reveals, is
+    /// refused on record.
+    pub fn seeds_for_push(&mut self, actor: &str, personal: bool) -> Result<Vec<PushSeed>> {
+        let policy = self.policy;
+        self.in_change(
+            actor,
+            AuditAction::VaultPush,
+            |c| {
+                if let Err(refusal) = check_admin(c.tx, c.audit_key, c.authz, actor)? {
+                    return Ok(Err(refusal));
+                }
+                if !policy.allow_seed_reveal {
+                    return Ok(Err(Refusal::Policy {
+                        what: "reading seeds out (for a push)".into(),
+                    }));
+                }
+                Ok(Ok(()))
+            },
+            |c, key, ()| {
+                let mut out = Vec::new();
+                for id in c.tx.token_ids()? {
+                    let summary = summary(c.tx, c.authz, &id)?;
+                    if summary.owner.is_some() && !personal {
+                        continue;
+                    }
+                    let mut token = open_seed(c.tx, key, &id)?;
+                    if let Kind::Hotp { counter } = &mut token.kind
+                        && let Some(now) = c.tx.hotp_counter(&id)?
+                    {
+                        *counter = now;
+                    }
+                    c.record(
+                        Some(&summary),
+                        "seed read out to push to a team server".into(),
+                    )?;
+                    out.push(PushSeed { summary, token });
+                }
+                Ok(out)
+            },
+        )
+    }
+
+    /// The id of a token that already holds `token`'s seed for the same
+    /// kind, issuer, account and owner, so a second push reuses it. Only
+    /// the id leaves; no seed does, so nothing is audited.
+    pub fn find_same_token(&self, token: &Token, owner: Option<&str>) -> Result<Option<String>> {
+        let store = self.store.reader()?;
+        for id in store.token_ids()? {
+            let Some(found) = find_summary(&*store, &self.authz_key, &id)? else {
+                continue;
+            };
+            if found.owner.as_deref() != owner
+                || found.account != token.account
+                || found.issuer != token.issuer
+            {
+                continue;
+            }
+            let stored = open_seed(&*store, &self.key, &id)?;
+            if stored.secret.as_bytes() == token.secret.as_bytes()
+                && std::mem::discriminant(&stored.kind) == std::mem::discriminant(&token.kind)
+                && stored.algorithm == token.algorithm
+                && stored.digits == token.digits
+            {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
     /// Computes the current code for a token the requester may use, after a
     /// durable audit record. For [`Purpose::Fill`] the token must be bound
     /// to the origin; with no token named, the single permitted token bound

@@ -68,6 +68,7 @@ pub use audit::{AuditEvent, AuditRecord, ChainReport};
 pub use binding::{Origin, SiteBinding, SiteError};
 pub use error::{InviteProblem, Refusal, Result, VaultError};
 pub use integrity::{IntegrityReport, TamperedRow};
+pub use issue::PushSeed;
 pub use model::{
     Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
     PermittedToken, Policy, Purpose, Requester, Scope, TokenDetails, TokenSummary, TokensRequest,

@@ -69,6 +69,9 @@ actions! {
     DeviceRevoke = "device.revoke",
     /// A revoked device's certificate was presented and refused.
     DeviceRefused = "device.refused",
+    /// A local vault moved to the team server: locally, one record per seed
+    /// read out for the push; on the server, the push's summary.
+    VaultPush = "vault.push",
 }
 
 impl AuditAction {

@@ -24,6 +24,7 @@ mod group;
 mod join;
 mod token;
 mod user;
+mod vault;
 mod whoami;
 
 use std::io::{IsTerminal, Write};
@@ -82,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Move a local vault to the team server this computer joined.
+    Vault {
+        #[command(subcommand)]
+        command: vault::VaultCommand,
+    },
     /// Enroll this computer as a device of a team server, with an invite
     /// from its admin; from then on codes come from the server.
     Join(join::JoinArgs),
@@ -131,6 +137,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Install(args) => twofill_install::run_install(args)?,
         Command::Uninstall(args) => twofill_install::run_uninstall(args)?,
         Command::Join(args) => join::run(args)?,
+        Command::Vault { command } => vault::run(Invocation::load()?, command)?,
         Command::Whoami { out } => whoami::run(Invocation::load()?, out)?,
         Command::Token { command } => token::run(Invocation::load()?, command)?,
         Command::User { command } => user::run(Invocation::load()?, command)?,

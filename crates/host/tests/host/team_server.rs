@@ -641,3 +641,197 @@ fn a_used_invite_is_refused_with_the_servers_reason_and_nothing_is_written() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ask for a new one"), "{err}");
 }
+
+const SUPPORT_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const SUPPORT: &str = "https://support.example.com";
+const MAIL_SEED: &str = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
+
+/// `cli` that must succeed, its `--json` output.
+fn json_ok(laptop: &Laptop, args: &[&str]) -> Value {
+    let out = laptop.cli(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Actions of the local vault's audit log, with their user and outcome.
+fn local_actions(vault: &Vault) -> Vec<(String, String, bool)> {
+    vault
+        .audit_records(0, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.event.user,
+                r.event.action.as_str().to_owned(),
+                r.event.success,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn vault_push_moves_team_tokens_groups_and_grants_and_personal_ones_on_request() {
+    let server = TeamServer::start();
+    // Alice's laptop, with the local vault she ran before the team server:
+    // two team tokens (code-only for ops, full-seed for leads) and her own
+    // personal one.
+    let laptop = Laptop::new();
+    let not_joined = laptop.cli(&["vault", "push"]);
+    assert!(!not_joined.status.success());
+    assert!(
+        String::from_utf8_lossy(&not_joined.stderr).contains("twofill-host join"),
+        "{}",
+        String::from_utf8_lossy(&not_joined.stderr)
+    );
+    let me = json_ok(&laptop, &["whoami", "--json"]);
+    let local_user = me["user"].as_str().unwrap().to_owned();
+    let data = laptop.home.path().join(".local/share/twofill");
+    let local_path = data.join("vault.sqlite3");
+    let open_local =
+        || Vault::open(&local_path, &Protection::KeyFile(data.join("vault.key"))).unwrap();
+    let local_ids = {
+        let mut v = open_local();
+        let link = |issuer: &str, seed: &str| {
+            Token::from_uri(&format!(
+                "otpauth://totp/{issuer}:team@example.com?secret={seed}&issuer={issuer}"
+            ))
+            .unwrap()
+        };
+        let u = local_user.as_str();
+        let kaspersky = v
+            .add_token(u, &link("Kaspersky", SEED), &[KASPERSKY.parse().unwrap()])
+            .unwrap();
+        let support = v
+            .add_token(
+                u,
+                &link("Support", SUPPORT_SEED),
+                &[SUPPORT.parse().unwrap()],
+            )
+            .unwrap();
+        let mail = v
+            .add_personal_token(
+                u,
+                &link("Mail", MAIL_SEED),
+                &["https://mail.example.com".parse().unwrap()],
+            )
+            .unwrap();
+        v.add_group(u, "ops").unwrap();
+        v.add_member(u, "ops", "bob").unwrap();
+        v.set_grant(u, &kaspersky, "ops", Access::CodeOnly).unwrap();
+        v.add_group(u, "leads").unwrap();
+        v.add_member(u, "leads", "carol").unwrap();
+        v.set_grant(u, &support, "leads", Access::FullSeed).unwrap();
+        (kaspersky, support, mail)
+    };
+    laptop.join(&server, &server.invite("alice"));
+
+    // A dry run reads no seed and changes nothing.
+    let dry = json_ok(&laptop, &["vault", "push", "--dry-run", "--json"]);
+    assert_eq!(dry["tokens"].as_array().unwrap().len(), 2, "{dry}");
+    assert_eq!(dry["kept_local"], json!([local_ids.2]));
+    assert_eq!(dry["grants"], 2);
+    assert!(dry.get("reply").is_none());
+    assert!(server.vault().tokens().unwrap().is_empty());
+    assert!(
+        !local_actions(&open_local())
+            .iter()
+            .any(|a| a.1 == "vault.push")
+    );
+
+    // The push: team tokens only (personal kept local by default).
+    let pushed = json_ok(&laptop, &["vault", "push", "--json"]);
+    let reply = &pushed["reply"];
+    let server_id = |local: &str| -> String {
+        reply["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["local_id"] == local)
+            .unwrap_or_else(|| panic!("{local} not pushed: {pushed}"))["server_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let kaspersky_on_server = server_id(&local_ids.0);
+    let support_on_server = server_id(&local_ids.1);
+    assert_eq!(reply["tokens"].as_array().unwrap().len(), 2);
+    assert_eq!(reply["grants_set"], 2);
+    let team = server.vault();
+    assert_eq!(team.tokens().unwrap().len(), 2);
+    let details = team.token_details(&kaspersky_on_server).unwrap();
+    assert_eq!(details.grants.get("ops"), Some(&Access::CodeOnly));
+    assert_eq!(
+        team.token_details(&support_on_server)
+            .unwrap()
+            .grants
+            .get("leads"),
+        Some(&Access::FullSeed)
+    );
+    // On record on both sides: locally each seed read out, on the server
+    // the push and each change, under alice.
+    let local = local_actions(&open_local());
+    let reads: Vec<_> = local.iter().filter(|a| a.1 == "vault.push").collect();
+    assert_eq!(reads.len(), 2, "{local:?}");
+    assert!(reads.iter().all(|a| a.0 == local_user && a.2));
+    let audit = server.admin().audit("alice");
+    let by_alice = |action: &str| {
+        audit
+            .iter()
+            .filter(|r| r["event"]["action"] == action && r["user"]["name"] == "alice")
+            .count()
+    };
+    assert_eq!(by_alice("vault.push"), 2, "{audit:?}");
+    assert_eq!(by_alice("token.add"), 2);
+    assert_eq!(by_alice("grant.set"), 2);
+
+    // Bob, code-only through the pushed grant, gets oathtool's code on the
+    // bound site from his own laptop, and no seed; he may not push.
+    let bobs = Laptop::new();
+    bobs.join(&server, &server.invite("bob"));
+    let mut host = bobs.launch();
+    assert_oathtool_code(&host.ask(get_code("k", KASPERSKY)));
+    let seed =
+        host.ask(json!({"v": 1, "id": "s", "type": "reveal_seed", "token": kaspersky_on_server}));
+    assert_eq!(error_code(&seed), "not_permitted");
+    assert!(host.finish().success());
+    let refused = bobs.cli(&["vault", "push"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not an admin of the team server"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // Moving the personal token too: the team tokens are not duplicated.
+    let moved = json_ok(&laptop, &["vault", "push", "--personal", "move", "--json"]);
+    let tokens = moved["reply"]["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 3, "{moved}");
+    assert_eq!(tokens.iter().filter(|t| t["existed"] == true).count(), 2);
+    let team = server.vault();
+    assert_eq!(team.tokens().unwrap().len(), 3);
+    let personal = tokens
+        .iter()
+        .find(|t| t["local_id"] == local_ids.2.as_str())
+        .unwrap();
+    let personal = team
+        .token_details(personal["server_id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(personal.summary.owner.as_deref(), Some(local_user.as_str()));
+    // On the server the admin who moved it is on record for it.
+    let audit = server.admin().audit("alice");
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|r| r["event"]["action"] == "token.add" && r["user"]["name"] == "alice")
+            .count(),
+        3,
+        "{audit:?}"
+    );
+    assert!(team.verify_audit(None).unwrap().problem.is_none());
+    // The local vault is only read, never emptied.
+    assert_eq!(open_local().tokens().unwrap().len(), 3);
+}

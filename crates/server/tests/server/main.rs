@@ -7,6 +7,7 @@ mod devices;
 mod hostile;
 mod keys;
 mod outage;
+mod push;
 mod replicas;
 mod siem;
 mod support;

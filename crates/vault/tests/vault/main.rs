@@ -9,6 +9,7 @@ mod open_and_migrate;
 mod permissions;
 mod personal;
 mod postgres_store;
+mod push;
 mod rate_limit;
 mod siem_cursors;
 mod support;
