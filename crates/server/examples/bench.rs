@@ -40,6 +40,8 @@ const RUN: Duration = Duration::from_secs(5);
 const DEVICES: usize = 8;
 const SEEDED_TOKENS: usize = 10_000;
 const SEEDED_RECORDS: usize = 1_000_000;
+/// Fills timed one after another once the vault is large.
+const LOADED_FILLS: usize = 20;
 const RECORD_BATCH: usize = 10_000;
 /// Seeding audit records stops after this long per store; the table says
 /// how many it reached.
@@ -75,6 +77,8 @@ struct Memory {
     records: i64,
     seed_seconds: f64,
     rss_empty_kib: u64,
+    fill_p50: Duration,
+    fill_max: Duration,
     rss_kib: u64,
     hwm_kib: u64,
 }
@@ -122,6 +126,13 @@ fn main() {
                 latencies.len()
             );
             latencies.sort();
+            eprintln!(
+                "bench: {} {clients} clients: {} codes in {seconds:.1} s, p50 {:.2} ms, p99 {:.2} ms",
+                backend.name(),
+                latencies.len(),
+                ms(percentile(&latencies, 50.0)),
+                ms(percentile(&latencies, 99.0))
+            );
             loads.push(Load {
                 store: backend.name(),
                 clients,
@@ -137,6 +148,10 @@ fn main() {
         state.seed_tokens(SEEDED_TOKENS);
         let records = state.seed_records(SEEDED_RECORDS);
         let seed_seconds = seeding.elapsed().as_secs_f64();
+        eprintln!(
+            "bench: {} seeded {SEEDED_TOKENS} tokens and the log to {records} records in {seed_seconds:.0} s",
+            backend.name()
+        );
         let server = state.serve();
         // A working server: it lists the user's (now 10k) tokens and fills.
         let tokens_body = serde_json::to_vec(&TokensRequest {
@@ -149,8 +164,18 @@ fn main() {
         let listed: serde_json::Value = serde_json::from_slice(&listed).unwrap();
         let listed = listed["tokens"].as_array().map_or(0, Vec::len);
         assert_eq!(listed, SEEDED_TOKENS + 1, "the user should see every token");
-        run_clients(server.addr, &devices, 50, Duration::from_secs(2), &request);
+        // Sequential fills: what one fill costs with a vault this size.
+        let mut fills: Vec<_> = (0..LOADED_FILLS)
+            .map(|_| {
+                let t = Instant::now();
+                check_code(&conn.exchange(&request));
+                t.elapsed()
+            })
+            .collect();
+        fills.sort();
         memory.push(Memory {
+            fill_p50: percentile(&fills, 50.0),
+            fill_max: *fills.last().unwrap(),
             store: backend.name(),
             tokens: SEEDED_TOKENS + 1,
             records,
@@ -181,19 +206,21 @@ fn print_tables(exe: &Path, loads: &[Load], memory: &[Memory]) {
     }
     println!();
     println!(
-        "| store | tokens | audit records | seeding | server RSS empty | RSS loaded | peak RSS |"
+        "| store | tokens | audit records | seeding | server RSS empty | RSS loaded | peak RSS | fill p50 | fill max |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for m in memory {
         println!(
-            "| {} | {} | {} | {:.0} s | {} MiB | {} MiB | {} MiB |",
+            "| {} | {} | {} | {:.0} s | {} MiB | {} MiB | {} MiB | {:.1} ms | {:.1} ms |",
             m.store,
             m.tokens,
             m.records,
             m.seed_seconds,
             m.rss_empty_kib / 1024,
             m.rss_kib / 1024,
-            m.hwm_kib / 1024
+            m.hwm_kib / 1024,
+            ms(m.fill_p50),
+            ms(m.fill_max)
         );
     }
     println!();
@@ -211,7 +238,7 @@ fn print_tables(exe: &Path, loads: &[Load], memory: &[Memory]) {
         "Memory: tokens added through Vault::add_token (one audited transaction each), audit \
          records through Vault::record_batch ({RECORD_BATCH} per transaction, each chained \
          and MACed), up to {SEEDED_RECORDS} or {} s per store; RSS read from /proc/PID/status \
-         after listing all tokens and 2 s of fills at 50 clients.",
+         after listing all tokens and {LOADED_FILLS} fills one after another (fill p50/max).",
         SEED_RECORDS_BUDGET.as_secs()
     );
 }
@@ -304,7 +331,8 @@ impl Connection {
     fn open(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> Connection {
         let tcp = TcpStream::connect(addr).expect("cannot connect to the server");
         tcp.set_nodelay(true).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
         let conn = rustls::ClientConnection::new(
             Arc::clone(config),
             ServerName::try_from("localhost").unwrap(),
