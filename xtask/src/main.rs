@@ -49,7 +49,8 @@ commands:
   fuzz [--seconds N] [TARGET...]
           run each fuzz target (default: all) for N seconds (default 60); print
           executions, corpus size and crashes (inputs kept in fuzz/artifacts/)
-  bench   print the host's latency/throughput/RSS table and the detection/fill
+  bench   print the host's latency/throughput/RSS table, the team server's
+          codes/s, latency and RSS table (SQLite and PostgreSQL), and the detection/fill
           timings in Chromium
   siem-bench [RECORDS [SECONDS RATE]]
           audit streaming: events/s delivered to a local syslog receiver and
@@ -178,6 +179,8 @@ fn bench(root: &Path, _: &[String]) -> Result<()> {
     let release = root.join("target").join("release");
     run(Command::new(release.join("examples").join("bench")).arg(release.join("twofill-host")))?;
     println!();
+    server_bench(&release)?;
+    println!();
     let built = build(root)?;
     run(cargo(&built).args([
         "run",
@@ -188,6 +191,25 @@ fn bench(root: &Path, _: &[String]) -> Result<()> {
         "--bin",
         "twofill-detect-bench",
     ]))
+}
+
+/// The team server's table: the real `twofill-server` on SQLite and on
+/// PostgreSQL (a cluster the example starts itself).
+fn server_bench(release: &Path) -> Result<()> {
+    run(cargo_command().args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "twofill-server",
+        "--bin",
+        "twofill-server",
+        "--example",
+        "bench",
+    ]))?;
+    // Cargo names a package's examples by file, so both packages' `bench`
+    // land at the same path: run the server's right after building it.
+    run(Command::new(release.join("examples").join("bench")).arg(release.join("twofill-server")))
 }
 
 fn siem_bench(_: &Path, args: &[String]) -> Result<()> {

@@ -119,7 +119,37 @@ fn truncation_is_found_against_an_anchor() {
     assert_eq!(hex(&anchor.1).len(), 64);
 }
 
+/// A batch extends the chain like single records do, in order, and the
+/// chain still verifies and catches an edit inside the batch.
+fn a_batch_of_records_extends_the_chain() {
+    let (tv, seqs) = populated();
+    let mut v = tv.open();
+    let events: Vec<_> = (0..50)
+        .map(|i| {
+            twofill_vault::AuditEvent::new(
+                format!("u{i}"),
+                twofill_vault::AuditAction::CodeFill,
+                true,
+            )
+        })
+        .collect();
+    let head = v.record_batch(&events).unwrap();
+    let last = *seqs.last().unwrap();
+    assert_eq!(head, last + 50);
+    let added = v.audit_records(last, 100).unwrap();
+    let users: Vec<_> = added.iter().map(|r| r.event.user.clone()).collect();
+    assert_eq!(users, (0..50).map(|i| format!("u{i}")).collect::<Vec<_>>());
+    assert_eq!(v.verify_audit(None).unwrap().problem, None);
+    drop(v);
+    let edited = last + 25;
+    tv.tamper(&format!(
+        r#"UPDATE audit SET "user" = 'x' WHERE seq = {edited}"#
+    ));
+    assert_eq!(verify(&tv).problem.unwrap().seq, edited);
+}
+
 crate::support::both_stores!(
+    a_batch_of_records_extends_the_chain,
     intact_chain_verifies,
     sql_cannot_edit_or_delete_by_accident,
     edited_record_is_found,
