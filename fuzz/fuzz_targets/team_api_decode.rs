@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twofill_team_api::{
     CodeRequest, DevicesReply, ErrorReply, Invite, InviteReply, InviteRequest, JoinReply,
-    JoinRequest, PushReply, PushRequest, SeedRequest, TokensReply, TokensRequest, WhoAmIReply, WhoAmIRequest,
+    JoinRequest, PushReply, PushRequest, SeedRequest, TokensReply, TokensRequest, WhoAmIReply,
+    WhoAmIRequest,
 };
 
 fn round_trips<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(data: &[u8]) {
