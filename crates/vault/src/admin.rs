@@ -146,40 +146,7 @@ impl Vault {
         token: &Token,
         sites: &[SiteBinding],
     ) -> Result<String> {
-        let policy = self.policy;
-        self.in_change(
-            actor,
-            AuditAction::TokenAdd,
-            |c| {
-                Ok(if !policy.allow_personal_tokens {
-                    Err(Refusal::Policy {
-                        what: "personal tokens".into(),
-                    })
-                } else if c.authz.user_admin(c.tx, actor)?.is_none() {
-                    Err(Refusal::UnknownUser {
-                        user: actor.to_owned(),
-                    })
-                } else {
-                    Ok(())
-                })
-            },
-            |c, key, ()| {
-                let new = NewToken {
-                    actor,
-                    token,
-                    sites,
-                    owner: Some(actor),
-                };
-                let id = insert_token(c, key, &new)?;
-                let summary = summary(c.tx, c.authz, &id)?;
-                let detail = format!(
-                    "personal token of {actor}; sites: {}",
-                    join(&summary.bindings)
-                );
-                c.record(Some(&summary), detail)?;
-                Ok(id)
-            },
-        )
+        self.store_personal_token(actor, actor, false, token, sites)
     }
 
     /// Stores a personal token of `owner` on an admin's behalf (moving a
@@ -194,12 +161,25 @@ impl Vault {
         token: &Token,
         sites: &[SiteBinding],
     ) -> Result<String> {
+        self.store_personal_token(actor, owner, true, token, sites)
+    }
+
+    /// A personal token of `owner`, stored by `owner` themselves or (with
+    /// `on_behalf`) by an admin for them.
+    fn store_personal_token(
+        &mut self,
+        actor: &str,
+        owner: &str,
+        on_behalf: bool,
+        token: &Token,
+        sites: &[SiteBinding],
+    ) -> Result<String> {
         let allow_personal = self.policy.allow_personal_tokens;
         self.in_change(
             actor,
             AuditAction::TokenAdd,
             |c| {
-                if let Err(refusal) = check_admin(c.tx, c.audit_key, c.authz, actor)? {
+                if on_behalf && let Err(refusal) = check_admin(c.tx, c.audit_key, c.authz, actor)? {
                     return Ok(Err(refusal));
                 }
                 Ok(if !allow_personal {
@@ -223,8 +203,13 @@ impl Vault {
                 };
                 let id = insert_token(c, key, &new)?;
                 let summary = summary(c.tx, c.authz, &id)?;
+                let by = if on_behalf {
+                    format!(", added by {actor}")
+                } else {
+                    String::new()
+                };
                 let detail = format!(
-                    "personal token of {owner}, added by {actor}; sites: {}",
+                    "personal token of {owner}{by}; sites: {}",
                     join(&summary.bindings)
                 );
                 c.record(Some(&summary), detail)?;
