@@ -92,23 +92,7 @@ impl HostCli {
         sites: &[&str],
         access: Access,
     ) -> Result<String> {
-        let mut args = vec![
-            "token",
-            "add",
-            "--uri",
-            uri,
-            "--confirm-code",
-            code,
-            "--json",
-        ];
-        for s in sites {
-            args.extend(["--site", s]);
-        }
-        let added: Value = serde_json::from_str(&self.run(&args)?)?;
-        let id = added[0]["id"]
-            .as_str()
-            .context("unexpected `token add` output")?
-            .to_owned();
+        let id = self.add_token(&["--uri", uri], code, sites)?;
         let me: Value = serde_json::from_str(&self.run(&["whoami", "--json"])?)?;
         let me = me["user"]
             .as_str()
@@ -120,6 +104,22 @@ impl HostCli {
         }
         self.run(&["grant", "set", &id, "team", access.as_str()])?;
         Ok(id)
+    }
+
+    /// `token add` from `source` (`--uri …` or `--qr …`), confirmed with
+    /// `code`, bound to `sites`; the new token's id.
+    pub fn add_token(&self, source: &[&str], code: &str, sites: &[&str]) -> Result<String> {
+        let mut args = vec!["token", "add"];
+        args.extend(source);
+        args.extend(["--confirm-code", code, "--json"]);
+        for s in sites {
+            args.extend(["--site", s]);
+        }
+        let added: Value = serde_json::from_str(&self.run(&args)?)?;
+        Ok(added[0]["id"]
+            .as_str()
+            .context("unexpected `token add` output")?
+            .to_owned())
     }
 
     /// The vault's audit log, one ECS record per entry (`audit export`).

@@ -143,7 +143,7 @@ impl TeamServer {
 
     /// Enrolls the token `uri` names (any kind), confirmed with `code`.
     pub fn enroll_uri(&self, uri: &str, code: &str, sites: &[&str]) -> Result<String> {
-        self.add_token(&["--uri", uri], code, sites)
+        self.admin().add_token(&["--uri", uri], code, sites)
     }
 
     /// Enrolls the token in the QR image at `qr` (as the site showed it),
@@ -156,21 +156,7 @@ impl TeamServer {
     fn enroll_from(&self, source: &[&str], seed: &str, sites: &[&str]) -> Result<String> {
         let now = unix_now();
         let code = oathtool_codes(seed, now, now)?.remove(0);
-        self.add_token(source, &code, sites)
-    }
-
-    fn add_token(&self, source: &[&str], code: &str, sites: &[&str]) -> Result<String> {
-        let mut args = vec!["token", "add"];
-        args.extend(source);
-        args.extend(["--confirm-code", code, "--json"]);
-        for s in sites {
-            args.extend(["--site", s]);
-        }
-        let added: Value = serde_json::from_str(&self.admin().run(&args)?)?;
-        Ok(added[0]["id"]
-            .as_str()
-            .context("unexpected `token add` output")?
-            .to_owned())
+        self.admin().add_token(source, &code, sites)
     }
 
     /// Gives `user` `access` to `token` through the group `group`.
