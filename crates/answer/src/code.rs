@@ -1,7 +1,7 @@
 //! `get_code`: one code, checked and recorded by the vault.
 
 use twofill_protocol::{CodePurpose, CodeReply, ErrorBody};
-use twofill_vault::{CodeRequest, Origin, Purpose};
+use twofill_vault::{CodeRequest, IssuedCode, Origin, Purpose, Requester, Vault};
 
 use crate::{Answerer, info, scope, vault_error};
 
@@ -46,12 +46,47 @@ impl Answerer<'_> {
                 scope: scope(exclude_personal),
             })
             .map_err(vault_error)?;
-        Ok(CodeReply {
-            token: info(&issued.token),
-            code: issued.window.code,
-            valid_from: issued.window.valid_from,
-            valid_until: issued.window.valid_until,
-            counter: issued.counter,
+        Ok(code_reply(issued))
+    }
+}
+
+/// One `get_code` of a batch ([`answer_codes`]), its origin already parsed
+/// (with [`Answerer::parse_origin`]).
+#[derive(Debug, Clone)]
+pub struct CodeAsk {
+    pub who: Requester,
+    pub origin: Option<Origin>,
+    pub token: Option<String>,
+    pub purpose: Purpose,
+    pub exclude_personal: bool,
+}
+
+/// Answers many `get_code`s with one commit for all their records
+/// (`Vault::issue_codes`), each as [`Answerer::issue_code`] would alone.
+pub fn answer_codes(vault: &mut Vault, asks: &[CodeAsk]) -> Vec<Result<CodeReply, ErrorBody>> {
+    let requests: Vec<CodeRequest<'_>> = asks
+        .iter()
+        .map(|a| CodeRequest {
+            who: &a.who,
+            token: a.token.as_deref(),
+            origin: a.origin.as_ref(),
+            purpose: a.purpose,
+            scope: scope(a.exclude_personal),
         })
+        .collect();
+    vault
+        .issue_codes(&requests)
+        .into_iter()
+        .map(|r| r.map(code_reply).map_err(vault_error))
+        .collect()
+}
+
+fn code_reply(issued: IssuedCode) -> CodeReply {
+    CodeReply {
+        token: info(&issued.token),
+        code: issued.window.code,
+        valid_from: issued.window.valid_from,
+        valid_until: issued.window.valid_until,
+        counter: issued.counter,
     }
 }

@@ -22,7 +22,7 @@ mod tokens;
 use twofill_protocol::{ErrorBody, ErrorCode, TokenInfo};
 use twofill_vault::{AuditAction, AuditEvent, Origin, Requester, Scope, TokenSummary, Vault};
 
-pub use code::purpose;
+pub use code::{CodeAsk, answer_codes, purpose};
 pub use error::{error, vault_error};
 pub use seed::seed_action;
 pub use twofill_team_api::TokensReply;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
-use twofill_answer::Answerer;
+use twofill_answer::{Answerer, CodeAsk};
 use twofill_team_api::{
     CA_PATH, CODE_PATH, CodeRequest, DEVICES_PATH, ErrorCode, INVITES_PATH, JOIN_PATH,
     MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, PUSH_PATH, REVOKE_DEVICE_PATH, SEED_PATH, SeedRequest,
@@ -173,21 +173,27 @@ async fn tokens(app: &App, peer: Peer, request: TokensRequest) -> Result<Reply, 
 }
 
 async fn code(app: &App, peer: Peer, request: CodeRequest) -> Result<Reply, ApiError> {
-    let reply = app
+    // Who is asking and from where, read by any handle at once; then the
+    // decision and its record, in the next batch (`code_batch.rs`).
+    let ask = app
         .pool
         .run(move |vault| {
             let device = authenticate(vault, peer)?;
-            Answerer::new(vault, requester(&device, &request.client))
-                .get_code(
-                    request.origin.as_deref(),
-                    request.token.as_deref(),
-                    request.purpose,
-                    request.exclude_personal,
-                )
-                .map_err(ApiError::from_body)
+            let who = requester(&device, &request.client);
+            let purpose = twofill_answer::purpose(request.purpose);
+            let origin = Answerer::new(vault, who.clone())
+                .parse_origin(purpose.action(), request.origin.as_deref())
+                .map_err(ApiError::from_body)?;
+            Ok(CodeAsk {
+                who,
+                origin,
+                token: request.token,
+                purpose,
+                exclude_personal: request.exclude_personal,
+            })
         })
         .await?;
-    Ok(ok(&reply))
+    Ok(ok(&app.codes.issue(ask).await?))
 }
 
 async fn seed(app: &App, peer: Peer, request: SeedRequest) -> Result<Reply, ApiError> {

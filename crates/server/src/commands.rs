@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use twofill_vault::{Vault, VaultError};
 
 use crate::ca::Ca;
+use crate::code_batch::CodeBatcher;
 use crate::config::{
     CONFIG_FILE, Database, KeyConfig, KeyOverrides, Limits, PolicyConfig, RateLimitConfig,
     SQLITE_FILE, ServerConfig, State, write_private,
@@ -247,17 +248,19 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
     pool.warm()
         .context("cannot open the vault; check the database and the data key")?;
     crate::siem::spawn_streamer(state, opener(state, keys)?)?;
-    let app = App {
-        pool,
-        ca: Ca::load(&state.dir)?,
-        limits: state.config.limits,
-    };
-    let tls = crate::serve::tls_config(&app, &state.config.hostnames)?;
+    let ca = Ca::load(&state.dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let app = App {
+            codes: CodeBatcher::spawn(Arc::clone(&pool), state.config.limits.max_connections),
+            pool,
+            ca,
+            limits: state.config.limits,
+        };
+        let tls = crate::serve::tls_config(&app, &state.config.hostnames)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

@@ -17,7 +17,7 @@ use twofill_team_api::{ErrorBody, ErrorCode, ErrorReply, http_status};
 pub type Reply = Response<Full<Bytes>>;
 
 /// A request that ends in an error reply.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,

@@ -16,6 +16,7 @@
 mod admin_api;
 mod api;
 mod ca;
+mod code_batch;
 mod commands;
 mod config;
 mod device;
@@ -38,6 +39,8 @@ use clap::{Parser, Subcommand};
 /// What every request handler shares.
 pub struct App {
     pub pool: Arc<pool::VaultPool>,
+    /// Code requests, answered in batches with one commit each.
+    pub codes: code_batch::CodeBatcher,
     pub ca: ca::Ca,
     pub limits: config::Limits,
 }

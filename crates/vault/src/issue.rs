@@ -12,7 +12,7 @@ use twofill_words::{AuditAction, unix_now_ms};
 use crate::audit::About;
 use crate::integrity::AuthzKey;
 use crate::permission::{access_to, check_admin, find_summary, summary};
-use crate::store::{CodeParams, StoreRead, StoreTx};
+use crate::store::{CodeParams, Store, StoreRead, StoreTx};
 use crate::{
     Access, CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope,
     SiteBinding, TokenSummary, Vault, VaultError, seed_aad,
@@ -115,76 +115,68 @@ impl Vault {
     }
 
     fn issue_code_unnoted(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
-        let tx = self.store.begin_write()?;
-        // Under the write lock, so the rate limit's count and this code's
-        // record see the same time.
-        let time_ms = unix_now_ms();
-        let chosen = match choose_token(&*tx, &self.authz_key, self.policy, request)? {
-            Ok(summary) => summary,
-            Err(refusal) => {
-                let summary = match request.token {
-                    Some(id) => find_summary(&*tx, &self.authz_key, id)?,
-                    None => None,
-                };
-                About {
-                    who: request.who,
-                    action: request.purpose.action(),
-                    token: summary.as_ref(),
-                    origin: request.origin,
-                }
-                .record_refusal(&*tx, &self.audit_key, &refusal)?;
-                tx.commit()?;
-                return Err(VaultError::Refused(refusal));
-            }
-        };
-        let about = About {
-            who: request.who,
-            action: request.purpose.action(),
-            token: Some(&chosen),
-            origin: request.origin,
-        };
-        // Counted in this transaction: no other writer can fill between
-        // the count and this code's record.
-        if let (Purpose::Fill, Some(origin)) = (request.purpose, request.origin)
-            && let Some(refusal) =
-                self.rate_limit
-                    .check(&*tx, &request.who.user, &origin.to_string(), time_ms)?
-        {
-            about.record_refusal(&*tx, &self.audit_key, &refusal)?;
-            tx.commit()?;
-            return Err(VaultError::Refused(refusal));
-        }
-        // The kind comes from the sealed seed, which a database edit cannot forge.
-        let seed = open_seed(&*tx, &self.key, &chosen.id)?;
-        let now = (time_ms / 1000) as u64;
-        let (window, counter) = match seed.kind {
-            Kind::Hotp { .. } if !self.hotp_allowed => {
-                let refusal = Refusal::HotpNeedsServer {
-                    token: chosen.label(),
-                };
-                about.record_refusal(&*tx, &self.audit_key, &refusal)?;
-                tx.commit()?;
-                return Err(VaultError::Refused(refusal));
-            }
-            Kind::Hotp { .. } => {
-                // Read and advanced under this transaction's write lock, and
-                // committed with the record below or not at all: no two
-                // codes share a counter, and none is issued off the record.
-                let counter = take_hotp_counter(&*tx, &chosen.id)?;
-                (hotp_window(&seed, counter, now), Some(counter))
-            }
-            Kind::Totp | Kind::Steam => (seed.window_at(now), None),
-        };
-        let detail = counter.map_or_else(String::new, |c| format!("counter: {c}"));
-        let record = about.record_success(&*tx, &self.audit_key, time_ms, detail)?;
+        let (store, issuer) = self.issuer();
+        let tx = store.begin_write()?;
+        let outcome = issuer.issue(&*tx, request)?;
         // Durable (synchronous=FULL) before the code exists outside this function.
         tx.commit()?;
-        Ok(IssuedCode {
-            token: chosen,
-            window,
-            counter,
-            audit_seq: record.seq,
-        })
+        outcome.map_err(VaultError::Refused)
+    }
+
+    /// [`Vault::issue_code`] for many requests at once, with one durable
+    /// commit for all their records (group commit: under load the commit's
+    /// fsync, not the rules, is what limits codes per second). Each request
+    /// gets exactly the answer it would get alone, in order; no code is
+    /// returned before the commit that holds its record. When the batch
+    /// cannot be committed as one (a database error, tampered rows), every
+    /// request is answered on its own instead, so one bad request cannot
+    /// change another's answer.
+    pub fn issue_codes(&mut self, requests: &[CodeRequest<'_>]) -> Vec<Result<IssuedCode>> {
+        if requests.len() > 1
+            && let Ok(outcomes) = self.issue_codes_together(requests)
+        {
+            return outcomes
+                .into_iter()
+                .map(|o| o.map_err(VaultError::Refused))
+                .collect();
+        }
+        requests.iter().map(|r| self.issue_code(r)).collect()
+    }
+
+    fn issue_codes_together(
+        &mut self,
+        requests: &[CodeRequest<'_>],
+    ) -> Result<Vec<std::result::Result<IssuedCode, Refusal>>> {
+        let (store, issuer) = self.issuer();
+        let tx = store.begin_write()?;
+        let outcomes = requests
+            .iter()
+            .map(|r| issuer.issue(&*tx, r))
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// The store, to begin a transaction in, and the rules to run in it.
+    fn issuer(&mut self) -> (&mut dyn Store, Issuer<'_>) {
+        let Vault {
+            store,
+            key,
+            audit_key,
+            authz_key,
+            policy,
+            hotp_allowed,
+            rate_limit,
+        } = self;
+        let issuer = Issuer {
+            key,
+            audit_key,
+            authz_key,
+            policy: *policy,
+            hotp_allowed: *hotp_allowed,
+            rate_limit: *rate_limit,
+        };
+        (&mut **store, issuer)
     }
 
     /// The token with its seed, for `full-seed` holders (and the owner of a
@@ -262,6 +254,95 @@ impl Vault {
         about.record_success(&*tx, &self.audit_key, unix_now_ms(), String::new())?;
         tx.commit()?;
         Ok(token)
+    }
+}
+
+/// The rules of one code request, apart from the transaction they run in
+/// (one request's, or a batch's): the handle's keys and settings, borrowed
+/// beside its store.
+struct Issuer<'v> {
+    key: &'v DataKey,
+    audit_key: &'v [u8; 32],
+    authz_key: &'v AuthzKey,
+    policy: Policy,
+    hotp_allowed: bool,
+    rate_limit: crate::RateLimit,
+}
+
+impl Issuer<'_> {
+    /// Decides `request` in `tx` and appends its record (the code's or the
+    /// refusal's). The caller commits before the code leaves. A database
+    /// error or tampered rows are errors, with nothing recorded.
+    fn issue(
+        &self,
+        tx: &dyn StoreTx,
+        request: &CodeRequest<'_>,
+    ) -> Result<std::result::Result<IssuedCode, Refusal>> {
+        // Under the write lock, so the rate limit's count and this code's
+        // record see the same time.
+        let time_ms = unix_now_ms();
+        let chosen = match choose_token(tx, self.authz_key, self.policy, request)? {
+            Ok(summary) => summary,
+            Err(refusal) => {
+                let summary = match request.token {
+                    Some(id) => find_summary(tx, self.authz_key, id)?,
+                    None => None,
+                };
+                About {
+                    who: request.who,
+                    action: request.purpose.action(),
+                    token: summary.as_ref(),
+                    origin: request.origin,
+                }
+                .record_refusal(tx, self.audit_key, &refusal)?;
+                return Ok(Err(refusal));
+            }
+        };
+        let about = About {
+            who: request.who,
+            action: request.purpose.action(),
+            token: Some(&chosen),
+            origin: request.origin,
+        };
+        // Counted in this transaction: no other writer can fill between
+        // the count and this code's record (earlier requests of a batch
+        // are in the count too).
+        if let (Purpose::Fill, Some(origin)) = (request.purpose, request.origin)
+            && let Some(refusal) =
+                self.rate_limit
+                    .check(tx, &request.who.user, &origin.to_string(), time_ms)?
+        {
+            about.record_refusal(tx, self.audit_key, &refusal)?;
+            return Ok(Err(refusal));
+        }
+        // The kind comes from the sealed seed, which a database edit cannot forge.
+        let seed = open_seed(tx, self.key, &chosen.id)?;
+        let now = (time_ms / 1000) as u64;
+        let (window, counter) = match seed.kind {
+            Kind::Hotp { .. } if !self.hotp_allowed => {
+                let refusal = Refusal::HotpNeedsServer {
+                    token: chosen.label(),
+                };
+                about.record_refusal(tx, self.audit_key, &refusal)?;
+                return Ok(Err(refusal));
+            }
+            Kind::Hotp { .. } => {
+                // Read and advanced under this transaction's write lock, and
+                // committed with the record below or not at all: no two
+                // codes share a counter, and none is issued off the record.
+                let counter = take_hotp_counter(tx, &chosen.id)?;
+                (hotp_window(&seed, counter, now), Some(counter))
+            }
+            Kind::Totp | Kind::Steam => (seed.window_at(now), None),
+        };
+        let detail = counter.map_or_else(String::new, |c| format!("counter: {c}"));
+        let record = about.record_success(tx, self.audit_key, time_ms, detail)?;
+        Ok(Ok(IssuedCode {
+            token: chosen,
+            window,
+            counter,
+            audit_seq: record.seq,
+        }))
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod audit_chain;
 mod enrollment;
+mod group_commit;
 mod hotp;
 mod integrity;
 mod open_and_migrate;
