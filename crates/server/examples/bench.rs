@@ -34,6 +34,8 @@ const SITE: &str = "https://bench.example";
 const USER: &str = "bob";
 const ADMIN: &str = "alice";
 const CLIENT_COUNTS: [usize; 3] = [1, 50, 200];
+/// One commit per code (the path before group commit), then the default.
+const CODE_BATCHES: [usize; 2] = [1, 256];
 const RUN: Duration = Duration::from_secs(5);
 /// Devices enrolled over the API; clients share them round-robin (each
 /// client still has its own TLS connection).
@@ -64,6 +66,9 @@ impl Backend {
 
 struct Load {
     store: &'static str,
+    /// `[limits] code_batch`: 1 is one commit per code (the path before
+    /// group commit), beside the default in the same run.
+    code_batch: usize,
     clients: usize,
     codes: usize,
     seconds: f64,
@@ -92,57 +97,19 @@ fn main() {
     let mut memory = Vec::new();
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let state = State::new(&exe, backend);
-        let server = state.serve();
-        let rss_empty_kib = status_kib(server.pid(), "VmRSS");
-        let devices: Vec<_> = (0..DEVICES).map(|_| server.join(&state)).collect();
-        let body = serde_json::to_vec(&CodeRequest {
-            origin: Some(SITE.into()),
-            client: ClientContext {
-                browser: Some("chromium".into()),
-                extension_id: None,
-            },
-            ..Default::default()
-        })
-        .unwrap();
-        let request = http_post(CODE_PATH, &body);
-        // Warm up (vault handles open, caches filled) before timing.
-        run_clients(
-            server.addr,
-            &devices,
-            4,
-            Duration::from_millis(500),
-            &request,
-        );
-        for clients in CLIENT_COUNTS {
-            let before = state.vault().audit_head_seq().unwrap();
-            let started = Instant::now();
-            let mut latencies = run_clients(server.addr, &devices, clients, RUN, &request);
-            let seconds = started.elapsed().as_secs_f64();
-            let audited = state.vault().audit_head_seq().unwrap() - before;
-            assert_eq!(
-                audited,
-                latencies.len() as i64,
-                "{} codes handed out but {audited} audit records written",
-                latencies.len()
-            );
-            latencies.sort();
-            eprintln!(
-                "bench: {} {clients} clients: {} codes in {seconds:.1} s, p50 {:.2} ms, p99 {:.2} ms",
-                backend.name(),
-                latencies.len(),
-                ms(percentile(&latencies, 50.0)),
-                ms(percentile(&latencies, 99.0))
-            );
-            loads.push(Load {
-                store: backend.name(),
-                clients,
-                codes: latencies.len(),
-                seconds,
-                p50: percentile(&latencies, 50.0),
-                p99: percentile(&latencies, 99.0),
-            });
+        let mut rss_empty_kib = 0;
+        let mut devices = Vec::new();
+        for code_batch in CODE_BATCHES {
+            state.set_code_batch(code_batch);
+            let server = state.serve();
+            if devices.is_empty() {
+                rss_empty_kib = status_kib(server.pid(), "VmRSS");
+                devices = (0..DEVICES).map(|_| server.join(&state)).collect();
+            }
+            loads.extend(measure_loads(
+                &state, &server, &devices, backend, code_batch,
+            ));
         }
-        drop(server);
 
         let seeding = Instant::now();
         state.seed_tokens(SEEDED_TOKENS);
@@ -168,7 +135,7 @@ fn main() {
         let mut fills: Vec<_> = (0..LOADED_FILLS)
             .map(|_| {
                 let t = Instant::now();
-                check_code(&conn.exchange(&request));
+                check_code(&conn.exchange(&code_request()));
                 t.elapsed()
             })
             .collect();
@@ -188,15 +155,81 @@ fn main() {
     print_tables(&exe, &loads, &memory);
 }
 
+/// A fill on [`SITE`], as the host sends it.
+fn code_request() -> Vec<u8> {
+    let body = serde_json::to_vec(&CodeRequest {
+        origin: Some(SITE.into()),
+        client: ClientContext {
+            browser: Some("chromium".into()),
+            extension_id: None,
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    http_post(CODE_PATH, &body)
+}
+
+/// Audited codes/s and latency at each of [`CLIENT_COUNTS`].
+fn measure_loads(
+    state: &State,
+    server: &Server,
+    devices: &[Arc<rustls::ClientConfig>],
+    backend: Backend,
+    code_batch: usize,
+) -> Vec<Load> {
+    let mut loads = Vec::new();
+    let request = code_request();
+    // Warm up (vault handles open, caches filled) before timing.
+    run_clients(
+        server.addr,
+        devices,
+        4,
+        Duration::from_millis(500),
+        &request,
+    );
+    for clients in CLIENT_COUNTS {
+        let before = state.vault().audit_head_seq().unwrap();
+        let started = Instant::now();
+        let mut latencies = run_clients(server.addr, devices, clients, RUN, &request);
+        let seconds = started.elapsed().as_secs_f64();
+        let audited = state.vault().audit_head_seq().unwrap() - before;
+        assert_eq!(
+            audited,
+            latencies.len() as i64,
+            "{} codes handed out but {audited} audit records written",
+            latencies.len()
+        );
+        latencies.sort();
+        eprintln!(
+            "bench: {} code_batch {code_batch}, {clients} clients: {} codes in {seconds:.1} s, p50 {:.2} ms, p99 {:.2} ms",
+            backend.name(),
+            latencies.len(),
+            ms(percentile(&latencies, 50.0)),
+            ms(percentile(&latencies, 99.0))
+        );
+        loads.push(Load {
+            store: backend.name(),
+            code_batch,
+            clients,
+            codes: latencies.len(),
+            seconds,
+            p50: percentile(&latencies, 50.0),
+            p99: percentile(&latencies, 99.0),
+        });
+    }
+    loads
+}
+
 fn print_tables(exe: &Path, loads: &[Load], memory: &[Memory]) {
     println!("twofill-server benchmark ({})", exe.display());
     println!();
-    println!("| store | clients | audited codes/s | p50 | p99 | codes |");
-    println!("|---|---|---|---|---|---|");
+    println!("| store | code_batch | clients | audited codes/s | p50 | p99 | codes |");
+    println!("|---|---|---|---|---|---|---|");
     for l in loads {
         println!(
-            "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+            "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
             l.store,
+            l.code_batch,
             l.clients,
             l.codes as f64 / l.seconds,
             ms(l.p50),
@@ -229,7 +262,7 @@ fn print_tables(exe: &Path, loads: &[Load], memory: &[Memory]) {
          {}-second runs; each client is a thread with its own mutual-TLS keep-alive connection \
          (handshake before timing), {DEVICES} enrolled devices shared round-robin; client \
          threads and server share this machine's {} cores. Default server limits \
-         (vault_handles = 4). PostgreSQL 15 with fsync=on, synchronous_commit=on; SQLite WAL \
+         (vault_handles = 4); code_batch 1 commits every code alone (the path before group commit), 256 is the default. PostgreSQL 15 with fsync=on, synchronous_commit=on; SQLite WAL \
          with synchronous=FULL. Every code is committed to the audit log before it is sent.",
         RUN.as_secs(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -430,6 +463,20 @@ impl State {
             .set_grant(ADMIN, &id, "ops", Access::CodeOnly)
             .unwrap();
         s
+    }
+
+    /// `[limits] code_batch` for the next `serve`.
+    fn set_code_batch(&self, code_batch: usize) {
+        let path = self.state.join("server.toml");
+        let mut config: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let limits = config
+            .entry("limits")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("[limits] is a table");
+        limits.insert("code_batch".into(), toml::Value::Integer(code_batch as i64));
+        std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
     }
 
     /// The server's vault, opened as the operator on the server machine would.

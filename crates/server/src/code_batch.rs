@@ -2,7 +2,7 @@
 //! before it leaves, and under load that commit (an fsync, and on
 //! PostgreSQL the vault's write lock) is the bottleneck, not the rules. So
 //! code requests queue here, and one task at a time takes everything that
-//! is waiting (up to [`MAX_BATCH`]) and answers it with one transaction
+//! is waiting (up to `[limits] code_batch`) and answers it with one transaction
 //! (`twofill_answer::answer_codes` → `Vault::issue_codes`): alone, a request
 //! is a batch of one with the latency it had; under load, many records share
 //! one commit. Every reply is sent only after that commit.
@@ -16,10 +16,6 @@ use twofill_team_api::CodeReply;
 use crate::http::ApiError;
 use crate::pool::VaultPool;
 
-/// Requests answered by one transaction, at most: bounds a batch's time
-/// (its last request waits for all before it) and its memory.
-pub const MAX_BATCH: usize = 256;
-
 type Reply = oneshot::Sender<Result<CodeReply, ApiError>>;
 
 /// Where the API's code requests go; cloned into every handler.
@@ -31,10 +27,12 @@ pub struct CodeBatcher {
 impl CodeBatcher {
     /// Starts the batching task on the current tokio runtime. `capacity`
     /// bounds the requests waiting (the server's connection cap is a
-    /// good value: each connection has at most one request in flight).
-    pub fn spawn(pool: Arc<VaultPool>, capacity: usize) -> CodeBatcher {
+    /// good value: each connection has at most one request in flight);
+    /// `max_batch` bounds a batch's time (its last request waits for all
+    /// before it) and memory.
+    pub fn spawn(pool: Arc<VaultPool>, capacity: usize, max_batch: usize) -> CodeBatcher {
         let (queue, waiting) = mpsc::channel(capacity.max(1));
-        tokio::spawn(run(pool, waiting));
+        tokio::spawn(run(pool, waiting, max_batch.max(1)));
         CodeBatcher { queue }
     }
 
@@ -49,10 +47,14 @@ impl CodeBatcher {
     }
 }
 
-async fn run(pool: Arc<VaultPool>, mut waiting: mpsc::Receiver<(CodeAsk, Reply)>) {
+async fn run(
+    pool: Arc<VaultPool>,
+    mut waiting: mpsc::Receiver<(CodeAsk, Reply)>,
+    max_batch: usize,
+) {
     while let Some(first) = waiting.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match waiting.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,

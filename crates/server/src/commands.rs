@@ -255,7 +255,11 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let app = App {
-            codes: CodeBatcher::spawn(Arc::clone(&pool), state.config.limits.max_connections),
+            codes: CodeBatcher::spawn(
+                Arc::clone(&pool),
+                state.config.limits.max_connections,
+                state.config.limits.code_batch,
+            ),
             pool,
             ca,
             limits: state.config.limits,

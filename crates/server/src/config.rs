@@ -149,6 +149,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Vault handles (database connections) used at once.
     pub vault_handles: usize,
+    /// Code requests answered by one transaction at most (group commit:
+    /// their records share one durable commit). 1 commits every code alone.
+    pub code_batch: usize,
     /// An invite's lifetime when the admin names none.
     pub invite_ttl_secs: u64,
 }
@@ -161,6 +164,7 @@ impl Default for Limits {
             request_ms: 30_000,
             max_connections: 1024,
             vault_handles: 4,
+            code_batch: 256,
             invite_ttl_secs: 24 * 3600,
         }
     }
