@@ -552,10 +552,7 @@ impl State {
             .unwrap();
         let mut line = String::new();
         let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
-        let Some(addr) = line
-            .trim()
-            .strip_prefix("twofill-server listening on https://")
-        else {
+        let Some(addr) = line.trim().strip_prefix(twofill_words::SERVER_LISTENING) else {
             let _ = child.kill();
             panic!(
                 "the server did not start ({line:?}); its log: {}",

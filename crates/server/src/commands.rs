@@ -270,7 +270,7 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let mut out = std::io::stdout().lock();
-        writeln!(out, "twofill-server listening on https://{addr}")?;
+        writeln!(out, "{}{addr}", twofill_words::SERVER_LISTENING)?;
         out.flush()?;
         drop(out);
         crate::serve::run(Arc::new(app), listener, tls).await;

@@ -45,3 +45,7 @@ mod tests {
         assert!(manifest.contains(&format!("\"id\": \"{GECKO_EXTENSION_ID}\"")));
     }
 }
+
+/// What `twofill-server serve` prints first, followed by the address, once
+/// it listens: what scripts and the tests wait for.
+pub const SERVER_LISTENING: &str = "twofill-server listening on https://";

@@ -19,7 +19,7 @@ pub use access::Access;
 pub use action::AuditAction;
 #[cfg(not(target_arch = "wasm32"))]
 pub use clock::{unix_now_ms, unix_now_secs};
-pub use ids::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID, HOST_NAME};
+pub use ids::{CHROMIUM_EXTENSION_ID, GECKO_EXTENSION_ID, HOST_NAME, SERVER_LISTENING};
 pub use label::token_label;
 pub use token_kind::TokenKind;
 

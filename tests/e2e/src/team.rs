@@ -91,12 +91,10 @@ impl TeamServer {
             .next()
             .transpose()?
             .with_context(|| format!("twofill-server exited: {}", read_log(&log)))?;
-        let url = first
-            .rsplit(' ')
-            .next()
-            .filter(|u| u.starts_with("https://"))
-            .with_context(|| format!("unexpected first line from serve: {first}"))?
-            .to_owned();
+        let addr = first
+            .strip_prefix(twofill_words::SERVER_LISTENING)
+            .with_context(|| format!("unexpected first line from serve: {first}"))?;
+        let url = format!("https://{addr}");
         // Keep reading so that the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         Ok(TeamServer {

@@ -113,7 +113,7 @@ impl TeamServer {
             .unwrap();
         let addr = line
             .trim()
-            .strip_prefix("twofill-server listening on https://")
+            .strip_prefix(twofill_words::SERVER_LISTENING)
             .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"));
         self.addr = addr.parse().unwrap();
         self.child = Some(child);

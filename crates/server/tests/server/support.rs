@@ -177,10 +177,7 @@ impl ServerState {
             let _ = tx.send(line);
         });
         let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-        let Some(addr) = line
-            .trim()
-            .strip_prefix("twofill-server listening on https://")
-        else {
+        let Some(addr) = line.trim().strip_prefix(twofill_words::SERVER_LISTENING) else {
             let _ = child.kill();
             panic!(
                 "the server did not start ({line:?}); its log: {}",
