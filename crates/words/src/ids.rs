@@ -25,6 +25,10 @@ pub const CHROMIUM_EXTENSION_ID: &str = {
 /// `extension/manifest.json`).
 pub const GECKO_EXTENSION_ID: &str = "twofill@twofill.dev";
 
+/// What `twofill-server serve` prints first, followed by the address, once
+/// it listens: what scripts and the tests wait for.
+pub const SERVER_LISTENING: &str = "twofill-server listening on https://";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,7 +49,3 @@ mod tests {
         assert!(manifest.contains(&format!("\"id\": \"{GECKO_EXTENSION_ID}\"")));
     }
 }
-
-/// What `twofill-server serve` prints first, followed by the address, once
-/// it listens: what scripts and the tests wait for.
-pub const SERVER_LISTENING: &str = "twofill-server listening on https://";
