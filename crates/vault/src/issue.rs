@@ -5,6 +5,9 @@
 //! are not secret. A code or a seed is returned only after the transaction
 //! holding its audit record has committed.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use twofill_otp::{CodeWindow, Kind, Token};
 use twofill_seal::DataKey;
 use twofill_words::{AuditAction, unix_now_ms};
@@ -117,7 +120,7 @@ impl Vault {
     fn issue_code_unnoted(&mut self, request: &CodeRequest<'_>) -> Result<IssuedCode> {
         let (store, issuer) = self.issuer();
         let tx = store.begin_write()?;
-        let outcome = issuer.issue(&*tx, request)?;
+        let outcome = issuer.issue(&*tx, request, &mut BatchMemo::default())?;
         // Durable (synchronous=FULL) before the code exists outside this function.
         tx.commit()?;
         outcome.map_err(VaultError::Refused)
@@ -149,9 +152,10 @@ impl Vault {
     ) -> Result<Vec<std::result::Result<IssuedCode, Refusal>>> {
         let (store, issuer) = self.issuer();
         let tx = store.begin_write()?;
+        let mut memo = BatchMemo::default();
         let outcomes = requests
             .iter()
-            .map(|r| issuer.issue(&*tx, r))
+            .map(|r| issuer.issue(&*tx, r, &mut memo))
             .collect::<Result<Vec<_>>>()?;
         tx.commit()?;
         Ok(outcomes)
@@ -257,6 +261,31 @@ impl Vault {
     }
 }
 
+/// What the requests of one transaction share: the token each kind of
+/// request gets (or its refusal) and the seeds opened. Nothing a code
+/// changes is kept here (HOTP counters, rate-limit counts and the audit
+/// head are read afresh), and the transaction holds the write lock, so no
+/// twofill writer can change what is kept while it lives.
+#[derive(Default)]
+struct BatchMemo {
+    chosen: HashMap<String, std::result::Result<TokenSummary, Refusal>>,
+    seeds: HashMap<String, Token>,
+}
+
+impl BatchMemo {
+    /// Everything `choose_token` reads from a request.
+    fn choice_key(r: &CodeRequest<'_>) -> String {
+        format!(
+            "{}\0{:?}\0{:?}\0{:?}\0{:?}",
+            r.who.user,
+            r.token,
+            r.origin.map(ToString::to_string),
+            r.purpose,
+            r.scope
+        )
+    }
+}
+
 /// The rules of one code request, apart from the transaction they run in
 /// (one request's, or a batch's): the handle's keys and settings, borrowed
 /// beside its store.
@@ -277,11 +306,18 @@ impl Issuer<'_> {
         &self,
         tx: &dyn StoreTx,
         request: &CodeRequest<'_>,
+        memo: &mut BatchMemo,
     ) -> Result<std::result::Result<IssuedCode, Refusal>> {
         // Under the write lock, so the rate limit's count and this code's
         // record see the same time.
         let time_ms = unix_now_ms();
-        let chosen = match choose_token(tx, self.authz_key, self.policy, request)? {
+        let choice = match memo.chosen.entry(BatchMemo::choice_key(request)) {
+            Entry::Occupied(known) => known.get().clone(),
+            Entry::Vacant(new) => new
+                .insert(choose_token(tx, self.authz_key, self.policy, request)?)
+                .clone(),
+        };
+        let chosen = match choice {
             Ok(summary) => summary,
             Err(refusal) => {
                 let summary = match request.token {
@@ -316,7 +352,10 @@ impl Issuer<'_> {
             return Ok(Err(refusal));
         }
         // The kind comes from the sealed seed, which a database edit cannot forge.
-        let seed = open_seed(tx, self.key, &chosen.id)?;
+        let seed = match memo.seeds.entry(chosen.id.clone()) {
+            Entry::Occupied(known) => known.get().clone(),
+            Entry::Vacant(new) => new.insert(open_seed(tx, self.key, &chosen.id)?).clone(),
+        };
         let now = (time_ms / 1000) as u64;
         let (window, counter) = match seed.kind {
             Kind::Hotp { .. } if !self.hotp_allowed => {
