@@ -247,7 +247,7 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
     ));
     pool.warm()
         .context("cannot open the vault; check the database and the data key")?;
-    crate::siem::spawn_streamer(state, opener(state, keys)?)?;
+    let streamer = crate::siem::spawn_streamer(state, opener(state, keys)?)?;
     let ca = Ca::load(&state.dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -273,9 +273,22 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
         writeln!(out, "{}{addr}", twofill_words::SERVER_LISTENING)?;
         out.flush()?;
         drop(out);
-        crate::serve::run(Arc::new(app), listener, tls).await;
-        Ok(())
-    })
+        crate::serve::run(
+            Arc::new(app),
+            listener,
+            tls,
+            crate::serve::shutdown_signal(),
+        )
+        .await;
+        anyhow::Ok(())
+    })?;
+    // Requests' vault work still on the blocking pool finishes first.
+    drop(runtime);
+    if let Some(streamer) = streamer {
+        streamer.stop();
+    }
+    eprintln!("twofill-server: stopped");
+    Ok(())
 }
 
 /// The admin a CLI change is made by: `--by`, or the vault's only admin.

@@ -5,6 +5,11 @@
 //! number of open connections is capped, so a slow client costs one
 //! task and one connection slot, never a vault handle it does not use.
 //!
+//! On SIGTERM or Ctrl-C the loop stops accepting, every open connection
+//! finishes the request it is answering (idle ones close at once), and
+//! `serve` then stops its SIEM streamer, which lets go of its sink leases so
+//! another replica takes over at once instead of after the lease.
+//!
 //! Client certificates are optional at the TLS layer (so `/v1/ca` and
 //! `/v1/join` work without one), but one that is presented must chain to
 //! the server's CA; which device it belongs to, and whether that device is
@@ -18,6 +23,7 @@ use anyhow::{Context, Result};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use sha2::{Digest, Sha256};
@@ -50,12 +56,27 @@ pub fn tls_config(app: &App, hostnames: &[String]) -> Result<rustls::ServerConfi
     Ok(config)
 }
 
-/// Serves until the process ends.
-pub async fn run(app: Arc<App>, listener: TcpListener, tls: rustls::ServerConfig) {
+/// How long open connections get to finish their requests at shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves until `shutdown` completes, then lets the open connections
+/// finish (at most [`SHUTDOWN_GRACE`]).
+pub async fn run(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let acceptor = TlsAcceptor::from(Arc::new(tls));
     let slots = Arc::new(Semaphore::new(app.limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
     loop {
-        let (tcp, addr) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (tcp, addr) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait, do not spin.
@@ -71,11 +92,44 @@ pub async fn run(app: Arc<App>, listener: TcpListener, tls: rustls::ServerConfig
         let _ = tcp.set_nodelay(true);
         let app = Arc::clone(&app);
         let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _slot = slot;
-            connection(app, acceptor, tcp, addr).await;
+            connection(app, acceptor, tcp, addr, watcher).await;
         });
     }
+    drop(listener);
+    let open = graceful.count();
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "twofill-server: connections still busy after {} s; closing them",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    } else if open > 0 {
+        eprintln!("twofill-server: {open} open connections finished");
+    }
+}
+
+/// Resolves on SIGTERM (a service manager stopping the server) or Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+            Err(e) => eprintln!("twofill-server: cannot watch for SIGTERM: {e}"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn connection(
@@ -83,6 +137,7 @@ async fn connection(
     acceptor: TlsAcceptor,
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
+    shutdown: Watcher,
 ) {
     let tls = match tokio::time::timeout(app.limits.tls_handshake(), acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
@@ -101,11 +156,11 @@ async fn connection(
         let app = Arc::clone(&app);
         async move { Ok::<_, Infallible>(crate::api::handle(app, request, peer).await) }
     });
-    let served = http1::Builder::new()
+    let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read)
-        .serve_connection(TokioIo::new(tls), service)
-        .await;
+        .serve_connection(TokioIo::new(tls), service);
+    let served = shutdown.watch(connection).await;
     if let Err(e) = served
         && !e.is_timeout()
         && !e.is_incomplete_message()

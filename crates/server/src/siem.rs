@@ -6,7 +6,9 @@
 //! own (never one a request waits for); `audit stream` runs it for an
 //! operator.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -51,36 +53,57 @@ fn streamer(state: &State, opener: &Opener, only: Option<&str>, holder: &str) ->
     )
 }
 
+/// `serve`'s streaming thread.
+pub struct StreamerThread {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl StreamerThread {
+    /// Stops streaming and waits until the thread has let go of its sinks
+    /// (their leases), so another replica can take them over at once.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if self.thread.join().is_err() {
+            eprintln!("twofill-server: the SIEM streaming thread failed");
+        }
+    }
+}
+
 /// Starts the background streamer when sinks are configured. A config
 /// error stops `serve` here; a database that is down is retried.
-pub fn spawn_streamer(state: &State, opener: Opener) -> Result<()> {
+pub fn spawn_streamer(state: &State, opener: Opener) -> Result<Option<StreamerThread>> {
     let cfg = &state.config.siem;
     if cfg.sinks.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     check_config(state)?;
     let state = state.clone();
     let holder = holder_id(&twofill_siem::hostname(cfg));
-    std::thread::Builder::new()
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
         .name("siem".into())
         .spawn(move || {
-            let stop = AtomicBool::new(false);
             let mut log = |line: &str| eprintln!("twofill-server: SIEM {line}");
-            loop {
+            while !stopping.load(Ordering::Relaxed) {
                 let source = opener.open();
                 let built = streamer(&state, &opener, None, &holder);
                 match (source, built) {
+                    // Returns once `stopping` is set, its sinks released.
                     (Ok(mut source), Ok(mut streamer)) => {
-                        streamer.run(&mut source, &stop, &mut log);
+                        streamer.run(&mut source, &stopping, &mut log);
                     }
                     (Err(e), _) => log(&format!("cannot open the vault: {e}")),
                     (_, Err(e)) => log(&format!("{e:#}")),
                 }
-                std::thread::sleep(REOPEN_DELAY);
+                if !stopping.load(Ordering::Relaxed) {
+                    std::thread::sleep(REOPEN_DELAY);
+                }
             }
         })
         .context("cannot start the SIEM streaming thread")?;
-    Ok(())
+    Ok(Some(StreamerThread { stop, thread }))
 }
 
 /// The sinks' settings, and a lease long enough to be renewed: the

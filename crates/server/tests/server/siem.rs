@@ -261,6 +261,43 @@ fn a_killed_streaming_replica_is_replaced_after_its_lease_without_gaps() {
     assert_eq!(cursor.seq, head);
 }
 
+/// A replica stopped with SIGTERM finishes, lets go of its sink's lease
+/// and exits 0: the other replica takes the sink over at once, not after
+/// the lease (long here), and goes on from the shared cursor.
+#[test]
+fn a_replica_stopped_with_sigterm_hands_its_sink_over_at_once() {
+    let lease_ms = 120_000;
+    let (state, seqs) = streaming_state(lease_ms);
+    let mut first = state.serve();
+    let (bob, _) = first.device(&state, "bob");
+    for _ in 0..5 {
+        assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
+    }
+    wait_for_all(&state, &seqs, &[&first]);
+    let held = state.vault().siem_cursor(SINK).unwrap();
+    assert!(
+        held.holder
+            .as_deref()
+            .unwrap()
+            .contains(&format!(":{}:", first.pid())),
+        "{held:?}"
+    );
+    let status = first.terminate();
+    assert!(status.success(), "{status}; log: {}", first.log_text());
+    assert!(first.log_text().contains("twofill-server: stopped"));
+    let released = state.vault().siem_cursor(SINK).unwrap();
+    assert_eq!(released.holder, None, "the lease is let go of on SIGTERM");
+
+    let second = state.serve();
+    let bob_second = second.client_for(&bob);
+    for _ in 0..5 {
+        assert_eq!(bob_second.fill(KASPERSKY_SITE).status, 200);
+    }
+    // Far sooner than the 120 s lease would allow.
+    let head = wait_for_all(&state, &seqs, &[&second]);
+    assert_eq!(state.vault().siem_cursor(SINK).unwrap().seq, head);
+}
+
 /// `audit stream --once` on the embedded store: delivers from the vault's
 /// cursor (so a second run sends nothing again), and leaves a sink that
 /// `serve`'s streamer holds alone.
