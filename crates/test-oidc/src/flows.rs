@@ -201,7 +201,8 @@ impl Provider {
             .ok_or_else(|| Error::Unexpected("the redirect has no code".to_owned()))
     }
 
-    /// The authorization request URL (for a browser to open).
+    /// The authorization request URL (for a browser to open). An empty `code_challenge` sends none (the
+    /// provider then refuses: PKCE is required).
     pub fn authorization_url(
         &self,
         client_id: &str,
@@ -211,16 +212,20 @@ impl Provider {
         scope: &str,
         state: &str,
     ) -> String {
-        let fields = [
+        let mut fields = vec![
             ("client_id", client_id),
             ("response_type", "code"),
             ("redirect_uri", redirect_uri),
             ("scope", scope),
             ("state", state),
             ("nonce", nonce),
-            ("code_challenge", code_challenge),
-            ("code_challenge_method", "S256"),
         ];
+        if !code_challenge.is_empty() {
+            fields.extend([
+                ("code_challenge", code_challenge),
+                ("code_challenge_method", "S256"),
+            ]);
+        }
         let query: Vec<String> = fields
             .iter()
             .map(|(k, v)| format!("{k}={}", http::encode(v)))

@@ -116,6 +116,46 @@ fn a_wrong_password_or_a_wrong_verifier_gets_no_tokens() {
 }
 
 #[test]
+fn an_authorization_request_without_pkce_is_refused() {
+    let provider = provider();
+    let refused = provider.authorization_code(
+        provider.client_id(),
+        ALICE,
+        ALICE_PASSWORD,
+        &loopback_redirect(),
+        "",
+        "n",
+        SCOPE,
+    );
+    assert_eq!(
+        refused.as_ref().err().and_then(Error::oauth_error),
+        Some("invalid_request"),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn only_the_registered_loopback_path_is_a_redirect() {
+    let provider = provider();
+    let elsewhere = "http://127.0.0.1:49321/elsewhere";
+    let refused = provider.sign_in(ALICE, ALICE_PASSWORD, elsewhere, &Pkce::new(), "n", SCOPE);
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("redirect_uri")),
+        "{refused:?}"
+    );
+    let remote = "http://example.com:49321/callback";
+    let refused = provider.sign_in(ALICE, ALICE_PASSWORD, remote, &Pkce::new(), "n", SCOPE);
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("redirect_uri")),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn refresh_rotates_and_stops_once_the_account_is_disabled() {
     let provider = provider();
     let tokens = provider
