@@ -1,6 +1,6 @@
 // A real OpenID provider (the npm package oidc-provider, OpenID-certified) for twofill's SSO tests.
 //
-//   node provider.mjs --port 0 --config FILE
+//   node --expose-gc provider.mjs --port 0 --config FILE
 //
 // listens on 127.0.0.1 (port 0: a free one), prints one line
 // `oidc-provider listening on http://127.0.0.1:PORT` (the issuer) and serves until killed.
@@ -23,10 +23,13 @@ const { values: args } = parseArgs({
   options: { port: { type: 'string', default: '0' }, config: { type: 'string' } },
 });
 if (!args.config) {
-  console.error('usage: node provider.mjs --port 0 --config FILE');
+  console.error('usage: node --expose-gc provider.mjs --port 0 --config FILE');
   process.exit(2);
 }
 const config = JSON.parse(readFileSync(args.config, 'utf8'));
+const started = Date.now();
+// Phases go to stderr (the harness keeps it as the provider's log) to explain a slow start.
+const phase = (what) => console.error(`provider.mjs: ${what} after ${Date.now() - started} ms`);
 
 // Accounts by id; the control API changes them in place, and every token the provider issues
 // reads them afresh (findAccount), so a change shows at the next refresh.
@@ -43,13 +46,24 @@ function normalizeAccount(a) {
 }
 
 // Signing keys, newest first: oidc-provider signs with the first key that fits the algorithm.
-let signingKeys = [newKey('RS256'), newKey('ES256')];
+let signingKeys = newKeys();
+phase('signing keys made');
 
-function newKey(alg) {
-  const { privateKey } = alg === 'RS256'
-    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-    : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg, use: 'sig' };
+// A new RS256 and a new ES256 key, as JWKs with fresh kids.
+//
+// Node 20 can deadlock exporting a freshly generated key as a JWK: when a garbage collection runs inside the
+// export (which holds the key's mutex), it destroys the finished key generation job, whose destructor takes
+// the same mutex (seen here: ~KeyGenJob -> uv_mutex_lock under ExportJWKRsaKey, about one start in fifty).
+// So the jobs are collected first (the harness runs node with --expose-gc), and only then the keys exported.
+function newKeys() {
+  const pairs = [
+    ['RS256', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey],
+    ['ES256', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey],
+  ];
+  globalThis.gc?.();
+  return pairs.map(([alg, privateKey]) => (
+    { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg, use: 'sig' }
+  ));
 }
 
 const ttl = config.ttl ?? {};
@@ -221,7 +235,7 @@ async function handleInteraction(provider, req, res, url) {
 async function handleTest(state, req, res, url) {
   const parts = url.pathname.split('/').slice(2);
   if (req.method === 'POST' && parts[0] === 'rotate-keys') {
-    const fresh = [newKey('RS256'), newKey('ES256')];
+    const fresh = newKeys();
     signingKeys = url.searchParams.get('keep') === 'true' ? [...fresh, ...signingKeys] : fresh;
     setProvider(state, buildProvider(state.issuer));
     return json(res, 200, { kids: signingKeys.map((k) => k.kid) });
@@ -276,6 +290,7 @@ if (!process.stdin.isTTY) {
 
 server.listen(Number(args.port), '127.0.0.1', () => {
   state.issuer = `http://127.0.0.1:${server.address().port}`;
+  phase('listening');
   setProvider(state, buildProvider(state.issuer));
   console.log(`oidc-provider listening on ${state.issuer}`);
 });

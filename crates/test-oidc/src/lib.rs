@@ -56,6 +56,8 @@ impl Provider {
         std::fs::write(&config_file, config.to_json().to_string()).unwrap();
         let log = dir.path().join("provider.log");
         let mut child = Command::new("node")
+            // provider.mjs collects garbage before it exports new keys (a Node 20 deadlock, see there).
+            .arg("--expose-gc")
             .arg(&script)
             .args(["--port", "0", "--config"])
             .arg(&config_file)
