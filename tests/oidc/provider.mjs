@@ -17,7 +17,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const { values: args } = parseArgs({
   options: { port: { type: 'string', default: '0' }, config: { type: 'string' } },
@@ -119,6 +119,24 @@ function buildProvider(issuer) {
           ctx.body = page('Signed in', '<p>The device is signed in; you can close this page.</p>');
         },
       },
+      // JWT access tokens for one resource server (config.jwt_access_tokens: its audience), the default
+      // resource of every request, so a server under test can validate access tokens as well as ID tokens.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf ?? config.jwt_access_tokens?.audience,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator) => {
+          const server = config.jwt_access_tokens;
+          if (!server || indicator !== server.audience) throw new errors.InvalidTarget();
+          return {
+            scope: server.scope ?? 'openid email groups offline_access',
+            audience: server.audience,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: ttl.access_token ?? 600,
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
       revocation: { enabled: true },
       introspection: { enabled: true },
     },
@@ -127,6 +145,12 @@ function buildProvider(issuer) {
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     rotateRefreshToken: true,
+    // JWT access tokens carry the account's groups and email too.
+    extraTokenClaims: async (_ctx, token) => {
+      if (token.kind !== 'AccessToken') return undefined;
+      const account = accounts.get(token.accountId);
+      return account ? { groups: account.groups, email: account.email ?? undefined } : undefined;
+    },
     ttl: {
       AccessToken: ttl.access_token ?? 600,
       IdToken: ttl.id_token ?? 600,

@@ -120,6 +120,9 @@ pub struct Config {
     pub clients: Vec<Client>,
     pub accounts: Vec<Account>,
     pub lifetimes: Lifetimes,
+    /// `Some(audience)`: access tokens are RS256 JWTs for this audience (the default resource of every
+    /// request), with `groups` and `email`; `None`: opaque access tokens.
+    pub jwt_access_tokens: Option<String>,
 }
 
 impl Default for Config {
@@ -128,6 +131,7 @@ impl Default for Config {
             clients: vec![Client::public(PUBLIC_CLIENT_ID)],
             accounts: Vec::new(),
             lifetimes: Lifetimes::default(),
+            jwt_access_tokens: None,
         }
     }
 }
@@ -148,6 +152,12 @@ impl Config {
         self
     }
 
+    /// Access tokens become JWTs with this `aud` (see [`Config::jwt_access_tokens`]).
+    pub fn jwt_access_tokens(mut self, audience: &str) -> Config {
+        self.jwt_access_tokens = Some(audience.to_owned());
+        self
+    }
+
     pub(crate) fn secret_of(&self, client_id: &str) -> Option<&str> {
         self.clients
             .iter()
@@ -159,6 +169,7 @@ impl Config {
         json!({
             "clients": self.clients.iter().map(Client::to_json).collect::<Vec<_>>(),
             "accounts": self.accounts.iter().map(Account::to_json).collect::<Vec<_>>(),
+            "jwt_access_tokens": self.jwt_access_tokens.as_ref().map(|audience| json!({ "audience": audience })),
             "ttl": {
                 "id_token": self.lifetimes.id_token.as_secs(),
                 "access_token": self.lifetimes.access_token.as_secs(),

@@ -233,3 +233,52 @@ fn refresh_rotates_and_stops_once_the_account_is_disabled() {
         )
         .unwrap();
 }
+
+#[test]
+fn access_tokens_can_be_jwts_for_the_server() {
+    let audience = "https://twofill.example";
+    let provider = Provider::start(
+        Config::default()
+            .account(Account::new(
+                ALICE,
+                "alice@example.com",
+                ALICE_PASSWORD,
+                &["engineering"],
+            ))
+            .jwt_access_tokens(audience),
+    );
+    let tokens = provider
+        .sign_in(
+            ALICE,
+            ALICE_PASSWORD,
+            &loopback_redirect(),
+            &Pkce::new(),
+            "n",
+            SCOPE,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", provider.log()));
+    let access = jwt::decode(&tokens.access_token)
+        .unwrap_or_else(|| panic!("not a JWT: {}", tokens.access_token));
+    assert_eq!(access.header["alg"], "RS256");
+    assert!(
+        provider
+            .jwks_kids()
+            .contains(&access.header["kid"].as_str().unwrap().to_owned())
+    );
+    assert_eq!(access.payload["iss"], provider.issuer());
+    assert_eq!(access.payload["aud"], audience);
+    assert_eq!(access.payload["sub"], ALICE);
+    assert_eq!(access.payload["client_id"], provider.client_id());
+    assert_eq!(access.payload["groups"], serde_json::json!(["engineering"]));
+    // The ID token is still the client's.
+    let id_token = jwt::decode(tokens.id_token.as_deref().unwrap()).unwrap();
+    assert_eq!(id_token.payload["aud"], provider.client_id());
+    // A refresh gives a JWT access token too.
+    let refreshed = provider
+        .refresh(tokens.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(
+        jwt::decode(&refreshed.access_token).unwrap().payload["aud"],
+        audience
+    );
+}
