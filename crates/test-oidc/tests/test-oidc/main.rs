@@ -2,6 +2,7 @@
 
 mod device;
 mod keys;
+mod lifetimes;
 mod sign_in;
 
 use twofill_test_oidc::{Account, Config, Provider, REDIRECT_URI};
