@@ -13,7 +13,7 @@
 // oidc-provider's.
 
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -69,6 +69,9 @@ function newKeys() {
 const ttl = config.ttl ?? {};
 const cookieKeys = [randomBytes(32).toString('hex')];
 let lastUserCode = null;
+// Set by the control API: the next successful token endpoint answer carries this ID token instead (a crafted one,
+// for a relying party's validation tests; discovery and JWKS stay the real ones).
+let nextIdTokenOverride = null;
 
 function clientMetadata(c) {
   return {
@@ -182,6 +185,13 @@ function buildProvider(issuer) {
         .join(''));
     },
   });
+  provider.use(async (ctx, next) => {
+    await next();
+    if (nextIdTokenOverride !== null && ctx.path === '/token' && ctx.status === 200 && ctx.body?.id_token) {
+      ctx.body = { ...ctx.body, id_token: nextIdTokenOverride };
+      nextIdTokenOverride = null;
+    }
+  });
   provider.on('device_authorization.success', (ctx) => {
     lastUserCode = ctx.body?.user_code ?? lastUserCode;
   });
@@ -249,6 +259,18 @@ async function handleInteraction(provider, req, res, url) {
   return send(res, 400, 'text/html', page('Sign-in error', `<p>Unexpected step ${escapeHtml(prompt.name)}.</p>`));
 }
 
+// A compact JWS over `payload`, signed with the newest key for `alg` (RS256 or ES256), its kid in the header;
+// `header` adds or overrides header fields (the signature still comes from the real key).
+function signWithCurrentKey({ alg = 'RS256', header = {}, payload }) {
+  const jwk = signingKeys.find((k) => k.alg === alg);
+  if (!jwk) throw new Error(`no signing key for ${alg}; use RS256 or ES256`);
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode({ alg, typ: 'JWT', kid: jwk.kid, ...header })}.${encode(payload)}`;
+  const key = createPrivateKey({ key: jwk, format: 'jwk' });
+  const signature = sign('sha256', Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  return `${input}.${signature.toString('base64url')}`;
+}
+
 // The harness's control API:
 //   POST /_test/rotate-keys[?keep=true]      new RS256 and ES256 keys (new kids) sign from now on; the old ones
 //                                            leave the JWKS unless keep=true. Answers {"kids": [...]} (the JWKS now).
@@ -256,6 +278,8 @@ async function handleInteraction(provider, req, res, url) {
 //   POST /_test/accounts/ID/disable|enable   a disabled account cannot sign in and its refresh tokens fail.
 //   PUT  /_test/accounts/ID/groups           body: a JSON array of group names (the next ID token carries them).
 //   GET  /_test/device/last-user-code        {"user_code": ...} of the last device authorization.
+//   POST /_test/sign                         {"alg"?, "header"?, "payload"}: {"jwt"} signed with the provider's own key.
+//   POST /_test/next-id-token                {"id_token"}: the next token endpoint answer carries it instead.
 async function handleTest(state, req, res, url) {
   const parts = url.pathname.split('/').slice(2);
   if (req.method === 'POST' && parts[0] === 'rotate-keys') {
@@ -282,6 +306,13 @@ async function handleTest(state, req, res, url) {
       account.groups = groups.map(String);
       return json(res, 200, { id: account.id, groups: account.groups });
     }
+  }
+  if (req.method === 'POST' && parts[0] === 'sign') {
+    return json(res, 200, { jwt: signWithCurrentKey(JSON.parse(await readBody(req))) });
+  }
+  if (req.method === 'POST' && parts[0] === 'next-id-token') {
+    nextIdTokenOverride = JSON.parse(await readBody(req)).id_token;
+    return json(res, 200, { armed: true });
   }
   if (req.method === 'GET' && parts[0] === 'device' && parts[1] === 'last-user-code') {
     return json(res, 200, { user_code: lastUserCode });

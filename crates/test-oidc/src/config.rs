@@ -50,6 +50,9 @@ pub struct Client {
     /// `Some`: a confidential web client authenticating with `client_secret_post`.
     pub client_secret: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// `application_type: native`: a loopback redirect URI matches on any port (RFC 8252 §7.3).
+    /// `false`: a web client, redirect URIs match exactly.
+    pub native: bool,
     /// `RS256` (the default) or `ES256`.
     pub id_token_alg: String,
 }
@@ -61,17 +64,29 @@ impl Client {
             client_id: client_id.to_owned(),
             client_secret: None,
             redirect_uris: vec![REDIRECT_URI.to_owned()],
+            native: true,
             id_token_alg: "RS256".to_owned(),
         }
     }
 
-    /// A confidential web client with a secret.
+    /// A confidential web client with a secret (`client_secret_post`); its redirect URI matches exactly.
     pub fn confidential(client_id: &str, secret: &str, redirect_uri: &str) -> Client {
         Client {
             client_id: client_id.to_owned(),
             client_secret: Some(secret.to_owned()),
             redirect_uris: vec![redirect_uri.to_owned()],
+            native: false,
             id_token_alg: "RS256".to_owned(),
+        }
+    }
+
+    /// A confidential client with a secret whose redirect is [`REDIRECT_URI`] on any port: the twofill server as
+    /// the relying party of the laptop's loopback sign-in (the laptop opens the browser with the server's client
+    /// id, the server exchanges the code with its secret).
+    pub fn confidential_loopback(client_id: &str, secret: &str) -> Client {
+        Client {
+            native: true,
+            ..Client::confidential(client_id, secret, REDIRECT_URI)
         }
     }
 
@@ -81,15 +96,12 @@ impl Client {
             "redirect_uris": self.redirect_uris,
             "id_token_signed_response_alg": self.id_token_alg,
         });
+        client["application_type"] = json!(if self.native { "native" } else { "web" });
         match &self.client_secret {
-            None => {
-                client["token_endpoint_auth_method"] = json!("none");
-                client["application_type"] = json!("native");
-            }
+            None => client["token_endpoint_auth_method"] = json!("none"),
             Some(secret) => {
                 client["client_secret"] = json!(secret);
                 client["token_endpoint_auth_method"] = json!("client_secret_post");
-                client["application_type"] = json!("web");
             }
         }
         client

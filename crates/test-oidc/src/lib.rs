@@ -172,6 +172,32 @@ impl Provider {
             .map(str::to_owned)
     }
 
+    /// A JWT over `payload` signed with the provider's own newest key for `alg` (`RS256` or `ES256`), its kid in
+    /// the header: a token that verifies against the real JWKS but says what the test wants (wrong `iss`, expired,
+    /// no nonce, ...). `header` adds or overrides header fields (e.g. `{"alg": "none"}` over a real signature).
+    pub fn sign_claims(
+        &self,
+        alg: &str,
+        header: &serde_json::Value,
+        payload: &serde_json::Value,
+    ) -> String {
+        let request = serde_json::json!({ "alg": alg, "header": header, "payload": payload });
+        self.control("POST", "/_test/sign", Some(request))["jwt"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The next successful answer of the token endpoint (any grant, any client) carries `id_token` instead of the
+    /// one the provider made; everything else (discovery, JWKS, the code's redemption) stays real. Once.
+    pub fn replace_next_id_token(&self, id_token: &str) {
+        self.control(
+            "POST",
+            "/_test/next-id-token",
+            Some(serde_json::json!({ "id_token": id_token })),
+        );
+    }
+
     fn get_json(&self, path: &str) -> serde_json::Value {
         http::Agent::new()
             .get_json(&format!("{}{path}", self.issuer))

@@ -1,8 +1,10 @@
 //! The provider harness against the real oidc-provider: what other crates' SSO tests rely on.
 
+mod crafted;
 mod device;
 mod keys;
 mod lifetimes;
+mod relying_party;
 mod sign_in;
 
 use twofill_test_oidc::{Account, Config, Provider, REDIRECT_URI};
