@@ -6,7 +6,9 @@
 //!
 //! Besides starting it, this crate drives the provider the way a person would, over plain HTTP
 //! ([`Provider::sign_in`], the device flow in [`device`]), so a test gets real tokens without a browser, and
-//! steers it through its test-control API ([`Provider::rotate_keys`], [`Provider::disable`], ...).
+//! steers it through its test-control API ([`Provider::rotate_keys`], [`Provider::disable`], ...). For a relying
+//! party's validation tests it has the provider sign crafted claims with its real key ([`Provider::sign_claims`])
+//! and answer the next token request with a crafted ID token ([`Provider::replace_next_id_token`]).
 //!
 //! A native client's redirect `http://127.0.0.1/callback` matches that URI on any port (RFC 8252 §7.3):
 //! oidc-provider itself ignores the port of loopback redirect URIs for `application_type: native` clients.
