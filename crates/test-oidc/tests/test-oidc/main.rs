@@ -3,6 +3,7 @@
 mod crafted;
 mod device;
 mod keys;
+mod lifecycle;
 mod lifetimes;
 mod relying_party;
 mod sign_in;
