@@ -1,5 +1,6 @@
 //! The provider harness against the real oidc-provider: what other crates' SSO tests rely on.
 
+mod chromium;
 mod crafted;
 mod device;
 mod keys;
