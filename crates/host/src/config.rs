@@ -508,6 +508,7 @@ token = "t"
             Policy {
                 allow_personal_tokens: false,
                 allow_seed_reveal: false,
+                ..Policy::default()
             }
         );
         assert!(!wire_policy(s.config.policy).allow_personal_tokens);
