@@ -82,12 +82,15 @@ impl Vault {
                     id: id.clone(),
                     detail: format!("its stored kind: {e}"),
                 })?;
+                let recovery = recovery_status(&*store, self.policy, &id)?;
                 out.push(PermittedToken {
                     summary,
                     access,
                     period: params.period,
                     digits: params.digits,
                     kind,
+                    recovery_codes: (access == Access::FullSeed && recovery.total > 0)
+                        .then_some(recovery.remaining),
                 });
             }
         }

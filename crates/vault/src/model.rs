@@ -164,6 +164,9 @@ pub struct PermittedToken {
     pub digits: u32,
     /// HOTP tokens have no countdown: each code advances their counter.
     pub kind: TokenKind,
+    /// For `full-seed` access to a token with recovery codes attached, how
+    /// many are unused; `None` otherwise (code-only users learn nothing).
+    pub recovery_codes: Option<u32>,
 }
 
 /// A code handed out, with the audit record that vouches for it.
