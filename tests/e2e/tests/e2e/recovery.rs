@@ -168,3 +168,89 @@ async fn a_code_only_user_is_offered_no_recovery_code() -> Result<()> {
     ensure!(takes(&session)?.is_empty());
     session.close().await
 }
+
+/// The popup's recovery action: only on full-seed entries, a warning first
+/// (nothing taken), then one code on a second click, shown once.
+#[tokio::test]
+async fn the_popup_takes_a_recovery_code_behind_a_single_use_warning() -> Result<()> {
+    let session = Session::start().await?;
+    let full = session.enroll(
+        "Kaspersky",
+        SEED,
+        &["http://my.kaspersky.test"],
+        Access::FullSeed,
+    )?;
+    let code_only = session.enroll(
+        "Slack",
+        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        &["http://slack.test"],
+        Access::CodeOnly,
+    )?;
+    attach(&session, &full)?;
+    attach(&session, &code_only)?;
+    let origin = session.site.url("my.kaspersky.test", "");
+    let query = format!("origin={}", origin.trim_end_matches('/'));
+    let state = session.open_popup(&query).await?;
+    ensure!(state == "list", "{state}\n{}", session.diagnostics());
+    let buttons = |id: &str| format!("li[data-token='{id}'] button.recovery");
+    ensure!(
+        session
+            .client
+            .find(Locator::Css(&buttons(&code_only)))
+            .await
+            .is_err(),
+        "a code-only entry offers recovery codes"
+    );
+    session
+        .client
+        .find(Locator::Css(&buttons(&full)))
+        .await?
+        .click()
+        .await?;
+    let warning = session
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            "li[data-token='{full}'] .recovery-warning"
+        )))
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        warning.contains("single-use") && warning.contains("4 left"),
+        "{warning}"
+    );
+    ensure!(takes(&session)?.is_empty(), "taken before the second click");
+    session.save_screenshot("popup-recovery-warning").await?;
+    session
+        .client
+        .find(Locator::Css(&format!(
+            "li[data-token='{full}'] button.take"
+        )))
+        .await?
+        .click()
+        .await?;
+    let code = session
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!("li[data-token='{full}'] .secret")))
+        .await?
+        .text()
+        .await?;
+    ensure!(CODES.contains(&code.as_str()), "showed {code:?}");
+    let records = takes(&session)?;
+    ensure!(
+        records.len() == 1 && records[0]["event"]["outcome"] == "success",
+        "{records:#?}"
+    );
+    // Shown once: a popup opened again does not have it.
+    session.open_popup(&query).await?;
+    let text = session
+        .client
+        .execute("return document.body.innerText;", vec![])
+        .await?;
+    ensure!(!text.as_str().unwrap_or_default().contains(&code), "{text}");
+    session.close().await
+}
