@@ -9,7 +9,10 @@ use twofill_vault::{
     Access, AuditAction, Policy, Refusal, Requester, TakenRecoveryCode, Vault, VaultError,
 };
 
-use crate::support::{Backend, TempVault, both_stores, file_contains, token};
+use crate::support::{
+    Backend, TempVault, both_stores, file_contains, fixture_copy, postgres_fixture,
+    running_on_postgres, token,
+};
 
 const SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const SITE: &str = "https://my.kaspersky.com";
@@ -362,7 +365,29 @@ fn removing_the_token_removes_its_codes() {
     assert_eq!(v.recovery_status(&id).unwrap().total, 0);
 }
 
+/// A vault from before schema 10 (the committed schema-4 one: alice
+/// admin, bob code-only on a Kaspersky token) migrates and keeps codes.
+fn a_migrated_vault_keeps_recovery_codes() {
+    let (tv, id) = if running_on_postgres() {
+        (postgres_fixture("postgres-v4"), "e6a96978aa0e")
+    } else {
+        (fixture_copy("vault-v4"), "b22ac51f6f1e")
+    };
+    let mut v = tv.open();
+    v.add_group("alice", "leads").unwrap();
+    v.add_member("alice", "leads", "carol").unwrap();
+    v.set_grant("alice", id, "leads", Access::FullSeed).unwrap();
+    v.set_recovery_codes("alice", id, &codes("mig")).unwrap();
+    assert!(matches!(
+        take(&mut v, "bob", id),
+        Err(VaultError::Refused(Refusal::NotPermitted { .. }))
+    ));
+    assert!(codes("mig").contains(&*take(&mut v, "carol", id).unwrap().code));
+    assert_eq!(v.verify_audit(None).unwrap().problem, None);
+}
+
 both_stores!(
+    a_migrated_vault_keeps_recovery_codes,
     full_seed_holders_take_one_unused_code_at_a_time_each_on_record,
     every_code_is_handed_out_once_then_it_is_refused_on_record,
     code_only_users_and_strangers_get_nothing_and_are_on_record,
