@@ -14,6 +14,7 @@ use crate::support::*;
 on_both_stores!(
     concurrent_full_seed_devices_take_different_codes_each_on_record,
     a_code_only_device_gets_no_recovery_code_and_is_on_record,
+    no_certificate_or_a_revoked_device_gets_no_recovery_code,
 );
 
 const N: usize = 6;
@@ -106,5 +107,35 @@ fn a_code_only_device_gets_no_recovery_code_and_is_on_record(backend: Backend) {
             .unwrap()
             .remaining,
         8
+    );
+}
+
+fn no_certificate_or_a_revoked_device_gets_no_recovery_code(backend: Backend) {
+    let state = ServerState::new(backend);
+    state
+        .vault()
+        .set_recovery_codes("alice", &state.token_id, &codes())
+        .unwrap();
+    let server = state.serve();
+    let body = json!({"token": state.token_id});
+    let anonymous = server.anonymous().post(RECOVERY_CODE_PATH, &body);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+    assert_eq!(anonymous.code(), "device_not_enrolled");
+    let (carol, device) = server.device(&state, "carol");
+    state.cli_ok(&["revoke", &device]);
+    let revoked = carol.post(RECOVERY_CODE_PATH, &body);
+    assert_eq!(revoked.status, 401, "{}", revoked.text());
+    assert_eq!(revoked.code(), "device_revoked");
+    for reply in [&anonymous, &revoked] {
+        assert!(!reply.text().contains("srv-"), "{}", reply.text());
+    }
+    assert_eq!(
+        state
+            .vault()
+            .recovery_status(&state.token_id)
+            .unwrap()
+            .remaining,
+        8,
+        "nothing was used"
     );
 }
