@@ -68,7 +68,7 @@
     try {
       const plan = await chrome.runtime.sendMessage({ type: MSG.CONTENT_SCAN, page });
       if (plan?.action === "fill") apply(plan, inputs);
-      else if (plan?.action === "offer") offer(plan, inputs);
+      else if (plan?.action === "offer" || plan?.action === "offer_recovery") offer(plan, inputs);
     } catch (_) {
       // Extension reloaded or worker unavailable: nothing to do on this page.
     } finally {
@@ -100,9 +100,12 @@
 
   // AutofillMode "click" (organization policy): a button by the prompt; the
   // code is asked for (and audited) only when the user clicks it. Synthetic
-  // clicks from the page (isTrusted false) do nothing.
+  // clicks from the page (isTrusted false) do nothing. A recovery-code
+  // prompt always gets such a button, never a fill: a click takes one
+  // single-use recovery code.
   let offered = null;
   function offer(plan, inputs) {
+    const recovery = plan.action === "offer_recovery";
     const targets = plan.fields.map((i) => inputs[i]).filter(Boolean);
     if (targets.length === 0 || targets.some((el) => filled.has(el) || el.value !== "")) return;
     if (offered?.target === targets[0] && offered.host.isConnected) return;
@@ -112,8 +115,12 @@
     const root = host.attachShadow({ mode: "closed" });
     const button = document.createElement("button");
     button.type = "button";
-    button.textContent = `Fill code${plan.tokenLabel ? ` · ${plan.tokenLabel}` : ""}`;
-    button.title = "twofill: fill the two-factor code";
+    const what = recovery ? "Use a recovery code (single-use)" : "Fill code";
+    button.textContent = `${what}${plan.tokenLabel ? ` · ${plan.tokenLabel}` : ""}`;
+    button.title = recovery
+      ? "twofill: take one of this account's recovery codes; it is used up once taken"
+      : "twofill: fill the two-factor code";
+    if (recovery) host.setAttribute("data-twofill-recovery", "");
     const rect = targets[0].getBoundingClientRect();
     Object.assign(host.style, {
       position: "absolute", zIndex: "2147483647",
@@ -133,7 +140,9 @@
       const result = quickScan();
       addContext(result);
       try {
-        const plan = await chrome.runtime.sendMessage({ type: MSG.CONTENT_SCAN, page: result.page, confirmed: true });
+        const plan = await chrome.runtime.sendMessage({
+          type: MSG.CONTENT_SCAN, page: result.page, confirmed: true, recovery,
+        });
         if (plan?.action === "fill") apply(plan, result.inputs);
       } catch (_) {
         // Extension reloaded: nothing to do.

@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twofill_team_api::{
     CodeRequest, DevicesReply, ErrorReply, Invite, InviteReply, InviteRequest, JoinReply,
-    JoinRequest, PushReply, PushRequest, SeedRequest, TokensReply, TokensRequest, WhoAmIReply,
-    WhoAmIRequest,
+    JoinRequest, PushReply, PushRequest, RecoveryCodeReply, RecoveryCodeRequest, SeedRequest,
+    TokensReply, TokensRequest, WhoAmIReply, WhoAmIRequest,
 };
 
 fn round_trips<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(data: &[u8]) {
@@ -33,6 +33,8 @@ fuzz_target!(|data: &[u8]| {
     round_trips::<TokensRequest>(data);
     round_trips::<CodeRequest>(data);
     round_trips::<SeedRequest>(data);
+    round_trips::<RecoveryCodeRequest>(data);
+    round_trips::<RecoveryCodeReply>(data);
     round_trips::<InviteRequest>(data);
     round_trips::<PushRequest>(data);
     round_trips::<JoinReply>(data);

@@ -34,6 +34,7 @@ pub fn vault_error(e: VaultError) -> ErrorBody {
                 Refusal::OriginRequired => error(ErrorCode::OriginRequired, message),
                 Refusal::NoSuchToken { .. } => error(ErrorCode::NoSuchToken, message),
                 Refusal::HotpNeedsServer { .. } => error(ErrorCode::HotpNeedsServer, message),
+                Refusal::NoRecoveryCodes { .. } => error(ErrorCode::NoRecoveryCodes, message),
                 Refusal::InviteInvalid { .. } => error(ErrorCode::InviteInvalid, message),
                 Refusal::DeviceNotEnrolled => error(ErrorCode::DeviceNotEnrolled, message),
                 Refusal::DeviceRevoked { .. } => error(ErrorCode::DeviceRevoked, message),

@@ -4,7 +4,8 @@
 //! The native host (against its local vault) and the team server (against
 //! the team's) answer the same requests with the same rules, so the mapping
 //! lives here once: a request's fields become a vault call
-//! ([`Vault::permitted_tokens`], [`Vault::issue_code`], [`Vault::reveal_seed`]),
+//! ([`Vault::permitted_tokens`], [`Vault::issue_code`], [`Vault::reveal_seed`],
+//! [`Vault::take_recovery_code`]),
 //! and the outcome becomes the protocol's reply or an [`ErrorBody`] with a
 //! stable [`ErrorCode`](twofill_protocol::ErrorCode). The rules themselves
 //! stay in the vault; this crate decides nothing beyond what the wire
@@ -16,6 +17,7 @@
 
 mod code;
 mod error;
+mod recovery;
 mod seed;
 mod tokens;
 

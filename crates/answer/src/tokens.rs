@@ -33,6 +33,7 @@ impl Answerer<'_> {
                 digits: t.digits,
                 kind: t.kind,
                 personal: t.summary.is_personal(),
+                recovery_codes: t.recovery_codes,
             })
             .collect();
         Ok(TokensReply {

@@ -134,6 +134,38 @@ pub fn detect(scan: &PageScan) -> Option<Prompt> {
     })
 }
 
+/// Finds a field that asks for a recovery (backup) code, when the frame
+/// has no authenticator-code prompt: a text field whose own naming says
+/// recovery or backup code, or a code field (or an unnamed one) in a prompt
+/// that asks for one. Never filled on its own: the extension only offers
+/// a single-use recovery code there, on a click.
+pub fn detect_recovery(scan: &PageScan) -> Option<u32> {
+    if detect(scan).is_some_and(|p| p.kind == PromptKind::Totp) {
+        return None;
+    }
+    let page_text = format!("{} {}", scan.title, scan.headings).to_lowercase();
+    scan.fields
+        .iter()
+        .filter(|f| editable(f) && f.input_type != "password")
+        .find(|f| {
+            let c = Candidate {
+                fields: vec![f.index],
+                members: vec![(*f).clone()],
+            };
+            let own = c.own_text();
+            let around = format!("{} {page_text}", c.context());
+            let named =
+                words::any(&own, words::RECOVERY_FIELD) || words::any(&own, words::RECOVERY_PROMPT);
+            let unnamed = own.trim().is_empty()
+                || words::any(&own, words::CODE_WORD)
+                || words::any(&own, words::OTP_FIELD);
+            let prompted = unnamed && words::any(&around, words::RECOVERY_PROMPT);
+            let something_else = words::any(&own, words::FIELD_VETO);
+            (named || prompted) && !something_else
+        })
+        .map(|f| f.index)
+}
+
 fn editable(f: &FieldFeatures) -> bool {
     f.visible
         && !f.read_only
@@ -239,6 +271,7 @@ fn score(c: &Candidate, page_text: &str) -> Option<i32> {
     let code_named = words::any(&own, words::OTP_FIELD) || words::any(&own, words::CODE_WORD);
     if !one_time_code
         && (words::any(&own, words::FIELD_VETO)
+            || words::any(&own, words::RECOVERY_FIELD)
             || (!code_named && words::any(&own, words::FIELD_VETO_WEAK)))
     {
         return None;
@@ -318,7 +351,7 @@ fn score(c: &Candidate, page_text: &str) -> Option<i32> {
     // Prompt-level vetoes: the text says this code is something else.
     let all = format!("{own} {around}");
     if !one_time_code
-        && words::any(&all, words::PROMPT_VETO)
+        && (words::any(&all, words::PROMPT_VETO) || words::any(&all, words::RECOVERY_PROMPT))
         && !words::any(&all, words::AUTHENTICATOR)
     {
         return None;

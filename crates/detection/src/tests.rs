@@ -347,3 +347,42 @@ fn corpus_regressions() {
     };
     assert_eq!(kind_of(&ko), Some(PromptKind::Totp), "Korean");
 }
+
+#[test]
+fn recovery_prompts_are_found_for_an_offer_and_never_as_totp() {
+    // Named as a recovery code (GitHub's `recovery_code`).
+    let named = scan(vec![with(field(0), |f| {
+        f.name = "recovery_code".into();
+        f.context = "Use one of your recovery codes to sign in".into();
+    })]);
+    assert_eq!(detect(&named), None, "never a TOTP prompt");
+    assert_eq!(detect_recovery(&named), Some(0));
+    // An unnamed or `code` field in a prompt that asks for a backup code,
+    // next to the e-mail field it must not pick.
+    let prompted = scan(vec![
+        with(field(0), |f| {
+            f.input_type = "email".into();
+            f.name = "email".into();
+            f.context = "Enter one of your backup codes".into();
+        }),
+        with(field(1), |f| {
+            f.name = "code".into();
+            f.context = "Enter one of your backup codes".into();
+        }),
+    ]);
+    assert_eq!(detect_recovery(&prompted), Some(1));
+    // A TOTP prompt with a "Use a recovery code" link is a TOTP prompt.
+    let totp = scan(vec![with(field(0), |f| {
+        f.autocomplete = "one-time-code".into();
+        f.context = "Enter the code from your authenticator app".into();
+        f.actions = "Use a recovery code instead".into();
+    })]);
+    assert_eq!(kind_of(&totp), Some(PromptKind::Totp));
+    assert_eq!(detect_recovery(&totp), None);
+    // A password field on a recovery page is not the code's.
+    let password = scan(vec![with(field(0), |f| {
+        f.input_type = "password".into();
+        f.context = "Enter a recovery code".into();
+    })]);
+    assert_eq!(detect_recovery(&password), None);
+}

@@ -345,19 +345,6 @@ pub const FIELD_VETO: &[&str] = &[
     "username",
     "email",
     "e-mail",
-    "recovery",
-    "backup",
-    "wiederherstellung",
-    "récupération",
-    "recuperación",
-    "recuperação",
-    "recupero",
-    "восстановлен",
-    "резервн",
-    "リカバリ",
-    "バックアップ",
-    "恢复",
-    "备用",
     "account number",
     "accountnumber",
     "account-number",
@@ -418,9 +405,27 @@ pub const FIELD_VETO_WEAK: &[&str] = &[
     "^year",
 ];
 
-/// Around the field: the code is not a one-time code we may fill.
-pub const PROMPT_VETO: &[&str] = &[
-    // recovery / backup codes
+/// In a field's own naming: it takes a recovery (backup) code. A veto for
+/// TOTP fills like [`FIELD_VETO`]; [`crate::detect_recovery`] looks for it.
+pub const RECOVERY_FIELD: &[&str] = &[
+    "recovery",
+    "backup",
+    "wiederherstellung",
+    "récupération",
+    "recuperación",
+    "recuperação",
+    "recupero",
+    "восстановлен",
+    "резервн",
+    "リカバリ",
+    "バックアップ",
+    "恢复",
+    "备用",
+];
+
+/// Around the field: the prompt asks for a recovery (backup) code. A
+/// prompt-level veto for TOTP fills like [`PROMPT_VETO`].
+pub const RECOVERY_PROMPT: &[&str] = &[
     "recovery code",
     "backup code",
     "wiederherstellungscode",
@@ -438,6 +443,10 @@ pub const PROMPT_VETO: &[&str] = &[
     "恢复码",
     "备用码",
     "εφεδρικ",
+];
+
+/// Around the field: the code is not a one-time code we may fill.
+pub const PROMPT_VETO: &[&str] = &[
     // device activation / pairing
     "on your tv",
     "on your device",

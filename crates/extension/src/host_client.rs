@@ -1,5 +1,6 @@
-//! The one way to the native host: a typed client for the four requests
-//! the extension makes (`hello`, `list_tokens`, `get_code`, `reveal_seed`).
+//! The one way to the native host: a typed client for the requests the
+//! extension makes (`hello`, `list_tokens`, `get_code`, `reveal_seed`,
+//! `take_recovery_code`).
 //!
 //! Each call returns the reply it expects or a [`HostError`]; callers never
 //! match on a raw [`ResponseBody`]. The organization policy decides two
@@ -10,8 +11,8 @@
 use std::fmt;
 
 use twofill_protocol::{
-    CodePurpose, CodeReply, ErrorBody, ErrorCode, HostPolicy, Request, RequestBody, Response,
-    ResponseBody, SeedPurpose, SeedReply, TokenEntry,
+    CodePurpose, CodeReply, ErrorBody, ErrorCode, HostPolicy, RecoveryCodeReply, Request,
+    RequestBody, Response, ResponseBody, SeedPurpose, SeedReply, TokenEntry,
 };
 use wasm_bindgen_futures::JsFuture;
 
@@ -156,6 +157,18 @@ impl HostClient {
         };
         match self.ask(body).await? {
             ResponseBody::Seed(seed) => Ok(seed),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// One single-use recovery code of `token`, after the user asked for it
+    /// with a click; the host marks it used before it answers.
+    pub async fn take_recovery_code(&self, token: &str) -> Result<RecoveryCodeReply, HostError> {
+        let body = RequestBody::TakeRecoveryCode {
+            token: token.to_owned(),
+        };
+        match self.ask(body).await? {
+            ResponseBody::RecoveryCode(code) => Ok(code),
             other => Err(unexpected(&other)),
         }
     }

@@ -15,7 +15,7 @@ mod popup;
 use host_client::HostClient;
 use messages::{ContentMessage, FillPlan};
 use policy::AutofillMode;
-use twofill_detection::{PageScan, PromptKind, detect};
+use twofill_detection::{PageScan, PromptKind, detect, detect_recovery};
 use twofill_protocol::{CodePurpose, ErrorCode};
 use wasm_bindgen::prelude::*;
 
@@ -27,7 +27,14 @@ const MIN_SECONDS_LEFT: f64 = 3.0;
 #[wasm_bindgen(js_name = onContentMessage)]
 pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
     let plan = match serde_wasm_bindgen::from_value::<ContentMessage>(message) {
-        Ok(ContentMessage::Scan { page, confirmed }) => plan_for(&page, confirmed, &sender).await,
+        Ok(ContentMessage::Scan {
+            page,
+            recovery: true,
+            ..
+        }) => recovery_plan(&page, true, &sender).await,
+        Ok(ContentMessage::Scan {
+            page, confirmed, ..
+        }) => plan_for(&page, confirmed, &sender).await,
         Ok(ContentMessage::ScanForToken {
             page,
             token,
@@ -42,9 +49,12 @@ pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsV
 
 async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPlan {
     let Some(prompt) = detect(page) else {
-        return none("no code prompt");
+        return recovery_plan(page, false, sender).await;
     };
     if prompt.kind != PromptKind::Totp {
+        if detect_recovery(page).is_some() {
+            return recovery_plan(page, false, sender).await;
+        }
         return none(&format!(
             "{:?} prompt: not an authenticator code",
             prompt.kind
@@ -100,6 +110,58 @@ async fn offer(host: &HostClient, fields: Vec<u32>, origin: &str) -> FillPlan {
                 token_label: t.token.label(),
             },
             None => none("no token is bound to this site"),
+        },
+        Err(e) => none(e.message()),
+    }
+}
+
+/// A recovery-code prompt: never filled by itself. Unless `clicked`, an
+/// offer when a token bound to this site has unused recovery codes the user
+/// may take (full-seed holders: the host lists the count to them alone);
+/// after the user's trusted click, one code taken from the host (marked
+/// used, on record) and filled.
+async fn recovery_plan(page: &PageScan, clicked: bool, sender: &JsValue) -> FillPlan {
+    let Some(field) = detect_recovery(page) else {
+        return none("no code prompt");
+    };
+    let Some(origin) = browser::sender_origin(sender) else {
+        return none("sender has no web origin");
+    };
+    let policy = browser::policy().await;
+    if let Err(why) = policy.may_fill(&origin) {
+        return none(&why);
+    }
+    if policy.autofill_mode() == AutofillMode::Off {
+        return none("filling is turned off by the organization");
+    }
+    let host = HostClient::new(&policy);
+    let tokens = match host.list_tokens(Some(&origin)).await {
+        Ok(tokens) => tokens,
+        Err(e) => return none(e.message()),
+    };
+    let bound: Vec<_> = tokens.iter().filter(|t| t.bound_here).collect();
+    let takeable: Vec<_> = bound
+        .iter()
+        .filter(|t| t.recovery_codes.is_some_and(|n| n > 0))
+        .collect();
+    let [token] = takeable[..] else {
+        return none(if takeable.is_empty() {
+            "no recovery code this user may take for this site"
+        } else {
+            "several tokens with recovery codes fit this site; take one from the popup"
+        });
+    };
+    if !clicked {
+        return FillPlan::OfferRecovery {
+            fields: vec![field],
+            token_label: token.token.label(),
+        };
+    }
+    match host.take_recovery_code(&token.token.id).await {
+        Ok(taken) => FillPlan::Fill {
+            fields: vec![field],
+            code: taken.code,
+            token_label: taken.token.label(),
         },
         Err(e) => none(e.message()),
     }

@@ -26,6 +26,10 @@ pub enum ContentMessage {
         /// The user clicked the "Fill code" offer (`AutofillMode: click`).
         #[serde(default)]
         confirmed: bool,
+        /// The user clicked the "Use a recovery code" offer (a trusted
+        /// click): take one single-use code and fill it.
+        #[serde(default)]
+        recovery: bool,
     },
     /// "Fill on this page" from the popup (`popup.fill_token`): the user
     /// picked `token`. Filled only into the prompt the detector accepts,
@@ -52,6 +56,14 @@ pub enum FillPlan {
     /// `AutofillMode: click`: show a "Fill code" button by these fields;
     /// no code has been asked for (or audited) yet.
     Offer {
+        fields: Vec<u32>,
+        #[serde(rename = "tokenLabel")]
+        token_label: String,
+    },
+    /// A recovery-code prompt on a site whose token the user may take a
+    /// recovery code of: show "Use a recovery code (single-use)" by the
+    /// field; nothing is taken (or audited) until the user clicks.
+    OfferRecovery {
         fields: Vec<u32>,
         #[serde(rename = "tokenLabel")]
         token_label: String,

@@ -29,6 +29,7 @@
 //! [policy]                      # what the organization allows (default: both true)
 //! allow_personal_tokens = false # users' own tokens: not added, listed or used
 //! allow_seed_reveal = false     # no seed reveal/QR/export, even for full-seed grants
+//! recovery_codes_warn_at = 2    # admins warned at this many unused recovery codes
 //!
 //! [server]                # team server mode (written by `twofill-host join`): codes
 //! url = "https://vault.example:8443"  # come from this server over mutual TLS and
@@ -508,6 +509,7 @@ token = "t"
             Policy {
                 allow_personal_tokens: false,
                 allow_seed_reveal: false,
+                ..Policy::default()
             }
         );
         assert!(!wire_policy(s.config.policy).allow_personal_tokens);

@@ -31,8 +31,8 @@ use twofill_protocol::{
     RequestBody, Response, ResponseBody,
 };
 use twofill_team_api::{
-    CODE_PATH, ClientContext, CodeRequest, SEED_PATH, SeedRequest, TOKENS_PATH, TokensReply,
-    TokensRequest,
+    CODE_PATH, ClientContext, CodeRequest, RECOVERY_CODE_PATH, RecoveryCodeRequest, SEED_PATH,
+    SeedRequest, TOKENS_PATH, TokensReply, TokensRequest,
 };
 use twofill_vault::{AuditAction, Requester, Vault};
 
@@ -332,6 +332,10 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
             .answerer()
             .and_then(|mut a| a.reveal_seed(&token, purpose))
             .map(ResponseBody::Seed),
+        RequestBody::TakeRecoveryCode { token } => session
+            .answerer()
+            .and_then(|mut a| a.take_recovery_code(&token))
+            .map(ResponseBody::RecoveryCode),
     };
     match body {
         Ok(body) => Response::new(id, body),
@@ -405,6 +409,10 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
             };
             ResponseBody::Seed(server.call(SEED_PATH, &request)?)
         }
+        RequestBody::TakeRecoveryCode { token } => {
+            let request = RecoveryCodeRequest { token, client };
+            ResponseBody::RecoveryCode(server.call(RECOVERY_CODE_PATH, &request)?)
+        }
     })
 }
 
@@ -473,6 +481,7 @@ mod tests {
             kind: Default::default(),
             bound_here: false,
             personal: false,
+            recovery_codes: None,
         }
     }
 

@@ -36,6 +36,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Recovery (backup) codes, pasted or in the file a service lets you
+//! download, are read by [`recovery_codes`] (headers, numbering and
+//! columns dropped; duplicates and files of the wrong kind refused).
+//!
 //! Errors ([`ImportError`]) say what is wrong and what to do about it. No
 //! error message and no `Debug` output contains seed material: foreign text
 //! is described with its query string dropped and key-like runs masked, and
@@ -49,6 +53,7 @@ mod error;
 mod migration;
 mod proto;
 mod qr;
+mod recovery;
 
 use std::fmt;
 use std::path::Path;
@@ -57,6 +62,7 @@ use twofill_otp::Token;
 
 pub use error::ImportError;
 pub use proto::ProtoError;
+pub use recovery::{MAX_RECOVERY_INPUT_BYTES, RecoveryCodes, RecoveryInputError, recovery_codes};
 
 /// Longest text [`from_text`] accepts, in characters. A QR code holds at most
 /// about 4 KB; the cap bounds work done on a hostile paste.

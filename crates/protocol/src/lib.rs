@@ -94,6 +94,11 @@ pub enum RequestBody {
         #[serde(default)]
         purpose: SeedPurpose,
     },
+    /// One unused recovery (backup) code of a token: only for users with a
+    /// `full-seed` grant (or the owner of a personal token). Single-use:
+    /// the host marks it used, on record, before replying; asking again
+    /// gives another one.
+    TakeRecoveryCode { token: String },
 }
 
 /// Why a code is requested; recorded in the audit log.
@@ -163,6 +168,7 @@ pub enum ResponseBody {
     },
     Code(CodeReply),
     Seed(SeedReply),
+    RecoveryCode(RecoveryCodeReply),
     Error {
         error: ErrorBody,
     },
@@ -190,6 +196,10 @@ pub struct TokenEntry {
     /// `access` is then `full-seed`). `false` for tokens the organization shares.
     #[serde(default)]
     pub personal: bool,
+    /// For `full-seed` entries with recovery codes attached: how many are
+    /// unused (`take_recovery_code` gives one). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<u32>,
 }
 
 /// What the host's organization policy allows (the `[policy]` table of the
@@ -222,6 +232,15 @@ pub struct SeedReply {
     pub secret: String,
     /// The full otpauth:// URI (for a QR code).
     pub uri: String,
+}
+
+/// A single-use recovery code, already marked used (and on record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCodeReply {
+    pub token: TokenInfo,
+    pub code: String,
+    /// Unused codes left after this one.
+    pub remaining: u32,
 }
 
 /// A code and the window it is valid in. Never carries the seed.
@@ -321,6 +340,8 @@ pub enum ErrorCode {
     /// A HOTP (counter-based) token's code asked of a vault that is not the
     /// team server's: a counter cannot be shared between vaults.
     HotpNeedsServer,
+    /// The token has no unused recovery codes (an admin attaches new ones).
+    NoRecoveryCodes,
     Internal,
 }
 
@@ -493,7 +514,9 @@ impl Request {
             RequestBody::Hello => (None, None),
             RequestBody::ListTokens { origin, .. } => (origin.as_deref(), None),
             RequestBody::GetCode { origin, token, .. } => (origin.as_deref(), token.as_deref()),
-            RequestBody::RevealSeed { token, .. } => (None, Some(token.as_str())),
+            RequestBody::RevealSeed { token, .. } | RequestBody::TakeRecoveryCode { token } => {
+                (None, Some(token.as_str()))
+            }
         };
         if origin.is_some_and(|o| o.chars().count() > MAX_ORIGIN_CHARS) {
             return Err(too_long("origin", MAX_ORIGIN_CHARS));
@@ -595,7 +618,13 @@ mod strict {
     }
 }
 
-const KNOWN_REQUEST_TYPES: &[&str] = &["hello", "list_tokens", "get_code", "reveal_seed"];
+const KNOWN_REQUEST_TYPES: &[&str] = &[
+    "hello",
+    "list_tokens",
+    "get_code",
+    "reveal_seed",
+    "take_recovery_code",
+];
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()

@@ -1,5 +1,6 @@
 //! The API's routes: which path and method runs which handler, and the
-//! device endpoints (`whoami`, `tokens`, `code`, `seed`), which answer
+//! device endpoints (`whoami`, `tokens`, `code`, `seed`, `recovery-code`),
+//! which answer
 //! through `twofill_answer` with the same rules as the native host.
 //!
 //! Every path but [`CA_PATH`] and [`JOIN_PATH`] needs an enrolled device's
@@ -13,8 +14,9 @@ use hyper::{Method, Request, StatusCode};
 use twofill_answer::{Answerer, CodeAsk};
 use twofill_team_api::{
     CA_PATH, CODE_PATH, CodeRequest, DEVICES_PATH, ErrorCode, INVITES_PATH, JOIN_PATH,
-    MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, PUSH_PATH, REVOKE_DEVICE_PATH, SEED_PATH, SeedRequest,
-    TOKENS_PATH, TokensRequest, WHOAMI_PATH, WhoAmIReply, WhoAmIRequest,
+    MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, PUSH_PATH, RECOVERY_CODE_PATH, REVOKE_DEVICE_PATH,
+    RecoveryCodeRequest, SEED_PATH, SeedRequest, TOKENS_PATH, TokensRequest, WHOAMI_PATH,
+    WhoAmIReply, WhoAmIRequest,
 };
 
 use crate::App;
@@ -30,6 +32,7 @@ enum Endpoint {
     Tokens,
     Code,
     Seed,
+    RecoveryCode,
     Invites,
     Devices,
     Revoke(String),
@@ -45,6 +48,7 @@ impl Endpoint {
             TOKENS_PATH => Endpoint::Tokens,
             CODE_PATH => Endpoint::Code,
             SEED_PATH => Endpoint::Seed,
+            RECOVERY_CODE_PATH => Endpoint::RecoveryCode,
             INVITES_PATH => Endpoint::Invites,
             DEVICES_PATH => Endpoint::Devices,
             PUSH_PATH => Endpoint::Push,
@@ -129,6 +133,7 @@ async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<
         Endpoint::Tokens => tokens(&app, peer, decode(&body)?).await,
         Endpoint::Code => code(&app, peer, decode(&body)?).await,
         Endpoint::Seed => seed(&app, peer, decode(&body)?).await,
+        Endpoint::RecoveryCode => recovery_code(&app, peer, decode(&body)?).await,
         Endpoint::Invites => crate::admin_api::invite(&app, peer, decode(&body)?).await,
         Endpoint::Revoke(id) => crate::admin_api::revoke(&app, peer, id).await,
         Endpoint::Push => crate::push::push(&app, peer, decode(&body)?).await,
@@ -203,6 +208,23 @@ async fn seed(app: &App, peer: Peer, request: SeedRequest) -> Result<Reply, ApiE
             let device = authenticate(vault, peer)?;
             Answerer::new(vault, requester(&device, &request.client))
                 .reveal_seed(&request.token, request.purpose)
+                .map_err(ApiError::from_body)
+        })
+        .await?;
+    Ok(ok(&reply))
+}
+
+async fn recovery_code(
+    app: &App,
+    peer: Peer,
+    request: RecoveryCodeRequest,
+) -> Result<Reply, ApiError> {
+    let reply = app
+        .pool
+        .run(move |vault| {
+            let device = authenticate(vault, peer)?;
+            Answerer::new(vault, requester(&device, &request.client))
+                .take_recovery_code(&request.token)
                 .map_err(ApiError::from_body)
         })
         .await?;

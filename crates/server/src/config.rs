@@ -78,6 +78,9 @@ pub struct KeyConfig {
 pub struct PolicyConfig {
     pub allow_personal_tokens: bool,
     pub allow_seed_reveal: bool,
+    /// Admins see a warning on a token with this many unused recovery
+    /// codes or fewer.
+    pub recovery_codes_warn_at: u32,
 }
 
 impl Default for PolicyConfig {
@@ -86,6 +89,7 @@ impl Default for PolicyConfig {
         PolicyConfig {
             allow_personal_tokens: p.allow_personal_tokens,
             allow_seed_reveal: p.allow_seed_reveal,
+            recovery_codes_warn_at: p.recovery_codes_warn_at,
         }
     }
 }
@@ -95,6 +99,7 @@ impl From<PolicyConfig> for Policy {
         Policy {
             allow_personal_tokens: p.allow_personal_tokens,
             allow_seed_reveal: p.allow_seed_reveal,
+            recovery_codes_warn_at: p.recovery_codes_warn_at,
         }
     }
 }

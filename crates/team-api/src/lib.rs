@@ -18,7 +18,8 @@ mod status;
 
 use serde::{Deserialize, Serialize};
 pub use twofill_protocol::{
-    CodePurpose, CodeReply, ErrorBody, ErrorCode, SeedPurpose, SeedReply, TokenEntry,
+    CodePurpose, CodeReply, ErrorBody, ErrorCode, RecoveryCodeReply, SeedPurpose, SeedReply,
+    TokenEntry,
 };
 
 pub use invite::{INVITE_SECRET_BYTES, Invite, InviteError, ca_pin};
@@ -41,6 +42,9 @@ pub const TOKENS_PATH: &str = "/v1/tokens";
 pub const CODE_PATH: &str = "/v1/code";
 /// `POST` [`SeedRequest`] → [`SeedReply`] (full-seed holders only; audited).
 pub const SEED_PATH: &str = "/v1/seed";
+/// `POST` [`RecoveryCodeRequest`] → [`RecoveryCodeReply`] (full-seed
+/// holders only; marks the code used, on record).
+pub const RECOVERY_CODE_PATH: &str = "/v1/recovery-code";
 /// `POST` [`InviteRequest`] → [`InviteReply`] (admins only).
 pub const INVITES_PATH: &str = "/v1/admin/invites";
 /// `GET` (optionally `?user=NAME`) → [`DevicesReply`] (admins only).
@@ -154,6 +158,15 @@ pub struct SeedRequest {
     pub token: String,
     #[serde(default)]
     pub purpose: SeedPurpose,
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+/// The native `take_recovery_code`, on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCodeRequest {
+    pub token: String,
     #[serde(flatten)]
     pub client: ClientContext,
 }

@@ -19,7 +19,8 @@ pub fn http_status(code: ErrorCode) -> u16 {
         | ErrorCode::InviteInvalid
         | ErrorCode::HotpNeedsServer => 403,
         ErrorCode::NoSuchToken | ErrorCode::NoTokenForOrigin | ErrorCode::UnknownType => 404,
-        ErrorCode::AmbiguousToken => 409,
+        // The token is there; its set of recovery codes is used up.
+        ErrorCode::AmbiguousToken | ErrorCode::NoRecoveryCodes => 409,
         ErrorCode::PayloadTooLarge | ErrorCode::FrameTooLarge => 413,
         ErrorCode::RateLimited => 429,
         // The server's own data is at fault, not the request.

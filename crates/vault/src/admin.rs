@@ -222,12 +222,12 @@ impl Vault {
     /// make it to their personal token, admins to any token; anyone else is
     /// refused as a non-admin (and recorded), without learning whether the
     /// token exists.
-    fn manage_token<T>(
+    pub(crate) fn manage_token<T>(
         &mut self,
         actor: &str,
         action: AuditAction,
         id: &str,
-        change: impl FnOnce(&Change<'_>, &TokenSummary) -> Result<T>,
+        change: impl FnOnce(&Change<'_>, &DataKey, &TokenSummary) -> Result<T>,
     ) -> Result<T> {
         self.in_change(
             actor,
@@ -242,16 +242,16 @@ impl Vault {
                 }
                 Ok(Ok(summary))
             },
-            |c, _, summary| {
+            |c, key, summary| {
                 let summary = summary.ok_or_else(|| VaultError::NoSuchToken(id.to_owned()))?;
-                change(c, &summary)
+                change(c, key, &summary)
             },
         )
     }
 
     /// Removes a token: admins any, users their own personal tokens.
     pub fn remove_token(&mut self, actor: &str, id: &str) -> Result<()> {
-        self.manage_token(actor, AuditAction::TokenRemove, id, |c, summary| {
+        self.manage_token(actor, AuditAction::TokenRemove, id, |c, _, summary| {
             c.tx.delete_token(id)?;
             c.record(Some(summary), personal_detail(summary, String::new()))
         })
@@ -259,7 +259,7 @@ impl Vault {
 
     /// Binds another site to a token: admins any, users their own personal tokens.
     pub fn bind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
-        self.manage_token(actor, AuditAction::TokenBind, id, |c, summary| {
+        self.manage_token(actor, AuditAction::TokenBind, id, |c, _, summary| {
             c.authz.add_site(c.tx, id, &site.to_string())?;
             c.record(
                 Some(summary),
@@ -270,7 +270,7 @@ impl Vault {
 
     /// Removes a site from a token: admins any, users their own personal tokens.
     pub fn unbind_site(&mut self, actor: &str, id: &str, site: &SiteBinding) -> Result<()> {
-        self.manage_token(actor, AuditAction::TokenUnbind, id, |c, summary| {
+        self.manage_token(actor, AuditAction::TokenUnbind, id, |c, _, summary| {
             c.tx.remove_site(id, &site.to_string())?;
             c.record(
                 Some(summary),

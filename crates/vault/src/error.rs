@@ -118,6 +118,8 @@ pub enum Refusal {
     DeviceNotEnrolled,
     /// The device was enrolled, and an admin revoked it.
     DeviceRevoked { id: String },
+    /// Every recovery code of the token was used (or none was attached).
+    NoRecoveryCodes { token: String },
     /// Too many fills for this user and origin recently.
     RateLimited {
         /// When the next fill for this origin can succeed.
@@ -218,6 +220,10 @@ impl fmt::Display for Refusal {
                 f,
                 "this device (`{id}`) was revoked by an admin; ask your admin for a new invite to enroll it again"
             ),
+            Refusal::NoRecoveryCodes { token } => write!(
+                f,
+                "{token} has no unused recovery codes; an admin regenerates them at the service and attaches the new ones (`twofill-host token recovery set`)"
+            ),
             Refusal::RateLimited {
                 retry_after_ms,
                 why,
@@ -249,6 +255,7 @@ impl Refusal {
             Refusal::InviteInvalid { .. } => "invite_invalid",
             Refusal::DeviceNotEnrolled => "device_not_enrolled",
             Refusal::DeviceRevoked { .. } => "device_revoked",
+            Refusal::NoRecoveryCodes { .. } => "no_recovery_codes",
             Refusal::RateLimited { .. } => "rate_limited",
         }
     }

@@ -1,5 +1,6 @@
 //! The vault's architecture invariant, checked on its own source: SQL lives
-//! only in `store/`, and only `issue.rs` opens a sealed seed.
+//! only in `store/`, only `issue.rs` opens a sealed seed, and only
+//! `recovery.rs` seals or opens a recovery code.
 
 const RULES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("lib.rs")),
@@ -14,6 +15,7 @@ const RULES: &[(&str, &str)] = &[
     ("model.rs", include_str!("model.rs")),
     ("permission.rs", include_str!("permission.rs")),
     ("rate_limit.rs", include_str!("rate_limit.rs")),
+    ("recovery.rs", include_str!("recovery.rs")),
     ("siem_cursor.rs", include_str!("siem_cursor.rs")),
 ];
 const STORE: &[(&str, &str)] = &[
@@ -53,6 +55,30 @@ fn only_issue_opens_a_sealed_seed() {
         let opens = code_lines(src).any(|l| l.contains("fn unseal") || l.contains(".open(sealed"));
         assert_eq!(opens, *name == "issue.rs", "{name}");
     }
+}
+
+/// Recovery codes are the other secret the vault seals; deliberately a
+/// sibling of `issue.rs`, and the only module that touches them sealed.
+#[test]
+fn only_recovery_opens_a_recovery_code() {
+    for (name, src) in RULES.iter().chain(STORE) {
+        let lines: Vec<&str> = code_lines(src).collect();
+        let opens = lines.iter().any(|l| l.contains("fn open_code"));
+        let seals_or_opens = lines.iter().any(|l| l.contains("recovery_aad("));
+        assert_eq!(
+            opens,
+            *name == "recovery.rs",
+            "{name} opens a recovery code"
+        );
+        assert_eq!(
+            seals_or_opens,
+            *name == "recovery.rs",
+            "{name} seals a recovery code"
+        );
+    }
+    // And the recovery module never opens a seed.
+    let recovery = RULES.iter().find(|(n, _)| *n == "recovery.rs").unwrap().1;
+    assert!(!code_lines(recovery).any(|l| l.contains("seed_aad") || l.contains("sealed_seed(")));
 }
 
 #[test]

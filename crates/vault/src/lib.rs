@@ -23,6 +23,9 @@
 //!   the audit log inside the code's own write transaction;
 //! - every admin change requires an admin and is audited in the same
 //!   transaction; refusals are audited too;
+//! - a token's recovery codes are sealed like seeds and handed out one at
+//!   a time, each marked used with its audit record, to `full-seed`
+//!   holders only ([`Vault::take_recovery_code`]);
 //! - a device (a teammate's laptop on a team server) is enrolled only by
 //!   redeeming an unused, unexpired invite, once; a revoked device gets
 //!   nothing ([`Vault::authenticate_device`]).
@@ -36,7 +39,8 @@
 //! every rule reads and writes those rows through it), `enrollment`
 //! (invites and devices), `rate_limit` (the fill limit's count and
 //! decision), `issue` (choosing a token by binding, codes and
-//! seed reveals; the only module that opens a sealed seed), `admin` (admin
+//! seed reveals; the only module that opens a sealed seed), `recovery`
+//! (recovery codes: the only module that seals or opens one), `admin` (admin
 //! changes, each checked and recorded in its transaction), `listing`
 //! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
 //! verifying). They reach storage only through the `store` traits;
@@ -57,6 +61,7 @@ mod listing;
 mod model;
 mod permission;
 mod rate_limit;
+mod recovery;
 mod siem_cursor;
 mod store;
 
@@ -71,10 +76,11 @@ pub use integrity::{IntegrityReport, TamperedRow};
 pub use issue::PushSeed;
 pub use model::{
     Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
-    PermittedToken, Policy, Purpose, Requester, Scope, TokenDetails, TokenSummary, TokensRequest,
-    UserInfo,
+    PermittedToken, Policy, Purpose, RecoveryStatus, Requester, Scope, TakenRecoveryCode,
+    TokenDetails, TokenSummary, TokensRequest, UserInfo,
 };
 pub use rate_limit::RateLimit;
+pub use recovery::{MAX_RECOVERY_CODE_CHARS, MAX_RECOVERY_CODES};
 pub use siem_cursor::SiemCursor;
 pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::{AuditAction, TokenKind};

@@ -2,6 +2,7 @@
 //! and who may use what. No secrets leave through here.
 
 use crate::permission::{access_to, summary};
+use crate::recovery::recovery_status;
 use crate::store::AuthzRow;
 use crate::{
     Access, GroupInfo, PermittedToken, Result, Scope, TokenDetails, TokenSummary, TokensRequest,
@@ -36,6 +37,7 @@ impl Vault {
             created_at: meta.created_at,
             created_by: meta.created_by,
             grants: self.authz_key.grants(store.grants_of_token(id)?, true)?,
+            recovery_codes: recovery_status(&*store, self.policy, id)?,
         })
     }
 
@@ -80,12 +82,15 @@ impl Vault {
                     id: id.clone(),
                     detail: format!("its stored kind: {e}"),
                 })?;
+                let recovery = recovery_status(&*store, self.policy, &id)?;
                 out.push(PermittedToken {
                     summary,
                     access,
                     period: params.period,
                     digits: params.digits,
                     kind,
+                    recovery_codes: (access == Access::FullSeed && recovery.total > 0)
+                        .then_some(recovery.remaining),
                 });
             }
         }

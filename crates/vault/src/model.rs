@@ -48,6 +48,9 @@ pub struct Policy {
     /// Seeds may be revealed at all; when false, [`crate::Vault::reveal_seed`]
     /// refuses everybody, full-seed holders and owners included.
     pub allow_seed_reveal: bool,
+    /// A token with this many unused recovery codes or fewer is listed to
+    /// admins with a warning to regenerate them at the service.
+    pub recovery_codes_warn_at: u32,
 }
 
 impl Default for Policy {
@@ -55,6 +58,7 @@ impl Default for Policy {
         Policy {
             allow_personal_tokens: true,
             allow_seed_reveal: true,
+            recovery_codes_warn_at: 2,
         }
     }
 }
@@ -160,6 +164,9 @@ pub struct PermittedToken {
     pub digits: u32,
     /// HOTP tokens have no countdown: each code advances their counter.
     pub kind: TokenKind,
+    /// For `full-seed` access to a token with recovery codes attached, how
+    /// many are unused; `None` otherwise (code-only users learn nothing).
+    pub recovery_codes: Option<u32>,
 }
 
 /// A code handed out, with the audit record that vouches for it.
@@ -170,6 +177,32 @@ pub struct IssuedCode {
     /// For a HOTP token, the counter the code was computed from (its audit
     /// record names it too).
     pub counter: Option<u64>,
+    pub audit_seq: i64,
+}
+
+/// A token's recovery codes as an admin sees them: counts, never codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RecoveryStatus {
+    /// Which set is in force (one more at each replace; 0: none attached).
+    pub set: i64,
+    pub total: u32,
+    pub remaining: u32,
+    /// Few remain (at most the policy's `recovery_codes_warn_at`): time to
+    /// regenerate them at the service and replace the set.
+    pub low: bool,
+}
+
+/// A recovery code handed out: single-use, already marked used and on
+/// record ([`crate::Vault::take_recovery_code`]).
+#[derive(Debug, Clone)]
+pub struct TakenRecoveryCode {
+    pub token: TokenSummary,
+    pub code: zeroize::Zeroizing<String>,
+    /// Its slot (1-based) in set `set`: what the audit record names.
+    pub slot: i64,
+    pub set: i64,
+    /// Unused codes left after this one.
+    pub remaining: u32,
     pub audit_seq: i64,
 }
 
@@ -186,6 +219,7 @@ pub struct TokenDetails {
     pub created_by: Option<String>,
     /// Group → level.
     pub grants: BTreeMap<String, Access>,
+    pub recovery_codes: RecoveryStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -72,6 +72,13 @@ actions! {
     /// A local vault moved to the team server: locally, one record per seed
     /// read out for the push; on the server, the push's summary.
     VaultPush = "vault.push",
+    /// An admin (or a personal token's owner) attached recovery codes to a
+    /// token that had none (the record counts them, never their text).
+    RecoveryAttach = "recovery.attach",
+    /// The recovery codes of a token were replaced: the old set discarded.
+    RecoveryReplace = "recovery.replace",
+    /// One single-use recovery code was taken (the record names its slot).
+    RecoveryTake = "recovery.take",
 }
 
 impl AuditAction {

@@ -1,5 +1,6 @@
 //! What a click on an item does: copy its code, fill it on the page, show
-//! its seed. Each asks the host afresh, and the host audits it.
+//! its seed, take a recovery code. Each asks the host afresh, and the host
+//! audits it.
 
 use twofill_protocol::{CodePurpose, SeedPurpose};
 use wasm_bindgen_futures::spawn_local;
@@ -149,6 +150,91 @@ pub async fn show_seed(popup: &Shared, index: usize, purpose: SeedPurpose) {
             SeedPurpose::Qr => "Showing the seed as a QR code. This was recorded.",
             _ => "Showing the seed. This was recorded.",
         },
+    );
+}
+
+/// The first click on "Recovery code…": a warning that the code is
+/// single-use, with the button that takes one. Nothing is asked of the host
+/// yet.
+pub fn offer_recovery_code(popup: &Shared, index: usize) {
+    let (panel, doc, left, li) = {
+        let p = popup.borrow();
+        let item = &p.items[index];
+        let Some(left) = item.entry.recovery_codes else {
+            return;
+        };
+        (item.seed.clone(), p.doc.clone(), left, item.li.clone())
+    };
+    panel.set_text_content(None);
+    let warning = dom::clone_element(&doc, "recovery-warning");
+    dom::fill(&warning, "left", &left.to_string());
+    {
+        let popup = popup.clone();
+        dom::on_click(&dom::part(&warning, "take"), move || {
+            let popup = popup.clone();
+            spawn_local(async move { take_recovery_code(&popup, index).await });
+        });
+    }
+    {
+        let panel = panel.clone();
+        dom::on_click(&dom::part(&warning, "cancel"), move || {
+            panel.set_text_content(None);
+            dom::set_hidden(&panel, true);
+            li.focus().ok();
+        });
+    }
+    panel.append_child(&warning).ok();
+    dom::set_hidden(&panel, false);
+    say(
+        popup,
+        "Recovery codes are single-use. Nothing was taken yet.",
+    );
+}
+
+/// The second, explicit click: one code from the host (marked used and
+/// recorded there before it answers), shown once.
+async fn take_recovery_code(popup: &Shared, index: usize) {
+    let (token, panel, doc, host, li) = {
+        let p = popup.borrow();
+        let item = &p.items[index];
+        (
+            item.entry.token.id.clone(),
+            item.seed.clone(),
+            p.doc.clone(),
+            p.host.clone(),
+            item.li.clone(),
+        )
+    };
+    let taken = match host.take_recovery_code(&token).await {
+        Ok(taken) => taken,
+        Err(e) => {
+            say(popup, &format!("Could not take a recovery code: {e}"));
+            return;
+        }
+    };
+    {
+        let mut p = popup.borrow_mut();
+        p.items[index].entry.recovery_codes = Some(taken.remaining);
+    }
+    panel.set_text_content(None);
+    let shown = dom::clone_template(&doc, "recovery-code");
+    dom::fill(&shown, "code", &taken.code);
+    {
+        let panel = panel.clone();
+        dom::on_click(&dom::part(&shown, "hide"), move || {
+            panel.set_text_content(None);
+            dom::set_hidden(&panel, true);
+            li.focus().ok();
+        });
+    }
+    panel.append_child(&shown).ok();
+    dom::set_hidden(&panel, false);
+    say(
+        popup,
+        &format!(
+            "Took a recovery code; it is now used and this was recorded. {} left.",
+            taken.remaining
+        ),
     );
 }
 

@@ -166,6 +166,19 @@ fn build_item(
         });
     }
 
+    let recovery = entry.access.includes_seed() && entry.recovery_codes.is_some();
+    if let Some(button) = dom::keep_if(&li, "recovery", recovery) {
+        button
+            .set_attribute(
+                "aria-label",
+                &format!("Take one single-use recovery code of {name}"),
+            )
+            .ok();
+        on_action(popup, &button, index, |popup, index| async move {
+            actions::offer_recovery_code(&popup, index)
+        });
+    }
+
     // Keyboard: Enter copies, arrows/Home/End move between visible items.
     {
         let popup = popup.clone();

@@ -22,6 +22,7 @@ mod audit;
 mod grant;
 mod group;
 mod join;
+mod recovery;
 mod token;
 mod user;
 mod vault;

@@ -8,8 +8,8 @@ use clap::Subcommand;
 use serde::Serialize;
 use twofill_otp::Token;
 use twofill_vault::{
-    Access, AuditAction, CodeRequest, Purpose, Requester, Scope, SiteBinding, TokenDetails,
-    TokenSummary, TokensRequest,
+    Access, AuditAction, CodeRequest, Purpose, RecoveryStatus, Requester, Scope, SiteBinding,
+    TokenDetails, TokenSummary, TokensRequest,
 };
 use twofill_words::{token_label, unix_now_secs};
 
@@ -77,6 +77,11 @@ pub(super) enum TokenCommand {
     UnbindSite { id: String, site: String },
     /// Remove a token (admins: any; users: their own personal tokens).
     Remove { id: String },
+    /// The token's recovery (backup) codes: attach or replace them, take one.
+    Recovery {
+        #[command(subcommand)]
+        command: super::recovery::RecoveryCommand,
+    },
 }
 
 /// One token enrolled by `token add`.
@@ -97,6 +102,9 @@ struct ListedToken {
     #[serde(flatten)]
     usable: Option<Usable>,
     personal: bool,
+    /// Admins: the token's recovery codes (counts only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<RecoveryStatus>,
 }
 
 #[derive(Serialize)]
@@ -104,6 +112,9 @@ struct Usable {
     access: Access,
     period: u64,
     digits: u32,
+    /// Full-seed holders: unused recovery codes, when the token has some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes_left: Option<u32>,
 }
 
 /// `token list`: a JSON array of rows; `admin` picks the empty-list hint.
@@ -208,8 +219,13 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
                 vault
                     .tokens()?
                     .into_iter()
-                    .map(|summary| ListedToken::new(summary, None))
-                    .collect()
+                    .map(|summary| {
+                        let status = vault.recovery_status(&summary.id)?;
+                        let mut row = ListedToken::new(summary, None);
+                        row.recovery_codes = (status.total > 0).then_some(status);
+                        Ok(row)
+                    })
+                    .collect::<Result<_>>()?
             } else {
                 vault
                     .permitted_tokens(&TokensRequest {
@@ -223,6 +239,7 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
                             access: t.access,
                             period: t.period,
                             digits: t.digits,
+                            recovery_codes_left: t.recovery_codes,
                         };
                         ListedToken::new(t.summary, Some(usable))
                     })
@@ -277,6 +294,7 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
             cx.vault()?.remove_token(&cx.user, &id)?;
             outln!("removed {id}");
         }
+        TokenCommand::Recovery { command } => super::recovery::run(cx, command)?,
     }
     Ok(())
 }
@@ -288,6 +306,7 @@ impl ListedToken {
             summary,
             usable,
             personal,
+            recovery_codes: None,
         }
     }
 }
@@ -324,6 +343,20 @@ impl Report for TokenList {
                     .map(|o| format!("  personal ({o})"))
                     .unwrap_or_default()
             )?;
+            let left = r
+                .recovery_codes
+                .map(|s| s.remaining)
+                .or(r.usable.as_ref().and_then(|u| u.recovery_codes_left));
+            if let Some(left) = left {
+                writeln!(out, "    recovery codes: {left} left")?;
+            }
+            if let Some(status) = r.recovery_codes.filter(|s| s.low) {
+                writeln!(
+                    out,
+                    "    warning: {}",
+                    super::recovery::low_warning(&status)
+                )?;
+            }
         }
         Ok(())
     }
@@ -357,6 +390,17 @@ impl Report for TokenDetails {
         )?;
         if let Some(owner) = &s.owner {
             writeln!(out, "personal:  yes, {owner}'s own (only they use it)")?;
+        }
+        let r = &self.recovery_codes;
+        if r.total > 0 {
+            writeln!(
+                out,
+                "recovery:  {} of {} codes left (set {})",
+                r.remaining, r.total, r.set
+            )?;
+            if r.low {
+                writeln!(out, "warning:   {}", super::recovery::low_warning(r))?;
+            }
         }
         if let Some(by) = &self.created_by {
             writeln!(out, "added by:  {by}")?;

@@ -835,3 +835,77 @@ fn vault_push_moves_team_tokens_groups_and_grants_and_personal_ones_on_request()
     // The local vault is only read, never emptied.
     assert_eq!(open_local().tokens().unwrap().len(), 3);
 }
+
+/// Recovery codes in team server mode: the server machine's admin attaches
+/// them with `twofill-host token recovery set` on the server's store; a
+/// full-seed teammate's laptop takes one through the server (marked used
+/// there), a code-only teammate's gets nothing.
+#[test]
+fn recovery_codes_attached_on_the_server_machine_reach_full_seed_laptops_only() {
+    let server = TeamServer::start();
+    let token = server.kaspersky_for_bob();
+    {
+        let mut vault = server.vault();
+        vault.add_group("alice", "leads").unwrap();
+        vault.add_member("alice", "leads", "carol").unwrap();
+        vault
+            .set_grant("alice", &token, "leads", Access::FullSeed)
+            .unwrap();
+    }
+    let admin = server.admin();
+    let file = admin.dir.path().join("codes.txt");
+    std::fs::write(&file, "1. team-0001\n2. team-0002\n3. team-0003\n").unwrap();
+    let out = admin.ok(
+        "alice",
+        &[
+            "token",
+            "recovery",
+            "set",
+            &token,
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.starts_with("attached 3 recovery codes"), "{out}");
+
+    let carol = Laptop::new();
+    carol.join(&server, &server.invite("carol"));
+    let mut host = carol.launch();
+    let list = host.ask(json!({"v": 1, "id": "l", "type": "list_tokens", "origin": KASPERSKY}));
+    assert_eq!(list["tokens"][0]["recovery_codes"], 3, "{list}");
+    let taken = host.ask(json!({"v": 1, "id": "t", "type": "take_recovery_code", "token": token}));
+    assert_eq!(taken["type"], "recovery_code", "{taken}");
+    assert_eq!(taken["code"], "team-0001");
+    assert_eq!(taken["remaining"], 2);
+    assert!(host.finish().success());
+
+    let bob = Laptop::new();
+    bob.join(&server, &server.invite("bob"));
+    let mut host = bob.launch();
+    let refused =
+        host.ask(json!({"v": 1, "id": "t", "type": "take_recovery_code", "token": token}));
+    assert_eq!(error_code(&refused), "not_permitted", "{refused}");
+    assert!(!refused.to_string().contains("team-000"));
+    assert!(host.finish().success());
+
+    // On the server's record: carol's take, bob's refusal; one code used.
+    let takes: Vec<(String, String)> = admin
+        .audit("alice")
+        .into_iter()
+        .filter(|r| r["event"]["action"] == "recovery.take")
+        .map(|r| {
+            (
+                r["user"]["name"].as_str().unwrap().to_owned(),
+                r["event"]["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        takes,
+        [
+            ("carol".to_owned(), "success".to_owned()),
+            ("bob".to_owned(), "failure".to_owned())
+        ]
+    );
+    assert_eq!(server.vault().recovery_status(&token).unwrap().remaining, 2);
+}

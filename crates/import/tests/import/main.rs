@@ -8,3 +8,4 @@ mod support;
 mod malformed;
 mod migration;
 mod qr;
+mod recovery;

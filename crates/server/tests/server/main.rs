@@ -8,6 +8,7 @@ mod hostile;
 mod keys;
 mod outage;
 mod push;
+mod recovery;
 mod replicas;
 mod siem;
 mod support;

@@ -197,6 +197,26 @@ pub(crate) struct SiemCursorRow {
     pub lease_until_ms: i64,
 }
 
+/// One sealed recovery code: which set of its token (`generation`, one
+/// more at each replace) and which slot in it; the sealed bytes' associated
+/// data names all three, so a code cannot move to another token or slot.
+#[derive(Debug, Clone)]
+pub(crate) struct RecoveryCodeRow {
+    pub token_id: String,
+    pub generation: i64,
+    pub slot: i64,
+    pub sealed_code: Vec<u8>,
+}
+
+/// A token's recovery codes as counted: the set in force and how many of
+/// it are unused. `generation` is 0 when the token has none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RecoveryCounts {
+    pub generation: i64,
+    pub total: u32,
+    pub unused: u32,
+}
+
 /// Counters are `u64`; both stores' integers are `i64`. The bits are kept
 /// as they are (a counter past `i64::MAX` is stored negative), so every
 /// counter round-trips.
@@ -302,6 +322,10 @@ pub(crate) trait StoreRead {
     /// Every device (of `user` only, when given), by user, join time and id.
     fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceRow>>;
     fn siem_cursor(&self, sink: &str) -> Result<Option<SiemCursorRow>>;
+    /// How many recovery codes a token has, and how many are unused.
+    fn recovery_counts(&self, token_id: &str) -> Result<RecoveryCounts>;
+    /// The unused recovery code of a token with the lowest slot, if any.
+    fn first_unused_recovery_code(&self, token_id: &str) -> Result<Option<RecoveryCodeRow>>;
 }
 
 /// Writes, in one transaction (see the module doc).
@@ -353,6 +377,19 @@ pub(crate) trait StoreTx: StoreRead {
     fn revoke_device(&self, id: &str, at_ms: i64, by: &str, mac: &Mac) -> Result<bool>;
     /// Inserts or replaces a SIEM sink's row.
     fn put_siem_cursor(&self, row: &SiemCursorRow) -> Result<()>;
+    /// Deletes every recovery code of a token; returns how many there were.
+    fn delete_recovery_codes(&self, token_id: &str) -> Result<u64>;
+    fn insert_recovery_code(&self, row: &RecoveryCodeRow) -> Result<()>;
+    /// Marks an unused recovery code used by `user`; false when it was
+    /// used already (or is gone).
+    fn use_recovery_code(
+        &self,
+        token_id: &str,
+        generation: i64,
+        slot: i64,
+        at_ms: i64,
+        user: &str,
+    ) -> Result<bool>;
     /// Appends a record whose sequence number and MAC the rules computed.
     fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Makes every write durable, or none.

@@ -16,8 +16,8 @@ use twofill_seal::{DataKey, Protection};
 
 use super::{
     AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
-    SiemCursorRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql,
-    counter_to_sql, postgres_schema, to32,
+    RecoveryCodeRow, RecoveryCounts, SiemCursorRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow,
+    counter_from_sql, counter_to_sql, postgres_schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 
@@ -677,6 +677,41 @@ macro_rules! store_read {
             }))
         }
 
+
+        fn recovery_counts(&self, token_id: &str) -> Result<RecoveryCounts> {
+            let r = self
+                .row(
+                    "SELECT coalesce(max(generation), 0), count(*), count(*) - count(used_at)
+                     FROM recovery_codes WHERE token_id = $1
+                       AND generation = (SELECT max(generation) FROM recovery_codes
+                                         WHERE token_id = $1)",
+                    &[&token_id],
+                )?
+                .expect("an aggregate has one row");
+            Ok(RecoveryCounts {
+                generation: r.try_get(0)?,
+                total: r.try_get::<_, i64>(1)? as u32,
+                unused: r.try_get::<_, i64>(2)? as u32,
+            })
+        }
+
+        fn first_unused_recovery_code(&self, token_id: &str) -> Result<Option<RecoveryCodeRow>> {
+            let Some(r) = self.row(
+                "SELECT generation, slot, sealed_code FROM recovery_codes
+                 WHERE token_id = $1 AND used_at IS NULL
+                 ORDER BY generation DESC, slot LIMIT 1",
+                &[&token_id],
+            )?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(RecoveryCodeRow {
+                token_id: token_id.to_owned(),
+                generation: r.try_get(0)?,
+                slot: r.try_get(1)?,
+                sealed_code: r.try_get(2)?,
+            }))
+        }
         }
     };
 }
@@ -685,6 +720,38 @@ store_read!(Reader<'_>);
 store_read!(Writer<'_>);
 
 impl StoreTx for Writer<'_> {
+    fn delete_recovery_codes(&self, token_id: &str) -> Result<u64> {
+        self.exec(
+            "DELETE FROM recovery_codes WHERE token_id = $1",
+            &[&token_id],
+        )
+    }
+
+    fn insert_recovery_code(&self, row: &RecoveryCodeRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO recovery_codes (token_id, generation, slot, sealed_code)
+             VALUES ($1, $2, $3, $4)",
+            &[&row.token_id, &row.generation, &row.slot, &row.sealed_code],
+        )?;
+        Ok(())
+    }
+
+    fn use_recovery_code(
+        &self,
+        token_id: &str,
+        generation: i64,
+        slot: i64,
+        at_ms: i64,
+        user: &str,
+    ) -> Result<bool> {
+        let n = self.exec(
+            "UPDATE recovery_codes SET used_at = $4, used_by = $5
+             WHERE token_id = $1 AND generation = $2 AND slot = $3 AND used_at IS NULL",
+            &[&token_id, &generation, &slot, &at_ms, &user],
+        )?;
+        Ok(n == 1)
+    }
+
     fn new_token_id(&self) -> Result<String> {
         // A v4 UUID's first 12 hex digits are random (PostgreSQL's strong
         // random source), like SQLite's randomblob(6).

@@ -110,6 +110,9 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from < 9 {
         tx.batch_execute(super::schema::SCHEMA_9)?;
     }
+    if from < 10 {
+        tx.batch_execute(SCHEMA_10)?;
+    }
     tx.execute(
         "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
         &[&SCHEMA_VERSION.to_string()],
@@ -162,6 +165,19 @@ fn create(tx: &mut Transaction<'_>, protection: &Protection) -> Result<DataKey> 
     migrate(tx, FIRST_VERSION, &key)?;
     Ok(key)
 }
+
+/// Schema 10, as in SQLite (`store/schema.rs`).
+const SCHEMA_10: &str = r#"
+CREATE TABLE recovery_codes (
+    token_id TEXT COLLATE "C" NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+    generation BIGINT NOT NULL,
+    slot BIGINT NOT NULL,
+    sealed_code BYTEA NOT NULL,
+    used_at BIGINT,
+    used_by TEXT,
+    PRIMARY KEY (token_id, generation, slot)
+);
+"#;
 
 /// Schema 8, as in SQLite (`store/schema.rs`).
 const SCHEMA_8: &str = r#"

@@ -36,7 +36,9 @@ use crate::{Result, VaultError, seed_aad};
 /// 9. an index on the bound sites (`token_sites_by_site`): a fill looks up
 ///    the tokens bound to its origin's candidate sites instead of reading
 ///    every token ([`SCHEMA_9`]).
-pub const SCHEMA_VERSION: i64 = 9;
+/// 10. recovery codes kept with their token (`recovery_codes`), sealed like
+///     seeds, each single-use ([`SCHEMA_10`]).
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// The schema that MACs authorization rows.
 pub(crate) const AUTHORIZATION_MACS: i64 = 7;
@@ -237,6 +239,9 @@ pub(crate) fn migrate(
     if from < 9 {
         tx.execute_batch(SCHEMA_9)?;
     }
+    if from < 10 {
+        tx.execute_batch(SCHEMA_10)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -306,6 +311,23 @@ CREATE TABLE siem_cursors (
 /// Schema 9: bound sites by their text, for a fill's lookup
 /// (`SiteBinding::candidate_keys`). The same statement on both stores.
 pub(crate) const SCHEMA_9: &str = "CREATE INDEX token_sites_by_site ON token_sites (site);";
+
+/// Schema 10: a token's recovery (backup) codes. Each is sealed with the
+/// data key, its associated data naming the token, the set (`generation`,
+/// one more at each replace) and the slot. `used_at` (ms) and `used_by` say
+/// who took it. Not an authorization row: clearing `used_at` in the
+/// database gives back a code the service has already spent.
+pub(crate) const SCHEMA_10: &str = "
+CREATE TABLE recovery_codes (
+    token_id TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+    generation INTEGER NOT NULL,
+    slot INTEGER NOT NULL,
+    sealed_code BLOB NOT NULL,
+    used_at INTEGER,
+    used_by TEXT,
+    PRIMARY KEY (token_id, generation, slot)
+);
+";
 
 /// Schema 6: a HOTP token's counter. No older vault holds a HOTP token
 /// (builds before it refused `otpauth://hotp` links), so NULL for every

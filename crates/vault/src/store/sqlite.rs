@@ -13,8 +13,8 @@ use twofill_seal::{DataKey, Protection};
 
 use super::{
     AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
-    ParamsOfSealed, SiemCursorRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow,
-    counter_from_sql, counter_to_sql, schema, to32,
+    ParamsOfSealed, RecoveryCodeRow, RecoveryCounts, SiemCursorRow, Store, StoreRead, StoreTx,
+    TokenMeta, TokenRow, counter_from_sql, counter_to_sql, schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
@@ -656,9 +656,77 @@ impl<T: Sql> StoreRead for T {
             )
             .optional()?)
     }
+
+    fn recovery_counts(&self, token_id: &str) -> Result<RecoveryCounts> {
+        Ok(self.conn().query_row(
+            "SELECT coalesce(max(generation), 0), count(*), count(*) - count(used_at)
+             FROM recovery_codes WHERE token_id = ?1
+               AND generation = (SELECT max(generation) FROM recovery_codes WHERE token_id = ?1)",
+            [token_id],
+            |r| {
+                Ok(RecoveryCounts {
+                    generation: r.get(0)?,
+                    total: r.get(1)?,
+                    unused: r.get(2)?,
+                })
+            },
+        )?)
+    }
+
+    fn first_unused_recovery_code(&self, token_id: &str) -> Result<Option<RecoveryCodeRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT generation, slot, sealed_code FROM recovery_codes
+                 WHERE token_id = ?1 AND used_at IS NULL
+                 ORDER BY generation DESC, slot LIMIT 1",
+                [token_id],
+                |r| {
+                    Ok(RecoveryCodeRow {
+                        token_id: token_id.to_owned(),
+                        generation: r.get(0)?,
+                        slot: r.get(1)?,
+                        sealed_code: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
 }
 
 impl StoreTx for Writer<'_> {
+    fn delete_recovery_codes(&self, token_id: &str) -> Result<u64> {
+        Ok(self
+            .0
+            .execute("DELETE FROM recovery_codes WHERE token_id = ?1", [token_id])?
+            as u64)
+    }
+
+    fn insert_recovery_code(&self, row: &RecoveryCodeRow) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO recovery_codes (token_id, generation, slot, sealed_code)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![row.token_id, row.generation, row.slot, row.sealed_code],
+        )?;
+        Ok(())
+    }
+
+    fn use_recovery_code(
+        &self,
+        token_id: &str,
+        generation: i64,
+        slot: i64,
+        at_ms: i64,
+        user: &str,
+    ) -> Result<bool> {
+        let n = self.0.execute(
+            "UPDATE recovery_codes SET used_at = ?4, used_by = ?5
+             WHERE token_id = ?1 AND generation = ?2 AND slot = ?3 AND used_at IS NULL",
+            params![token_id, generation, slot, at_ms, user],
+        )?;
+        Ok(n == 1)
+    }
+
     fn new_token_id(&self) -> Result<String> {
         Ok(self
             .0

@@ -12,6 +12,7 @@ mod personal;
 mod postgres_store;
 mod push;
 mod rate_limit;
+mod recovery;
 mod siem_cursors;
 mod site_lookup;
 mod support;

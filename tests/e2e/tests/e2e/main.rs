@@ -8,4 +8,5 @@ mod corpus;
 mod firefox;
 mod policy;
 mod popup;
+mod recovery;
 mod team;
