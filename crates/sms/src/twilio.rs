@@ -2,7 +2,7 @@
 //!
 //! The signed string is the full URL Twilio was configured with (query
 //! included), then for each parameter name in sorted order, each of its
-//! values in sorted order, `name + value`; the signature is
+//! distinct values in sorted order, `name + value`; the signature is
 //! base64(HMAC-SHA1(auth token, string)). As Twilio's SDK validators do
 //! (`twilio-python` `RequestValidator.validate`, `twilio-node`
 //! `validateRequest`), the URL is tried both with an explicit port (the
@@ -33,7 +33,9 @@ pub fn signature(url: &str, params: &[(String, String)], auth_token: &str) -> St
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .collect();
+        // As the SDKs do: each distinct value once, in sorted order.
         values.sort_unstable();
+        values.dedup();
         for value in values {
             signed.push_str(name);
             signed.push_str(value);
