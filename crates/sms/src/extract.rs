@@ -69,13 +69,15 @@ fn origin_bound(text: &str) -> OriginBound {
     // A forwarder's trailing newline does not make an empty last line.
     let trimmed = normalised.trim_end_matches('\n');
     let last = trimmed.rsplit('\n').next().unwrap_or_default();
-    let Some(rest) = last.strip_prefix('@') else {
-        return OriginBound::Absent;
-    };
-    if !rest.contains('#') {
+    let attempt = last.trim_start();
+    if !(attempt.starts_with('@') && attempt.contains('#')) {
         // "@anna see you at 5" is a mention, not an attempt at the format.
         return OriginBound::Absent;
     }
+    // Nothing may precede the `@`.
+    let Some(rest) = last.strip_prefix('@') else {
+        return OriginBound::Malformed;
+    };
     let (host, rest) = split_token(rest);
     let Some(host) = valid_host(host) else {
         return OriginBound::Malformed;
