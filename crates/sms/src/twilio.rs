@@ -78,7 +78,10 @@ pub fn verify_json(
         header: SIGNATURE_WHAT,
     })?;
     let query = query_of(url);
-    let claimed = single(&query, BODY_HASH_PARAM)?;
+    // Without it nothing covers the body: as unsigned as no signature.
+    let claimed = single(&query, BODY_HASH_PARAM).map_err(|_| IntakeError::MissingSignature {
+        header: "bodySHA256 query parameter",
+    })?;
     check_signature(url, &[], given, auth_token)?;
     if !mac::same_hex(&mac::sha256(body), claimed) {
         return Err(IntakeError::BadSignature {

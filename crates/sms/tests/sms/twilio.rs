@@ -193,5 +193,10 @@ fn a_json_body_is_covered_by_body_sha256() {
     // No bodySHA256: nothing covers the body.
     let bare = "https://sms.example.com/hook";
     let err = twilio::verify_json(bare, body, Some(&py_sign(bare, &[])), TOKEN).unwrap_err();
-    assert_eq!(err, IntakeError::MissingField("bodySHA256"));
+    assert_eq!(
+        err,
+        IntakeError::MissingSignature {
+            header: "bodySHA256 query parameter"
+        }
+    );
 }
