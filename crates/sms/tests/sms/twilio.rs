@@ -200,3 +200,26 @@ fn a_json_body_is_covered_by_body_sha256() {
         }
     );
 }
+
+#[test]
+fn credentials_in_the_url_stay_signed_and_the_port_goes_after_them() {
+    let url = "https://twilio:s3cret@sms.example.com/v1/sms/inbound/twilio";
+    let signed = py_sign(
+        "https://twilio:s3cret@sms.example.com:443/v1/sms/inbound/twilio",
+        &vector_params(),
+    );
+    let body = form(&vector_params());
+    twilio::verify_form(url, body.as_bytes(), Some(&signed), TOKEN).unwrap();
+    let without_credentials = "https://sms.example.com/v1/sms/inbound/twilio";
+    let err = twilio::verify_form(without_credentials, body.as_bytes(), Some(&signed), TOKEN)
+        .unwrap_err();
+    assert_eq!(err.code(), "bad_signature");
+}
+
+#[test]
+fn provider_names_round_trip() {
+    for provider in Provider::ALL {
+        assert_eq!(Provider::parse(provider.as_str()), Some(provider));
+    }
+    assert_eq!(Provider::parse("Twilio"), None);
+}
