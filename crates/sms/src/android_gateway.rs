@@ -150,5 +150,6 @@ pub fn inbound(
             .ok_or(IntakeError::MissingField("payload.message"))?,
         received_at: now,
         provider_timestamp: Some(stamp),
+        segment: None,
     }))
 }

@@ -85,6 +85,20 @@ pub struct InboundSms {
     pub received_at: u64,
     /// The time the provider or phone signed or stamped it, if it says.
     pub provider_timestamp: Option<u64>,
+    /// One part of a long SMS the provider did not join (Vonage sends
+    /// each part alone). Extract codes only from the joined text: an
+    /// origin-bound code's `@host` line is in the last part, so a code
+    /// found in an earlier part would lose its binding.
+    pub segment: Option<Segment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    /// Shared by the parts of one message.
+    pub reference: String,
+    /// 1-based.
+    pub part: u32,
+    pub total: u32,
 }
 
 /// Refuse bodies over [`MAX_BODY_BYTES`] and bodies that are not UTF-8.

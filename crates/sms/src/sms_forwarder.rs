@@ -97,5 +97,6 @@ pub fn inbound(body: &[u8], config: &ForwarderConfig, now: u64) -> Result<Inboun
         text: content.to_owned(),
         received_at: now,
         provider_timestamp: Some(stamp_ms / 1000),
+        segment: None,
     })
 }

@@ -118,6 +118,7 @@ pub fn inbound_sms(
         text: single(&params, "Body")?.to_owned(),
         received_at: now,
         provider_timestamp: None,
+        segment: None,
     })
 }
 

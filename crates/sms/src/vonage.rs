@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::params::{Params, parse_form, single};
 use crate::{
-    DEFAULT_FRESHNESS_SECS, E164, InboundSms, IntakeError, Provider, Sender, check_fresh,
+    DEFAULT_FRESHNESS_SECS, E164, InboundSms, IntakeError, Provider, Segment, Sender, check_fresh,
     checked_body, mac,
 };
 
@@ -160,6 +160,33 @@ pub fn inbound_json(
     inbound(&params, config, now)
 }
 
+/// `concat=true` with `concat-ref`, `concat-part` and `concat-total`.
+fn segment(params: &Params) -> Result<Option<Segment>, IntakeError> {
+    if single(params, "concat").ok() != Some("true") {
+        return Ok(None);
+    }
+    let number = |field: &'static str| -> Result<u32, IntakeError> {
+        single(params, field)?
+            .parse()
+            .map_err(|_| IntakeError::InvalidField {
+                field,
+                reason: "expected a number".into(),
+            })
+    };
+    let (part, total) = (number("concat-part")?, number("concat-total")?);
+    if part == 0 || part > total {
+        return Err(IntakeError::InvalidField {
+            field: "concat-part",
+            reason: format!("part {part} of {total}"),
+        });
+    }
+    Ok(Some(Segment {
+        reference: single(params, "concat-ref")?.to_owned(),
+        part,
+        total,
+    }))
+}
+
 fn inbound(params: &Params, config: &VonageConfig, now: u64) -> Result<InboundSms, IntakeError> {
     verify(params, config, now)?;
     let kind = single(params, "type")?;
@@ -186,5 +213,6 @@ fn inbound(params: &Params, config: &VonageConfig, now: u64) -> Result<InboundSm
         text: single(params, "text")?.to_owned(),
         received_at: now,
         provider_timestamp: stamp,
+        segment: segment(params)?,
     })
 }

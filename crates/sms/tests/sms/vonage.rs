@@ -194,3 +194,37 @@ fn binary_messages_and_duplicate_keys_are_refused_with_a_reason() {
     let err = vonage::inbound_form(body.as_bytes(), &config, NOW).unwrap_err();
     assert_eq!(err, IntakeError::DuplicateField("to".into()));
 }
+
+#[test]
+fn a_part_of_a_long_message_says_which_part() {
+    let mut params = inbound_params(&NOW.to_string());
+    params.extend([
+        ("concat", "true".to_owned()),
+        ("concat-ref", "108".to_owned()),
+        ("concat-total", "2".to_owned()),
+        ("concat-part", "1".to_owned()),
+    ]);
+    let config = VonageConfig::new(SECRET, SignatureMethod::HmacSha256);
+    let sms =
+        vonage::inbound_form(signed_body("sha256", &params).as_bytes(), &config, NOW).unwrap();
+    assert_eq!(
+        sms.segment,
+        Some(twofill_sms::Segment {
+            reference: "108".into(),
+            part: 1,
+            total: 2
+        })
+    );
+    params.last_mut().unwrap().1 = "3".into();
+    let err =
+        vonage::inbound_form(signed_body("sha256", &params).as_bytes(), &config, NOW).unwrap_err();
+    assert_eq!(err.code(), "invalid_field");
+    // A whole message has none.
+    let whole = signed_body("sha256", &inbound_params(&NOW.to_string()));
+    assert_eq!(
+        vonage::inbound_form(whole.as_bytes(), &config, NOW)
+            .unwrap()
+            .segment,
+        None
+    );
+}
