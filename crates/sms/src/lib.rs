@@ -9,6 +9,14 @@
 //! Order of checks in every adapter: size cap, then signature (and
 //! freshness), and only then the fields. A request that fails the signature
 //! tells nothing about its content.
+//!
+//! For the server that calls it: pass Twilio the public URL exactly as
+//! configured in Twilio's console (scheme, host, path and the request's
+//! query); answer an error with [`IntakeError::is_forgery`] with 403 and an
+//! audit record, other errors with 400 (or 200 where the provider would
+//! retry in vain, e.g. [`IntakeError::Unsupported`]); deduplicate on
+//! `(provider, message_id)`; join Vonage's [`Segment`]s before
+//! [`extract::extract`]; route on `to` (an [`E164`]).
 
 pub mod android_gateway;
 mod error;
