@@ -1,6 +1,6 @@
 //! pppscn/SmsForwarder's webhook, a forwarder whose signature does NOT
 //! cover the message: `sign` = base64(HMAC-SHA256(secret,
-//! "<timestamp ms>\n<secret>")) proves only that the sender knew the secret
+//! "`timestamp_ms`\n`secret`")) proves only that the sender knew the secret
 //! at that time, so whoever sees one request can post any text with the
 //! same `timestamp` and `sign` within the window. It is therefore refused
 //! unless the config names it explicitly (`allow_unsigned_body = true`),
