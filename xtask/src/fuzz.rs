@@ -17,6 +17,7 @@ pub const TARGETS: &[&str] = &[
     "detection_features",
     "team_api_decode",
     "recovery_input",
+    "sms_intake",
 ];
 
 /// Seconds each target runs in `cargo xtask test` (seven targets: about two
