@@ -13,8 +13,12 @@
 //! `device_not_enrolled`; anything the server refused → its own reply, as
 //! it sent it.
 
+pub mod callback;
 pub mod device;
 pub mod http;
+pub mod pkce;
+pub mod sealed;
+pub mod session;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
