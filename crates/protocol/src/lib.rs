@@ -94,6 +94,11 @@ pub enum RequestBody {
         #[serde(default)]
         purpose: SeedPurpose,
     },
+    /// Team server with single sign-on: the popup's "Sign in to <org>".
+    /// The host starts `twofill-host login` on its own (the system browser
+    /// opens at the organization's sign-in page) and answers at once with
+    /// [`ResponseBody::LoginStarted`]; the popup asks again afterwards.
+    StartLogin,
 }
 
 /// Why a code is requested; recorded in the audit log.
@@ -163,6 +168,8 @@ pub enum ResponseBody {
     },
     Code(CodeReply),
     Seed(SeedReply),
+    /// `start_login`: the sign-in runs in the system browser now.
+    LoginStarted,
     Error {
         error: ErrorBody,
     },
@@ -267,6 +274,11 @@ pub struct ErrorBody {
     /// same origin can succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// For [`ErrorCode::SignedOut`], [`ErrorCode::SessionExpired`] and
+    /// [`ErrorCode::SignInAgain`]: the organization to sign in to, when
+    /// known ("Sign in to <org>").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -321,6 +333,22 @@ pub enum ErrorCode {
     /// A HOTP (counter-based) token's code asked of a vault that is not the
     /// team server's: a counter cannot be shared between vaults.
     HotpNeedsServer,
+    /// Team server with single sign-on: this device has no session (never
+    /// signed in, signed out, or the server no longer knows its ticket), or
+    /// the organization requires a sign-in: run `twofill-host login`.
+    SignedOut,
+    /// The session's ticket ran out and could not be refreshed: sign in again.
+    SessionExpired,
+    /// Step-up: this needs a sign-in more recent than the organization
+    /// allows (seed reveals), or the session reached its maximum age.
+    SignInAgain,
+    /// Device sign-in: the user has not approved it yet; keep polling.
+    SsoPending,
+    /// Device sign-in: polling too fast; wait longer between polls.
+    SsoSlowDown,
+    /// The identity provider or its token was refused; the message says
+    /// why, without the token's contents.
+    SsoRefused,
     Internal,
 }
 
@@ -342,6 +370,7 @@ impl Response {
                     message: message.into(),
                     candidates: Vec::new(),
                     retry_after_ms: None,
+                    org: None,
                 },
             },
         )
@@ -490,7 +519,7 @@ impl Request {
             )
         };
         let (origin, token) = match &request.body {
-            RequestBody::Hello => (None, None),
+            RequestBody::Hello | RequestBody::StartLogin => (None, None),
             RequestBody::ListTokens { origin, .. } => (origin.as_deref(), None),
             RequestBody::GetCode { origin, token, .. } => (origin.as_deref(), token.as_deref()),
             RequestBody::RevealSeed { token, .. } => (None, Some(token.as_str())),
@@ -595,7 +624,13 @@ mod strict {
     }
 }
 
-const KNOWN_REQUEST_TYPES: &[&str] = &["hello", "list_tokens", "get_code", "reveal_seed"];
+const KNOWN_REQUEST_TYPES: &[&str] = &[
+    "hello",
+    "list_tokens",
+    "get_code",
+    "reveal_seed",
+    "start_login",
+];
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
@@ -998,5 +1033,35 @@ mod tests {
             serde_json::to_string(&ErrorCode::HotpNeedsServer).unwrap(),
             r#""hotp_needs_server""#
         );
+    }
+
+    #[test]
+    fn start_login_and_the_sign_in_errors_round_trip() {
+        let request = decode(r#"{"v":1,"id":"l","type":"start_login"}"#).unwrap();
+        assert_eq!(request.body, RequestBody::StartLogin);
+        assert!(decode(r#"{"v":1,"id":"l","type":"start_login","org":"x"}"#).is_err());
+        let started = Response::new(Some("l".into()), ResponseBody::LoginStarted);
+        let json = serde_json::to_string(&started).unwrap();
+        assert_eq!(json, r#"{"v":1,"id":"l","type":"login_started"}"#);
+        assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), started);
+        let mut signed_out = Response::error(Some("a".into()), ErrorCode::SignedOut, "sign in");
+        if let ResponseBody::Error { error } = &mut signed_out.body {
+            error.org = Some("Example Corp".into());
+        }
+        let json = serde_json::to_string(&signed_out).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"id":"a","type":"error","error":{"code":"signed_out","message":"sign in","org":"Example Corp"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), signed_out);
+        for (code, text) in [
+            (ErrorCode::SessionExpired, "session_expired"),
+            (ErrorCode::SignInAgain, "sign_in_again"),
+            (ErrorCode::SsoPending, "sso_pending"),
+            (ErrorCode::SsoSlowDown, "sso_slow_down"),
+            (ErrorCode::SsoRefused, "sso_refused"),
+        ] {
+            assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{text}\""));
+        }
     }
 }

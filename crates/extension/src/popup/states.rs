@@ -122,6 +122,7 @@ mod tests {
             message: "what to do".into(),
             candidates: Vec::new(),
             retry_after_ms: None,
+            org: None,
         }))
     }
 
