@@ -78,10 +78,6 @@ impl CallbackListener {
         })
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// `http://127.0.0.1:PORT/callback`, the `redirect_uri` of this login.
     pub fn redirect_uri(&self) -> String {
         format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
