@@ -313,6 +313,91 @@ mod tests {
         );
     }
 
+    /// One raw HTTP request to `addr`; the status code, or `None` when the
+    /// connection was refused.
+    fn get(addr: SocketAddr, target: &str) -> Option<u16> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+        stream
+            .write_all(format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .ok()?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).ok()?;
+        reply.split(' ').nth(1)?.parse().ok()
+    }
+
+    #[test]
+    fn the_listener_takes_one_request_with_its_state_then_closes() {
+        let listener = CallbackListener::bind("the-state").unwrap();
+        let uri = listener.redirect_uri();
+        let port: u16 = uri
+            .strip_prefix("http://127.0.0.1:")
+            .and_then(|r| r.strip_suffix("/callback"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+        let waiter = std::thread::spawn(move || listener.wait(Duration::from_secs(20)));
+        // An idle connection (a browser's speculative one) holds nothing up.
+        let _idle = TcpStream::connect(addr).unwrap();
+        // Elsewhere on the loopback net (127.0.0.2) nobody listens.
+        let other = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), port);
+        assert_eq!(get(other, "/callback?code=c&state=the-state"), None);
+        assert_eq!(get(addr, "/callback?code=c&state=wrong"), Some(400));
+        assert_eq!(get(addr, "/callback?code=c"), Some(400));
+        assert_eq!(get(addr, "/favicon.ico"), Some(400));
+        assert_eq!(
+            get(addr, "/callback?code=the-code&state=the-state"),
+            Some(200)
+        );
+        let outcome = waiter.join().unwrap().unwrap();
+        assert_eq!(outcome, CallbackOutcome::Code("the-code".into()));
+        // Closed: a replay of the good redirect finds nobody.
+        assert_eq!(get(addr, "/callback?code=the-code&state=the-state"), None);
+    }
+
+    #[test]
+    fn two_good_requests_in_flight_at_once_get_one_code() {
+        // Two handlers share the "answered" flag, as two connections that
+        // arrived together would: the second is refused.
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let answered = AtomicBool::new(false);
+        let mut statuses = Vec::new();
+        let mut outcomes = Vec::new();
+        for _ in 0..2 {
+            let client = std::thread::spawn(move || get(addr, "/callback?code=c&state=s"));
+            let (stream, peer) = server.accept().unwrap();
+            outcomes.push(handle(stream, peer, "s", &answered));
+            statuses.push(client.join().unwrap());
+        }
+        assert_eq!(outcomes, [Some(CallbackOutcome::Code("c".into())), None]);
+        assert_eq!(statuses, [Some(200), Some(400)]);
+    }
+
+    #[test]
+    fn a_peer_that_is_not_127_0_0_1_is_refused_even_with_the_state() {
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let client = std::thread::spawn(move || get(addr, "/callback?code=c&state=s"));
+        let (stream, _) = server.accept().unwrap();
+        let lan_peer: SocketAddr = "192.168.1.20:50000".parse().unwrap();
+        let answered = AtomicBool::new(false);
+        assert_eq!(handle(stream, lan_peer, "s", &answered), None);
+        // Answered 400 unread (the reset may swallow the answer): never a 200.
+        assert_ne!(client.join().unwrap(), Some(200));
+        assert!(!answered.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn without_the_good_request_the_listener_gives_up_at_its_deadline() {
+        let listener = CallbackListener::bind("s").unwrap();
+        let started = Instant::now();
+        let err = listener.wait(Duration::from_millis(300)).unwrap_err();
+        assert!(matches!(err, CallbackError::TimedOut(_)), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(err.to_string().contains("twofill-host login"), "{err}");
+    }
+
     #[test]
     fn percent_decoding_keeps_what_it_cannot_decode() {
         assert_eq!(percent_decode("%41%zz%4"), "A%zz%4");
