@@ -321,6 +321,22 @@ pub enum ErrorCode {
     /// A HOTP (counter-based) token's code asked of a vault that is not the
     /// team server's: a counter cannot be shared between vaults.
     HotpNeedsServer,
+    /// Team server with single sign-on: this device has no session (never
+    /// signed in, signed out, or the server no longer knows its ticket), or
+    /// the organization requires a sign-in: run `twofill-host login`.
+    SignedOut,
+    /// The session's ticket ran out and could not be refreshed: sign in again.
+    SessionExpired,
+    /// Step-up: this needs a sign-in more recent than the organization
+    /// allows (seed reveals), or the session reached its maximum age.
+    SignInAgain,
+    /// Device sign-in: the user has not approved it yet; keep polling.
+    SsoPending,
+    /// Device sign-in: polling too fast; wait longer between polls.
+    SsoSlowDown,
+    /// The identity provider or its token was refused; the message says
+    /// why, without the token's contents.
+    SsoRefused,
     Internal,
 }
 

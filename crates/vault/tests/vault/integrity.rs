@@ -174,7 +174,10 @@ fn an_added_site_binding_is_refused() {
         &v,
         &[
             ("token_sites", &format!("token {id}, site Other.example")),
-            ("token_sites", &format!("token {id}, site https://evil.example")),
+            (
+                "token_sites",
+                &format!("token {id}, site https://evil.example"),
+            ),
         ],
     );
 }
