@@ -153,6 +153,7 @@ async fn whoami(app: &App, peer: Peer, _request: WhoAmIRequest) -> Result<Reply,
                 user: device.user.clone(),
                 admin,
                 device: device_info(&device),
+                session: None,
             })
         })
         .await?;

@@ -99,15 +99,23 @@ fn parse_parts(input: &str, allow_path: bool) -> Result<Parts, SiteError> {
     if authority.contains('@') {
         return Err(SiteError::BadHost(s.into()));
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.contains(']') || h.ends_with(']') => {
-            let port: u16 = p.parse().map_err(|_| SiteError::BadPort(s.into()))?;
+    // An IPv6 host is bracketed and full of colons: its port, if any,
+    // follows the closing bracket.
+    let port_sep = match authority.rfind(']') {
+        Some(close) => authority[close..].find(':').map(|i| close + i),
+        None => authority.rfind(':'),
+    };
+    let (host, port) = match port_sep {
+        Some(i) => {
+            let port: u16 = authority[i + 1..]
+                .parse()
+                .map_err(|_| SiteError::BadPort(s.into()))?;
             if port == 0 {
                 return Err(SiteError::BadPort(s.into()));
             }
-            (h, Some(port))
+            (&authority[..i], Some(port))
         }
-        _ => (authority, None),
+        None => (authority, None),
     };
     let host = host.trim_end_matches('.');
     if host.is_empty() {
@@ -199,6 +207,31 @@ impl fmt::Display for SiteBinding {
 }
 
 impl SiteBinding {
+    /// The stored texts (each a binding's [`Display`](fmt::Display) form) of
+    /// every binding that could match `origin`: its host and each parent
+    /// domain on a label boundary, with any port or with the origin's. A
+    /// superset: [`matches`](Self::matches) still decides, so a lookup by
+    /// these keys finds exactly what a scan of every binding finds.
+    pub fn candidate_keys(origin: &Origin) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut host = origin.host.as_str();
+        loop {
+            for port in [None, Some(origin.port)] {
+                let candidate = SiteBinding {
+                    scheme: origin.scheme,
+                    host: host.to_owned(),
+                    port,
+                };
+                keys.push(candidate.to_string());
+            }
+            match host.split_once('.') {
+                Some((_, parent)) if !parent.is_empty() => host = parent,
+                _ => break,
+            }
+        }
+        keys
+    }
+
     pub fn matches(&self, origin: &Origin) -> bool {
         self.scheme == origin.scheme
             && self.port.is_none_or(|p| p == origin.port)
@@ -261,6 +294,25 @@ mod tests {
         assert!(!b1.matches(&o("https://my.kaspersky.test:8080")));
         let b2 = b("https://example.com:443");
         assert!(b2.matches(&o("https://example.com")));
+    }
+
+    #[test]
+    fn candidate_keys_are_the_host_and_its_parents_with_and_without_the_port() {
+        assert_eq!(
+            SiteBinding::candidate_keys(&o("https://my.kaspersky.com")),
+            [
+                "https://my.kaspersky.com",
+                "https://my.kaspersky.com:443",
+                "https://kaspersky.com",
+                "https://kaspersky.com:443",
+                "https://com",
+                "https://com:443",
+            ]
+        );
+        assert_eq!(
+            SiteBinding::candidate_keys(&o("http://[::1]:8080")),
+            ["http://[::1]", "http://[::1]:8080"]
+        );
     }
 
     #[test]
@@ -331,5 +383,15 @@ mod tests {
             Err(SiteError::Scheme(..))
         ));
         assert!("https://[::1]:8443".parse::<Origin>().is_ok());
+        assert_eq!(
+            o("https://[::1]").port,
+            443,
+            "a bracketed host without a port"
+        );
+        assert_eq!(b("[::1]").to_string(), "https://[::1]");
+        assert!(matches!(
+            "https://[::1]x".parse::<Origin>(),
+            Err(SiteError::BadPort(_) | SiteError::BadHost(_))
+        ));
     }
 }

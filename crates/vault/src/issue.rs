@@ -15,7 +15,7 @@ use crate::permission::{access_to, check_admin, find_summary, summary};
 use crate::store::{CodeParams, StoreRead, StoreTx};
 use crate::{
     Access, CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope,
-    TokenSummary, Vault, VaultError, seed_aad,
+    SiteBinding, TokenSummary, Vault, VaultError, seed_aad,
 };
 
 /// A token read out with its seed for `twofill-host vault push`.
@@ -293,7 +293,9 @@ fn choose_token(
     let Some(origin) = origin else {
         return Ok(Err(Refusal::OriginRequired));
     };
-    let mut ids = tx.token_ids()?;
+    // The index narrows the tokens to those bound to a candidate site;
+    // `matches` below still decides, and each candidate's rows are verified.
+    let mut ids = tx.token_ids_bound_to(&SiteBinding::candidate_keys(origin))?;
     if let Some(id) = token {
         ids.retain(|i| i == id);
     }

@@ -72,6 +72,20 @@ actions! {
     /// A local vault moved to the team server: locally, one record per seed
     /// read out for the push; on the server, the push's summary.
     VaultPush = "vault.push",
+    /// A single sign-on at the identity provider opened a session.
+    SsoLogin = "sso.login",
+    /// A session was renewed with the IdP's refresh token.
+    SsoRefresh = "sso.refresh",
+    /// A session was ended by its user.
+    SsoLogout = "sso.logout",
+    /// A sign-in, refresh or ticket was refused; the detail names the reason.
+    SsoRefused = "sso.refused",
+    /// A sign-in changed the user's group memberships to match the IdP.
+    SsoGroupMapped = "sso.group_mapped",
+    /// An admin disabled a user: sessions dropped, devices refused.
+    UserDisabled = "user.disabled",
+    /// An admin enabled a disabled user again.
+    UserEnabled = "user.enabled",
 }
 
 impl AuditAction {

@@ -246,6 +246,9 @@ pub(crate) trait Store: Send {
 pub(crate) trait StoreRead {
     /// Every token id, ordered by issuer, account, id (the listing order).
     fn token_ids(&self) -> Result<Vec<String>>;
+    /// Ids of the tokens with a binding stored as one of `sites` (texts in
+    /// a binding's display form), in the listing order, each once.
+    fn token_ids_bound_to(&self, sites: &[String]) -> Result<Vec<String>>;
     fn token(&self, id: &str) -> Result<Option<TokenRow>>;
     fn token_meta(&self, id: &str) -> Result<Option<TokenMeta>>;
     fn sealed_seed(&self, id: &str) -> Result<Option<Vec<u8>>>;

@@ -387,6 +387,15 @@ macro_rules! store_read {
             )
         }
 
+        fn token_ids_bound_to(&self, sites: &[String]) -> Result<Vec<String>> {
+            self.strings(
+                "SELECT id FROM tokens WHERE id IN (
+                     SELECT token_id FROM token_sites WHERE site = ANY($1))
+                 ORDER BY issuer NULLS FIRST, account, id",
+                &[&sites],
+            )
+        }
+
         fn token(&self, id: &str) -> Result<Option<TokenRow>> {
             let Some(r) = self.row(
                 "SELECT issuer, account, owner, kind, mac FROM tokens WHERE id = $1",

@@ -107,6 +107,9 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from < 8 {
         tx.batch_execute(SCHEMA_8)?;
     }
+    if from < 9 {
+        tx.batch_execute(super::schema::SCHEMA_9)?;
+    }
     tx.execute(
         "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
         &[&SCHEMA_VERSION.to_string()],

@@ -33,7 +33,10 @@ use crate::{Result, VaultError, seed_aad};
 /// 8. SIEM cursors in the vault (`siem_cursors`): a team server's replicas
 ///    share each sink's cursor and a lease on who delivers to it
 ///    ([`SCHEMA_8`]).
-pub const SCHEMA_VERSION: i64 = 8;
+/// 9. an index on the bound sites (`token_sites_by_site`): a fill looks up
+///    the tokens bound to its origin's candidate sites instead of reading
+///    every token ([`SCHEMA_9`]).
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// The schema that MACs authorization rows.
 pub(crate) const AUTHORIZATION_MACS: i64 = 7;
@@ -231,6 +234,9 @@ pub(crate) fn migrate(
     if from < 8 {
         tx.execute_batch(SCHEMA_8)?;
     }
+    if from < 9 {
+        tx.execute_batch(SCHEMA_9)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -296,6 +302,10 @@ CREATE TABLE siem_cursors (
     lease_until INTEGER NOT NULL
 );
 ";
+
+/// Schema 9: bound sites by their text, for a fill's lookup
+/// (`SiteBinding::candidate_keys`). The same statement on both stores.
+pub(crate) const SCHEMA_9: &str = "CREATE INDEX token_sites_by_site ON token_sites (site);";
 
 /// Schema 6: a HOTP token's counter. No older vault holds a HOTP token
 /// (builds before it refused `otpauth://hotp` links), so NULL for every

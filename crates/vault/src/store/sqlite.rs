@@ -315,6 +315,20 @@ impl<T: Sql> StoreRead for T {
         )
     }
 
+    fn token_ids_bound_to(&self, sites: &[String]) -> Result<Vec<String>> {
+        // One cached statement for any number of sites: they travel as one
+        // JSON array, and the IN list uses the `token_sites_by_site` index.
+        let sites = serde_json::to_string(sites).expect("strings serialize");
+        strings(
+            self.conn(),
+            "SELECT id FROM tokens WHERE id IN (
+                 SELECT token_id FROM token_sites
+                 WHERE site IN (SELECT value FROM json_each(?1)))
+             ORDER BY issuer, account, id",
+            &[&sites],
+        )
+    }
+
     fn token(&self, id: &str) -> Result<Option<TokenRow>> {
         type Fields = (
             Option<String>,

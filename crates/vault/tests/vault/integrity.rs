@@ -151,16 +151,34 @@ fn an_added_site_binding_is_refused() {
         bob_fills(&mut v, &evil),
         Err(VaultError::Refused(Refusal::NoTokenForOrigin { .. }))
     ));
+    // Stored as the vault stores sites, so a fill's site lookup finds it.
     tv.sql(&format!(
-        "INSERT INTO token_sites (token_id, site) VALUES ('{id}', 'evil.example')"
+        "INSERT INTO token_sites (token_id, site) VALUES ('{id}', 'https://evil.example')"
     ))
     .unwrap();
     assert_tampered(bob_fills(&mut v, &evil), "token_sites");
     assert_refusal_recorded(&v, "bob", AuditAction::CodeFill);
     assert_tampered(v.tokens(), "token_sites");
+    // Spelled another way, the lookup passes it by: still never obeyed,
+    // and the listing and the check report it.
+    tv.sql(&format!(
+        "INSERT INTO token_sites (token_id, site) VALUES ('{id}', 'Other.example')"
+    ))
+    .unwrap();
+    let other: Origin = "https://other.example".parse().unwrap();
+    assert!(matches!(
+        bob_fills(&mut v, &other),
+        Err(VaultError::Refused(Refusal::NoTokenForOrigin { .. }))
+    ));
     assert_reported(
         &v,
-        &[("token_sites", &format!("token {id}, site evil.example"))],
+        &[
+            ("token_sites", &format!("token {id}, site Other.example")),
+            (
+                "token_sites",
+                &format!("token {id}, site https://evil.example"),
+            ),
+        ],
     );
 }
 

@@ -12,4 +12,5 @@ mod postgres_store;
 mod push;
 mod rate_limit;
 mod siem_cursors;
+mod site_lookup;
 mod support;
