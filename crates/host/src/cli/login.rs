@@ -24,10 +24,10 @@ use super::{Invocation, JsonFlag, Report, emit};
 use crate::server::Server;
 use crate::server::callback::{CallbackListener, CallbackOutcome};
 use crate::server::pkce::SignInSecrets;
-use crate::server::sso_wire::{
+use twofill_team_api::{
     SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH,
-    SsoConfigReply, SsoDevicePollRequest, SsoDeviceStartReply, SsoDeviceStartRequest,
-    SsoExchangeRequest, SsoLogoutRequest, SsoSession,
+    SsoConfigReply, SsoDevicePollRequest, SsoDeviceStart, SsoDeviceStartRequest,
+    SsoExchangeRequest, SsoLogoutReply, SsoLogoutRequest, SsoSession,
 };
 
 #[derive(Args)]
@@ -140,7 +140,7 @@ pub fn authorization_url(
         ("response_type", "code"),
         ("client_id", &config.client_id),
         ("redirect_uri", redirect_uri),
-        ("scope", &config.scopes.join(" ")),
+        ("scope", &config.scopes),
         ("state", &secrets.state),
         ("nonce", &secrets.nonce),
         ("code_challenge", &secrets.code_challenge()),
@@ -277,7 +277,7 @@ fn device_flow(server: &Server, config: &SsoConfigReply, timeout: Duration) -> R
             config.org_name
         );
     }
-    let start: SsoDeviceStartReply = server
+    let start: SsoDeviceStart = server
         .call(SSO_DEVICE_START_PATH, &SsoDeviceStartRequest::default())
         .map_err(fail)?;
     let mut err = std::io::stderr().lock();
@@ -318,10 +318,10 @@ pub(super) fn logout(cx: Invocation, args: LogoutArgs) -> Result<()> {
     let server = open_server(&cx)?;
     let store = server.sessions();
     let (server_session_ended, note) = if server.session().is_some() {
-        match server
-            .call_signed_in::<_, serde_json::Value>(SSO_LOGOUT_PATH, &SsoLogoutRequest::default())
-        {
-            Ok(_) => (true, None),
+        let ended = server
+            .call_signed_in::<_, SsoLogoutReply>(SSO_LOGOUT_PATH, &SsoLogoutRequest::default());
+        match ended {
+            Ok(reply) => (reply.ended, None),
             Err(e) => (false, Some(e.message)),
         }
     } else {
@@ -392,7 +392,7 @@ mod tests {
             issuer: "https://idp.example".into(),
             authorization_endpoint: "https://idp.example/auth".into(),
             client_id: "twofill cli".into(),
-            scopes: vec!["openid".into(), "email".into()],
+            scopes: "openid email".into(),
             device_flow: false,
         };
         let secrets = SignInSecrets::generate();

@@ -95,9 +95,11 @@ fn server_whoami(cx: &Invocation, target: &config::ServerTarget, out: JsonFlag) 
     let me: WhoAmIReply = server
         .call_signed_in(WHOAMI_PATH, &WhoAmIRequest::default())
         .map_err(fail)?;
-    // Read after the call, which may have renewed it.
-    let session = server.session().map(|s| SessionReport {
-        org: s.org_name,
+    // What the server says of the session this request carried; the
+    // organization's name is from this computer's copy.
+    let org = server.session().and_then(|s| s.org_name);
+    let session = me.session.map(|s| SessionReport {
+        org,
         user: s.user,
         groups: s.groups,
         expires_at_ms: s.expires_at_ms,

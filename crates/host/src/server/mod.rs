@@ -21,7 +21,6 @@ pub mod pkce;
 pub mod sealed;
 pub mod session;
 pub mod sso;
-pub mod sso_wire;
 
 use std::path::PathBuf;
 
@@ -127,7 +126,7 @@ impl Server {
     ) -> Result<Rep, ErrorBody> {
         let json = serde_json::to_vec(request).expect("requests always serialise");
         let headers: Vec<(&str, &str)> = ticket
-            .map(|t| (sso_wire::SESSION_HEADER, t))
+            .map(|t| (twofill_team_api::SESSION_HEADER, t))
             .into_iter()
             .collect();
         let reply = self

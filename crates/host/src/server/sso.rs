@@ -15,11 +15,11 @@ use serde::de::DeserializeOwned;
 use twofill_protocol::{ErrorBody, ErrorCode};
 
 use super::session::{SessionStore, StoredSession};
-use super::sso_wire::{
-    SSO_CONFIG_PATH, SSO_REFRESH_PATH, SsoConfigReply, SsoRefreshRequest, SsoSession,
-};
 use super::{Server, body};
 use crate::server::sealed::KeyStorage;
+use twofill_team_api::{
+    SSO_CONFIG_PATH, SSO_REFRESH_PATH, SsoConfigReply, SsoRefreshRequest, SsoSession,
+};
 
 /// What to run to sign in.
 pub const LOGIN_HINT: &str =
