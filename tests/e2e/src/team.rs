@@ -268,7 +268,7 @@ impl Teammate {
                     "join",
                     &server.url,
                     "--invite",
-                    &invite,
+                    invite,
                     "--name",
                     &format!("{name}'s laptop"),
                     "--json",
