@@ -180,8 +180,9 @@ impl HostClient {
     /// Team server with single sign-on: the host starts `twofill-host
     /// login`, which opens the system browser at the organization's
     /// sign-in page.
-    pub async fn start_login(&self) -> Result<(), HostError> {
-        match self.ask(RequestBody::StartLogin).await? {
+    /// `fresh`: the provider must make the person sign in anew (step-up).
+    pub async fn start_login(&self, fresh: bool) -> Result<(), HostError> {
+        match self.ask(RequestBody::StartLogin { fresh }).await? {
             ResponseBody::LoginStarted => Ok(()),
             other => Err(unexpected(&other)),
         }

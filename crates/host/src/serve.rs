@@ -332,7 +332,7 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
             .answerer()
             .and_then(|mut a| a.reveal_seed(&token, purpose))
             .map(ResponseBody::Seed),
-        RequestBody::StartLogin => Err(error(
+        RequestBody::StartLogin { .. } => Err(error(
             ErrorCode::BadRequest,
             "this host answers from a local vault on this computer; there is no organization to sign in to",
         )),
@@ -369,12 +369,12 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
         return Ok(hello(session.settings().ok(), user, Some(url)));
     }
     let server = session.server()?;
-    if body == RequestBody::StartLogin {
-        spawn_login()?;
+    if let RequestBody::StartLogin { fresh } = body {
+        spawn_login(fresh)?;
         return Ok(ResponseBody::LoginStarted);
     }
     Ok(match body {
-        RequestBody::Hello | RequestBody::StartLogin => unreachable!("answered above"),
+        RequestBody::Hello | RequestBody::StartLogin { .. } => unreachable!("answered above"),
         RequestBody::ListTokens {
             origin,
             exclude_personal,
@@ -419,7 +419,7 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
 /// `start_login`: `twofill-host login` in its own process group, so it
 /// outlives this host (the browser ends a host once it has replied) and
 /// opens the system browser at the organization's sign-in page.
-fn spawn_login() -> Result<(), ErrorBody> {
+fn spawn_login(fresh: bool) -> Result<(), ErrorBody> {
     let failed = |e: std::io::Error| {
         error(
             ErrorCode::Internal,
@@ -430,6 +430,7 @@ fn spawn_login() -> Result<(), ErrorBody> {
     let mut command = std::process::Command::new(exe);
     command
         .arg("login")
+        .args(fresh.then_some("--fresh"))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

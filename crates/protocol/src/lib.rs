@@ -98,7 +98,12 @@ pub enum RequestBody {
     /// The host starts `twofill-host login` on its own (the system browser
     /// opens at the organization's sign-in page) and answers at once with
     /// [`ResponseBody::LoginStarted`]; the popup asks again afterwards.
-    StartLogin,
+    /// `fresh` (step-up, after `sign_in_again`) asks the provider to make
+    /// the person sign in anew rather than reuse its browser session.
+    StartLogin {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fresh: bool,
+    },
 }
 
 /// Why a code is requested; recorded in the audit log.
@@ -519,7 +524,7 @@ impl Request {
             )
         };
         let (origin, token) = match &request.body {
-            RequestBody::Hello | RequestBody::StartLogin => (None, None),
+            RequestBody::Hello | RequestBody::StartLogin { .. } => (None, None),
             RequestBody::ListTokens { origin, .. } => (origin.as_deref(), None),
             RequestBody::GetCode { origin, token, .. } => (origin.as_deref(), token.as_deref()),
             RequestBody::RevealSeed { token, .. } => (None, Some(token.as_str())),
@@ -1038,7 +1043,9 @@ mod tests {
     #[test]
     fn start_login_and_the_sign_in_errors_round_trip() {
         let request = decode(r#"{"v":1,"id":"l","type":"start_login"}"#).unwrap();
-        assert_eq!(request.body, RequestBody::StartLogin);
+        assert_eq!(request.body, RequestBody::StartLogin { fresh: false });
+        let fresh = decode(r#"{"v":1,"id":"l","type":"start_login","fresh":true}"#).unwrap();
+        assert_eq!(fresh.body, RequestBody::StartLogin { fresh: true });
         assert!(decode(r#"{"v":1,"id":"l","type":"start_login","org":"x"}"#).is_err());
         let started = Response::new(Some("l".into()), ResponseBody::LoginStarted);
         let json = serde_json::to_string(&started).unwrap();

@@ -112,7 +112,7 @@ pub async fn show_seed(popup: &Shared, index: usize, purpose: SeedPurpose) {
             let (doc, host) = (doc.clone(), host.clone());
             dom::on_click(&button, move || {
                 let (doc, host) = (doc.clone(), host.clone());
-                spawn_local(async move { super::states::sign_in(&doc, &host).await });
+                spawn_local(async move { super::states::sign_in(&doc, &host, true).await });
             });
             panel.append_child(&again).ok();
             dom::set_hidden(&panel, false);

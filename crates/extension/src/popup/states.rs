@@ -133,16 +133,17 @@ pub fn show_failure(doc: &Document, failure: Failure, host: &Rc<HostClient>) {
         let (host, doc) = (host.clone(), doc.clone());
         dom::on_click(&button, move || {
             let (host, doc) = (host.clone(), doc.clone());
-            spawn_local(async move { sign_in(&doc, &host).await });
+            spawn_local(async move { sign_in(&doc, &host, false).await });
         });
     }
 }
 
 /// Asks the host to start the sign-in and says what happens next.
-pub async fn sign_in(doc: &Document, host: &HostClient) {
+/// `fresh` for a step-up (`sign_in_again`).
+pub async fn sign_in(doc: &Document, host: &HostClient, fresh: bool) {
     let status = dom::by_id(doc, "status");
     status.set_text_content(None);
-    match host.start_login().await {
+    match host.start_login(fresh).await {
         Ok(()) => {
             set_state(doc, "signing-in");
             status.set_text_content(Some(

@@ -39,6 +39,11 @@ pub(super) struct LoginArgs {
     /// Print the sign-in address instead of opening the system browser.
     #[arg(long)]
     no_browser: bool,
+    /// Make the provider ask for the sign-in again instead of reusing its
+    /// browser session (`prompt=login`, `max_age=0`): for seed reveals,
+    /// which need a recent sign-in.
+    #[arg(long)]
+    fresh: bool,
     /// How long to wait for the sign-in to complete, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -109,7 +114,7 @@ pub(super) fn login(cx: Invocation, args: LoginArgs) -> Result<()> {
     let session = if args.device {
         device_flow(&server, &config, timeout)?
     } else {
-        browser_flow(&server, &config, args.no_browser, timeout)?
+        browser_flow(&server, &config, args.no_browser, args.fresh, timeout)?
     };
     let storage = server
         .keep_session(&session, Some(config.org_name.clone()))
@@ -178,13 +183,17 @@ fn browser_flow(
     server: &Server,
     config: &SsoConfigReply,
     no_browser: bool,
+    fresh: bool,
     timeout: Duration,
 ) -> Result<SsoSession> {
     let secrets = SignInSecrets::generate();
     let listener = CallbackListener::bind(&secrets.state)
         .context("cannot listen on 127.0.0.1 for the sign-in's redirect")?;
     let redirect_uri = listener.redirect_uri();
-    let url = authorization_url(config, &secrets, &redirect_uri);
+    let mut url = authorization_url(config, &secrets, &redirect_uri);
+    if fresh {
+        url.push_str("&prompt=login&max_age=0");
+    }
     let opened = !no_browser && open_browser(&url).is_ok();
     let mut err = std::io::stderr().lock();
     if opened {
