@@ -27,64 +27,20 @@ fn eslint(root: &Path) -> PathBuf {
 }
 
 fn copy_sources(root: &Path) -> Result<()> {
-    let tools = tools_dir(root);
-    std::fs::create_dir_all(&tools).with_context(|| format!("creating {}", tools.display()))?;
-    for file in FILES {
-        let from = root.join(SOURCE_DIR).join(file);
-        std::fs::copy(&from, tools.join(file))
-            .with_context(|| format!("copying {} to {}", from.display(), tools.display()))?;
-    }
-    Ok(())
+    crate::npm::copy(root, SOURCE_DIR, &FILES, &tools_dir(root))
 }
 
 /// Installs the pinned lint tools into `target/js-tools` (`npm ci`; skipped
 /// when the installed lock file already equals the committed one).
 pub fn setup(root: &Path) -> Result<()> {
-    let tools = tools_dir(root);
-    let committed = std::fs::read(root.join(SOURCE_DIR).join("package-lock.json"))
-        .context("reading xtask/js/package-lock.json")?;
-    let installed = std::fs::read(tools.join("node_modules/.package-lock.json")).ok();
-    let same = installed.is_some_and(|i| lock_packages(&i) == lock_packages(&committed));
-    if same && eslint(root).exists() {
-        return Ok(());
-    }
-    copy_sources(root)?;
-    eprintln!(
-        "xtask: installing the JS lint tools into {}",
-        tools.display()
-    );
-    let status = Command::new("npm")
-        .args([
-            "ci",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-        ])
-        .arg(&tools)
-        .status()
-        .context(
-            "running npm (install Node.js 20 or later with npm: `apt-get install nodejs npm`)",
-        )?;
-    if !status.success() {
-        bail!(
-            "`npm ci --prefix {}` failed ({status}); check the network, or delete that directory and run `cargo xtask setup` again",
-            tools.display()
-        );
-    }
-    Ok(())
-}
-
-/// The `packages` table of a lock file: what is installed, whatever the
-/// file's other fields (npm writes `node_modules/.package-lock.json`
-/// without the root package).
-fn lock_packages(lock: &[u8]) -> Option<serde_json::Value> {
-    let mut packages = serde_json::from_slice::<serde_json::Value>(lock)
-        .ok()?
-        .get("packages")?
-        .clone();
-    packages.as_object_mut()?.remove("");
-    Some(packages)
+    crate::npm::ci(
+        root,
+        SOURCE_DIR,
+        &FILES,
+        &tools_dir(root),
+        "node_modules/eslint/bin/eslint.js",
+        "the JS lint tools",
+    )
 }
 
 /// Lints the extension's JS and the fixture pages' scripts; fails with

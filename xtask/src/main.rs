@@ -15,6 +15,8 @@ use anyhow::{Context, Result, bail};
 mod build;
 mod fuzz;
 mod jslint;
+mod npm;
+mod oidc;
 mod package;
 mod setup;
 #[cfg(test)]

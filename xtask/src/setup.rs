@@ -1,6 +1,7 @@
 //! `cargo xtask setup`: what building and testing need, installed when
 //! missing (the wasm target, wasm-bindgen-cli, Debian packages, geckodriver,
-//! the JS linter (ESLint, from `xtask/js`), cargo-fuzz).
+//! the JS linter (ESLint, from `xtask/js`), the OpenID provider the SSO tests
+//! run (oidc-provider, from `tests/oidc`), cargo-fuzz).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::build::WASM_TARGET;
-use crate::{cargo_command, fuzz, have, jslint, output, run};
+use crate::{cargo_command, fuzz, have, jslint, oidc, output, run};
 
 /// Must equal the `wasm-bindgen` version pinned in crates/extension.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -97,6 +98,7 @@ pub fn setup() -> Result<()> {
     }
     setup_geckodriver()?;
     jslint::setup(&crate::workspace_root())?;
+    oidc::setup(&crate::workspace_root())?;
     fuzz::setup()
 }
 
