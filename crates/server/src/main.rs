@@ -28,6 +28,7 @@ mod random;
 mod refusal;
 mod serve;
 mod siem;
+mod sso;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ pub struct App {
     pub pool: Arc<pool::VaultPool>,
     pub ca: ca::Ca,
     pub limits: config::Limits,
+    /// `[sso]`: the identity provider, when devices sign in.
+    pub sso: Option<Arc<sso::Sso>>,
 }
 
 #[derive(Parser)]
@@ -104,6 +107,22 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Users: `disable` one at once (sessions ended, devices refused), `enable` again.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// What a leaver could reach: tokens whose seed they were shown
+    /// (rotate those), tokens they only had codes of, devices, last activity.
+    Offboarding {
+        user: String,
+        /// The admin asking (default: the only admin).
+        #[arg(long, value_name = "ADMIN")]
+        by: Option<String>,
+        /// Print the report as JSON (the admin API's `OffboardingReply`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a device: its next request is refused.
     Revoke {
         id: String,
@@ -134,6 +153,22 @@ enum AuditCommand {
         /// Only this sink.
         #[arg(long, value_name = "NAME")]
         sink: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Disable NAME now: their sessions end and their devices get nothing.
+    Disable {
+        name: String,
+        #[arg(long, value_name = "ADMIN")]
+        by: Option<String>,
+    },
+    /// Enable NAME again.
+    Enable {
+        name: String,
+        #[arg(long, value_name = "ADMIN")]
+        by: Option<String>,
     },
 }
 

@@ -58,6 +58,7 @@ mod model;
 mod permission;
 mod rate_limit;
 mod siem_cursor;
+mod sso;
 mod store;
 
 use std::path::Path;
@@ -76,6 +77,7 @@ pub use model::{
 };
 pub use rate_limit::RateLimit;
 pub use siem_cursor::SiemCursor;
+pub use sso::{OffboardingReport, SsoSessionRecord, SsoSignIn};
 pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::{AuditAction, TokenKind};
 

@@ -36,7 +36,12 @@ use crate::{Result, VaultError, seed_aad};
 /// 9. an index on the bound sites (`token_sites_by_site`): a fill looks up
 ///    the tokens bound to its origin's candidate sites instead of reading
 ///    every token ([`SCHEMA_9`]).
-pub const SCHEMA_VERSION: i64 = 9;
+/// 10. (recovery codes, another branch; numbered ahead so branches merge.)
+/// 11. single sign-on: identity-provider subjects linked to users
+///     (`sso_identities`), one session per device (`sso_sessions`, the
+///     ticket's SHA-256 only) and disabled users (`disabled_users`), each
+///     row MAC'd like the other authorization rows ([`SCHEMA_11`]).
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// The schema that MACs authorization rows.
 pub(crate) const AUTHORIZATION_MACS: i64 = 7;
@@ -237,6 +242,9 @@ pub(crate) fn migrate(
     if from < 9 {
         tx.execute_batch(SCHEMA_9)?;
     }
+    if from < 11 {
+        tx.execute_batch(SCHEMA_11)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -306,6 +314,36 @@ CREATE TABLE siem_cursors (
 /// Schema 9: bound sites by their text, for a fill's lookup
 /// (`SiteBinding::candidate_keys`). The same statement on both stores.
 pub(crate) const SCHEMA_9: &str = "CREATE INDEX token_sites_by_site ON token_sites (site);";
+
+/// Schema 11: single sign-on. Times are ms since the epoch. A session is
+/// keyed by its device (a sign-in replaces the device's earlier session).
+pub(crate) const SCHEMA_11: &str = "
+CREATE TABLE sso_identities (
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    mac BLOB NOT NULL,
+    PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX sso_identities_user ON sso_identities(user_name);
+CREATE TABLE sso_sessions (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    ticket_sha256 BLOB NOT NULL UNIQUE CHECK (length(ticket_sha256) = 32),
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    signed_in_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    max_at INTEGER NOT NULL,
+    mac BLOB NOT NULL
+);
+CREATE INDEX sso_sessions_user ON sso_sessions(user_name);
+CREATE TABLE disabled_users (
+    user_name TEXT PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE,
+    disabled_at INTEGER NOT NULL,
+    disabled_by TEXT NOT NULL,
+    mac BLOB NOT NULL
+);
+";
 
 /// Schema 6: a HOTP token's counter. No older vault holds a HOTP token
 /// (builds before it refused `otpauth://hotp` links), so NULL for every

@@ -13,4 +13,5 @@ mod push;
 mod rate_limit;
 mod siem_cursors;
 mod site_lookup;
+mod sso;
 mod support;
