@@ -63,11 +63,12 @@ async fn fill_provider_login(client: &Client, login: &str) -> Result<()> {
     Ok(())
 }
 
-/// Clicks the provider's confirmation page (the one after `entered`)
-/// until its login form shows, then fills that.
-async fn confirm_then_login(client: &Client, entered: &str, login: &str) -> Result<()> {
+/// Clicks through the provider's device pages after the code was entered
+/// (a confirmation, on the same address) until its login form shows, then
+/// fills that. Each page is told apart by its title.
+async fn confirm_then_login(client: &Client, entered_title: &str, login: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(15);
-    let mut clicked = entered.to_owned();
+    let mut clicked = entered_title.to_owned();
     loop {
         if client
             .find(Locator::Css(&format!("input[name={LOGIN_FIELD}]")))
@@ -76,16 +77,17 @@ async fn confirm_then_login(client: &Client, entered: &str, login: &str) -> Resu
         {
             return fill_provider_login(client, login).await;
         }
-        let here = client.current_url().await?.to_string();
-        if here != clicked
+        let title = client.title().await?;
+        if title != clicked
             && let Ok(button) = client.find(Locator::Css("button[type=submit]")).await
         {
             button.click().await?;
-            clicked = here;
+            clicked = title;
         }
         ensure!(
             Instant::now() < deadline,
-            "the provider's device pages never led to its login form"
+            "the provider's device pages never led to its login form (last: {clicked:?}): {}",
+            client.source().await.unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -255,14 +257,14 @@ async fn the_device_flow_is_approved_in_chromium_and_then_codes_are_filled() -> 
         .for_element(Locator::Css("input[name=user_code]"))
         .await?;
     code_field.send_keys(&code).await?;
-    let entered = client.current_url().await?;
+    let entered = client.title().await?;
     client
         .find(Locator::Css("button[type=submit]"))
         .await?
         .click()
         .await?;
     // The provider asks to confirm the device, then for the login.
-    confirm_then_login(client, entered.as_str(), "ben").await?;
+    confirm_then_login(client, &entered, "ben").await?;
     let report = run.finish(Duration::from_secs(60))?;
     assert_eq!(report["user"], "ben@example.com", "{report}");
     assert_eq!(report["flow"], "device", "{report}");
