@@ -88,52 +88,15 @@ fn start_login(laptop: &Laptop) -> Login {
 
 impl Login {
     fn param(&self, name: &str) -> String {
-        let query = self.url.split_once('?').unwrap().1;
-        query
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| percent_decode(v))
-            .unwrap_or_else(|| panic!("no {name} in {}", self.url))
+        url_param(&self.url, name)
     }
 
-    /// Signs in at the provider with this login's challenge, nonce and
-    /// redirect; the code the provider sent to the redirect.
     fn code_from_provider(&self, provider: &Provider, account: &str) -> String {
-        assert_eq!(self.param("code_challenge_method"), "S256");
-        provider
-            .authorization_code(
-                &self.param("client_id"),
-                account,
-                PASSWORD,
-                &self.param("redirect_uri"),
-                &self.param("code_challenge"),
-                &self.param("nonce"),
-                &self.param("scope"),
-            )
-            .unwrap()
+        code_from_provider(&self.url, provider, account)
     }
 
-    /// `GET redirect_uri?code=…&state=…` as the browser would; its status.
     fn redirect(&self, code: &str, state: &str) -> u16 {
-        let redirect = self.param("redirect_uri");
-        let authority = redirect
-            .strip_prefix("http://")
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned();
-        assert!(authority.starts_with("127.0.0.1:"), "{redirect}");
-        let mut stream = TcpStream::connect(&authority).unwrap();
-        write!(
-            stream,
-            "GET /callback?code={code}&state={state} HTTP/1.1\r\nHost: {authority}\r\n\r\n"
-        )
-        .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        reply.split(' ').nth(1).unwrap().parse().unwrap()
+        redirect(&self.url, code, state)
     }
 
     fn finish(mut self) -> Value {
@@ -157,6 +120,56 @@ impl Login {
         assert!(status.success(), "login failed: {said:?}");
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"))
     }
+}
+
+/// A query parameter of the sign-in address the host made.
+fn url_param(url: &str, name: &str) -> String {
+    let query = url.split_once('?').unwrap().1;
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode(v))
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+/// Signs in at the provider with the challenge, nonce and redirect of the
+/// host's address `url`; the code the provider sent to the redirect.
+fn code_from_provider(url: &str, provider: &Provider, account: &str) -> String {
+    assert_eq!(url_param(url, "code_challenge_method"), "S256");
+    provider
+        .authorization_code(
+            &url_param(url, "client_id"),
+            account,
+            PASSWORD,
+            &url_param(url, "redirect_uri"),
+            &url_param(url, "code_challenge"),
+            &url_param(url, "nonce"),
+            &url_param(url, "scope"),
+        )
+        .unwrap()
+}
+
+/// `GET redirect_uri?code=…&state=…` as the browser would; its status.
+fn redirect(url: &str, code: &str, state: &str) -> u16 {
+    let redirect = url_param(url, "redirect_uri");
+    let authority = redirect
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(authority.starts_with("127.0.0.1:"), "{redirect}");
+    let mut stream = TcpStream::connect(&authority).unwrap();
+    write!(
+        stream,
+        "GET /callback?code={code}&state={state} HTTP/1.1\r\nHost: {authority}\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply.split(' ').nth(1).unwrap().parse().unwrap()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -320,4 +333,143 @@ fn an_expired_ticket_is_renewed_by_itself_and_a_disabled_person_is_signed_out_at
         !dir.join("sso-session.json").exists() && !dir.join("sso-refresh.json").exists(),
         "a refused renewal leaves no session behind"
     );
+}
+
+/// A `BROWSER` that records the address it is asked to open, as the
+/// popup's "Sign in" makes the host start `login` (which opens it).
+fn recording_browser(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let opened = dir.join("opened-url");
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > {:?}\n",
+            opened.display().to_string()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (script, opened)
+}
+
+/// Asks the browser-launched host (with `BROWSER=script`) for `request`.
+fn ask_with_browser(laptop: &Laptop, script: &std::path::Path, request: Value) -> Value {
+    let mut child = laptop
+        .command()
+        .env("BROWSER", script)
+        .arg(EXTENSION_ORIGIN.as_str())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut host = Host {
+        stdin: child.stdin.take(),
+        stdout: child.stdout.take().unwrap(),
+        child,
+    };
+    let reply = host.ask(request);
+    host.finish();
+    reply
+}
+
+fn wait_for_file(path: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.is_empty()
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The popup's "Sign in" (`start_login`) in the browser the host opens,
+/// completed at the provider; returns the address the browser was given.
+fn sign_in_from_the_popup(
+    laptop: &Laptop,
+    provider: &Provider,
+    fresh: bool,
+    scratch: &std::path::Path,
+) -> String {
+    let (script, opened) = recording_browser(scratch);
+    let _ = std::fs::remove_file(&opened);
+    let session = session_dir(laptop).join("sso-session.json");
+    let before = std::fs::read(&session).ok();
+    let request = serde_json::json!({"v": 1, "id": "l", "type": "start_login", "fresh": fresh});
+    let reply = ask_with_browser(laptop, &script, request);
+    assert_eq!(reply["type"], "login_started", "{reply}");
+    let url = wait_for_file(&opened);
+    let code = code_from_provider(&url, provider, "bob-sub");
+    assert_eq!(redirect(&url, &code, &url_param(&url, "state")), 200);
+    // The detached `login` stores the new session.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::fs::read(&session).ok() == before {
+        assert!(
+            Instant::now() < deadline,
+            "the popup's sign-in stored no session"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    url
+}
+
+#[test]
+fn the_popups_sign_in_opens_the_browser_and_a_seed_needs_a_recent_sign_in() {
+    let provider = provider();
+    let fresh_for = 3;
+    let server = TeamServer::start_configured(&format!(
+        "[sso]\nissuer = \"{}\"\nclient_id = \"{}\"\norg_name = \"{ORG}\"\nrequired = true\n\
+         scopes = [\"openid\", \"email\", \"groups\", \"offline_access\"]\n\
+         reveal_fresh_seconds = {fresh_for}\n\n[sso.group_map]\n\"idp-leads\" = \"leads\"\n",
+        provider.issuer(),
+        provider.client_id()
+    ));
+    provider.set_groups("bob-sub", &["idp-leads"]);
+    let admin = server.admin();
+    let id = admin.enroll("alice", SEED_FOR_SSO, "Kaspersky", &["my.kaspersky.com"]);
+    admin.ok("alice", &["group", "add", "leads"]);
+    admin.ok("alice", &["grant", "set", &id, "leads", "full-seed"]);
+    let laptop = Laptop::new();
+    laptop.join(&server, &server.invite("bob@example.com"));
+    let scratch = tempfile::tempdir().unwrap();
+    let reveal = serde_json::json!({"v": 1, "id": "s", "type": "reveal_seed", "token": id});
+
+    let url = sign_in_from_the_popup(&laptop, &provider, false, scratch.path());
+    assert!(!url.contains("prompt=login"), "{url}");
+    let mut host = laptop.launch();
+    let seed = host.ask(reveal.clone());
+    host.finish();
+    assert_eq!(seed["type"], "seed", "a fresh sign-in reveals: {seed}");
+
+    // Later than reveal_fresh_seconds: codes still, the seed only after a
+    // new sign-in, which the popup offers.
+    std::thread::sleep(Duration::from_secs(fresh_for + 1));
+    assert_oathtool_code(&ask_code(&laptop));
+    let mut host = laptop.launch();
+    let stale = host.ask(reveal.clone());
+    host.finish();
+    assert_eq!(error_code(&stale), "sign_in_again", "{stale}");
+    assert_eq!(stale["error"]["org"], ORG, "{stale}");
+    assert!(!stale.to_string().contains(SEED_FOR_SSO));
+
+    let url = sign_in_from_the_popup(&laptop, &provider, true, scratch.path());
+    assert!(
+        url.contains("&prompt=login&max_age=0"),
+        "a step-up asks for a new login: {url}"
+    );
+    let mut host = laptop.launch();
+    let seed = host.ask(reveal);
+    host.finish();
+    assert_eq!(seed["type"], "seed", "after the new sign-in: {seed}");
 }
