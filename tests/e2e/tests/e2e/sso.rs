@@ -29,12 +29,14 @@ const REFRESH_SECONDS: u64 = 6;
 const PASSWORD: &str = "correct horse battery staple";
 
 /// The server's `[sso]` for `provider`: sign-in required, the provider's
-/// `twofill-ops` group is twofill's `ops`.
-fn sso_section(provider: &Provider) -> String {
+/// `twofill-ops` and `twofill-leads` groups are twofill's `ops` and
+/// `leads`; `extra` adds keys to `[sso]`.
+fn sso_section(provider: &Provider, extra: &str) -> String {
     format!(
         "[sso]\nissuer = \"{}\"\nclient_id = \"{}\"\norg_name = \"{ORG}\"\nrequired = true\n\
          scopes = [\"openid\", \"email\", \"groups\", \"offline_access\"]\n\
-         refresh_seconds = {REFRESH_SECONDS}\n\n[sso.group_map]\n\"twofill-ops\" = \"ops\"\n",
+         refresh_seconds = {REFRESH_SECONDS}\n{extra}\n[sso.group_map]\n\"twofill-ops\" = \"ops\"\n\
+         \"twofill-leads\" = \"leads\"\n",
         provider.issuer(),
         provider.client_id()
     )
@@ -146,7 +148,7 @@ async fn sign_in_in_chromium_fills_codes_and_a_leaver_loses_them_at_the_next_ref
         PASSWORD,
         &["twofill-ops"],
     )));
-    let server = TeamServer::start_with(None, &sso_section(&provider))?;
+    let server = TeamServer::start_with(None, &sso_section(&provider, ""))?;
     let token = server.enroll("Kaspersky", SEED, &["http://my.kaspersky.test"])?;
     // `ops` is filled by the provider's groups, not by the admin.
     let admin = server.admin();
@@ -233,7 +235,7 @@ async fn the_device_flow_is_approved_in_chromium_and_then_codes_are_filled() -> 
         PASSWORD,
         &["twofill-ops"],
     )));
-    let server = TeamServer::start_with(None, &sso_section(&provider))?;
+    let server = TeamServer::start_with(None, &sso_section(&provider, ""))?;
     let token = server.enroll("Kaspersky", SEED, &["http://my.kaspersky.test"])?;
     let admin = server.admin();
     admin.run(&["group", "add", "ops"])?;
@@ -282,5 +284,50 @@ async fn the_device_flow_is_approved_in_chromium_and_then_codes_are_filled() -> 
         filled.value,
         server.log()
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_seed_needs_a_recent_sign_in_and_the_popup_offers_to_sign_in_again() -> Result<()> {
+    let fresh_for = 3;
+    let provider = Provider::start(Config::default().account(Account::new(
+        "cy",
+        "cy@example.com",
+        PASSWORD,
+        &["twofill-leads"],
+    )));
+    let server = TeamServer::start_with(
+        None,
+        &sso_section(&provider, &format!("reveal_fresh_seconds = {fresh_for}")),
+    )?;
+    let token = server.enroll("Kaspersky", SEED, &["http://my.kaspersky.test"])?;
+    let admin = server.admin();
+    admin.run(&["group", "add", "leads"])?;
+    admin.run(&["grant", "set", &token, "leads", Access::FullSeed.as_str()])?;
+    let cy = Teammate::join(&server, "cy@example.com").await?;
+    browser_login(&cy, "cy").await?;
+    let session = &cy.session;
+
+    // Past reveal_fresh_seconds: the list and codes still, the seed not.
+    tokio::time::sleep(Duration::from_secs(fresh_for + 1)).await;
+    let state = session.open_popup(&format!("origin=http://{SITE}")).await?;
+    assert_eq!(state, "list", "{}", session.diagnostics());
+    session
+        .client
+        .find(Locator::Css("[data-part=reveal]"))
+        .await?
+        .click()
+        .await?;
+    let offer = session
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(".seed-sign-in-again [data-part=sign-in]"))
+        .await
+        .with_context(|| format!("no \"Sign in again\"; browser:\n{}", session.diagnostics()))?;
+    assert_eq!(offer.text().await?, "Sign in again");
+    let shown = session.client.source().await?;
+    assert!(!shown.contains(SEED), "the seed reached the popup");
+    session.save_screenshot("popup-sign-in-again").await?;
     Ok(())
 }
