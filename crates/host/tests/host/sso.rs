@@ -313,6 +313,21 @@ fn an_expired_ticket_is_renewed_by_itself_and_a_disabled_person_is_signed_out_at
     let second = ticket(&dir);
     assert_ne!(first, second, "the ticket was not renewed");
 
+    // A laptop clock behind the server's: the host thinks the ticket
+    // fresh, the server answers session_expired, and the host renews and
+    // asks again, once.
+    std::thread::sleep(Duration::from_secs(refresh + 1));
+    let file = dir.join("sso-session.json");
+    let mut stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    stored["expires_at_ms"] = (unix_now() as i64 * 1000 + 3_600_000).into();
+    std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
+    assert_oathtool_code(&ask_code(&laptop));
+    assert_ne!(
+        ticket(&dir),
+        second,
+        "session_expired did not renew the ticket"
+    );
+
     // Disabled at the provider: the ticket runs out, the renewal is
     // refused, and the person is signed out here with what to do.
     provider.disable("bob-sub");
