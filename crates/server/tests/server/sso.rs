@@ -57,12 +57,17 @@ fn sso(extra: &str, lifetimes: Option<Lifetimes>) -> Sso {
 }
 
 fn write_sso(state: &ServerState, issuer: &str, extra: &str) {
+    let refetch = if extra.contains("jwks_refetch_seconds") {
+        ""
+    } else {
+        "jwks_refetch_seconds = 0\n"
+    };
     let path = state.state.join("server.toml");
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(&format!(
         "\n[sso]\nissuer = \"{issuer}\"\nclient_id = \"{PUBLIC_CLIENT_ID}\"\norg_name = \"Example Corp\"\n\
          scopes = [\"openid\", \"email\", \"groups\", \"offline_access\"]\nadmin_group = \"twofill-admins\"\n\
-         required = true\njwks_refetch_seconds = 0\nleeway_seconds = 0\n{extra}\n\
+         required = true\nleeway_seconds = 0\n{refetch}{extra}\n\
          [sso.group_map]\nidp-ops = \"ops\"\nidp-leads = \"leads\"\n"
     ));
     std::fs::write(&path, text).unwrap();
@@ -431,6 +436,30 @@ fn a_key_rotation_at_the_provider_is_followed_without_a_restart() {
     let after = f.idp.rotate_keys();
     assert!(after.iter().all(|k| !before.contains(k)));
     signed_in(&f, &ana, "ana");
+}
+
+#[test]
+fn unknown_key_ids_refetch_the_key_set_at_most_once_per_interval() {
+    // With a long interval, a rotated key is not fetched again at once (so
+    // made-up key ids cannot hammer the provider): the sign-in is refused
+    // as an unknown key, on record. The test above is the same with 0 s.
+    let f = sso("jwks_refetch_seconds = 3600", None);
+    let (ana, _) = f.server.device(&f.state, ANA);
+    signed_in(&f, &ana, "ana");
+    f.idp.rotate_keys();
+    let reply = sign_in(&f, &ana, "ana");
+    assert_eq!(
+        (reply.status, error_code(&reply)),
+        (403, "sso_refused".into()),
+        "{}",
+        reply.text()
+    );
+    assert!(
+        refused_reasons(&f.state)
+            .last()
+            .unwrap()
+            .contains("unknown_key")
+    );
 }
 
 /// A token endpoint of the test's own: answers every token request with
