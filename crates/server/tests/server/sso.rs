@@ -228,6 +228,42 @@ fn a_sign_in_creates_the_user_maps_groups_and_its_ticket_opens_codes_on_this_dev
 }
 
 #[test]
+fn an_sso_invite_gives_the_device_to_whoever_signs_in_first() {
+    let f = sso("", None);
+    let out = f.state.cli_ok(&["invite", "--sso", "--ttl", "1h"]);
+    let invite = out.lines().next().unwrap().trim();
+    let (device, joined) = f
+        .server
+        .join(invite)
+        .unwrap_or_else(|r| panic!("{}", r.text()));
+    assert!(
+        joined["user"]
+            .as_str()
+            .unwrap()
+            .starts_with(twofill_vault::SSO_PENDING_USER_PREFIX)
+    );
+    let session = signed_in(&f, &device, "ana");
+    assert_eq!(session["user"], ANA);
+    assert_eq!(
+        fill_with(&device, session["ticket"].as_str().unwrap()).status,
+        200
+    );
+    let mine = f.state.vault().devices(Some(ANA)).unwrap();
+    assert_eq!(mine.len(), 1);
+    // Now it is ana's: someone else's sign-in on it is refused.
+    let other = sign_in(&f, &device, "root");
+    assert_eq!(
+        (other.status, error_code(&other)),
+        (403, "sso_refused".into())
+    );
+    assert!(
+        other.text().contains(&format!("enrolled for {ANA}")),
+        "{}",
+        other.text()
+    );
+}
+
+#[test]
 fn a_refresh_rereads_groups_and_a_leaver_loses_the_token() {
     let f = sso("refresh_seconds = 2", None);
     let (ana, _) = f.server.device(&f.state, ANA);
