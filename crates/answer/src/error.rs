@@ -11,6 +11,7 @@ pub fn error(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
         message: message.into(),
         candidates: Vec::new(),
         retry_after_ms: None,
+        org: None,
     }
 }
 

@@ -36,6 +36,23 @@ struct ServerWhoami {
     device: twofill_team_api::DeviceInfo,
     config: String,
     managed: bool,
+    /// Single sign-on: this device's session (`None`: not signed in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<SessionReport>,
+}
+
+#[derive(Serialize)]
+struct SessionReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    user: String,
+    groups: Vec<String>,
+    /// Unix ms: the ticket's end (renewed by itself).
+    expires_at_ms: i64,
+    /// Unix ms: the session's end (sign in again then).
+    session_max_at_ms: i64,
+    /// Unix ms: the last sign-in at the identity provider.
+    signed_in_at_ms: i64,
 }
 
 pub(super) fn run(cx: Invocation, out: JsonFlag) -> Result<()> {
@@ -76,8 +93,19 @@ fn server_whoami(cx: &Invocation, target: &config::ServerTarget, out: JsonFlag) 
     let fail = |e: twofill_protocol::ErrorBody| anyhow::anyhow!("{}", e.message);
     let server = Server::open(target, &config).map_err(fail)?;
     let me: WhoAmIReply = server
-        .call(WHOAMI_PATH, &WhoAmIRequest::default())
+        .call_signed_in(WHOAMI_PATH, &WhoAmIRequest::default())
         .map_err(fail)?;
+    // What the server says of the session this request carried; the
+    // organization's name is from this computer's copy.
+    let org = server.session().and_then(|s| s.org_name);
+    let session = me.session.map(|s| SessionReport {
+        org,
+        user: s.user,
+        groups: s.groups,
+        expires_at_ms: s.expires_at_ms,
+        session_max_at_ms: s.session_max_at_ms,
+        signed_in_at_ms: s.signed_in_at_ms,
+    });
     let report = ServerWhoami {
         server: server.url(),
         user: me.user,
@@ -85,6 +113,7 @@ fn server_whoami(cx: &Invocation, target: &config::ServerTarget, out: JsonFlag) 
         device: me.device,
         config,
         managed: cx.settings.managed(),
+        session,
     };
     emit(out, &report)
 }
@@ -99,6 +128,31 @@ impl Report for ServerWhoami {
         )?;
         writeln!(out, "device: {} ({})", self.device.id, self.device.name)?;
         writeln!(out, "admin:  {}", if self.admin { "yes" } else { "no" })?;
+        match &self.session {
+            Some(s) => {
+                let at = twofill_siem::format::rfc3339_utc;
+                writeln!(
+                    out,
+                    "signed in: {}{} since {}",
+                    s.user,
+                    s.org
+                        .as_deref()
+                        .map(|o| format!(" at {o}"))
+                        .unwrap_or_default(),
+                    at(s.signed_in_at_ms)
+                )?;
+                if !s.groups.is_empty() {
+                    writeln!(out, "groups: {}", s.groups.join(", "))?;
+                }
+                writeln!(
+                    out,
+                    "session: ticket until {} (renewed by itself), sign in again after {}",
+                    at(s.expires_at_ms),
+                    at(s.session_max_at_ms)
+                )?;
+            }
+            None => writeln!(out, "signed in: no")?,
+        }
         writeln!(
             out,
             "config: {}{}",

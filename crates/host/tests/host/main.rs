@@ -19,5 +19,6 @@ mod personal_and_policy;
 mod rate_limit;
 mod siem_http;
 mod siem_syslog;
+mod sso;
 mod system_install;
 mod team_server;
