@@ -155,6 +155,7 @@ fn a_sign_in_creates_the_user_maps_groups_and_its_ticket_opens_codes_on_this_dev
         "{}",
         bare.text()
     );
+    assert_eq!(bare.json()["error"]["org"], "Example Corp");
     let config = ana.get(SSO_CONFIG_PATH).json();
     assert_eq!(config["org_name"], "Example Corp");
     assert_eq!(config["client_id"], PUBLIC_CLIENT_ID);
