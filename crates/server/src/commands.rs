@@ -42,7 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{name} is a twofill admin");
             Ok(())
         }
-        Command::Invite { user, ttl, by } => {
+        Command::Invite { user, sso, ttl, by } => {
             let state = State::load(&dir)?;
             let pin = Ca::load(&state.dir)?.pin();
             let ttl_secs = parse_duration(&ttl)?;
@@ -54,8 +54,13 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             let mut vault = open(&state, &keys)?;
             let actor = actor(&vault, by)?;
-            let reply = crate::invite::create(&mut vault, pin, &actor, &user, ttl_secs)
-                .map_err(|e| hint_by(e, "invite USER --by ADMIN"))?;
+            let reply = match (&user, sso) {
+                (Some(user), false) => {
+                    crate::invite::create(&mut vault, pin, &actor, user, ttl_secs)
+                }
+                _ => crate::invite::create_sso(&mut vault, pin, &actor, ttl_secs),
+            }
+            .map_err(|e| hint_by(e, "invite USER --by ADMIN"))?;
             println!("{}", reply.invite);
             println!(
                 "for {} (one device), valid until {}; give it to them once, over a channel you trust",

@@ -89,7 +89,12 @@ enum Command {
     },
     /// Invite a user (created if new) to enroll one device; prints the invite.
     Invite {
-        user: String,
+        /// The user (with single sign-on: their email, as the provider's claim spells it).
+        #[arg(required_unless_present = "sso", conflicts_with = "sso")]
+        user: Option<String>,
+        /// Single sign-on: the device becomes the user's who signs in on it first.
+        #[arg(long)]
+        sso: bool,
         /// How long the invite is valid: 90s, 30m, 24h, 7d.
         #[arg(long, default_value = "24h")]
         ttl: String,

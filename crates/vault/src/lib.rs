@@ -77,7 +77,7 @@ pub use model::{
 };
 pub use rate_limit::RateLimit;
 pub use siem_cursor::SiemCursor;
-pub use sso::{OffboardingReport, SsoSessionRecord, SsoSignIn};
+pub use sso::{OffboardingReport, SSO_PENDING_USER_PREFIX, SsoSessionRecord, SsoSignIn};
 pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::{AuditAction, TokenKind};
 

@@ -18,6 +18,10 @@ use crate::audit::About;
 use crate::store::{DisabledUserRow, SsoIdentityRow, SsoSessionRow, StoreRead};
 use crate::{DeviceRecord, Refusal, Requester, Result, Vault, VaultError};
 
+/// The user an `invite --sso` enrolls a device for until its first
+/// sign-in, which gives the device to whoever signed in.
+pub const SSO_PENDING_USER_PREFIX: &str = "sso-pending-";
+
 /// A sign-in (or refresh) whose ID token the server validated.
 #[derive(Debug, Clone)]
 pub struct SsoSignIn<'a> {
@@ -210,6 +214,21 @@ impl Vault {
                 Err(VaultError::Refused(refusal))
             }
         }
+    }
+
+    /// An invite for a device whose user is whoever signs in on it first
+    /// (`actor` must be an admin); its placeholder user has no groups.
+    pub fn create_sso_invite(
+        &mut self,
+        actor: &str,
+        secret_sha256: [u8; 32],
+        expires_at_ms: i64,
+    ) -> Result<crate::InviteRecord> {
+        let placeholder = format!(
+            "{SSO_PENDING_USER_PREFIX}{}",
+            crate::audit::hex(&secret_sha256[..6])
+        );
+        self.create_invite(actor, &placeholder, secret_sha256, expires_at_ms)
     }
 
     /// The device's current session whatever its times (a refresh keeps
@@ -407,7 +426,32 @@ fn link_and_check(c: &Change<'_>, s: &SsoSignIn<'_>) -> Result<Result<String, Re
             s.email.to_owned()
         }
     };
-    if s.device.user != user {
+    // A device enrolled by `invite --sso` becomes the first signer's.
+    if s.device.user.starts_with(SSO_PENDING_USER_PREFIX) && s.device.user != user {
+        let device = c
+            .authz
+            .device(c.tx.device(&s.device.id)?)?
+            .ok_or_else(|| VaultError::NoSuchDevice(s.device.id.clone()))?;
+        let moved = crate::store::DeviceRow {
+            user: user.clone(),
+            ..device
+        };
+        c.tx.set_device_user(&moved.id, &user, &c.authz.mac(&moved.authz_row()))?;
+        Change {
+            tx: c.tx,
+            audit_key: c.audit_key,
+            authz: c.authz,
+            who: Requester::cli(&user),
+            action: AuditAction::DeviceJoin,
+        }
+        .record(
+            None,
+            format!(
+                "device {} (enrolled by an SSO invite as {}) is {user}'s from this first sign-in",
+                s.device.id, s.device.user
+            ),
+        )?;
+    } else if s.device.user != user {
         return refused(
             "wrong_user",
             format!(

@@ -19,6 +19,11 @@ pub struct SsoConfig {
     /// The provider's issuer URL, exactly as its ID tokens' `iss` spell it.
     pub issuer: String,
     pub client_id: String,
+    /// Where the discovery document is, when not at
+    /// `ISSUER/.well-known/openid-configuration` (some providers publish a
+    /// policy-specific one). Its `issuer` must still be [`SsoConfig::issuer`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery_url: Option<String>,
     /// A confidential client's secret; absent for a public client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
@@ -126,6 +131,9 @@ impl SsoConfig {
     /// Every value usable, or an error naming the key and what to write.
     pub fn check(&self) -> Result<()> {
         check_url("[sso] issuer", &self.issuer)?;
+        if let Some(url) = &self.discovery_url {
+            check_url("[sso] discovery_url", url)?;
+        }
         if self.client_id.trim().is_empty() {
             bail!(
                 "[sso] client_id is empty: write the client id the identity provider gave twofill"
@@ -195,6 +203,15 @@ impl SsoConfig {
             Some(var) => std::env::var(var).ok().filter(|s| !s.is_empty()),
             None => self.client_secret.clone(),
         }
+    }
+
+    pub fn discovery_url(&self) -> String {
+        self.discovery_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/.well-known/openid-configuration",
+                self.issuer.trim_end_matches('/')
+            )
+        })
     }
 
     pub fn refresh_ms(&self) -> i64 {

@@ -153,12 +153,14 @@ pub async fn refresh(app: &App, peer: Peer, request: SsoRefreshRequest) -> Resul
         })
         .await?;
     let Some(previous) = previous else {
-        return Err(vault_failure(VaultError::Refused(Refusal::SignedOut)));
+        return Err(sso.signed_out(vault_failure(VaultError::Refused(Refusal::SignedOut))));
     };
     if unix_now_ms() >= previous.max_at_ms {
-        return Err(vault_failure(VaultError::Refused(Refusal::SignInAgain {
-            why: "the session reached the organization's maximum age".into(),
-        })));
+        return Err(
+            sso.signed_out(vault_failure(VaultError::Refused(Refusal::SignInAgain {
+                why: "the session reached the organization's maximum age".into(),
+            }))),
+        );
     }
     let validated = {
         let sso = Arc::clone(&sso);

@@ -74,9 +74,14 @@ impl Sso {
         Ok(parsed.validate(&key, &expect)?)
     }
 
-    /// A sign-in error as the laptop gets it (the place that will name the
-    /// organization to sign in to).
-    pub fn signed_out(&self, e: ApiError) -> ApiError {
+    /// A sign-in error as the laptop gets it: `signed_out`,
+    /// `session_expired` and `sign_in_again` name the organization to sign
+    /// in to ("Sign in to <org>").
+    pub fn signed_out(&self, mut e: ApiError) -> ApiError {
+        use twofill_team_api::ErrorCode::{SessionExpired, SignInAgain, SignedOut};
+        if matches!(e.body.code, SignedOut | SessionExpired | SignInAgain) {
+            e.body.org = Some(self.config.org_name.clone());
+        }
         e
     }
 }

@@ -39,6 +39,7 @@ struct Keys {
 
 pub struct Provider {
     issuer: String,
+    discovery_url: String,
     agent: ureq::Agent,
     refetch_every: Duration,
     endpoints: Mutex<Option<Endpoints>>,
@@ -57,6 +58,7 @@ impl Provider {
             .into();
         Provider {
             issuer: config.issuer.clone(),
+            discovery_url: config.discovery_url(),
             agent,
             refetch_every: Duration::from_secs(config.jwks_refetch_seconds),
             endpoints: Mutex::new(None),
@@ -81,10 +83,7 @@ impl Provider {
         {
             return Ok(e);
         }
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            self.issuer.trim_end_matches('/')
-        );
+        let url = self.discovery_url.clone();
         let doc: Value = serde_json::from_slice(&self.get(&url)?)
             .map_err(|e| ProviderError(format!("{url} is not JSON: {e}")))?;
         let field = |name: &str| doc.get(name).and_then(Value::as_str).map(str::to_owned);

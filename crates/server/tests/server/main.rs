@@ -10,5 +10,6 @@ mod outage;
 mod push;
 mod replicas;
 mod siem;
+mod sso;
 mod support;
 mod tampering;

@@ -411,6 +411,9 @@ pub(crate) trait StoreTx: StoreRead {
     /// Inserts or replaces a SIEM sink's row.
     fn put_siem_cursor(&self, row: &SiemCursorRow) -> Result<()>;
     fn insert_sso_identity(&self, row: &SsoIdentityRow) -> Result<()>;
+    /// Gives a device to another user (`mac` covers the row so); false when
+    /// there is no such device.
+    fn set_device_user(&self, id: &str, user: &str, mac: &Mac) -> Result<bool>;
     /// Inserts or replaces the device's session.
     fn put_sso_session(&self, row: &SsoSessionRow) -> Result<()>;
     /// False when the device had no session.

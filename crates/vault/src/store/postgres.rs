@@ -1015,6 +1015,13 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
+    fn set_device_user(&self, id: &str, user: &str, mac: &Mac) -> Result<bool> {
+        Ok(self.exec(
+            "UPDATE devices SET user_name = $2, mac = $3 WHERE id = $1",
+            &[&id, &user, &mac.as_slice()],
+        )? > 0)
+    }
+
     fn put_sso_session(&self, row: &SsoSessionRow) -> Result<()> {
         self.exec(
             "INSERT INTO sso_sessions (device_id, ticket_sha256, user_name, signed_in_at,

@@ -990,6 +990,13 @@ impl StoreTx for Writer<'_> {
         Ok(())
     }
 
+    fn set_device_user(&self, id: &str, user: &str, mac: &Mac) -> Result<bool> {
+        Ok(self.0.execute(
+            "UPDATE devices SET user_name = ?2, mac = ?3 WHERE id = ?1",
+            params![id, user, mac.as_slice()],
+        )? > 0)
+    }
+
     fn put_sso_session(&self, row: &SsoSessionRow) -> Result<()> {
         self.0.execute(
             "INSERT OR REPLACE INTO sso_sessions (device_id, ticket_sha256, user_name,
