@@ -82,6 +82,23 @@ pub fn enrollment(dir: &Path) -> Result<Option<Enrollment>> {
         .with_context(|| format!("{} is damaged", path.display()))
 }
 
+/// Records that the device now belongs to `user` (an `invite --sso`
+/// device is its first sign-in's; the server decided, this is the
+/// laptop's copy for `hello` and `whoami`).
+pub fn set_user(dir: &Path, user: &str) -> Result<()> {
+    let Some(mut enrollment) = enrollment(dir)? else {
+        return Ok(());
+    };
+    if enrollment.user == user {
+        return Ok(());
+    }
+    enrollment.user = user.to_owned();
+    write_private(
+        &dir.join(ENROLLMENT_FILE),
+        &serde_json::to_vec_pretty(&enrollment)?,
+    )
+}
+
 /// The whole identity, key unsealed; `None` before `join`.
 pub fn load(dir: &Path) -> Result<Option<Identity>> {
     let Some(enrollment) = enrollment(dir)? else {

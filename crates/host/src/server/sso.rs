@@ -85,8 +85,11 @@ impl Server {
             signed_in_at_ms: session.signed_in_at_ms,
             org_name,
         };
-        self.sessions()
-            .save(&stored, session.refresh_token.as_deref(), keyring_wanted())
+        let storage =
+            self.sessions()
+                .save(&stored, session.refresh_token.as_deref(), keyring_wanted())?;
+        super::device::set_user(&self.identity, &session.user)?;
+        Ok(storage)
     }
 
     /// `POST path` as this device and its signed-in user.

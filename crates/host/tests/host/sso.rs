@@ -488,3 +488,28 @@ fn the_popups_sign_in_opens_the_browser_and_a_seed_needs_a_recent_sign_in() {
     host.finish();
     assert_eq!(seed["type"], "seed", "after the new sign-in: {seed}");
 }
+
+#[test]
+fn a_device_joined_with_an_sso_invite_becomes_its_first_sign_ins() {
+    let provider = provider();
+    let server = sso_server(&provider, 600);
+    let admin = server.admin();
+    let id = admin.enroll("alice", SEED_FOR_SSO, "Kaspersky", &["my.kaspersky.com"]);
+    admin.ok("alice", &["group", "add", "ops"]);
+    admin.ok("alice", &["grant", "set", &id, "ops", "code-only"]);
+    let invite = server.ok(&["invite", "--sso"]);
+    let laptop = Laptop::new();
+    let joined = laptop.join(&server, invite.lines().next().unwrap().trim());
+    assert_eq!(joined["sign_in_needed"], true, "{joined}");
+    assert_ne!(joined["user"], "bob@example.com");
+
+    let login = start_login(&laptop);
+    let code = login.code_from_provider(&provider, "bob-sub");
+    assert_eq!(login.redirect(&code, &login.param("state")), 200);
+    assert_eq!(login.finish()["user"], "bob@example.com");
+    assert_oathtool_code(&ask_code(&laptop));
+    let mut host = laptop.launch();
+    let hello = host.ask(serde_json::json!({"v": 1, "id": "h", "type": "hello"}));
+    host.finish();
+    assert_eq!(hello["user"], "bob@example.com", "{hello}");
+}
