@@ -513,3 +513,26 @@ fn a_device_joined_with_an_sso_invite_becomes_its_first_sign_ins() {
     host.finish();
     assert_eq!(hello["user"], "bob@example.com", "{hello}");
 }
+
+#[test]
+#[ignore = "needs an unlocked Secret Service; `cargo xtask test` runs it under dbus-run-session"]
+fn login_keeps_the_refresh_tokens_key_in_the_os_keyring() {
+    let provider = provider();
+    let server = sso_server(&provider, 2);
+    let mut laptop = joined_laptop(&server);
+    laptop.keyring = true;
+    let login = start_login(&laptop);
+    let code = login.code_from_provider(&provider, "bob-sub");
+    assert_eq!(login.redirect(&code, &login.param("state")), 200);
+    let report = login.finish();
+    assert_eq!(report["refresh_token_key"], "the OS keyring", "{report}");
+    let dir = session_dir(&laptop);
+    assert!(dir.join("sso-refresh.json").exists());
+    assert!(
+        !dir.join("sso-refresh.kek").exists(),
+        "with a usable keyring no key file is written"
+    );
+    // The browser-launched host renews from it after the ticket's end.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_oathtool_code(&ask_code(&laptop));
+}

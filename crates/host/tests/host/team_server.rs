@@ -201,7 +201,7 @@ impl Drop for TeamServer {
 /// TWOFILL_CONFIG or TWOFILL_VAULT, and no keyring unless asked for.
 pub(crate) struct Laptop {
     pub(crate) home: tempfile::TempDir,
-    keyring: bool,
+    pub(crate) keyring: bool,
 }
 
 impl Laptop {
