@@ -235,6 +235,20 @@ fn login_through_the_loopback_redirect_keeps_a_private_session_and_logout_remove
         "{before}"
     );
 
+    // whoami still answers, from this computer's copy, and says so.
+    let out = laptop.cli(&["whoami"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("bob@example.com"), "{text}");
+    assert!(
+        text.contains("signed in: no; sign in with `twofill-host login`"),
+        "{text}"
+    );
+
     let login = start_login(&laptop);
     assert!(
         login
@@ -268,6 +282,16 @@ fn login_through_the_loopback_redirect_keeps_a_private_session_and_logout_remove
     let whoami: Value = serde_json::from_slice(&laptop.cli(&["whoami", "--json"]).stdout).unwrap();
     assert_eq!(whoami["session"]["user"], "bob@example.com", "{whoami}");
     assert_eq!(whoami["session"]["org"], ORG, "{whoami}");
+    assert_eq!(
+        whoami["session"]["groups"],
+        serde_json::json!(["ops"]),
+        "{whoami}"
+    );
+    assert!(
+        whoami["session"]["expires_at_ms"].as_i64().unwrap() > 0,
+        "{whoami}"
+    );
+    assert!(whoami["device"]["id"].is_string(), "{whoami}");
 
     let out = laptop.cli(&["logout", "--json"]);
     assert!(
