@@ -38,6 +38,10 @@ struct Sso {
 /// (`twofill-admins`); a server whose `[sso]` points at it, with `extra`
 /// lines in that section (after the defaults here).
 fn sso(extra: &str, lifetimes: Option<Lifetimes>) -> Sso {
+    sso_on(Backend::Sqlite, extra, lifetimes)
+}
+
+fn sso_on(backend: Backend, extra: &str, lifetimes: Option<Lifetimes>) -> Sso {
     let mut config = Config::default()
         .account(Account::new("ana", ANA, "pw", &["idp-ops", "idp-leads"]))
         .account(Account::new(
@@ -50,7 +54,7 @@ fn sso(extra: &str, lifetimes: Option<Lifetimes>) -> Sso {
         config = config.lifetimes(l);
     }
     let idp = Provider::start(config);
-    let state = ServerState::new(Backend::Sqlite);
+    let state = ServerState::new(backend);
     write_sso(&state, idp.issuer(), extra);
     let server = state.serve();
     Sso { idp, state, server }
@@ -143,9 +147,14 @@ fn refused_reasons(state: &ServerState) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_sign_in_creates_the_user_maps_groups_and_its_ticket_opens_codes_on_this_device_only() {
-    let f = sso("", None);
+crate::on_both_stores!(
+    a_sign_in_creates_the_user_maps_groups_and_its_ticket_opens_codes_on_this_device_only
+);
+
+fn a_sign_in_creates_the_user_maps_groups_and_its_ticket_opens_codes_on_this_device_only(
+    backend: Backend,
+) {
+    let f = sso_on(backend, "", None);
     let (ana, _) = f.server.device(&f.state, ANA);
     // SSO required: the device certificate alone gets nothing.
     let bare = ana.fill(KASPERSKY_SITE);
