@@ -733,3 +733,17 @@ fn a_bad_sso_section_stops_serve_naming_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[sso] issuer"), "{err}");
 }
+
+#[test]
+fn user_disable_refuses_devices_without_single_sign_on_too() {
+    let state = ServerState::new(Backend::Sqlite);
+    let server = state.serve();
+    let (bob, _) = server.device(&state, "bob");
+    assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
+    state.cli_ok(&["user", "disable", "bob"]);
+    let refused = bob.fill(KASPERSKY_SITE);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(refused.json().get("code").is_none());
+    state.cli_ok(&["user", "enable", "bob"]);
+    assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
+}
