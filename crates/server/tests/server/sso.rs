@@ -15,8 +15,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use twofill_team_api::{
-    SEED_PATH, SESSION_HEADER, SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH,
-    SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH, SSO_REFRESH_PATH, WHOAMI_PATH,
+    OFFBOARDING_PATH, SEED_PATH, SESSION_HEADER, SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH,
+    SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH, SSO_REFRESH_PATH, WHOAMI_PATH,
 };
 use twofill_test_oidc::{
     Account, Config, Lifetimes, PUBLIC_CLIENT_ID, Pkce, Provider, random_token,
@@ -84,6 +84,13 @@ fn with_ticket(client: &Client, path: &str, body: &Value, ticket: &str) -> Reply
         "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{SESSION_HEADER}: {ticket}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
+    );
+    client.send(raw.as_bytes()).unwrap()
+}
+
+fn get_with_ticket(client: &Client, path: &str, ticket: &str) -> Reply {
+    let raw = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{SESSION_HEADER}: {ticket}\r\n\r\n"
     );
     client.send(raw.as_bytes()).unwrap()
 }
@@ -426,6 +433,18 @@ fn an_old_ticket_is_session_expired_and_a_seed_needs_a_fresh_sign_in() {
     let report: Value =
         serde_json::from_str(&f.state.cli_ok(&["offboarding", ANA, "--json"])).unwrap();
     assert_eq!(report["rotate"][0]["id"], f.state.token_id.as_str());
+    // The same report over the admin API, for an admin signed in through the admin group.
+    let (root, _) = f.server.device(&f.state, "root@example.com");
+    let root_ticket = signed_in(&f, &root, "root")["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("{OFFBOARDING_PATH}?user={ANA}");
+    let api = get_with_ticket(&root, &path, &root_ticket);
+    assert_eq!(api.status, 200, "{}", api.text());
+    assert_eq!(api.json()["rotate"], report["rotate"]);
+    // Not for a non-admin.
+    assert_eq!(get_with_ticket(&ana, &path, &ticket).status, 403);
 
     let g = sso("refresh_seconds = 1", None);
     let (ana, _) = g.server.device(&g.state, ANA);
