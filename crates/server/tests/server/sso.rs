@@ -375,6 +375,38 @@ fn a_refresh_rereads_groups_and_a_leaver_loses_the_token() {
 }
 
 #[test]
+fn a_stolen_refresh_token_gets_nothing_on_another_device() {
+    let f = sso("", None);
+    let (ana, _) = f.server.device(&f.state, ANA);
+    let stolen = signed_in(&f, &ana, "ana")["refresh_token"].clone();
+    // A device with no session of its own: refused before the provider is asked.
+    let (bob, _) = f.server.device(&f.state, "bob");
+    let reply = bob.post(SSO_REFRESH_PATH, &json!({"refresh_token": stolen}));
+    assert_eq!(
+        (reply.status, error_code(&reply)),
+        (401, "signed_out".into()),
+        "{}",
+        reply.text()
+    );
+    // A signed-in device of someone else: the provider's answer is ana's, not theirs.
+    let (root, _) = f.server.device(&f.state, "root@example.com");
+    signed_in(&f, &root, "root");
+    let reply = root.post(SSO_REFRESH_PATH, &json!({"refresh_token": stolen}));
+    assert_eq!(
+        (reply.status, error_code(&reply)),
+        (403, "sso_refused".into()),
+        "{}",
+        reply.text()
+    );
+    assert!(
+        refused_reasons(&f.state)
+            .last()
+            .unwrap()
+            .contains("wrong_user")
+    );
+}
+
+#[test]
 fn user_disable_on_the_server_is_immediate() {
     let f = sso("", None);
     let (ana, _) = f.server.device(&f.state, ANA);
