@@ -15,6 +15,7 @@ const RULES: &[(&str, &str)] = &[
     ("permission.rs", include_str!("permission.rs")),
     ("rate_limit.rs", include_str!("rate_limit.rs")),
     ("siem_cursor.rs", include_str!("siem_cursor.rs")),
+    ("sso.rs", include_str!("sso.rs")),
 ];
 const STORE: &[(&str, &str)] = &[
     ("store/mod.rs", include_str!("store/mod.rs")),

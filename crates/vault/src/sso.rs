@@ -336,11 +336,11 @@ impl Vault {
     /// the tokens whose seed they were handed (rotate those) and the ones
     /// they only had codes of; their devices and last activity.
     pub fn offboarding(&mut self, actor: &str, user: &str) -> Result<OffboardingReport> {
-        self.admin(actor, AuditAction::UserDisabled, |c, _| {
+        self.admin(actor, AuditAction::UserOffboarding, |c, _| {
             if c.authz.user_admin(c.tx, user)?.is_none() {
                 return Err(VaultError::NoSuchUser(user.to_owned()));
             }
-            Ok(())
+            c.record(None, format!("user: {user}"))
         })?;
         let mut revealed: std::collections::BTreeMap<String, (String, i64)> = Default::default();
         let mut coded: std::collections::BTreeMap<String, String> = Default::default();

@@ -86,6 +86,8 @@ actions! {
     UserDisabled = "user.disabled",
     /// An admin enabled a disabled user again.
     UserEnabled = "user.enabled",
+    /// An admin read a user's offboarding report.
+    UserOffboarding = "user.offboarding",
 }
 
 impl AuditAction {

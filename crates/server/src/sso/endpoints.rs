@@ -211,7 +211,7 @@ async fn finish(
     };
     let mut ticket_bytes = [0u8; 32];
     crate::random::fill(&mut ticket_bytes);
-    let ticket = data_encoding_base64url(&ticket_bytes);
+    let ticket = ticket_text(&ticket_bytes);
     let ticket_sha256: [u8; 32] = Sha256::digest(ticket.as_bytes()).into();
     let now = unix_now_ms();
     let (signed_in_at_ms, max_at_ms) = match &previous {
@@ -313,7 +313,8 @@ fn refused_error(refused: &Refused) -> ApiError {
     }
 }
 
-fn data_encoding_base64url(bytes: &[u8]) -> String {
+/// A ticket as it travels in the session header: 32 random bytes, base64url.
+fn ticket_text(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

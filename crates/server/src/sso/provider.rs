@@ -35,6 +35,9 @@ impl std::fmt::Display for ProviderError {
 struct Keys {
     keys: Vec<Jwk>,
     fetched: Option<Instant>,
+    /// The last fetch failed (then "unavailable", not "unknown key", until
+    /// the next one may run).
+    failed: bool,
 }
 
 pub struct Provider {
@@ -65,6 +68,7 @@ impl Provider {
             keys: Mutex::new(Keys {
                 keys: Vec::new(),
                 fetched: None,
+                failed: false,
             }),
         }
     }
@@ -126,15 +130,22 @@ impl Provider {
             .fetched
             .is_none_or(|at| at.elapsed() >= self.refetch_every);
         if !may_fetch {
+            if keys.failed {
+                return Err(ProviderError(
+                    "the provider's key set could not be fetched a moment ago".into(),
+                ));
+            }
             return Ok(None);
         }
         let url = self.endpoints()?.jwks_uri;
         // Counted as a fetch even when it fails: a provider that is down is
         // not asked again at once either.
         keys.fetched = Some(Instant::now());
+        keys.failed = true;
         let body = self.get(&url)?;
         keys.keys = parse_jwks(&body)
             .ok_or_else(|| ProviderError(format!("{url} is not a JSON Web Key Set")))?;
+        keys.failed = false;
         Ok(pick(&keys.keys))
     }
 

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use twofill_team_api::{
-    SEED_PATH, SESSION_HEADER, SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH,
-    SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH, SSO_REFRESH_PATH, WHOAMI_PATH,
+    OFFBOARDING_PATH, SEED_PATH, SESSION_HEADER, SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH,
+    SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH, SSO_REFRESH_PATH, WHOAMI_PATH,
 };
 use twofill_test_oidc::{
     Account, Config, Lifetimes, PUBLIC_CLIENT_ID, Pkce, Provider, random_token,
@@ -38,6 +38,10 @@ struct Sso {
 /// (`twofill-admins`); a server whose `[sso]` points at it, with `extra`
 /// lines in that section (after the defaults here).
 fn sso(extra: &str, lifetimes: Option<Lifetimes>) -> Sso {
+    sso_on(Backend::Sqlite, extra, lifetimes)
+}
+
+fn sso_on(backend: Backend, extra: &str, lifetimes: Option<Lifetimes>) -> Sso {
     let mut config = Config::default()
         .account(Account::new("ana", ANA, "pw", &["idp-ops", "idp-leads"]))
         .account(Account::new(
@@ -50,7 +54,7 @@ fn sso(extra: &str, lifetimes: Option<Lifetimes>) -> Sso {
         config = config.lifetimes(l);
     }
     let idp = Provider::start(config);
-    let state = ServerState::new(Backend::Sqlite);
+    let state = ServerState::new(backend);
     write_sso(&state, idp.issuer(), extra);
     let server = state.serve();
     Sso { idp, state, server }
@@ -80,6 +84,13 @@ fn with_ticket(client: &Client, path: &str, body: &Value, ticket: &str) -> Reply
         "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{SESSION_HEADER}: {ticket}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
+    );
+    client.send(raw.as_bytes()).unwrap()
+}
+
+fn get_with_ticket(client: &Client, path: &str, ticket: &str) -> Reply {
+    let raw = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{SESSION_HEADER}: {ticket}\r\n\r\n"
     );
     client.send(raw.as_bytes()).unwrap()
 }
@@ -143,9 +154,14 @@ fn refused_reasons(state: &ServerState) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_sign_in_creates_the_user_maps_groups_and_its_ticket_opens_codes_on_this_device_only() {
-    let f = sso("", None);
+crate::on_both_stores!(
+    a_sign_in_creates_the_user_maps_groups_and_its_ticket_opens_codes_on_this_device_only
+);
+
+fn a_sign_in_creates_the_user_maps_groups_and_its_ticket_opens_codes_on_this_device_only(
+    backend: Backend,
+) {
+    let f = sso_on(backend, "", None);
     let (ana, _) = f.server.device(&f.state, ANA);
     // SSO required: the device certificate alone gets nothing.
     let bare = ana.fill(KASPERSKY_SITE);
@@ -359,6 +375,38 @@ fn a_refresh_rereads_groups_and_a_leaver_loses_the_token() {
 }
 
 #[test]
+fn a_stolen_refresh_token_gets_nothing_on_another_device() {
+    let f = sso("", None);
+    let (ana, _) = f.server.device(&f.state, ANA);
+    let stolen = signed_in(&f, &ana, "ana")["refresh_token"].clone();
+    // A device with no session of its own: refused before the provider is asked.
+    let (bob, _) = f.server.device(&f.state, "bob");
+    let reply = bob.post(SSO_REFRESH_PATH, &json!({"refresh_token": stolen}));
+    assert_eq!(
+        (reply.status, error_code(&reply)),
+        (401, "signed_out".into()),
+        "{}",
+        reply.text()
+    );
+    // A signed-in device of someone else: the provider's answer is ana's, not theirs.
+    let (root, _) = f.server.device(&f.state, "root@example.com");
+    signed_in(&f, &root, "root");
+    let reply = root.post(SSO_REFRESH_PATH, &json!({"refresh_token": stolen}));
+    assert_eq!(
+        (reply.status, error_code(&reply)),
+        (403, "sso_refused".into()),
+        "{}",
+        reply.text()
+    );
+    assert!(
+        refused_reasons(&f.state)
+            .last()
+            .unwrap()
+            .contains("wrong_user")
+    );
+}
+
+#[test]
 fn user_disable_on_the_server_is_immediate() {
     let f = sso("", None);
     let (ana, _) = f.server.device(&f.state, ANA);
@@ -417,6 +465,18 @@ fn an_old_ticket_is_session_expired_and_a_seed_needs_a_fresh_sign_in() {
     let report: Value =
         serde_json::from_str(&f.state.cli_ok(&["offboarding", ANA, "--json"])).unwrap();
     assert_eq!(report["rotate"][0]["id"], f.state.token_id.as_str());
+    // The same report over the admin API, for an admin signed in through the admin group.
+    let (root, _) = f.server.device(&f.state, "root@example.com");
+    let root_ticket = signed_in(&f, &root, "root")["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("{OFFBOARDING_PATH}?user={ANA}");
+    let api = get_with_ticket(&root, &path, &root_ticket);
+    assert_eq!(api.status, 200, "{}", api.text());
+    assert_eq!(api.json()["rotate"], report["rotate"]);
+    // Not for a non-admin.
+    assert_eq!(get_with_ticket(&ana, &path, &ticket).status, 403);
 
     let g = sso("refresh_seconds = 1", None);
     let (ana, _) = g.server.device(&g.state, ANA);
@@ -723,4 +783,18 @@ fn a_bad_sso_section_stops_serve_naming_the_key() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[sso] issuer"), "{err}");
+}
+
+#[test]
+fn user_disable_refuses_devices_without_single_sign_on_too() {
+    let state = ServerState::new(Backend::Sqlite);
+    let server = state.serve();
+    let (bob, _) = server.device(&state, "bob");
+    assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
+    state.cli_ok(&["user", "disable", "bob"]);
+    let refused = bob.fill(KASPERSKY_SITE);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(refused.json().get("code").is_none());
+    state.cli_ok(&["user", "enable", "bob"]);
+    assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
 }

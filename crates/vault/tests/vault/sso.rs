@@ -221,7 +221,28 @@ fn a_session_row_edited_in_the_database_is_refused() {
     );
 }
 
+fn an_identity_link_moved_to_another_user_is_refused() {
+    let (tv, mut v, ana, _) = team();
+    v.sso_sign_in(&sign_in(&ana, &[], 7)).unwrap();
+    // Someone with database access points ana's subject at alice (an admin).
+    tv.tamper("UPDATE sso_identities SET user_name = 'alice'");
+    assert!(matches!(
+        v.sso_sign_in(&sign_in(&ana, &[], 8)),
+        Err(VaultError::Tampered { .. })
+    ));
+    assert!(matches!(
+        v.is_sso_user("alice"),
+        Err(VaultError::Tampered { .. })
+    ));
+    let report = v.verify_authorization().unwrap();
+    assert!(
+        report.tampered.iter().any(|t| t.table == "sso_identities"),
+        "{report:?}"
+    );
+}
+
 crate::support::both_stores!(
+    an_identity_link_moved_to_another_user_is_refused,
     a_sign_in_links_the_user_maps_groups_and_opens_a_session,
     a_ticket_from_another_device_and_a_sign_in_as_someone_else_are_refused,
     expired_and_over_age_sessions_are_refused_with_their_own_codes,
