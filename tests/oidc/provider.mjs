@@ -1,6 +1,6 @@
 // A real OpenID provider (the npm package oidc-provider, OpenID-certified) for twofill's SSO tests.
 //
-//   node provider.mjs --port 0 --config FILE
+//   node --expose-gc provider.mjs --port 0 --config FILE
 //
 // listens on 127.0.0.1 (port 0: a free one), prints one line
 // `oidc-provider listening on http://127.0.0.1:PORT` (the issuer) and serves until killed.
@@ -13,20 +13,23 @@
 // oidc-provider's.
 
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const { values: args } = parseArgs({
   options: { port: { type: 'string', default: '0' }, config: { type: 'string' } },
 });
 if (!args.config) {
-  console.error('usage: node provider.mjs --port 0 --config FILE');
+  console.error('usage: node --expose-gc provider.mjs --port 0 --config FILE');
   process.exit(2);
 }
 const config = JSON.parse(readFileSync(args.config, 'utf8'));
+const started = Date.now();
+// Phases go to stderr (the harness keeps it as the provider's log) to explain a slow start.
+const phase = (what) => console.error(`provider.mjs: ${what} after ${Date.now() - started} ms`);
 
 // Accounts by id; the control API changes them in place, and every token the provider issues
 // reads them afresh (findAccount), so a change shows at the next refresh.
@@ -43,18 +46,32 @@ function normalizeAccount(a) {
 }
 
 // Signing keys, newest first: oidc-provider signs with the first key that fits the algorithm.
-let signingKeys = [newKey('RS256'), newKey('ES256')];
+let signingKeys = newKeys();
+phase('signing keys made');
 
-function newKey(alg) {
-  const { privateKey } = alg === 'RS256'
-    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-    : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg, use: 'sig' };
+// A new RS256 and a new ES256 key, as JWKs with fresh kids.
+//
+// Node 20 can deadlock exporting a freshly generated key as a JWK: when a garbage collection runs inside the
+// export (which holds the key's mutex), it destroys the finished key generation job, whose destructor takes
+// the same mutex (seen here: ~KeyGenJob -> uv_mutex_lock under ExportJWKRsaKey, about one start in fifty).
+// So the jobs are collected first (the harness runs node with --expose-gc), and only then the keys exported.
+function newKeys() {
+  const pairs = [
+    ['RS256', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey],
+    ['ES256', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey],
+  ];
+  globalThis.gc?.();
+  return pairs.map(([alg, privateKey]) => (
+    { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), alg, use: 'sig' }
+  ));
 }
 
 const ttl = config.ttl ?? {};
 const cookieKeys = [randomBytes(32).toString('hex')];
 let lastUserCode = null;
+// Set by the control API: the next successful token endpoint answer carries this ID token instead (a crafted one,
+// for a relying party's validation tests; discovery and JWKS stay the real ones).
+let nextIdTokenOverride = null;
 
 function clientMetadata(c) {
   return {
@@ -105,6 +122,24 @@ function buildProvider(issuer) {
           ctx.body = page('Signed in', '<p>The device is signed in; you can close this page.</p>');
         },
       },
+      // JWT access tokens for one resource server (config.jwt_access_tokens: its audience), the default
+      // resource of every request, so a server under test can validate access tokens as well as ID tokens.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf ?? config.jwt_access_tokens?.audience,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator) => {
+          const server = config.jwt_access_tokens;
+          if (!server || indicator !== server.audience) throw new errors.InvalidTarget();
+          return {
+            scope: server.scope ?? 'openid email groups offline_access',
+            audience: server.audience,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: ttl.access_token ?? 600,
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
       revocation: { enabled: true },
       introspection: { enabled: true },
     },
@@ -113,6 +148,12 @@ function buildProvider(issuer) {
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     rotateRefreshToken: true,
+    // JWT access tokens carry the account's groups and email too.
+    extraTokenClaims: async (_ctx, token) => {
+      if (token.kind !== 'AccessToken') return undefined;
+      const account = accounts.get(token.accountId);
+      return account ? { groups: account.groups, email: account.email ?? undefined } : undefined;
+    },
     ttl: {
       AccessToken: ttl.access_token ?? 600,
       IdToken: ttl.id_token ?? 600,
@@ -143,6 +184,13 @@ function buildProvider(issuer) {
         .map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <span id="${escapeHtml(k)}">${escapeHtml(v)}</span></p>`)
         .join(''));
     },
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    if (nextIdTokenOverride !== null && ctx.path === '/token' && ctx.status === 200 && ctx.body?.id_token) {
+      ctx.body = { ...ctx.body, id_token: nextIdTokenOverride };
+      nextIdTokenOverride = null;
+    }
   });
   provider.on('device_authorization.success', (ctx) => {
     lastUserCode = ctx.body?.user_code ?? lastUserCode;
@@ -211,6 +259,18 @@ async function handleInteraction(provider, req, res, url) {
   return send(res, 400, 'text/html', page('Sign-in error', `<p>Unexpected step ${escapeHtml(prompt.name)}.</p>`));
 }
 
+// A compact JWS over `payload`, signed with the newest key for `alg` (RS256 or ES256), its kid in the header;
+// `header` adds or overrides header fields (the signature still comes from the real key).
+function signWithCurrentKey({ alg = 'RS256', header = {}, payload }) {
+  const jwk = signingKeys.find((k) => k.alg === alg);
+  if (!jwk) throw new Error(`no signing key for ${alg}; use RS256 or ES256`);
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode({ alg, typ: 'JWT', kid: jwk.kid, ...header })}.${encode(payload)}`;
+  const key = createPrivateKey({ key: jwk, format: 'jwk' });
+  const signature = sign('sha256', Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  return `${input}.${signature.toString('base64url')}`;
+}
+
 // The harness's control API:
 //   POST /_test/rotate-keys[?keep=true]      new RS256 and ES256 keys (new kids) sign from now on; the old ones
 //                                            leave the JWKS unless keep=true. Answers {"kids": [...]} (the JWKS now).
@@ -218,10 +278,12 @@ async function handleInteraction(provider, req, res, url) {
 //   POST /_test/accounts/ID/disable|enable   a disabled account cannot sign in and its refresh tokens fail.
 //   PUT  /_test/accounts/ID/groups           body: a JSON array of group names (the next ID token carries them).
 //   GET  /_test/device/last-user-code        {"user_code": ...} of the last device authorization.
+//   POST /_test/sign                         {"alg"?, "header"?, "payload"}: {"jwt"} signed with the provider's own key.
+//   POST /_test/next-id-token                {"id_token"}: the next token endpoint answer carries it instead.
 async function handleTest(state, req, res, url) {
   const parts = url.pathname.split('/').slice(2);
   if (req.method === 'POST' && parts[0] === 'rotate-keys') {
-    const fresh = [newKey('RS256'), newKey('ES256')];
+    const fresh = newKeys();
     signingKeys = url.searchParams.get('keep') === 'true' ? [...fresh, ...signingKeys] : fresh;
     setProvider(state, buildProvider(state.issuer));
     return json(res, 200, { kids: signingKeys.map((k) => k.kid) });
@@ -244,6 +306,13 @@ async function handleTest(state, req, res, url) {
       account.groups = groups.map(String);
       return json(res, 200, { id: account.id, groups: account.groups });
     }
+  }
+  if (req.method === 'POST' && parts[0] === 'sign') {
+    return json(res, 200, { jwt: signWithCurrentKey(JSON.parse(await readBody(req))) });
+  }
+  if (req.method === 'POST' && parts[0] === 'next-id-token') {
+    nextIdTokenOverride = JSON.parse(await readBody(req)).id_token;
+    return json(res, 200, { armed: true });
   }
   if (req.method === 'GET' && parts[0] === 'device' && parts[1] === 'last-user-code') {
     return json(res, 200, { user_code: lastUserCode });
@@ -276,6 +345,7 @@ if (!process.stdin.isTTY) {
 
 server.listen(Number(args.port), '127.0.0.1', () => {
   state.issuer = `http://127.0.0.1:${server.address().port}`;
+  phase('listening');
   setProvider(state, buildProvider(state.issuer));
   console.log(`oidc-provider listening on ${state.issuer}`);
 });

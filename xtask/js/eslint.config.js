@@ -25,6 +25,11 @@ export default [
     languageOptions: { sourceType: "script", globals: globals.browser },
   },
   {
+    // The OpenID provider the SSO tests run (Node).
+    files: ["tests/oidc/**/*.mjs"],
+    languageOptions: { sourceType: "module", globals: globals.node },
+  },
+  {
     rules: {
       // `catch (_)`: an ignored error, on purpose.
       "no-unused-vars": ["error", { caughtErrors: "none", argsIgnorePattern: "^_" }],

@@ -1,5 +1,6 @@
 //! The JS lint: ESLint (its recommended rules, browser and WebExtension
-//! globals) over the extension's scripts and the e2e sign-in pages.
+//! globals) over the extension's scripts, the e2e sign-in pages and the SSO
+//! tests' OpenID provider program.
 //!
 //! The tools are pinned in `xtask/js/package.json` and its lock file, and
 //! installed with `npm ci` into `target/js-tools` (never into the source
@@ -16,7 +17,7 @@ use anyhow::{Context, Result, bail};
 const SOURCE_DIR: &str = "xtask/js";
 const FILES: [&str; 3] = ["package.json", "package-lock.json", "eslint.config.js"];
 /// What is linted, relative to the repository root.
-const LINTED: [&str; 2] = ["extension", "tests/fixtures/site"];
+const LINTED: [&str; 3] = ["extension", "tests/fixtures/site", "tests/oidc"];
 
 fn tools_dir(root: &Path) -> PathBuf {
     root.join("target").join("js-tools")

@@ -50,6 +50,9 @@ pub struct Client {
     /// `Some`: a confidential web client authenticating with `client_secret_post`.
     pub client_secret: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// `application_type: native`: a loopback redirect URI matches on any port (RFC 8252 §7.3).
+    /// `false`: a web client, redirect URIs match exactly.
+    pub native: bool,
     /// `RS256` (the default) or `ES256`.
     pub id_token_alg: String,
 }
@@ -61,17 +64,29 @@ impl Client {
             client_id: client_id.to_owned(),
             client_secret: None,
             redirect_uris: vec![REDIRECT_URI.to_owned()],
+            native: true,
             id_token_alg: "RS256".to_owned(),
         }
     }
 
-    /// A confidential web client with a secret.
+    /// A confidential web client with a secret (`client_secret_post`); its redirect URI matches exactly.
     pub fn confidential(client_id: &str, secret: &str, redirect_uri: &str) -> Client {
         Client {
             client_id: client_id.to_owned(),
             client_secret: Some(secret.to_owned()),
             redirect_uris: vec![redirect_uri.to_owned()],
+            native: false,
             id_token_alg: "RS256".to_owned(),
+        }
+    }
+
+    /// A confidential client with a secret whose redirect is [`REDIRECT_URI`] on any port: the twofill server as
+    /// the relying party of the laptop's loopback sign-in (the laptop opens the browser with the server's client
+    /// id, the server exchanges the code with its secret).
+    pub fn confidential_loopback(client_id: &str, secret: &str) -> Client {
+        Client {
+            native: true,
+            ..Client::confidential(client_id, secret, REDIRECT_URI)
         }
     }
 
@@ -81,15 +96,12 @@ impl Client {
             "redirect_uris": self.redirect_uris,
             "id_token_signed_response_alg": self.id_token_alg,
         });
+        client["application_type"] = json!(if self.native { "native" } else { "web" });
         match &self.client_secret {
-            None => {
-                client["token_endpoint_auth_method"] = json!("none");
-                client["application_type"] = json!("native");
-            }
+            None => client["token_endpoint_auth_method"] = json!("none"),
             Some(secret) => {
                 client["client_secret"] = json!(secret);
                 client["token_endpoint_auth_method"] = json!("client_secret_post");
-                client["application_type"] = json!("web");
             }
         }
         client
@@ -120,6 +132,9 @@ pub struct Config {
     pub clients: Vec<Client>,
     pub accounts: Vec<Account>,
     pub lifetimes: Lifetimes,
+    /// `Some(audience)`: access tokens are RS256 JWTs for this audience (the default resource of every
+    /// request), with `groups` and `email`; `None`: opaque access tokens.
+    pub jwt_access_tokens: Option<String>,
 }
 
 impl Default for Config {
@@ -128,6 +143,7 @@ impl Default for Config {
             clients: vec![Client::public(PUBLIC_CLIENT_ID)],
             accounts: Vec::new(),
             lifetimes: Lifetimes::default(),
+            jwt_access_tokens: None,
         }
     }
 }
@@ -148,6 +164,12 @@ impl Config {
         self
     }
 
+    /// Access tokens become JWTs with this `aud` (see [`Config::jwt_access_tokens`]).
+    pub fn jwt_access_tokens(mut self, audience: &str) -> Config {
+        self.jwt_access_tokens = Some(audience.to_owned());
+        self
+    }
+
     pub(crate) fn secret_of(&self, client_id: &str) -> Option<&str> {
         self.clients
             .iter()
@@ -159,6 +181,7 @@ impl Config {
         json!({
             "clients": self.clients.iter().map(Client::to_json).collect::<Vec<_>>(),
             "accounts": self.accounts.iter().map(Account::to_json).collect::<Vec<_>>(),
+            "jwt_access_tokens": self.jwt_access_tokens.as_ref().map(|audience| json!({ "audience": audience })),
             "ttl": {
                 "id_token": self.lifetimes.id_token.as_secs(),
                 "access_token": self.lifetimes.access_token.as_secs(),

@@ -26,10 +26,17 @@ pub struct DeviceAuthorization {
 impl Provider {
     /// Starts a device authorization for the public client.
     pub fn start_device(&self, scope: &str) -> DeviceAuthorization {
+        self.start_device_with(self.client_id(), scope)
+    }
+
+    /// Starts a device authorization for this client (its secret sent if it has one).
+    pub fn start_device_with(&self, client_id: &str, scope: &str) -> DeviceAuthorization {
         let url = format!("{}/device/auth", self.issuer());
-        let page = Agent::new()
-            .post_form(&url, &[("client_id", self.client_id()), ("scope", scope)])
-            .unwrap();
+        let mut fields = vec![("client_id", client_id), ("scope", scope)];
+        if let Some(secret) = self.config().secret_of(client_id) {
+            fields.push(("client_secret", secret));
+        }
+        let page = Agent::new().post_form(&url, &fields).unwrap();
         assert_eq!(page.status, 200, "device authorization: {}", page.body);
         let json: Value = serde_json::from_str(&page.body).unwrap();
         let text = |k: &str| json[k].as_str().unwrap_or_default().to_owned();
@@ -84,8 +91,12 @@ impl Provider {
 
     /// One poll of the token endpoint; `authorization_pending` (as [`Error::Refused`]) until approved.
     pub fn poll_device(&self, device_code: &str) -> Result<Tokens, Error> {
+        self.poll_device_with(self.client_id(), device_code)
+    }
+
+    pub fn poll_device_with(&self, client_id: &str, device_code: &str) -> Result<Tokens, Error> {
         self.token_request(
-            self.client_id(),
+            client_id,
             &[
                 ("grant_type", DEVICE_CODE_GRANT),
                 ("device_code", device_code),

@@ -6,7 +6,9 @@
 //!
 //! Besides starting it, this crate drives the provider the way a person would, over plain HTTP
 //! ([`Provider::sign_in`], the device flow in [`device`]), so a test gets real tokens without a browser, and
-//! steers it through its test-control API ([`Provider::rotate_keys`], [`Provider::disable`], ...).
+//! steers it through its test-control API ([`Provider::rotate_keys`], [`Provider::disable`], ...). For a relying
+//! party's validation tests it has the provider sign crafted claims with its real key ([`Provider::sign_claims`])
+//! and answer the next token request with a crafted ID token ([`Provider::replace_next_id_token`]).
 //!
 //! A native client's redirect `http://127.0.0.1/callback` matches that URI on any port (RFC 8252 §7.3):
 //! oidc-provider itself ignores the port of loopback redirect URIs for `application_type: native` clients.
@@ -56,6 +58,8 @@ impl Provider {
         std::fs::write(&config_file, config.to_json().to_string()).unwrap();
         let log = dir.path().join("provider.log");
         let mut child = Command::new("node")
+            // provider.mjs collects garbage before it exports new keys (a Node 20 deadlock, see there).
+            .arg("--expose-gc")
             .arg(&script)
             .args(["--port", "0", "--config"])
             .arg(&config_file)
@@ -168,6 +172,32 @@ impl Provider {
         self.control("GET", "/_test/device/last-user-code", None)["user_code"]
             .as_str()
             .map(str::to_owned)
+    }
+
+    /// A JWT over `payload` signed with the provider's own newest key for `alg` (`RS256` or `ES256`), its kid in
+    /// the header: a token that verifies against the real JWKS but says what the test wants (wrong `iss`, expired,
+    /// no nonce, ...). `header` adds or overrides header fields (e.g. `{"alg": "none"}` over a real signature).
+    pub fn sign_claims(
+        &self,
+        alg: &str,
+        header: &serde_json::Value,
+        payload: &serde_json::Value,
+    ) -> String {
+        let request = serde_json::json!({ "alg": alg, "header": header, "payload": payload });
+        self.control("POST", "/_test/sign", Some(request))["jwt"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The next successful answer of the token endpoint (any grant, any client) carries `id_token` instead of the
+    /// one the provider made; everything else (discovery, JWKS, the code's redemption) stays real. Once.
+    pub fn replace_next_id_token(&self, id_token: &str) {
+        self.control(
+            "POST",
+            "/_test/next-id-token",
+            Some(serde_json::json!({ "id_token": id_token })),
+        );
     }
 
     fn get_json(&self, path: &str) -> serde_json::Value {

@@ -1,7 +1,12 @@
 //! The provider harness against the real oidc-provider: what other crates' SSO tests rely on.
 
+mod chromium;
+mod crafted;
 mod device;
 mod keys;
+mod lifecycle;
+mod lifetimes;
+mod relying_party;
 mod sign_in;
 
 use twofill_test_oidc::{Account, Config, Provider, REDIRECT_URI};

@@ -1,6 +1,6 @@
 //! Discovery, the Authorization Code + PKCE sign-in, refresh, and an account disabled at the provider.
 
-use twofill_test_oidc::{Error, Pkce, jwt, random_token};
+use twofill_test_oidc::{Account, Client, Config, Error, Pkce, Provider, jwt, random_token};
 
 use crate::{ALICE, ALICE_PASSWORD, SCOPE, loopback_redirect, provider};
 
@@ -116,22 +116,48 @@ fn a_wrong_password_or_a_wrong_verifier_gets_no_tokens() {
 }
 
 #[test]
-fn an_authorization_request_without_pkce_is_refused() {
-    let provider = provider();
-    let refused = provider.authorization_code(
-        provider.client_id(),
-        ALICE,
-        ALICE_PASSWORD,
-        &loopback_redirect(),
-        "",
-        "n",
-        SCOPE,
+fn an_authorization_request_without_pkce_is_refused_for_every_client() {
+    let server_redirect = "http://127.0.0.1:8443/callback";
+    let provider = Provider::start(
+        Config::default()
+            .account(Account::new(
+                ALICE,
+                "alice@example.com",
+                ALICE_PASSWORD,
+                &[],
+            ))
+            .client(Client::confidential(
+                "twofill-server",
+                "s3cret",
+                server_redirect,
+            )),
     );
-    assert_eq!(
-        refused.as_ref().err().and_then(Error::oauth_error),
-        Some("invalid_request"),
-        "{refused:?}"
-    );
+    for (client, redirect) in [
+        (provider.client_id(), loopback_redirect()),
+        ("twofill-server", server_redirect.to_owned()),
+    ] {
+        let refused =
+            provider.authorization_code(client, ALICE, ALICE_PASSWORD, &redirect, "", "n", SCOPE);
+        assert_eq!(
+            refused.as_ref().err().and_then(Error::oauth_error),
+            Some("invalid_request"),
+            "{client}: {refused:?}"
+        );
+        // With PKCE the same client signs in, its secret (if any) sent at the token endpoint.
+        let tokens = provider
+            .sign_in_with(
+                client,
+                ALICE,
+                ALICE_PASSWORD,
+                &redirect,
+                &Pkce::new(),
+                "n",
+                SCOPE,
+            )
+            .unwrap_or_else(|e| panic!("{client}: {e}"));
+        let id_token = jwt::decode(tokens.id_token.as_deref().unwrap()).unwrap();
+        assert_eq!(id_token.payload["aud"], client);
+    }
 }
 
 #[test]
@@ -206,4 +232,53 @@ fn refresh_rotates_and_stops_once_the_account_is_disabled() {
             SCOPE,
         )
         .unwrap();
+}
+
+#[test]
+fn access_tokens_can_be_jwts_for_the_server() {
+    let audience = "https://twofill.example";
+    let provider = Provider::start(
+        Config::default()
+            .account(Account::new(
+                ALICE,
+                "alice@example.com",
+                ALICE_PASSWORD,
+                &["engineering"],
+            ))
+            .jwt_access_tokens(audience),
+    );
+    let tokens = provider
+        .sign_in(
+            ALICE,
+            ALICE_PASSWORD,
+            &loopback_redirect(),
+            &Pkce::new(),
+            "n",
+            SCOPE,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", provider.log()));
+    let access = jwt::decode(&tokens.access_token)
+        .unwrap_or_else(|| panic!("not a JWT: {}", tokens.access_token));
+    assert_eq!(access.header["alg"], "RS256");
+    assert!(
+        provider
+            .jwks_kids()
+            .contains(&access.header["kid"].as_str().unwrap().to_owned())
+    );
+    assert_eq!(access.payload["iss"], provider.issuer());
+    assert_eq!(access.payload["aud"], audience);
+    assert_eq!(access.payload["sub"], ALICE);
+    assert_eq!(access.payload["client_id"], provider.client_id());
+    assert_eq!(access.payload["groups"], serde_json::json!(["engineering"]));
+    // The ID token is still the client's.
+    let id_token = jwt::decode(tokens.id_token.as_deref().unwrap()).unwrap();
+    assert_eq!(id_token.payload["aud"], provider.client_id());
+    // A refresh gives a JWT access token too.
+    let refreshed = provider
+        .refresh(tokens.refresh_token.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(
+        jwt::decode(&refreshed.access_token).unwrap().payload["aud"],
+        audience
+    );
 }
