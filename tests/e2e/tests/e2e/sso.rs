@@ -7,8 +7,9 @@
 //! oathtool computes. The device flow is approved in Chromium at the
 //! verification URI. A leaver disabled at the provider gets no code once
 //! the ticket's short refresh time has passed, and the page says "Signed
-//! out"; the popup offers "Sign in to <org>". The timings are printed for
-//! the closing note.
+//! out"; the popup offers "Sign in to <org>", and its button signs in
+//! through the system browser; a seed needs a recent sign-in ("Sign in
+//! again"). The timings are printed for the closing note.
 
 use std::time::{Duration, Instant};
 
