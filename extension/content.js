@@ -69,6 +69,7 @@
       const plan = await chrome.runtime.sendMessage({ type: MSG.CONTENT_SCAN, page });
       if (plan?.action === "fill") apply(plan, inputs);
       else if (plan?.action === "offer" || plan?.action === "offer_recovery") offer(plan, inputs);
+      else if (plan?.action === "signed_out") signedOut(plan);
     } catch (_) {
       // Extension reloaded or worker unavailable: nothing to do on this page.
     } finally {
@@ -144,6 +145,7 @@
           type: MSG.CONTENT_SCAN, page: result.page, confirmed: true, recovery,
         });
         if (plan?.action === "fill") apply(plan, result.inputs);
+        else if (plan?.action === "signed_out") signedOut(plan, true);
       } catch (_) {
         // Extension reloaded: nothing to do.
       }
@@ -189,6 +191,7 @@
       })
       .then(
         (plan) => {
+          if (plan?.action === "signed_out") signedOut(plan, true);
           if (plan?.action !== "fill") return sendResponse({ filled: false, reason: plan?.reason });
           const ok = apply(plan, result.inputs);
           sendResponse(ok ? { filled: true } : { filled: false, reason: "the field is already filled" });
@@ -198,15 +201,31 @@
     return true;
   });
 
-  // A small, unobtrusive note that a code was filled, in a closed shadow
-  // root so the page's CSS cannot restyle it (and CSSOM styles, which page
-  // CSP does not block).
+  // A code prompt while signed out of the team server (single sign-on):
+  // say so once per page, instead of doing nothing. Asked for by a click
+  // (offer, popup), it is said again.
+  let toldSignedOut = false;
+  function signedOut(plan, again = false) {
+    if (toldSignedOut && !again) return;
+    toldSignedOut = true;
+    const org = plan.org || "your organization";
+    showNotice("signed-out", `Signed out of ${org} — sign in from the twofill toolbar button`, 8000);
+  }
+
   function notice(label) {
+    showNotice("filled", `twofill filled the code${label ? ` for ${label}` : ""}`, 4000);
+  }
+
+  // A small, unobtrusive note, in a closed shadow root so the page's CSS
+  // cannot restyle it (and CSSOM styles, which page CSP does not block).
+  // The host element names which notice it is (the text stays inside).
+  function showNotice(kind, text, ms) {
     const host = document.createElement("div");
+    host.setAttribute("data-twofill-notice", kind);
     const root = host.attachShadow({ mode: "closed" });
     const box = document.createElement("div");
     box.setAttribute("role", "status");
-    box.textContent = `twofill filled the code${label ? ` for ${label}` : ""}`;
+    box.textContent = text;
     Object.assign(box.style, {
       position: "fixed", right: "16px", bottom: "16px", zIndex: "2147483647",
       padding: "8px 12px", borderRadius: "6px", font: "13px system-ui, sans-serif",
@@ -215,7 +234,7 @@
     });
     root.append(box);
     (document.body || document.documentElement).append(host);
-    setTimeout(() => host.remove(), 4000);
+    setTimeout(() => host.remove(), ms);
   }
 
   function schedule() {

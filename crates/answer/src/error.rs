@@ -11,6 +11,7 @@ pub fn error(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
         message: message.into(),
         candidates: Vec::new(),
         retry_after_ms: None,
+        org: None,
     }
 }
 
@@ -38,6 +39,11 @@ pub fn vault_error(e: VaultError) -> ErrorBody {
                 Refusal::InviteInvalid { .. } => error(ErrorCode::InviteInvalid, message),
                 Refusal::DeviceNotEnrolled => error(ErrorCode::DeviceNotEnrolled, message),
                 Refusal::DeviceRevoked { .. } => error(ErrorCode::DeviceRevoked, message),
+                Refusal::SignedOut => error(ErrorCode::SignedOut, message),
+                Refusal::SessionExpired => error(ErrorCode::SessionExpired, message),
+                Refusal::SignInAgain { .. } => error(ErrorCode::SignInAgain, message),
+                Refusal::SsoRefused { .. } => error(ErrorCode::SsoRefused, message),
+                Refusal::UserDisabled { .. } => error(ErrorCode::NotPermitted, message),
                 Refusal::RateLimited { retry_after_ms, .. } => ErrorBody {
                     retry_after_ms: Some(retry_after_ms),
                     ..error(ErrorCode::RateLimited, message)

@@ -1,6 +1,6 @@
 //! The one way to the native host: a typed client for the requests the
 //! extension makes (`hello`, `list_tokens`, `get_code`, `reveal_seed`,
-//! `take_recovery_code`).
+//! `take_recovery_code`, and `start_login` for the popup's "Sign in to <org>").
 //!
 //! Each call returns the reply it expects or a [`HostError`]; callers never
 //! match on a raw [`ResponseBody`]. The organization policy decides two
@@ -45,6 +45,22 @@ impl HostError {
             | HostError::Unreachable(m)
             | HostError::RefusedByPolicy(m)
             | HostError::Unexpected(m) => m,
+        }
+    }
+
+    /// For a sign-in error (signed out, session expired, sign in again):
+    /// the organization to sign in to, `""` when the host did not say.
+    pub fn sign_in_needed(&self) -> Option<&str> {
+        match self {
+            HostError::Host(error)
+                if matches!(
+                    error.code,
+                    ErrorCode::SignedOut | ErrorCode::SessionExpired | ErrorCode::SignInAgain
+                ) =>
+            {
+                Some(error.org.as_deref().unwrap_or_default())
+            }
+            _ => None,
         }
     }
 
@@ -169,6 +185,17 @@ impl HostClient {
         };
         match self.ask(body).await? {
             ResponseBody::RecoveryCode(code) => Ok(code),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Team server with single sign-on: the host starts `twofill-host
+    /// login`, which opens the system browser at the organization's
+    /// sign-in page.
+    /// `fresh`: the provider must make the person sign in anew (step-up).
+    pub async fn start_login(&self, fresh: bool) -> Result<(), HostError> {
+        match self.ask(RequestBody::StartLogin { fresh }).await? {
+            ResponseBody::LoginStarted => Ok(()),
             other => Err(unexpected(&other)),
         }
     }

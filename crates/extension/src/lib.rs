@@ -12,7 +12,7 @@ mod messages;
 mod policy;
 mod popup;
 
-use host_client::HostClient;
+use host_client::{HostClient, HostError};
 use messages::{ContentMessage, FillPlan};
 use policy::AutofillMode;
 use twofill_detection::{PageScan, PromptKind, detect, detect_recovery};
@@ -94,8 +94,19 @@ async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPla
             if e.code() == Some(ErrorCode::Internal) {
                 browser::log(&format!("twofill host error: {}", e.message()));
             }
-            none(e.message())
+            refused(&e)
         }
+    }
+}
+
+/// A fill the host refused: signed out gets its notice, the rest nothing.
+fn refused(e: &HostError) -> FillPlan {
+    match e.sign_in_needed() {
+        Some(org) => FillPlan::SignedOut {
+            org: org.to_owned(),
+            reason: e.message().to_owned(),
+        },
+        None => none(e.message()),
     }
 }
 
@@ -111,7 +122,7 @@ async fn offer(host: &HostClient, fields: Vec<u32>, origin: &str) -> FillPlan {
             },
             None => none("no token is bound to this site"),
         },
-        Err(e) => none(e.message()),
+        Err(e) => refused(&e),
     }
 }
 
@@ -199,7 +210,7 @@ async fn plan_for_token(
             code: code.code,
             token_label: code.token.label(),
         },
-        Err(e) => none(e.message()),
+        Err(e) => refused(&e),
     }
 }
 

@@ -68,6 +68,13 @@ pub enum FillPlan {
         #[serde(rename = "tokenLabel")]
         token_label: String,
     },
+    /// Team server with single sign-on: the user is signed out (or must
+    /// sign in again); the page gets a small notice that says so instead
+    /// of nothing. `org` is `""` when the host did not name it.
+    SignedOut {
+        org: String,
+        reason: String,
+    },
     None {
         reason: String,
     },

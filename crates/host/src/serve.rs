@@ -336,6 +336,10 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
             .answerer()
             .and_then(|mut a| a.take_recovery_code(&token))
             .map(ResponseBody::RecoveryCode),
+        RequestBody::StartLogin { .. } => Err(error(
+            ErrorCode::BadRequest,
+            "this host answers from a local vault on this computer; there is no organization to sign in to",
+        )),
     };
     match body {
         Ok(body) => Response::new(id, body),
@@ -369,8 +373,12 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
         return Ok(hello(session.settings().ok(), user, Some(url)));
     }
     let server = session.server()?;
+    if let RequestBody::StartLogin { fresh } = body {
+        spawn_login(fresh)?;
+        return Ok(ResponseBody::LoginStarted);
+    }
     Ok(match body {
-        RequestBody::Hello => unreachable!("answered above"),
+        RequestBody::Hello | RequestBody::StartLogin { .. } => unreachable!("answered above"),
         RequestBody::ListTokens {
             origin,
             exclude_personal,
@@ -380,7 +388,7 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
                 exclude_personal,
                 client,
             };
-            let reply: TokensReply = server.call(TOKENS_PATH, &request)?;
+            let reply: TokensReply = server.call_signed_in(TOKENS_PATH, &request)?;
             ResponseBody::Tokens {
                 user: reply.user,
                 tokens: reply.tokens,
@@ -399,7 +407,7 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
                 exclude_personal,
                 client,
             };
-            ResponseBody::Code(server.call(CODE_PATH, &request)?)
+            ResponseBody::Code(server.call_signed_in(CODE_PATH, &request)?)
         }
         RequestBody::RevealSeed { token, purpose } => {
             let request = SeedRequest {
@@ -407,13 +415,39 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
                 purpose,
                 client,
             };
-            ResponseBody::Seed(server.call(SEED_PATH, &request)?)
+            ResponseBody::Seed(server.call_signed_in(SEED_PATH, &request)?)
         }
         RequestBody::TakeRecoveryCode { token } => {
             let request = RecoveryCodeRequest { token, client };
             ResponseBody::RecoveryCode(server.call(RECOVERY_CODE_PATH, &request)?)
         }
     })
+}
+
+/// `start_login`: `twofill-host login` in its own process group, so it
+/// outlives this host (the browser ends a host once it has replied) and
+/// opens the system browser at the organization's sign-in page.
+fn spawn_login(fresh: bool) -> Result<(), ErrorBody> {
+    let failed = |e: std::io::Error| {
+        error(
+            ErrorCode::Internal,
+            format!("cannot start `twofill-host login` ({e}); run it in a terminal instead"),
+        )
+    };
+    let exe = std::env::current_exe().map_err(failed)?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("login")
+        .args(fresh.then_some("--fresh"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().map_err(failed)?;
+    // Reaped by a thread while this host lives; after that by init.
+    std::thread::spawn(move || child.wait());
+    Ok(())
 }
 
 /// The `hello` reply: the host, the user, the config in force (`None`

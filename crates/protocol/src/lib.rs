@@ -99,6 +99,16 @@ pub enum RequestBody {
     /// the host marks it used, on record, before replying; asking again
     /// gives another one.
     TakeRecoveryCode { token: String },
+    /// Team server with single sign-on: the popup's "Sign in to <org>".
+    /// The host starts `twofill-host login` on its own (the system browser
+    /// opens at the organization's sign-in page) and answers at once with
+    /// [`ResponseBody::LoginStarted`]; the popup asks again afterwards.
+    /// `fresh` (step-up, after `sign_in_again`) asks the provider to make
+    /// the person sign in anew rather than reuse its browser session.
+    StartLogin {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fresh: bool,
+    },
 }
 
 /// Why a code is requested; recorded in the audit log.
@@ -169,6 +179,8 @@ pub enum ResponseBody {
     Code(CodeReply),
     Seed(SeedReply),
     RecoveryCode(RecoveryCodeReply),
+    /// `start_login`: the sign-in runs in the system browser now.
+    LoginStarted,
     Error {
         error: ErrorBody,
     },
@@ -286,6 +298,11 @@ pub struct ErrorBody {
     /// same origin can succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// For [`ErrorCode::SignedOut`], [`ErrorCode::SessionExpired`] and
+    /// [`ErrorCode::SignInAgain`]: the organization to sign in to, when
+    /// known ("Sign in to <org>").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -342,6 +359,22 @@ pub enum ErrorCode {
     HotpNeedsServer,
     /// The token has no unused recovery codes (an admin attaches new ones).
     NoRecoveryCodes,
+    /// Team server with single sign-on: this device has no session (never
+    /// signed in, signed out, or the server no longer knows its ticket), or
+    /// the organization requires a sign-in: run `twofill-host login`.
+    SignedOut,
+    /// The session's ticket ran out and could not be refreshed: sign in again.
+    SessionExpired,
+    /// Step-up: this needs a sign-in more recent than the organization
+    /// allows (seed reveals), or the session reached its maximum age.
+    SignInAgain,
+    /// Device sign-in: the user has not approved it yet; keep polling.
+    SsoPending,
+    /// Device sign-in: polling too fast; wait longer between polls.
+    SsoSlowDown,
+    /// The identity provider or its token was refused; the message says
+    /// why, without the token's contents.
+    SsoRefused,
     Internal,
 }
 
@@ -363,6 +396,7 @@ impl Response {
                     message: message.into(),
                     candidates: Vec::new(),
                     retry_after_ms: None,
+                    org: None,
                 },
             },
         )
@@ -511,7 +545,7 @@ impl Request {
             )
         };
         let (origin, token) = match &request.body {
-            RequestBody::Hello => (None, None),
+            RequestBody::Hello | RequestBody::StartLogin { .. } => (None, None),
             RequestBody::ListTokens { origin, .. } => (origin.as_deref(), None),
             RequestBody::GetCode { origin, token, .. } => (origin.as_deref(), token.as_deref()),
             RequestBody::RevealSeed { token, .. } | RequestBody::TakeRecoveryCode { token } => {
@@ -624,6 +658,7 @@ const KNOWN_REQUEST_TYPES: &[&str] = &[
     "get_code",
     "reveal_seed",
     "take_recovery_code",
+    "start_login",
 ];
 
 fn truncate(s: &str, max: usize) -> String {
@@ -1027,5 +1062,37 @@ mod tests {
             serde_json::to_string(&ErrorCode::HotpNeedsServer).unwrap(),
             r#""hotp_needs_server""#
         );
+    }
+
+    #[test]
+    fn start_login_and_the_sign_in_errors_round_trip() {
+        let request = decode(r#"{"v":1,"id":"l","type":"start_login"}"#).unwrap();
+        assert_eq!(request.body, RequestBody::StartLogin { fresh: false });
+        let fresh = decode(r#"{"v":1,"id":"l","type":"start_login","fresh":true}"#).unwrap();
+        assert_eq!(fresh.body, RequestBody::StartLogin { fresh: true });
+        assert!(decode(r#"{"v":1,"id":"l","type":"start_login","org":"x"}"#).is_err());
+        let started = Response::new(Some("l".into()), ResponseBody::LoginStarted);
+        let json = serde_json::to_string(&started).unwrap();
+        assert_eq!(json, r#"{"v":1,"id":"l","type":"login_started"}"#);
+        assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), started);
+        let mut signed_out = Response::error(Some("a".into()), ErrorCode::SignedOut, "sign in");
+        if let ResponseBody::Error { error } = &mut signed_out.body {
+            error.org = Some("Example Corp".into());
+        }
+        let json = serde_json::to_string(&signed_out).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v":1,"id":"a","type":"error","error":{"code":"signed_out","message":"sign in","org":"Example Corp"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), signed_out);
+        for (code, text) in [
+            (ErrorCode::SessionExpired, "session_expired"),
+            (ErrorCode::SignInAgain, "sign_in_again"),
+            (ErrorCode::SsoPending, "sso_pending"),
+            (ErrorCode::SsoSlowDown, "sso_slow_down"),
+            (ErrorCode::SsoRefused, "sso_refused"),
+        ] {
+            assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{text}\""));
+        }
     }
 }

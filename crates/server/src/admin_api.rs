@@ -2,7 +2,9 @@
 //! user must be an admin; the vault checks that itself for invites and
 //! revocations (and records refusals), the device list checks here.
 
-use twofill_team_api::{DevicesReply, ErrorCode, InviteRequest};
+use twofill_team_api::{
+    DevicesReply, ErrorCode, InviteRequest, OffboardingReply, OffboardingToken,
+};
 
 use crate::App;
 use crate::device::{Peer, authenticate, device_info};
@@ -27,7 +29,7 @@ pub async fn invite(app: &App, peer: Peer, request: InviteRequest) -> Result<Rep
     let reply = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            let device = authenticate(vault, &peer)?;
             crate::invite::create(vault, pin, &device.user, &request.user, ttl)
                 .map_err(vault_failure)
         })
@@ -40,7 +42,7 @@ pub async fn devices(app: &App, peer: Peer, query: Option<&str>) -> Result<Reply
     let reply = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            let device = authenticate(vault, &peer)?;
             if !vault.is_admin(&device.user).map_err(vault_failure)? {
                 return Err(ApiError::new(
                     ErrorCode::NotPermitted,
@@ -64,7 +66,7 @@ pub async fn revoke(app: &App, peer: Peer, id: String) -> Result<Reply, ApiError
     let reply = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            let device = authenticate(vault, &peer)?;
             let revoked = vault
                 .revoke_device(&device.user, &id)
                 .map_err(vault_failure)?;
@@ -87,5 +89,53 @@ fn user_filter(query: Option<&str>) -> Result<Option<String>, ApiError> {
             ErrorCode::BadRequest,
             "the device list takes one query, `?user=NAME` (a user name as the vault spells it)",
         )),
+    }
+}
+
+/// `GET OFFBOARDING_PATH?user=NAME` (admins only; the vault checks).
+pub async fn offboarding(app: &App, peer: Peer, query: Option<&str>) -> Result<Reply, ApiError> {
+    let Some(user) = user_filter(query)? else {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "the offboarding report needs `?user=NAME`",
+        ));
+    };
+    let reply = app
+        .pool
+        .run(move |vault| {
+            let device = authenticate(vault, &peer)?;
+            let report = vault
+                .offboarding(&device.user, &user)
+                .map_err(vault_failure)?;
+            Ok(offboarding_reply(report))
+        })
+        .await?;
+    Ok(ok(&reply))
+}
+
+pub fn offboarding_reply(report: twofill_vault::OffboardingReport) -> OffboardingReply {
+    OffboardingReply {
+        user: report.user,
+        disabled: report.disabled,
+        rotate: report
+            .revealed
+            .into_iter()
+            .map(|(id, label, at)| OffboardingToken {
+                id,
+                label,
+                last_revealed_ms: Some(at),
+            })
+            .collect(),
+        code_only: report
+            .code_only
+            .into_iter()
+            .map(|(id, label)| OffboardingToken {
+                id,
+                label,
+                last_revealed_ms: None,
+            })
+            .collect(),
+        devices: report.devices.iter().map(device_info).collect(),
+        last_activity_ms: report.last_activity_ms,
     }
 }

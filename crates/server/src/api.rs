@@ -14,15 +14,20 @@ use hyper::{Method, Request, StatusCode};
 use twofill_answer::{Answerer, CodeAsk};
 use twofill_team_api::{
     CA_PATH, CODE_PATH, CodeRequest, DEVICES_PATH, ErrorCode, INVITES_PATH, JOIN_PATH,
-    MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, PUSH_PATH, RECOVERY_CODE_PATH, REVOKE_DEVICE_PATH,
-    RecoveryCodeRequest, SEED_PATH, SeedRequest, TOKENS_PATH, TokensRequest, WHOAMI_PATH,
+    MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, OFFBOARDING_PATH, PUSH_PATH, RECOVERY_CODE_PATH,
+    REVOKE_DEVICE_PATH, RecoveryCodeRequest, SEED_PATH, SESSION_HEADER, SSO_CONFIG_PATH,
+    SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH,
+    SSO_REFRESH_PATH, SeedRequest, SessionInfo, TOKENS_PATH, TokensRequest, WHOAMI_PATH,
     WhoAmIReply, WhoAmIRequest,
 };
 
 use crate::App;
-use crate::device::{Peer, authenticate, device_info, requester};
+use crate::device::{
+    CertHash, Need, Peer, authenticate, authenticate_session, device_info, requester,
+};
 use crate::http::{ApiError, Reply, decode, ok, pem, read_body};
 use crate::refusal::vault_failure;
+use crate::sso::endpoints as sso;
 
 /// What a path names.
 enum Endpoint {
@@ -37,6 +42,13 @@ enum Endpoint {
     Devices,
     Revoke(String),
     Push,
+    SsoConfig,
+    SsoExchange,
+    SsoDeviceStart,
+    SsoDevicePoll,
+    SsoRefresh,
+    SsoLogout,
+    Offboarding,
 }
 
 impl Endpoint {
@@ -52,6 +64,13 @@ impl Endpoint {
             INVITES_PATH => Endpoint::Invites,
             DEVICES_PATH => Endpoint::Devices,
             PUSH_PATH => Endpoint::Push,
+            SSO_CONFIG_PATH => Endpoint::SsoConfig,
+            SSO_EXCHANGE_PATH => Endpoint::SsoExchange,
+            SSO_DEVICE_START_PATH => Endpoint::SsoDeviceStart,
+            SSO_DEVICE_POLL_PATH => Endpoint::SsoDevicePoll,
+            SSO_REFRESH_PATH => Endpoint::SsoRefresh,
+            SSO_LOGOUT_PATH => Endpoint::SsoLogout,
+            OFFBOARDING_PATH => Endpoint::Offboarding,
             _ => {
                 let (prefix, suffix) = REVOKE_DEVICE_PATH.split_once("{id}")?;
                 let id = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
@@ -65,7 +84,9 @@ impl Endpoint {
 
     fn method(&self) -> Method {
         match self {
-            Endpoint::Ca | Endpoint::Devices => Method::GET,
+            Endpoint::Ca | Endpoint::Devices | Endpoint::SsoConfig | Endpoint::Offboarding => {
+                Method::GET
+            }
             _ => Method::POST,
         }
     }
@@ -74,7 +95,19 @@ impl Endpoint {
 /// Answers one request. Its body must arrive within the request time
 /// limit (else 408); the whole answer gets twice that (else 503: the
 /// database is too slow, and the client should try again).
-pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Reply {
+pub async fn handle(app: Arc<App>, request: Request<Incoming>, cert: CertHash) -> Reply {
+    // The ticket is a short printable string; anything else is no ticket.
+    let ticket = request
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+        .map(str::to_owned);
+    let peer = Peer {
+        cert,
+        ticket,
+        sso: app.sso.clone(),
+    };
     let limit = app.limits.request() * 2;
     match tokio::time::timeout(limit, route(app, request, peer)).await {
         Ok(Ok(reply)) => reply,
@@ -117,6 +150,10 @@ async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<
     match endpoint {
         Endpoint::Ca => return Ok(pem(app.ca.pem())),
         Endpoint::Devices => return crate::admin_api::devices(&app, peer, query.as_deref()).await,
+        Endpoint::SsoConfig => return sso::config(&app, peer).await,
+        Endpoint::Offboarding => {
+            return crate::admin_api::offboarding(&app, peer, query.as_deref()).await;
+        }
         _ => {}
     }
     // Every other endpoint is a POST with a JSON body.
@@ -127,7 +164,14 @@ async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<
     };
     let body = read_body(request, app.limits.request(), max).await?;
     match endpoint {
-        Endpoint::Ca | Endpoint::Devices => unreachable!("answered above"),
+        Endpoint::Ca | Endpoint::Devices | Endpoint::SsoConfig | Endpoint::Offboarding => {
+            unreachable!("answered above")
+        }
+        Endpoint::SsoExchange => sso::exchange(&app, peer, decode(&body)?).await,
+        Endpoint::SsoDeviceStart => sso::device_start(&app, peer, decode(&body)?).await,
+        Endpoint::SsoDevicePoll => sso::device_poll(&app, peer, decode(&body)?).await,
+        Endpoint::SsoRefresh => sso::refresh(&app, peer, decode(&body)?).await,
+        Endpoint::SsoLogout => sso::logout(&app, peer, decode(&body)?).await,
         Endpoint::Join => crate::join::join(&app, &body).await,
         Endpoint::WhoAmI => whoami(&app, peer, decode(&body)?).await,
         Endpoint::Tokens => tokens(&app, peer, decode(&body)?).await,
@@ -152,12 +196,19 @@ async fn whoami(app: &App, peer: Peer, _request: WhoAmIRequest) -> Result<Reply,
     let reply = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            let (device, session) = authenticate_session(vault, &peer, Need::Session)?;
             let admin = vault.is_admin(&device.user).map_err(vault_failure)?;
             Ok(WhoAmIReply {
                 user: device.user.clone(),
                 admin,
                 device: device_info(&device),
+                session: session.map(|s| SessionInfo {
+                    user: s.user,
+                    groups: s.groups,
+                    expires_at_ms: s.expires_at_ms,
+                    session_max_at_ms: s.max_at_ms,
+                    signed_in_at_ms: s.signed_in_at_ms,
+                }),
             })
         })
         .await?;
@@ -168,7 +219,7 @@ async fn tokens(app: &App, peer: Peer, request: TokensRequest) -> Result<Reply, 
     let reply = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            let device = authenticate(vault, &peer)?;
             Answerer::new(vault, requester(&device, &request.client))
                 .list_tokens(request.origin.as_deref(), request.exclude_personal)
                 .map_err(ApiError::from_body)
@@ -183,7 +234,7 @@ async fn code(app: &App, peer: Peer, request: CodeRequest) -> Result<Reply, ApiE
     let ask = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            let device = authenticate(vault, &peer)?;
             let who = requester(&device, &request.client);
             let purpose = twofill_answer::purpose(request.purpose);
             let origin = Answerer::new(vault, who.clone())
@@ -205,7 +256,7 @@ async fn seed(app: &App, peer: Peer, request: SeedRequest) -> Result<Reply, ApiE
     let reply = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            let (device, _) = authenticate_session(vault, &peer, Need::FreshSignIn)?;
             Answerer::new(vault, requester(&device, &request.client))
                 .reveal_seed(&request.token, request.purpose)
                 .map_err(ApiError::from_body)
@@ -222,7 +273,8 @@ async fn recovery_code(
     let reply = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            // A recovery code is as sensitive as the seed: the same step-up.
+            let (device, _) = authenticate_session(vault, &peer, Need::FreshSignIn)?;
             Answerer::new(vault, requester(&device, &request.client))
                 .take_recovery_code(&request.token)
                 .map_err(ApiError::from_body)

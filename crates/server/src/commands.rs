@@ -16,7 +16,7 @@ use crate::config::{
     SQLITE_FILE, ServerConfig, State, write_private,
 };
 use crate::pool::{Opener, VaultPool};
-use crate::{AdminCommand, App, AuditCommand, Cli, Command};
+use crate::{AdminCommand, App, AuditCommand, Cli, Command, UserCommand};
 
 pub fn run(cli: Cli) -> Result<()> {
     let Some(dir) = cli.state.clone() else {
@@ -43,7 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{name} is a twofill admin");
             Ok(())
         }
-        Command::Invite { user, ttl, by } => {
+        Command::Invite { user, sso, ttl, by } => {
             let state = State::load(&dir)?;
             let pin = Ca::load(&state.dir)?.pin();
             let ttl_secs = parse_duration(&ttl)?;
@@ -55,8 +55,13 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             let mut vault = open(&state, &keys)?;
             let actor = actor(&vault, by)?;
-            let reply = crate::invite::create(&mut vault, pin, &actor, &user, ttl_secs)
-                .map_err(|e| hint_by(e, "invite USER --by ADMIN"))?;
+            let reply = match (&user, sso) {
+                (Some(user), false) => {
+                    crate::invite::create(&mut vault, pin, &actor, user, ttl_secs)
+                }
+                _ => crate::invite::create_sso(&mut vault, pin, &actor, ttl_secs),
+            }
+            .map_err(|e| hint_by(e, "invite USER --by ADMIN"))?;
             println!("{}", reply.invite);
             println!(
                 "for {} (one device), valid until {}; give it to them once, over a channel you trust",
@@ -95,6 +100,82 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit { command } => {
             let vault = open(&State::load(&dir)?, &keys)?;
             audit(&vault, command)
+        }
+        Command::User { command } => {
+            let mut vault = open(&State::load(&dir)?, &keys)?;
+            match command {
+                UserCommand::Disable { name, by } => {
+                    let actor = actor(&vault, by)?;
+                    let ended = vault
+                        .disable_user(&actor, &name)
+                        .map_err(|e| hint_by(e, "user disable NAME --by ADMIN"))?;
+                    println!(
+                        "{name} is disabled: {ended} session(s) ended; their devices get nothing from now on"
+                    );
+                }
+                UserCommand::Enable { name, by } => {
+                    let actor = actor(&vault, by)?;
+                    let was = vault
+                        .enable_user(&actor, &name)
+                        .map_err(|e| hint_by(e, "user enable NAME --by ADMIN"))?;
+                    println!(
+                        "{name} is enabled{}",
+                        if was { "" } else { " (was not disabled)" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Offboarding { user, by, json } => {
+            let mut vault = open(&State::load(&dir)?, &keys)?;
+            let actor = actor(&vault, by)?;
+            let report = vault
+                .offboarding(&actor, &user)
+                .map_err(|e| hint_by(e, "offboarding NAME --by ADMIN"))?;
+            let reply = crate::admin_api::offboarding_reply(report);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reply)?);
+                return Ok(());
+            }
+            println!(
+                "{}: {}",
+                reply.user,
+                if reply.disabled {
+                    "disabled"
+                } else {
+                    "NOT disabled (run `twofill-server user disable`)"
+                }
+            );
+            println!("rotate these seeds (shown to {}):", reply.user);
+            for t in &reply.rotate {
+                println!(
+                    "	{}	{}	last shown {}",
+                    t.id,
+                    t.label,
+                    rfc3339(t.last_revealed_ms.unwrap_or(0))
+                );
+            }
+            println!("code-only, nothing to rotate:");
+            for t in &reply.code_only {
+                println!("	{}	{}", t.id, t.label);
+            }
+            for d in &reply.devices {
+                println!(
+                    "device	{}	{}	{}",
+                    d.id,
+                    d.name,
+                    if d.revoked_at_ms.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+            match reply.last_activity_ms {
+                Some(ms) => println!("last activity {}", rfc3339(ms)),
+                None => println!("no recorded activity"),
+            }
+            Ok(())
         }
         Command::Revoke { id, by } => {
             let mut vault = open(&State::load(&dir)?, &keys)?;
@@ -196,6 +277,7 @@ fn init(
         rate_limit: RateLimitConfig::default(),
         limits: Limits::default(),
         siem: Default::default(),
+        sso: None,
     };
     let state = State {
         dir: dir.clone(),
@@ -248,6 +330,18 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
     pool.warm()
         .context("cannot open the vault; check the database and the data key")?;
     let streamer = crate::siem::spawn_streamer(state, opener(state, keys)?)?;
+    let sso = match &state.config.sso {
+        Some(config) => {
+            config.check().with_context(|| {
+                format!(
+                    "{} has a bad [sso] section",
+                    state.dir.join(CONFIG_FILE).display()
+                )
+            })?;
+            Some(Arc::new(crate::sso::Sso::new(config.clone())))
+        }
+        None => None,
+    };
     let ca = Ca::load(&state.dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -263,6 +357,7 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
             pool,
             ca,
             limits: state.config.limits,
+            sso,
         };
         let tls = crate::serve::tls_config(&app, &state.config.hostnames)?;
         let listener = tokio::net::TcpListener::bind(listen)

@@ -59,6 +59,9 @@ pub struct ServerConfig {
     /// Written by hand, never by `init` (so not serialized).
     #[serde(default, skip_serializing)]
     pub siem: twofill_siem::SiemConfig,
+    /// Single sign-on (`[sso]`), written by hand like `[siem]`.
+    #[serde(default, skip_serializing)]
+    pub sso: Option<crate::sso::SsoConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,6 +357,7 @@ mod tests {
             rate_limit: RateLimitConfig::default(),
             limits: Limits::default(),
             siem: twofill_siem::SiemConfig::default(),
+            sso: None,
         };
         let text = toml::to_string(&config).unwrap();
         assert_eq!(toml::from_str::<ServerConfig>(&text).unwrap(), config);

@@ -2,20 +2,95 @@
 //! the requester the vault's rules see (the device's user, the browser and
 //! extension the host reports).
 
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 use twofill_team_api::{ClientContext, DeviceInfo, ErrorCode};
-use twofill_vault::{DeviceRecord, Requester, Vault};
+use twofill_vault::{DeviceRecord, Refusal, Requester, SsoSessionRecord, Vault, VaultError};
+use twofill_words::unix_now_ms;
 
 use crate::http::ApiError;
 use crate::refusal::vault_failure;
+use crate::sso::Sso;
 
 /// SHA-256 of the client certificate the TLS handshake verified against
 /// the server's CA, if the client presented one.
-pub type Peer = Option<[u8; 32]>;
+pub type CertHash = Option<[u8; 32]>;
 
-/// The enrolled, unrevoked device holding `peer`'s certificate. Anything
+/// Who a request says it is: the device's certificate, the session ticket
+/// it carries (header `SESSION_HEADER`), and the server's sign-in rules.
+#[derive(Clone)]
+pub struct Peer {
+    pub cert: CertHash,
+    pub ticket: Option<String>,
+    pub sso: Option<Arc<Sso>>,
+}
+
+/// What a request needs besides the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The device and, where sign-in applies, a valid session.
+    Session,
+    /// As `Session`, and a sign-in recent enough for a seed reveal.
+    FreshSignIn,
+}
+
+/// The enrolled, unrevoked device of an enabled user, with its session when
+/// single sign-on applies to it: always under `[sso] required`, and for any
+/// user who signs in through the provider (or any request carrying a
+/// ticket). A missing or bad ticket is `signed_out`, an old one
+/// `session_expired`, a seed reveal without a recent sign-in `sign_in_again`.
+pub fn authenticate(vault: &mut Vault, peer: &Peer) -> Result<DeviceRecord, ApiError> {
+    authenticate_session(vault, peer, Need::Session).map(|(device, _)| device)
+}
+
+pub fn authenticate_session(
+    vault: &mut Vault,
+    peer: &Peer,
+    need: Need,
+) -> Result<(DeviceRecord, Option<SsoSessionRecord>), ApiError> {
+    let device = authenticate_device(vault, peer.cert)?;
+    if vault.user_disabled(&device.user).map_err(vault_failure)? {
+        return Err(vault_failure(VaultError::Refused(Refusal::UserDisabled {
+            user: device.user.clone(),
+        })));
+    }
+    let Some(sso) = &peer.sso else {
+        return Ok((device, None));
+    };
+    let applies = sso.config.required
+        || peer.ticket.is_some()
+        || vault.is_sso_user(&device.user).map_err(vault_failure)?;
+    if !applies {
+        return Ok((device, None));
+    }
+    let Some(ticket) = &peer.ticket else {
+        return Err(sso.signed_out(vault_failure(VaultError::Refused(Refusal::SignedOut))));
+    };
+    let ticket_sha256: [u8; 32] = Sha256::digest(ticket.as_bytes()).into();
+    let session = vault
+        .sso_session(&device, &ticket_sha256)
+        .map_err(|e| sso.signed_out(vault_failure(e)))?;
+    if need == Need::FreshSignIn
+        && !session.signed_in_within(sso.config.reveal_fresh_ms(), unix_now_ms())
+    {
+        let why = format!(
+            "showing a seed needs a sign-in within the last {} s",
+            sso.config.reveal_fresh_ms() / 1000
+        );
+        return Err(
+            sso.signed_out(vault_failure(VaultError::Refused(Refusal::SignInAgain {
+                why,
+            }))),
+        );
+    }
+    Ok((device, Some(session)))
+}
+
+/// The enrolled, unrevoked device holding the certificate `cert`. Anything
 /// else is a 401 that says how to enroll, and nothing more.
-pub fn authenticate(vault: &mut Vault, peer: Peer) -> Result<DeviceRecord, ApiError> {
-    let Some(cert_sha256) = peer else {
+pub fn authenticate_device(vault: &mut Vault, cert: CertHash) -> Result<DeviceRecord, ApiError> {
+    let Some(cert_sha256) = cert else {
         return Err(not_enrolled(ErrorCode::DeviceNotEnrolled));
     };
     vault.authenticate_device(&cert_sha256).map_err(|e| {

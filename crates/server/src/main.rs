@@ -29,6 +29,7 @@ mod random;
 mod refusal;
 mod serve;
 mod siem;
+mod sso;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ pub struct App {
     pub codes: code_batch::CodeBatcher,
     pub ca: ca::Ca,
     pub limits: config::Limits,
+    /// `[sso]`: the identity provider, when devices sign in.
+    pub sso: Option<Arc<sso::Sso>>,
 }
 
 #[derive(Parser)]
@@ -89,7 +92,12 @@ enum Command {
     },
     /// Invite a user (created if new) to enroll one device; prints the invite.
     Invite {
-        user: String,
+        /// The user (with single sign-on: their email, as the provider's claim spells it).
+        #[arg(required_unless_present = "sso", conflicts_with = "sso")]
+        user: Option<String>,
+        /// Single sign-on: the device becomes the user's who signs in on it first.
+        #[arg(long)]
+        sso: bool,
         /// How long the invite is valid: 90s, 30m, 24h, 7d.
         #[arg(long, default_value = "24h")]
         ttl: String,
@@ -106,6 +114,22 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Users: `disable` one at once (sessions ended, devices refused), `enable` again.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// What a leaver could reach: tokens whose seed they were shown
+    /// (rotate those), tokens they only had codes of, devices, last activity.
+    Offboarding {
+        user: String,
+        /// The admin asking (default: the only admin).
+        #[arg(long, value_name = "ADMIN")]
+        by: Option<String>,
+        /// Print the report as JSON (the admin API's `OffboardingReply`).
+        #[arg(long)]
+        json: bool,
     },
     /// Revoke a device: its next request is refused.
     Revoke {
@@ -137,6 +161,22 @@ enum AuditCommand {
         /// Only this sink.
         #[arg(long, value_name = "NAME")]
         sink: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Disable NAME now: their sessions end and their devices get nothing.
+    Disable {
+        name: String,
+        #[arg(long, value_name = "ADMIN")]
+        by: Option<String>,
+    },
+    /// Enable NAME again.
+    Enable {
+        name: String,
+        #[arg(long, value_name = "ADMIN")]
+        by: Option<String>,
     },
 }
 

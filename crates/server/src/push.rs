@@ -44,7 +44,7 @@ pub async fn push(app: &App, peer: Peer, request: PushRequest) -> Result<Reply, 
     let reply = app
         .pool
         .run(move |vault| {
-            let device = authenticate(vault, peer)?;
+            let device = authenticate(vault, &peer)?;
             import(vault, &device.user, &request, tokens).map_err(vault_failure)
         })
         .await?;

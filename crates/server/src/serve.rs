@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::App;
-use crate::device::Peer;
+use crate::device::CertHash;
 
 /// The server's TLS configuration: its certificate for `hostnames`, fresh
 /// from the CA, and client certificates checked against the CA.
@@ -145,7 +145,7 @@ async fn connection(
         // all) is the client's problem; rustls already sent the alert.
         Ok(Err(_)) | Err(_) => return,
     };
-    let peer: Peer = tls
+    let peer: CertHash = tls
         .get_ref()
         .1
         .peer_certificates()

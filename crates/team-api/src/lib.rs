@@ -14,6 +14,7 @@
 //! pins that CA (its SHA-256 travels in the [`Invite`]).
 
 mod invite;
+mod sso;
 mod status;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,13 @@ pub use twofill_protocol::{
 };
 
 pub use invite::{INVITE_SECRET_BYTES, Invite, InviteError, ca_pin};
+pub use sso::{
+    OFFBOARDING_PATH, OffboardingReply, OffboardingToken, SESSION_HEADER, SSO_CONFIG_PATH,
+    SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH,
+    SSO_REFRESH_PATH, SessionInfo, SsoConfigReply, SsoDevicePollRequest, SsoDeviceStart,
+    SsoDeviceStartRequest, SsoExchangeRequest, SsoLogoutReply, SsoLogoutRequest, SsoRefreshRequest,
+    SsoSession,
+};
 pub use status::http_status;
 
 /// Version of this API: the `/v1/` in every path. Bumped on incompatible
@@ -113,6 +121,9 @@ pub struct WhoAmIReply {
     pub user: String,
     pub admin: bool,
     pub device: DeviceInfo,
+    /// The single sign-on session this request carried, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionInfo>,
 }
 
 /// The native `list_tokens`, on the server.

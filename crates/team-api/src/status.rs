@@ -11,7 +11,14 @@ pub fn http_status(code: ErrorCode) -> u16 {
         | ErrorCode::UnsupportedVersion
         | ErrorCode::BadOrigin
         | ErrorCode::OriginRequired => 400,
-        ErrorCode::DeviceNotEnrolled | ErrorCode::DeviceRevoked => 401,
+        ErrorCode::DeviceNotEnrolled
+        | ErrorCode::DeviceRevoked
+        | ErrorCode::SignedOut
+        | ErrorCode::SessionExpired
+        | ErrorCode::SignInAgain => 401,
+        // RFC 8628 §3.5: a device grant still waiting is a 400 too.
+        ErrorCode::SsoPending | ErrorCode::SsoSlowDown => 400,
+        ErrorCode::SsoRefused => 403,
         // A server always owns its HOTP counters; the code exists for
         // completeness (a vault opened without them refuses on record).
         ErrorCode::NotPermitted

@@ -420,7 +420,7 @@ fn insert_token(c: &Change<'_>, key: &DataKey, new: &NewToken<'_>) -> Result<Str
 /// The refusal (recorded) when `name` is the vault's last admin: once a
 /// vault has had an admin, none is made by asking first, so the last one
 /// stays.
-fn last_admin(c: &Change<'_>, name: &str) -> Result<Option<Refusal>> {
+pub(crate) fn last_admin(c: &Change<'_>, name: &str) -> Result<Option<Refusal>> {
     if c.authz.user_admin(c.tx, name)? != Some(true) || c.tx.admin_count()? > 1 {
         return Ok(None);
     }

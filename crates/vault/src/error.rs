@@ -120,6 +120,18 @@ pub enum Refusal {
     DeviceRevoked { id: String },
     /// Every recovery code of the token was used (or none was attached).
     NoRecoveryCodes { token: String },
+    /// Single sign-on: this device has no session, or the ticket is not
+    /// its current one.
+    SignedOut,
+    /// The session's ticket ran out: refresh it.
+    SessionExpired,
+    /// Step-up, or the session's maximum age: a new sign-in is needed.
+    SignInAgain { why: String },
+    /// The identity provider, its token or the sign-in was refused;
+    /// `reason` is a short word (expired, wrong_audience, unknown_key, …).
+    SsoRefused { reason: String, detail: String },
+    /// An admin disabled the user.
+    UserDisabled { user: String },
     /// Too many fills for this user and origin recently.
     RateLimited {
         /// When the next fill for this origin can succeed.
@@ -224,6 +236,24 @@ impl fmt::Display for Refusal {
                 f,
                 "{token} has no unused recovery codes; an admin regenerates them at the service and attaches the new ones (`twofill-host token recovery set`)"
             ),
+            Refusal::SignedOut => write!(
+                f,
+                "this device is not signed in to your organization; sign in with `twofill-host login`"
+            ),
+            Refusal::SessionExpired => write!(
+                f,
+                "your sign-in session expired; refresh it (twofill-host does so by itself) or sign in again with `twofill-host login`"
+            ),
+            Refusal::SignInAgain { why } => {
+                write!(f, "{why}; sign in again with `twofill-host login`")
+            }
+            Refusal::SsoRefused { reason, detail } => {
+                write!(f, "{reason}: the sign-in was refused: {detail}")
+            }
+            Refusal::UserDisabled { user } => write!(
+                f,
+                "{user}'s twofill account is disabled; ask your twofill admin"
+            ),
             Refusal::RateLimited {
                 retry_after_ms,
                 why,
@@ -256,6 +286,11 @@ impl Refusal {
             Refusal::DeviceNotEnrolled => "device_not_enrolled",
             Refusal::DeviceRevoked { .. } => "device_revoked",
             Refusal::NoRecoveryCodes { .. } => "no_recovery_codes",
+            Refusal::SignedOut => "signed_out",
+            Refusal::SessionExpired => "session_expired",
+            Refusal::SignInAgain { .. } => "sign_in_again",
+            Refusal::SsoRefused { .. } => "sso_refused",
+            Refusal::UserDisabled { .. } => "user_disabled",
             Refusal::RateLimited { .. } => "rate_limited",
         }
     }

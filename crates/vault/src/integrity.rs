@@ -26,7 +26,10 @@ use twofill_seal::DataKey;
 use zeroize::Zeroizing;
 
 use crate::audit::hex;
-use crate::store::{AuthzRow, DeviceRow, GrantRow, InviteRow, Mac, StoreRead, StoreTx, TokenRow};
+use crate::store::{
+    AuthzRow, DeviceRow, DisabledUserRow, GrantRow, InviteRow, Mac, SsoIdentityRow, SsoSessionRow,
+    StoreRead, StoreTx, TokenRow,
+};
 use crate::{Access, Result, Vault, VaultError};
 
 /// The subkey's purpose: changing it invalidates every row's MAC.
@@ -48,6 +51,9 @@ impl AuthzRow {
             AuthzRow::FirstAdmin { .. } => "meta",
             AuthzRow::Invite { .. } => "invites",
             AuthzRow::Device { .. } => "devices",
+            AuthzRow::SsoIdentity { .. } => "sso_identities",
+            AuthzRow::SsoSession { .. } => "sso_sessions",
+            AuthzRow::DisabledUser { .. } => "disabled_users",
         }
     }
 
@@ -67,6 +73,15 @@ impl AuthzRow {
                 ..
             } => format!("invite {} of {user}", hex(&secret_sha256[..6])),
             AuthzRow::Device { id, user, .. } => format!("device {id} of {user}"),
+            AuthzRow::SsoIdentity {
+                issuer,
+                subject,
+                user,
+            } => format!("identity {subject} at {issuer} of {user}"),
+            AuthzRow::SsoSession {
+                device_id, user, ..
+            } => format!("session of device {device_id} of {user}"),
+            AuthzRow::DisabledUser { user, .. } => format!("disabled user {user}"),
         }
     }
 
@@ -98,6 +113,30 @@ impl AuthzRow {
                 cert_sha256,
                 revoked_at_ms,
             } => json!([id, user, hex(cert_sha256), revoked_at_ms]),
+            AuthzRow::SsoIdentity {
+                issuer,
+                subject,
+                user,
+            } => json!([issuer, subject, user]),
+            AuthzRow::SsoSession {
+                device_id,
+                ticket_sha256,
+                user,
+                signed_in_at_ms,
+                expires_at_ms,
+                max_at_ms,
+            } => json!([
+                device_id,
+                hex(ticket_sha256),
+                user,
+                signed_in_at_ms,
+                expires_at_ms,
+                max_at_ms
+            ]),
+            AuthzRow::DisabledUser {
+                user,
+                disabled_at_ms,
+            } => json!([user, disabled_at_ms]),
         };
         serde_json::to_vec(&json!([1, self.table(), fields])).expect("JSON of plain values")
     }
@@ -121,6 +160,38 @@ impl DeviceRow {
             user: self.user.clone(),
             cert_sha256: self.cert_sha256,
             revoked_at_ms: self.revoked_at_ms,
+        }
+    }
+}
+
+impl SsoIdentityRow {
+    pub(crate) fn authz_row(&self) -> AuthzRow {
+        AuthzRow::SsoIdentity {
+            issuer: self.issuer.clone(),
+            subject: self.subject.clone(),
+            user: self.user.clone(),
+        }
+    }
+}
+
+impl SsoSessionRow {
+    pub(crate) fn authz_row(&self) -> AuthzRow {
+        AuthzRow::SsoSession {
+            device_id: self.device_id.clone(),
+            ticket_sha256: self.ticket_sha256,
+            user: self.user.clone(),
+            signed_in_at_ms: self.signed_in_at_ms,
+            expires_at_ms: self.expires_at_ms,
+            max_at_ms: self.max_at_ms,
+        }
+    }
+}
+
+impl DisabledUserRow {
+    pub(crate) fn authz_row(&self) -> AuthzRow {
+        AuthzRow::DisabledUser {
+            user: self.user.clone(),
+            disabled_at_ms: self.disabled_at_ms,
         }
     }
 }
@@ -307,7 +378,65 @@ impl AuthzKey {
         Ok(self.devices(row.into_iter().collect())?.pop())
     }
 
+    /// Single sign-on rows as stored, checked (`authz_row`, `mac` of each).
+    pub(crate) fn checked<R>(
+        &self,
+        rows: Vec<R>,
+        parts: impl Fn(&R) -> (AuthzRow, Mac),
+    ) -> Result<Vec<R>> {
+        for row in &rows {
+            let (fields, mac) = parts(row);
+            self.check(&fields, &mac)?;
+        }
+        Ok(rows)
+    }
+
+    pub(crate) fn sso_identity(
+        &self,
+        row: Option<SsoIdentityRow>,
+    ) -> Result<Option<SsoIdentityRow>> {
+        Ok(self
+            .checked(row.into_iter().collect(), |r| (r.authz_row(), r.mac))?
+            .pop())
+    }
+
+    pub(crate) fn sso_session(&self, row: Option<SsoSessionRow>) -> Result<Option<SsoSessionRow>> {
+        Ok(self
+            .checked(row.into_iter().collect(), |r| (r.authz_row(), r.mac))?
+            .pop())
+    }
+
+    pub(crate) fn disabled_user(
+        &self,
+        row: Option<DisabledUserRow>,
+    ) -> Result<Option<DisabledUserRow>> {
+        Ok(self
+            .checked(row.into_iter().collect(), |r| (r.authz_row(), r.mac))?
+            .pop())
+    }
+
     // Writes: each stores the row with its MAC.
+
+    pub(crate) fn sso_identity_with_mac(&self, row: SsoIdentityRow) -> SsoIdentityRow {
+        SsoIdentityRow {
+            mac: self.mac(&row.authz_row()),
+            ..row
+        }
+    }
+
+    pub(crate) fn sso_session_with_mac(&self, row: SsoSessionRow) -> SsoSessionRow {
+        SsoSessionRow {
+            mac: self.mac(&row.authz_row()),
+            ..row
+        }
+    }
+
+    pub(crate) fn disabled_user_with_mac(&self, row: DisabledUserRow) -> DisabledUserRow {
+        DisabledUserRow {
+            mac: self.mac(&row.authz_row()),
+            ..row
+        }
+    }
 
     /// `row` with the MAC of its fields as they are.
     pub(crate) fn invite_with_mac(&self, row: InviteRow) -> InviteRow {

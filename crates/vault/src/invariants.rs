@@ -17,6 +17,7 @@ const RULES: &[(&str, &str)] = &[
     ("rate_limit.rs", include_str!("rate_limit.rs")),
     ("recovery.rs", include_str!("recovery.rs")),
     ("siem_cursor.rs", include_str!("siem_cursor.rs")),
+    ("sso.rs", include_str!("sso.rs")),
 ];
 const STORE: &[(&str, &str)] = &[
     ("store/mod.rs", include_str!("store/mod.rs")),

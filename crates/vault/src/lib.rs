@@ -63,6 +63,7 @@ mod permission;
 mod rate_limit;
 mod recovery;
 mod siem_cursor;
+mod sso;
 mod store;
 
 use std::path::Path;
@@ -82,6 +83,7 @@ pub use model::{
 pub use rate_limit::RateLimit;
 pub use recovery::{MAX_RECOVERY_CODE_CHARS, MAX_RECOVERY_CODES};
 pub use siem_cursor::SiemCursor;
+pub use sso::{OffboardingReport, SSO_PENDING_USER_PREFIX, SsoSessionRecord, SsoSignIn};
 pub use store::schema::SCHEMA_VERSION;
 pub use twofill_words::{AuditAction, TokenKind};
 

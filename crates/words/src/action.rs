@@ -79,6 +79,22 @@ actions! {
     RecoveryReplace = "recovery.replace",
     /// One single-use recovery code was taken (the record names its slot).
     RecoveryTake = "recovery.take",
+    /// A single sign-on at the identity provider opened a session.
+    SsoLogin = "sso.login",
+    /// A session was renewed with the IdP's refresh token.
+    SsoRefresh = "sso.refresh",
+    /// A session was ended by its user.
+    SsoLogout = "sso.logout",
+    /// A sign-in, refresh or ticket was refused; the detail names the reason.
+    SsoRefused = "sso.refused",
+    /// A sign-in changed the user's group memberships to match the IdP.
+    SsoGroupMapped = "sso.group_mapped",
+    /// An admin disabled a user: sessions dropped, devices refused.
+    UserDisabled = "user.disabled",
+    /// An admin enabled a disabled user again.
+    UserEnabled = "user.enabled",
+    /// An admin read a user's offboarding report.
+    UserOffboarding = "user.offboarding",
 }
 
 impl AuditAction {

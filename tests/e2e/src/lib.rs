@@ -108,6 +108,9 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
+/// Where a session's `$BROWSER` records the address it was given.
+const OPENED_URL_FILE: &str = "opened-in-system-browser";
+
 /// The clock the host reads too.
 pub use twofill_words::unix_now_secs as unix_now;
 
@@ -227,6 +230,20 @@ impl Session {
         let site = SiteServer::start(&fixtures_dir())?;
         let port = free_port()?;
         let driver_log = dir.path().join("chromedriver.log");
+        // What the host opens in "the system browser" (`twofill-host login`
+        // started by the popup's "Sign in") is recorded, never opened.
+        let browser = dir.path().join("system-browser.sh");
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n",
+                dir.path().join(OPENED_URL_FILE).display()
+            ),
+        )?;
+        std::fs::set_permissions(
+            &browser,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )?;
         let mut cmd = Command::new("chromedriver");
         cmd.arg(format!("--port={port}"))
             .arg(format!("--log-path={}", driver_log.display()))
@@ -235,6 +252,7 @@ impl Session {
             .env("TWOFILL_VAULT", &vault)
             .env("XDG_CONFIG_HOME", &xdg)
             .env("XDG_DATA_HOME", &xdg_data)
+            .env("BROWSER", &browser)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -395,6 +413,26 @@ impl Session {
             .await
             .with_context(|| format!("cannot grant {name}"))?;
         Ok(())
+    }
+
+    /// The address the host last asked the system browser to open
+    /// (`$BROWSER` records it), waiting up to `wait` for one.
+    pub async fn opened_in_system_browser(&self, wait: Duration) -> Result<String> {
+        let path = self._dir.path().join(OPENED_URL_FILE);
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Ok(url) = std::fs::read_to_string(&path)
+                && !url.is_empty()
+            {
+                std::fs::remove_file(&path)?;
+                return Ok(url);
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "the host opened nothing in the system browser within {wait:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The last lines of chromedriver's and Chromium's log, for failure messages.

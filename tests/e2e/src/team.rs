@@ -46,6 +46,13 @@ impl TeamServer {
     /// embedded SQLite store when `None`), makes [`ADMIN`] its first admin
     /// and starts serving.
     pub fn start(database: Option<&str>) -> Result<TeamServer> {
+        TeamServer::start_with(database, "")
+    }
+
+    /// As [`TeamServer::start`], with `server_toml` (TOML tables, e.g. an
+    /// `[sso]` section) added to the state directory's `server.toml`
+    /// before it serves.
+    pub fn start_with(database: Option<&str>, server_toml: &str) -> Result<TeamServer> {
         let artifacts = Artifacts::locate()?;
         ensure!(
             artifacts.server_bin.exists(),
@@ -61,6 +68,14 @@ impl TeamServer {
             None => server(&["init"])?,
         };
         server(&["admin", "add", ADMIN])?;
+        if !server_toml.is_empty() {
+            let config = state.join("server.toml");
+            let mut text = std::fs::read_to_string(&config)
+                .with_context(|| format!("cannot read {}", config.display()))?;
+            text.push('\n');
+            text.push_str(server_toml);
+            std::fs::write(&config, text)?;
+        }
         let store = match database {
             Some(url) => url.to_owned(),
             None => state.join("vault.db").display().to_string(),
@@ -227,8 +242,22 @@ impl Teammate {
     /// `name`, its device key in a 0600 file (the test machine has no
     /// keyring session for the browser).
     pub async fn join(server: &TeamServer, name: &str) -> Result<Teammate> {
-        let session = Session::start().await?;
         let invite = server.invite(name)?;
+        let (teammate, user) = Teammate::join_with(server, name, &invite).await?;
+        ensure!(user == name, "joined as {user}");
+        Ok(teammate)
+    }
+
+    /// As [`Teammate::join`], with an invite the test made (`invite --sso`:
+    /// the device's user is whoever signs in first, so `name` is only what
+    /// the laptop is called).
+    /// Also returns the user the server enrolled the device for.
+    pub async fn join_with(
+        server: &TeamServer,
+        name: &str,
+        invite: &str,
+    ) -> Result<(Teammate, String)> {
+        let session = Session::start().await?;
         let joined: Value = serde_json::from_str(
             &session
                 .teammate_cli()
@@ -237,24 +266,125 @@ impl Teammate {
                     "join",
                     &server.url,
                     "--invite",
-                    &invite,
+                    invite,
                     "--name",
                     &format!("{name}'s laptop"),
                     "--json",
                 ])?,
         )?;
-        ensure!(joined["user"] == name, "joined as {}", joined["user"]);
+        let user = joined["user"].as_str().unwrap_or_default().to_owned();
         let device = joined["device"]["id"]
             .as_str()
             .context("`join --json` names no device")?
             .to_owned();
-        Ok(Teammate {
-            name: name.to_owned(),
-            session,
-            device,
-        })
+        Ok((
+            Teammate {
+                name: name.to_owned(),
+                session,
+                device,
+            },
+            user,
+        ))
     }
 
+    /// Starts `twofill-host login --no-browser ARGS --json` as this
+    /// teammate and waits for the address it prints (the provider's sign-in
+    /// page, or the device flow's verification URI).
+    pub fn start_login(&self, args: &[&str]) -> Result<LoginRun> {
+        let mut child = self
+            .session
+            .teammate_cli()
+            .with_env("TWOFILL_NO_KEYRING", "1")
+            .command()
+            .args(["login", "--no-browser", "--json"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot start `twofill-host login`")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut said = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    let url = line
+                        .split_whitespace()
+                        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+                        .map(|w| w.trim_end_matches([',', '.', ')']).to_owned());
+                    said.push(line.clone());
+                    // The device flow names the URI and the code on one line.
+                    let user_code = line
+                        .split_once("enter the code ")
+                        .map(|(_, c)| c.trim().to_owned());
+                    if let Some(url) = url {
+                        return Ok(LoginRun {
+                            child,
+                            url,
+                            user_code,
+                            said: rx,
+                            started: Instant::now(),
+                        });
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    bail!("`twofill-host login` printed no address: {said:?}");
+                }
+            }
+        }
+    }
+}
+
+/// A `twofill-host login` in progress.
+pub struct LoginRun {
+    child: Child,
+    /// Where the browser goes: the sign-in page or the verification URI.
+    pub url: String,
+    /// The device flow's code, when it is one.
+    pub user_code: Option<String>,
+    said: std::sync::mpsc::Receiver<String>,
+    /// When the address was printed.
+    pub started: Instant,
+}
+
+impl LoginRun {
+    /// Waits for `login` to finish; its `--json` report.
+    pub fn finish(mut self, timeout: Duration) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                bail!(
+                    "`twofill-host login` did not finish within {timeout:?}: {:?}",
+                    self.said.try_iter().collect::<Vec<_>>()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut out = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            stdout.read_to_string(&mut out)?;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let said: Vec<String> = self.said.try_iter().collect();
+        ensure!(status.success(), "`twofill-host login` failed: {said:?}");
+        serde_json::from_str(&out).with_context(|| format!("`login --json` printed {out:?}"))
+    }
+}
+
+impl Teammate {
     /// Sends the host this browser launches one native message, as the
     /// extension would (same caller, same environment); its reply.
     pub fn ask_host(&self, body: RequestBody) -> Result<Value> {

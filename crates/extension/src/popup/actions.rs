@@ -105,6 +105,21 @@ pub async fn show_seed(popup: &Shared, index: usize, purpose: SeedPurpose) {
     };
     let seed = match host.reveal_seed(&token, purpose).await {
         Ok(seed) => seed,
+        // Step-up: a seed needs a recent sign-in; offer it in place.
+        Err(e) if e.sign_in_needed().is_some() => {
+            panel.set_text_content(None);
+            let again = dom::clone_element(&doc, "seed-sign-in-again");
+            let button = dom::part(&again, "sign-in");
+            let (doc, host) = (doc.clone(), host.clone());
+            dom::on_click(&button, move || {
+                let (doc, host) = (doc.clone(), host.clone());
+                spawn_local(async move { super::states::sign_in(&doc, &host, true).await });
+            });
+            panel.append_child(&again).ok();
+            dom::set_hidden(&panel, false);
+            say(popup, e.message());
+            return;
+        }
         Err(e) => {
             say(popup, &format!("Could not reveal the seed: {e}"));
             return;

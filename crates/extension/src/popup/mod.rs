@@ -19,7 +19,7 @@
 //!   the popup's state;
 //! - `dom`: finding, cloning and filling popup.html's markup;
 //! - `states`: the panels shown instead of a list (empty, not installed,
-//!   refused, host error);
+//!   refused, host error, the team server's states, "Sign in to <org>");
 //! - `notes`: the organization policy's "Managed by" section;
 //! - `list`: the token list, its search and keyboard;
 //! - `codes`: live codes and their countdown rings (none for HOTP);
@@ -178,7 +178,7 @@ pub async fn start_popup() -> Result<(), JsValue> {
             list::show_list(&popup, tokens);
         }
         Ok(_) => states::show_empty(&doc, policy.allow_personal_tokens()),
-        Err(e) => states::show_failure(&doc, e.into()),
+        Err(e) => states::show_failure(&doc, e.into(), &host),
     }
     if let Some(url) = &policy.support_url
         && states::body_state(&doc).is_some_and(|s| s != "list")

@@ -1,13 +1,17 @@
 //! The state panel: what the popup shows instead of a list, each state a
 //! `<template id="state-…">` in popup.html. `body[data-state]` names the
 //! state (`loading`, `list`, `empty`, `not-installed`, `refused`,
-//! `host-error`).
+//! `host-error`, the team server's `server-unreachable`,
+//! `device-not-enrolled`, `device-revoked` and `signed-out`).
+
+use std::rc::Rc;
 
 use twofill_protocol::ErrorCode;
+use wasm_bindgen_futures::spawn_local;
 use web_sys::Document;
 
 use super::dom;
-use crate::host_client::HostError;
+use crate::host_client::{HostClient, HostError};
 
 /// Why the list could not be shown.
 pub enum Failure {
@@ -21,6 +25,12 @@ pub enum Failure {
     DeviceNotEnrolled(String),
     /// Team server mode: the server no longer accepts this device.
     DeviceRevoked(String),
+    /// Team server with single sign-on: no session, or it ran out and
+    /// could not be renewed; the popup offers "Sign in to <org>".
+    SignedOut {
+        org: String,
+        detail: String,
+    },
 }
 
 impl Failure {
@@ -34,12 +44,19 @@ impl Failure {
             Failure::ServerUnreachable(d) => ("server-unreachable", d),
             Failure::DeviceNotEnrolled(d) => ("device-not-enrolled", d),
             Failure::DeviceRevoked(d) => ("device-revoked", d),
+            Failure::SignedOut { detail, .. } => ("signed-out", detail),
         }
     }
 }
 
 impl From<HostError> for Failure {
     fn from(e: HostError) -> Failure {
+        if let Some(org) = e.sign_in_needed() {
+            return Failure::SignedOut {
+                org: org.to_owned(),
+                detail: e.message().to_owned(),
+            };
+        }
         match e {
             HostError::NotInstalled(m) => Failure::NotInstalled(m),
             HostError::RefusedByPolicy(m) => Failure::Refused(m),
@@ -99,9 +116,44 @@ pub fn show_empty(doc: &Document, personal_allowed: bool) {
     state_panel(doc, "empty", template, None);
 }
 
-pub fn show_failure(doc: &Document, failure: Failure) {
+/// Shows why there is no list. For [`Failure::SignedOut`] the panel's
+/// button asks the host to start the sign-in (`start_login`).
+pub fn show_failure(doc: &Document, failure: Failure, host: &Rc<HostClient>) {
     let (state, detail) = failure.state();
     state_panel(doc, state, state, Some(detail));
+    if let Failure::SignedOut { org, .. } = &failure {
+        let panel = dom::by_id(doc, "state");
+        let org = if org.is_empty() {
+            "your organization"
+        } else {
+            org.as_str()
+        };
+        dom::fill(&panel, "org", org);
+        let button = dom::fill(&panel, "sign-in", &format!("Sign in to {org}"));
+        let (host, doc) = (host.clone(), doc.clone());
+        dom::on_click(&button, move || {
+            let (host, doc) = (host.clone(), doc.clone());
+            spawn_local(async move { sign_in(&doc, &host, false).await });
+        });
+    }
+}
+
+/// Asks the host to start the sign-in and says what happens next.
+/// `fresh` for a step-up (`sign_in_again`).
+pub async fn sign_in(doc: &Document, host: &HostClient, fresh: bool) {
+    let status = dom::by_id(doc, "status");
+    status.set_text_content(None);
+    match host.start_login(fresh).await {
+        Ok(()) => {
+            set_state(doc, "signing-in");
+            status.set_text_content(Some(
+                "Continue in the browser window that opened, then open twofill again.",
+            ));
+        }
+        Err(e) => status.set_text_content(Some(&format!(
+            "Could not start the sign-in: {e}. Run `twofill-host login` in a terminal."
+        ))),
+    }
 }
 
 /// The organization's `SupportUrl`, under a panel that is not the list.
@@ -122,6 +174,7 @@ mod tests {
             message: "what to do".into(),
             candidates: Vec::new(),
             retry_after_ms: None,
+            org: Some("Example Corp".into()),
         }))
     }
 
@@ -137,6 +190,9 @@ mod tests {
             from_host(ErrorCode::DeviceRevoked),
             from_host(ErrorCode::NotPermitted),
             from_host(ErrorCode::Internal),
+            from_host(ErrorCode::SignedOut),
+            from_host(ErrorCode::SessionExpired),
+            from_host(ErrorCode::SignInAgain),
         ];
         let states: Vec<&str> = failures.iter().map(|f| f.state().0).collect();
         assert_eq!(
@@ -149,7 +205,10 @@ mod tests {
                 "device-not-enrolled",
                 "device-revoked",
                 "refused",
-                "host-error"
+                "host-error",
+                "signed-out",
+                "signed-out",
+                "signed-out"
             ]
         );
         for state in states {
@@ -166,5 +225,16 @@ mod tests {
         }
         // The host's message, which says what to do, is what is shown.
         assert_eq!(from_host(ErrorCode::DeviceRevoked).state().1, "what to do");
+        // Signed out: the organization for the button, and the button.
+        match from_host(ErrorCode::SessionExpired) {
+            Failure::SignedOut { org, .. } => assert_eq!(org, "Example Corp"),
+            _ => panic!("not signed out"),
+        }
+        let at = HTML.find("<template id=\"state-signed-out\">").unwrap();
+        let body = &HTML[at..];
+        let body = &body[..body.find("</template>").unwrap()];
+        for part in ["data-part=\"org\"", "data-part=\"sign-in\""] {
+            assert!(body.contains(part), "state-signed-out has no {part}");
+        }
     }
 }

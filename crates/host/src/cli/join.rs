@@ -49,6 +49,8 @@ struct Joined {
     identity: PathBuf,
     /// The device key's key is in the OS keyring (else in a 0600 key file).
     in_keyring: bool,
+    /// The server requires single sign-on: `twofill-host login` next.
+    sign_in_needed: bool,
     /// Where, for people.
     key_storage: String,
     /// The config file that now names the server.
@@ -103,12 +105,23 @@ pub(super) fn run(args: JoinArgs) -> Result<()> {
     let as_device = Client::pinned(url.clone(), ca, Some((chain, key_for_tls)))?;
     let reply =
         as_device.post_json(WHOAMI_PATH, &serde_json::to_vec(&WhoAmIRequest::default())?)?;
-    let me: WhoAmIReply = decode(&url, "checking the new device certificate with", reply)?;
+    // With single sign-on required, the server takes the certificate and
+    // then asks for a sign-in: that proves the certificate as well, and
+    // the device is the one the join reply named.
+    let sign_in_needed = reply.status == 401
+        && serde_json::from_slice::<ErrorReply>(&reply.body)
+            .is_ok_and(|e| crate::server::sso::is_sign_in_code(e.error.code));
+    let (user, device) = if sign_in_needed {
+        (joined.user.clone(), joined.device.clone())
+    } else {
+        let me: WhoAmIReply = decode(&url, "checking the new device certificate with", reply)?;
+        (me.user, me.device)
+    };
 
     let enrollment = Enrollment {
         server: url.to_string(),
-        user: me.user,
-        device: me.device,
+        user,
+        device,
     };
     let keyring = std::env::var_os("TWOFILL_NO_KEYRING").is_none();
     let storage = device::save(
@@ -134,6 +147,7 @@ pub(super) fn run(args: JoinArgs) -> Result<()> {
             device: enrollment.device,
             identity: identity_dir,
             in_keyring: storage == KeyStorage::Keyring,
+            sign_in_needed,
             key_storage: storage.to_string(),
             config: config_shown,
         },
@@ -248,6 +262,12 @@ impl Report for Joined {
         )?;
         writeln!(out, "the device key is protected by {}", self.key_storage)?;
         writeln!(out, "config: {} names the server", self.config)?;
+        if self.sign_in_needed {
+            return writeln!(
+                out,
+                "next: sign in with your organization's account: `twofill-host login` (the server requires it)"
+            );
+        }
         writeln!(
             out,
             "next: open a sign-in page in your browser; twofill asks the team server for your codes. `twofill-host whoami` shows what the server knows about you."

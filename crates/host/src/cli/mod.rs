@@ -22,6 +22,7 @@ mod audit;
 mod grant;
 mod group;
 mod join;
+mod login;
 mod recovery;
 mod token;
 mod user;
@@ -92,6 +93,12 @@ enum Command {
     /// Enroll this computer as a device of a team server, with an invite
     /// from its admin; from then on codes come from the server.
     Join(join::JoinArgs),
+    /// Sign in to the team server with your organization's identity
+    /// provider (opens the system browser; --device for a code instead).
+    Login(login::LoginArgs),
+    /// Sign out: ends this device's session on the team server and
+    /// removes it from this computer.
+    Logout(login::LogoutArgs),
     /// Show who the host thinks you are, and which vault and config it uses.
     Whoami {
         #[command(flatten)]
@@ -138,6 +145,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Install(args) => twofill_install::run_install(args)?,
         Command::Uninstall(args) => twofill_install::run_uninstall(args)?,
         Command::Join(args) => join::run(args)?,
+        Command::Login(args) => login::login(Invocation::load()?, args)?,
+        Command::Logout(args) => login::logout(Invocation::load()?, args)?,
         Command::Vault { command } => vault::run(Invocation::load()?, command)?,
         Command::Whoami { out } => whoami::run(Invocation::load()?, out)?,
         Command::Token { command } => token::run(Invocation::load()?, command)?,

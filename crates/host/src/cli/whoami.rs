@@ -32,10 +32,30 @@ struct Whoami {
 struct ServerWhoami {
     server: String,
     user: String,
-    admin: bool,
+    /// `None` while the server wants a sign-in first.
+    admin: Option<bool>,
     device: twofill_team_api::DeviceInfo,
     config: String,
     managed: bool,
+    /// The server uses single sign-on.
+    sso: bool,
+    /// Single sign-on: this device's session (`None`: not signed in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<SessionReport>,
+}
+
+#[derive(Serialize)]
+struct SessionReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    user: String,
+    groups: Vec<String>,
+    /// Unix ms: the ticket's end (renewed by itself).
+    expires_at_ms: i64,
+    /// Unix ms: the session's end (sign in again then).
+    session_max_at_ms: i64,
+    /// Unix ms: the last sign-in at the identity provider.
+    signed_in_at_ms: i64,
 }
 
 pub(super) fn run(cx: Invocation, out: JsonFlag) -> Result<()> {
@@ -75,16 +95,47 @@ fn server_whoami(cx: &Invocation, target: &config::ServerTarget, out: JsonFlag) 
     let config = cx.settings.config_display();
     let fail = |e: twofill_protocol::ErrorBody| anyhow::anyhow!("{}", e.message);
     let server = Server::open(target, &config).map_err(fail)?;
-    let me: WhoAmIReply = server
-        .call(WHOAMI_PATH, &WhoAmIRequest::default())
-        .map_err(fail)?;
+    let me: WhoAmIReply = match server.call_signed_in(WHOAMI_PATH, &WhoAmIRequest::default()) {
+        Ok(me) => me,
+        // Signed out of a server that requires it: still say who this
+        // device is (this computer's copy) and that a sign-in is due.
+        Err(e) if crate::server::sso::is_sign_in_code(e.code) => {
+            let enrollment = server.enrollment().clone();
+            let report = ServerWhoami {
+                server: server.url(),
+                user: enrollment.user,
+                admin: None,
+                device: enrollment.device,
+                config,
+                managed: cx.settings.managed(),
+                sso: true,
+                session: None,
+            };
+            return emit(out, &report);
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    // What the server says of the session this request carried; the
+    // organization's name is from this computer's copy.
+    let org = server.session().and_then(|s| s.org_name);
+    let sso_offered = me.session.is_some() || server.sso_config().is_ok_and(|c| c.enabled);
+    let session = me.session.map(|s| SessionReport {
+        org,
+        user: s.user,
+        groups: s.groups,
+        expires_at_ms: s.expires_at_ms,
+        session_max_at_ms: s.session_max_at_ms,
+        signed_in_at_ms: s.signed_in_at_ms,
+    });
     let report = ServerWhoami {
         server: server.url(),
         user: me.user,
-        admin: me.admin,
+        admin: Some(me.admin),
         device: me.device,
         config,
         managed: cx.settings.managed(),
+        sso: sso_offered,
+        session,
     };
     emit(out, &report)
 }
@@ -98,7 +149,36 @@ impl Report for ServerWhoami {
             self.server
         )?;
         writeln!(out, "device: {} ({})", self.device.id, self.device.name)?;
-        writeln!(out, "admin:  {}", if self.admin { "yes" } else { "no" })?;
+        match self.admin {
+            Some(admin) => writeln!(out, "admin:  {}", if admin { "yes" } else { "no" })?,
+            None => writeln!(out, "admin:  (known once you sign in)")?,
+        }
+        match &self.session {
+            Some(s) => {
+                let at = twofill_siem::format::rfc3339_utc;
+                writeln!(
+                    out,
+                    "signed in: {}{} since {}",
+                    s.user,
+                    s.org
+                        .as_deref()
+                        .map(|o| format!(" at {o}"))
+                        .unwrap_or_default(),
+                    at(s.signed_in_at_ms)
+                )?;
+                if !s.groups.is_empty() {
+                    writeln!(out, "groups: {}", s.groups.join(", "))?;
+                }
+                writeln!(
+                    out,
+                    "session: ticket until {} (renewed by itself), sign in again after {}",
+                    at(s.expires_at_ms),
+                    at(s.session_max_at_ms)
+                )?;
+            }
+            None if self.sso => writeln!(out, "signed in: no; sign in with `twofill-host login`")?,
+            None => {}
+        }
         writeln!(
             out,
             "config: {}{}",

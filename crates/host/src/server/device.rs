@@ -8,14 +8,12 @@
 //! grants and seeds; the laptop keeps only what proves which device it is.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use data_encoding::BASE64;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
-use twofill_seal::{DataKey, Protection, WrappedKey};
 use twofill_team_api::DeviceInfo;
 
 /// Written last by [`save`]: a directory without it holds no identity.
@@ -45,30 +43,8 @@ pub struct Identity {
     pub key: PrivateKeyDer<'static>,
 }
 
-/// Where the private key's protection ended up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyStorage {
-    Keyring,
-    KeyFile(PathBuf),
-}
-
-impl std::fmt::Display for KeyStorage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeyStorage::Keyring => f.write_str("the OS keyring"),
-            KeyStorage::KeyFile(p) => write!(f, "the key file {} (mode 0600)", p.display()),
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct SealedKey {
-    /// `twofill_seal::WrappedKey` JSON: the key that seals `key`, and where
-    /// its own key is.
-    kek: String,
-    /// The PKCS#8 private key, sealed, base64.
-    key: String,
-}
+pub use super::sealed::KeyStorage;
+use super::sealed::SealedSecret;
 
 /// Stores a new identity in `dir`, replacing any earlier one. `keyring`
 /// says whether to try the OS keyring first.
@@ -81,31 +57,9 @@ pub fn save(
     keyring: bool,
 ) -> Result<KeyStorage> {
     make_private_dir(dir)?;
-    let data_key = DataKey::generate();
-    let in_keyring = Protection::Keyring {
-        service: "twofill".into(),
-        account: format!("device:{}", dir.display()),
-    };
-    let kek_file = dir.join(KEK_FILE);
-    let (wrapped, storage) = match keyring.then(|| {
-        twofill_seal::keyring_available().and_then(|()| twofill_seal::wrap(&data_key, &in_keyring))
-    }) {
-        Some(Ok(wrapped)) => {
-            // A key file from an earlier join without a keyring is no longer used.
-            let _ = std::fs::remove_file(&kek_file);
-            (wrapped, KeyStorage::Keyring)
-        }
-        _ => {
-            let wrapped = twofill_seal::wrap(&data_key, &Protection::KeyFile(kek_file.clone()))
-                .context("cannot create the device's key file")?;
-            (wrapped, KeyStorage::KeyFile(kek_file))
-        }
-    };
-    let sealed = SealedKey {
-        kek: wrapped.to_json(),
-        key: BASE64.encode(&data_key.seal(key_pkcs8, KEY_AAD)),
-    };
-    write_private(&dir.join(KEY_FILE), &serde_json::to_vec_pretty(&sealed)?)?;
+    let storage = sealed_key(dir)
+        .save(key_pkcs8, keyring)
+        .context("cannot store the device's key")?;
     write_private(&dir.join(CERT_FILE), cert_pem.as_bytes())?;
     write_private(&dir.join(CA_FILE), ca_pem.as_bytes())?;
     write_private(
@@ -128,6 +82,23 @@ pub fn enrollment(dir: &Path) -> Result<Option<Enrollment>> {
         .with_context(|| format!("{} is damaged", path.display()))
 }
 
+/// Records that the device now belongs to `user` (an `invite --sso`
+/// device is its first sign-in's; the server decided, this is the
+/// laptop's copy for `hello` and `whoami`).
+pub fn set_user(dir: &Path, user: &str) -> Result<()> {
+    let Some(mut enrollment) = enrollment(dir)? else {
+        return Ok(());
+    };
+    if enrollment.user == user {
+        return Ok(());
+    }
+    enrollment.user = user.to_owned();
+    write_private(
+        &dir.join(ENROLLMENT_FILE),
+        &serde_json::to_vec_pretty(&enrollment)?,
+    )
+}
+
 /// The whole identity, key unsealed; `None` before `join`.
 pub fn load(dir: &Path) -> Result<Option<Identity>> {
     let Some(enrollment) = enrollment(dir)? else {
@@ -138,7 +109,11 @@ pub fn load(dir: &Path) -> Result<Option<Identity>> {
         .into_iter()
         .next()
         .expect("certificates() returns at least one");
-    let key = unseal_key(&dir.join(KEY_FILE))?;
+    let der = sealed_key(dir)
+        .open()
+        .context("cannot unlock this device's key")?
+        .ok_or_else(|| anyhow!("{} is missing", dir.join(KEY_FILE).display()))?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.to_vec()));
     Ok(Some(Identity {
         enrollment,
         ca,
@@ -147,21 +122,14 @@ pub fn load(dir: &Path) -> Result<Option<Identity>> {
     }))
 }
 
-fn unseal_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    let damaged = || format!("{} is damaged", path.display());
-    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let sealed: SealedKey = serde_json::from_slice(&text).with_context(damaged)?;
-    let wrapped = WrappedKey::from_json(&sealed.kek).with_context(damaged)?;
-    let protection = wrapped
-        .stored_protection()
-        .ok_or_else(|| anyhow!("{}", damaged()))?;
-    let data_key =
-        twofill_seal::unwrap(&wrapped, &protection).context("cannot unlock this device's key")?;
-    let key = BASE64
-        .decode(sealed.key.as_bytes())
-        .map_err(|_| anyhow!("{}", damaged()))?;
-    let der = data_key.open(&key, KEY_AAD).with_context(damaged)?;
-    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.to_vec())))
+/// The device's private key, sealed in `dir`.
+fn sealed_key(dir: &Path) -> SealedSecret<'static> {
+    SealedSecret {
+        file: dir.join(KEY_FILE),
+        kek_file: dir.join(KEK_FILE),
+        keyring_account: format!("device:{}", dir.display()),
+        aad: KEY_AAD,
+    }
 }
 
 /// The certificates of a PEM file (at least one).
@@ -183,7 +151,7 @@ pub fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-fn make_private_dir(dir: &Path) -> Result<()> {
+pub fn make_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

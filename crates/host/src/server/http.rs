@@ -186,14 +186,35 @@ impl Client {
     }
 
     pub fn get(&self, path: &str) -> Result<Reply, HttpError> {
-        self.exchange("GET", path, None)
+        self.exchange("GET", path, None, &[])
     }
 
     pub fn post_json(&self, path: &str, body: &[u8]) -> Result<Reply, HttpError> {
-        self.exchange("POST", path, Some(body))
+        self.exchange("POST", path, Some(body), &[])
     }
 
-    fn exchange(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Reply, HttpError> {
+    /// `GET` with extra request headers (the sign-in's session ticket).
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Result<Reply, HttpError> {
+        self.exchange("GET", path, None, headers)
+    }
+
+    /// `POST` with extra request headers (the sign-in's session ticket).
+    pub fn post_json_with(
+        &self,
+        path: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, HttpError> {
+        self.exchange("POST", path, Some(body), headers)
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, HttpError> {
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         let mut stream = self.connect(deadline)?;
         let mut head = format!(
@@ -202,6 +223,20 @@ impl Client {
             self.url.host_header(),
             env!("CARGO_PKG_VERSION"),
         );
+        for (name, value) in headers {
+            // A header value is ours (a ticket the server issued), but a
+            // line break in it would forge more headers: refuse, never send.
+            if [name, value]
+                .iter()
+                .any(|t| t.bytes().any(|b| b < b' ' || b == 0x7f))
+            {
+                return Err(HttpError::Unreachable(format!(
+                    "the request header {name} holds a control character; it was not sent to {}",
+                    self.url
+                )));
+            }
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
         if let Some(body) = body {
             head.push_str(&format!(
                 "Content-Type: application/json\r\nContent-Length: {}\r\n",

@@ -11,10 +11,18 @@
 //! cannot be reached (or is not the pinned one) → `server_unreachable`; it
 //! no longer accepts this device → `device_revoked`; no identity here →
 //! `device_not_enrolled`; anything the server refused → its own reply, as
-//! it sent it.
+//! it sent it. With single sign-on every request also carries this
+//! device's session ticket, refreshed when it runs out ([`sso`]).
 
+pub mod callback;
 pub mod device;
 pub mod http;
+pub mod pkce;
+pub mod sealed;
+pub mod session;
+pub mod sso;
+
+use std::path::PathBuf;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,12 +38,13 @@ pub fn join_hint(url: &str) -> String {
     format!("run `twofill-host join {url} --invite <invite>` with a new invite from your admin")
 }
 
-fn body(code: ErrorCode, message: String) -> ErrorBody {
+pub(crate) fn body(code: ErrorCode, message: String) -> ErrorBody {
     ErrorBody {
         code,
         message,
         candidates: Vec::new(),
         retry_after_ms: None,
+        org: None,
     }
 }
 
@@ -45,6 +54,8 @@ pub struct Server {
     enrollment: Enrollment,
     /// The config file to name in messages.
     config: String,
+    /// Where the device identity (and its sign-in session) lives.
+    identity: PathBuf,
 }
 
 impl Server {
@@ -82,6 +93,7 @@ impl Server {
             client,
             enrollment: identity.enrollment,
             config: config.to_owned(),
+            identity: target.identity.clone(),
         })
     }
 
@@ -95,16 +107,45 @@ impl Server {
 
     /// `POST path` with `request` as JSON; the reply decoded, or the error
     /// to hand the extension.
+    /// Without a session ticket: the sign-in paths themselves. Everything
+    /// else goes through [`Server::call_signed_in`].
     pub fn call<Req: Serialize, Rep: DeserializeOwned>(
         &self,
         path: &str,
         request: &Req,
     ) -> Result<Rep, ErrorBody> {
+        self.call_with_ticket(path, request, None)
+    }
+
+    /// `POST path`, with the session ticket in its header when given.
+    fn call_with_ticket<Req: Serialize, Rep: DeserializeOwned>(
+        &self,
+        path: &str,
+        request: &Req,
+        ticket: Option<&str>,
+    ) -> Result<Rep, ErrorBody> {
         let json = serde_json::to_vec(request).expect("requests always serialise");
+        let headers: Vec<(&str, &str)> = ticket
+            .map(|t| (twofill_team_api::SESSION_HEADER, t))
+            .into_iter()
+            .collect();
         let reply = self
             .client
-            .post_json(path, &json)
+            .post_json_with(path, &json, &headers)
             .map_err(|e| self.transport_error(e))?;
+        self.decode(reply)
+    }
+
+    /// `GET path` as this device (no ticket).
+    pub fn get<Rep: DeserializeOwned>(&self, path: &str) -> Result<Rep, ErrorBody> {
+        let reply = self
+            .client
+            .get_with(path, &[])
+            .map_err(|e| self.transport_error(e))?;
+        self.decode(reply)
+    }
+
+    fn decode<Rep: DeserializeOwned>(&self, reply: http::Reply) -> Result<Rep, ErrorBody> {
         if reply.status == 200 {
             return serde_json::from_slice(&reply.body).map_err(|e| {
                 self.unreachable(format!(
@@ -152,7 +193,8 @@ impl Server {
 
     /// A non-200 reply. 401 means the server does not take this device's
     /// certificate, which it issued: revoked (the server says no more, on
-    /// purpose), unless it says it does not know the device at all.
+    /// purpose), unless it says it does not know the device at all, or that
+    /// the device is fine but its user must sign in (the sign-in codes).
     fn refusal(&self, status: u16, reply: &[u8]) -> ErrorBody {
         let error = serde_json::from_slice::<ErrorReply>(reply)
             .ok()
@@ -166,6 +208,7 @@ impl Server {
                     join_hint(&self.url())
                 ),
             ),
+            (401, Some(e)) if sso::is_sign_in_code(e.code) => e,
             (401, _) => self.revoked(),
             (_, Some(e)) => e,
             (_, None) => self.unreachable(format!(

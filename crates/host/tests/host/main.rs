@@ -20,5 +20,6 @@ mod rate_limit;
 mod recovery;
 mod siem_http;
 mod siem_syslog;
+mod sso;
 mod system_install;
 mod team_server;

@@ -24,8 +24,8 @@ use twofill_words::Access;
 
 use crate::support::*;
 
-const SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-const KASPERSKY: &str = "https://my.kaspersky.com";
+pub(crate) const SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+pub(crate) const KASPERSKY: &str = "https://my.kaspersky.com";
 
 fn server_binary() -> PathBuf {
     let path = Path::new(HOST).with_file_name("twofill-server");
@@ -39,7 +39,7 @@ fn server_binary() -> PathBuf {
 
 /// A real team server in a temporary state directory, serving on a free
 /// loopback port; alice is its first admin.
-struct TeamServer {
+pub(crate) struct TeamServer {
     dir: tempfile::TempDir,
     child: Option<Child>,
     addr: SocketAddr,
@@ -49,12 +49,22 @@ struct TeamServer {
 
 impl TeamServer {
     /// On the embedded default, SQLite.
-    fn start() -> TeamServer {
+    pub(crate) fn start() -> TeamServer {
         TeamServer::start_on(None)
     }
 
+    /// On SQLite, with `server_toml` (TOML tables, e.g. `[sso]`) added to
+    /// its server.toml before it serves.
+    pub(crate) fn start_configured(server_toml: &str) -> TeamServer {
+        TeamServer::start_with(None, server_toml)
+    }
+
     /// On `database` (`None`: the default SQLite vault in the state dir).
-    fn start_on(database: Option<String>) -> TeamServer {
+    pub(crate) fn start_on(database: Option<String>) -> TeamServer {
+        TeamServer::start_with(database, "")
+    }
+
+    fn start_with(database: Option<String>, server_toml: &str) -> TeamServer {
         let dir = tempfile::tempdir().unwrap();
         let database = database
             .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("state/vault.db").display()));
@@ -66,11 +76,16 @@ impl TeamServer {
         };
         server.ok(&["init", "--database", &server.database]);
         server.ok(&["admin", "add", "alice"]);
+        if !server_toml.is_empty() {
+            let config = server.state().join("server.toml");
+            let text = std::fs::read_to_string(&config).unwrap();
+            std::fs::write(&config, format!("{text}\n{server_toml}")).unwrap();
+        }
         server.serve("127.0.0.1:0")
     }
 
     /// The server's vault, opened as the server opens it.
-    fn vault(&self) -> Vault {
+    pub(crate) fn vault(&self) -> Vault {
         let protection = Protection::KeyFile(self.state().join("data.key"));
         match self.database.strip_prefix("sqlite:") {
             Some(path) => Vault::open(Path::new(path), &protection).unwrap(),
@@ -78,17 +93,17 @@ impl TeamServer {
         }
     }
 
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.dir.path().join("state")
     }
 
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(server_binary());
         c.arg("--state").arg(self.state());
         c
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.command().args(args).output().unwrap();
         assert!(
             out.status.success(),
@@ -120,7 +135,7 @@ impl TeamServer {
         self
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("https://{}", self.addr)
     }
 
@@ -131,7 +146,7 @@ impl TeamServer {
         }
     }
 
-    fn invite(&self, user: &str) -> String {
+    pub(crate) fn invite(&self, user: &str) -> String {
         self.ok(&["invite", user])
             .lines()
             .next()
@@ -142,7 +157,7 @@ impl TeamServer {
 
     /// The server machine's admin with `twofill-host` on the server's own
     /// (SQLite) vault.
-    fn admin(&self) -> Env {
+    pub(crate) fn admin(&self) -> Env {
         let env = Env::new();
         let state = self.state();
         let mut env = Env {
@@ -158,7 +173,7 @@ impl TeamServer {
     }
 
     /// The Kaspersky token enrolled by alice, code-only for bob.
-    fn kaspersky_for_bob(&self) -> String {
+    pub(crate) fn kaspersky_for_bob(&self) -> String {
         let mut vault = self.vault();
         let token = Token::from_uri(&format!(
             "otpauth://totp/Kaspersky:team@example.com?secret={SEED}&issuer=Kaspersky"
@@ -184,24 +199,24 @@ impl Drop for TeamServer {
 
 /// A teammate's laptop: its own HOME (data and config under it), no
 /// TWOFILL_CONFIG or TWOFILL_VAULT, and no keyring unless asked for.
-struct Laptop {
-    home: tempfile::TempDir,
-    keyring: bool,
+pub(crate) struct Laptop {
+    pub(crate) home: tempfile::TempDir,
+    pub(crate) keyring: bool,
 }
 
 impl Laptop {
-    fn new() -> Laptop {
+    pub(crate) fn new() -> Laptop {
         Laptop {
             home: tempfile::tempdir().unwrap(),
             keyring: false,
         }
     }
 
-    fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.home.path().join(".config/twofill/host.toml")
     }
 
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let home = self.home.path();
         let mut c = Command::new(HOST);
         c.env("HOME", home)
@@ -215,12 +230,12 @@ impl Laptop {
         c
     }
 
-    fn cli(&self, args: &[&str]) -> Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
         self.command().args(args).output().unwrap()
     }
 
     /// `join --json` that must succeed; its report.
-    fn join(&self, server: &TeamServer, invite: &str) -> Value {
+    pub(crate) fn join(&self, server: &TeamServer, invite: &str) -> Value {
         let out = self.cli(&[
             "join",
             &server.url(),
@@ -238,7 +253,7 @@ impl Laptop {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    fn launch(&self) -> Host {
+    pub(crate) fn launch(&self) -> Host {
         let mut child = self
             .command()
             .arg(EXTENSION_ORIGIN.as_str())
@@ -255,7 +270,7 @@ impl Laptop {
     }
 
     /// Every file under HOME.
-    fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
@@ -316,12 +331,12 @@ fn join_keeps_the_device_key_in_the_os_keyring() {
     host.wait().unwrap();
 }
 
-fn error_code(reply: &Value) -> &str {
+pub(crate) fn error_code(reply: &Value) -> &str {
     assert_eq!(reply["type"], "error", "{reply}");
     reply["error"]["code"].as_str().unwrap()
 }
 
-fn assert_oathtool_code(reply: &Value) {
+pub(crate) fn assert_oathtool_code(reply: &Value) {
     assert_eq!(reply["type"], "code", "{reply}");
     let from = reply["valid_from"].as_u64().unwrap();
     assert_eq!(reply["code"].as_str().unwrap(), oathtool(SEED, from));

@@ -11,5 +11,6 @@ mod push;
 mod recovery;
 mod replicas;
 mod siem;
+mod sso;
 mod support;
 mod tampering;

@@ -109,6 +109,26 @@ pub(crate) enum AuthzRow {
         cert_sha256: [u8; 32],
         revoked_at_ms: Option<i64>,
     },
+    /// Which twofill user an identity provider's subject signs in as.
+    SsoIdentity {
+        issuer: String,
+        subject: String,
+        user: String,
+    },
+    /// A device's single sign-on session: its ticket, user and times.
+    SsoSession {
+        device_id: String,
+        ticket_sha256: [u8; 32],
+        user: String,
+        signed_in_at_ms: i64,
+        expires_at_ms: i64,
+        max_at_ms: i64,
+    },
+    /// A user an admin disabled.
+    DisabledUser {
+        user: String,
+        disabled_at_ms: i64,
+    },
 }
 
 /// What an admin sees about a token beyond its summary.
@@ -181,6 +201,38 @@ pub(crate) struct DeviceRow {
     pub revoked_at_ms: Option<i64>,
     pub revoked_by: Option<String>,
     /// MAC of its authorization fields (id, user, certificate, revocation).
+    pub mac: Mac,
+}
+
+/// An identity provider's subject linked to a twofill user.
+#[derive(Debug, Clone)]
+pub(crate) struct SsoIdentityRow {
+    pub issuer: String,
+    pub subject: String,
+    pub user: String,
+    pub created_at_ms: i64,
+    pub mac: Mac,
+}
+
+/// A device's single sign-on session (one per device). The ticket is kept
+/// as its SHA-256 only.
+#[derive(Debug, Clone)]
+pub(crate) struct SsoSessionRow {
+    pub device_id: String,
+    pub ticket_sha256: [u8; 32],
+    pub user: String,
+    pub signed_in_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub max_at_ms: i64,
+    pub mac: Mac,
+}
+
+/// A disabled user.
+#[derive(Debug, Clone)]
+pub(crate) struct DisabledUserRow {
+    pub user: String,
+    pub disabled_at_ms: i64,
+    pub disabled_by: String,
     pub mac: Mac,
 }
 
@@ -326,6 +378,11 @@ pub(crate) trait StoreRead {
     fn recovery_counts(&self, token_id: &str) -> Result<RecoveryCounts>;
     /// The unused recovery code of a token with the lowest slot, if any.
     fn first_unused_recovery_code(&self, token_id: &str) -> Result<Option<RecoveryCodeRow>>;
+    fn sso_identity(&self, issuer: &str, subject: &str) -> Result<Option<SsoIdentityRow>>;
+    /// The identities linked to `user`.
+    fn sso_identities_of(&self, user: &str) -> Result<Vec<SsoIdentityRow>>;
+    fn sso_session(&self, device_id: &str) -> Result<Option<SsoSessionRow>>;
+    fn disabled_user(&self, user: &str) -> Result<Option<DisabledUserRow>>;
 }
 
 /// Writes, in one transaction (see the module doc).
@@ -390,6 +447,19 @@ pub(crate) trait StoreTx: StoreRead {
         at_ms: i64,
         user: &str,
     ) -> Result<bool>;
+    fn insert_sso_identity(&self, row: &SsoIdentityRow) -> Result<()>;
+    /// Gives a device to another user (`mac` covers the row so); false when
+    /// there is no such device.
+    fn set_device_user(&self, id: &str, user: &str, mac: &Mac) -> Result<bool>;
+    /// Inserts or replaces the device's session.
+    fn put_sso_session(&self, row: &SsoSessionRow) -> Result<()>;
+    /// False when the device had no session.
+    fn delete_sso_session(&self, device_id: &str) -> Result<bool>;
+    /// Ends every session of `user`; how many there were.
+    fn delete_sso_sessions_of(&self, user: &str) -> Result<u64>;
+    fn put_disabled_user(&self, row: &DisabledUserRow) -> Result<()>;
+    /// False when the user was not disabled.
+    fn delete_disabled_user(&self, user: &str) -> Result<bool>;
     /// Appends a record whose sequence number and MAC the rules computed.
     fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Makes every write durable, or none.

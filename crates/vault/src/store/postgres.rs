@@ -15,9 +15,10 @@ use postgres::{Client, GenericClient, NoTls, Row};
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
-    RecoveryCodeRow, RecoveryCounts, SiemCursorRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow,
-    counter_from_sql, counter_to_sql, postgres_schema, to32,
+    AuthzRow, CodeParams, DeviceRow, DisabledUserRow, GrantPath, GrantRow, InviteRow, Mac,
+    NewTokenRow, RecoveryCodeRow, RecoveryCounts, SiemCursorRow, SsoIdentityRow, SsoSessionRow,
+    Store, StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql, counter_to_sql,
+    postgres_schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 
@@ -167,6 +168,82 @@ trait Pg {
                 revoked_at_ms: r.try_get(5)?,
                 revoked_by: r.try_get(6)?,
                 mac: stored_mac(r, 7)?,
+            })
+        })
+        .collect()
+    }
+
+    fn sso_identities_where(
+        &self,
+        condition: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<SsoIdentityRow>> {
+        self.rows(
+            &format!(
+                "SELECT issuer, subject, user_name, created_at, mac FROM sso_identities
+                 {condition} ORDER BY issuer, subject"
+            ),
+            args,
+        )?
+        .iter()
+        .map(|r| {
+            Ok(SsoIdentityRow {
+                issuer: r.try_get(0)?,
+                subject: r.try_get(1)?,
+                user: r.try_get(2)?,
+                created_at_ms: r.try_get(3)?,
+                mac: stored_mac(r, 4)?,
+            })
+        })
+        .collect()
+    }
+
+    fn sso_sessions_where(
+        &self,
+        condition: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<SsoSessionRow>> {
+        self.rows(
+            &format!(
+                "SELECT device_id, ticket_sha256, user_name, signed_in_at, expires_at, max_at, mac
+                 FROM sso_sessions {condition} ORDER BY device_id"
+            ),
+            args,
+        )?
+        .iter()
+        .map(|r| {
+            Ok(SsoSessionRow {
+                device_id: r.try_get(0)?,
+                ticket_sha256: to32(r.try_get(1)?),
+                user: r.try_get(2)?,
+                signed_in_at_ms: r.try_get(3)?,
+                expires_at_ms: r.try_get(4)?,
+                max_at_ms: r.try_get(5)?,
+                mac: stored_mac(r, 6)?,
+            })
+        })
+        .collect()
+    }
+
+    fn disabled_where(
+        &self,
+        condition: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<DisabledUserRow>> {
+        self.rows(
+            &format!(
+                "SELECT user_name, disabled_at, disabled_by, mac FROM disabled_users
+                 {condition} ORDER BY user_name"
+            ),
+            args,
+        )?
+        .iter()
+        .map(|r| {
+            Ok(DisabledUserRow {
+                user: r.try_get(0)?,
+                disabled_at_ms: r.try_get(1)?,
+                disabled_by: r.try_get(2)?,
+                mac: stored_mac(r, 3)?,
             })
         })
         .collect()
@@ -359,6 +436,10 @@ pub(super) fn set_mac(c: &mut impl GenericClient, row: &AuthzRow, mac: &Mac) -> 
         AuthzRow::Device { id, .. } => {
             c.execute("UPDATE devices SET mac = $2 WHERE id = $1", &[id, &mac])?
         }
+        // Born with their MACs (schema 11): never part of the schema 7 migration.
+        AuthzRow::SsoIdentity { .. }
+        | AuthzRow::SsoSession { .. }
+        | AuthzRow::DisabledUser { .. } => 0,
     };
     Ok(())
 }
@@ -554,7 +635,17 @@ macro_rules! store_read {
         }
 
         fn authorization_rows(&self) -> Result<Vec<(AuthzRow, Mac)>> {
-            authorization_rows(&mut *self.client())
+            let mut rows = authorization_rows(&mut *self.client())?;
+            for r in self.sso_identities_where("", &[])? {
+                rows.push((r.authz_row(), r.mac));
+            }
+            for r in self.sso_sessions_where("", &[])? {
+                rows.push((r.authz_row(), r.mac));
+            }
+            for r in self.disabled_where("", &[])? {
+                rows.push((r.authz_row(), r.mac));
+            }
+            Ok(rows)
         }
 
         fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
@@ -658,6 +749,26 @@ macro_rules! store_read {
                 Some(user) => self.devices_where("WHERE user_name = $1", &[&user]),
                 None => self.devices_where("", &[]),
             }
+        }
+
+        fn sso_identity(&self, issuer: &str, subject: &str) -> Result<Option<SsoIdentityRow>> {
+            Ok(self
+                .sso_identities_where("WHERE issuer = $1 AND subject = $2", &[&issuer, &subject])?
+                .pop())
+        }
+
+        fn sso_identities_of(&self, user: &str) -> Result<Vec<SsoIdentityRow>> {
+            self.sso_identities_where("WHERE user_name = $1", &[&user])
+        }
+
+        fn sso_session(&self, device_id: &str) -> Result<Option<SsoSessionRow>> {
+            Ok(self
+                .sso_sessions_where("WHERE device_id = $1", &[&device_id])?
+                .pop())
+        }
+
+        fn disabled_user(&self, user: &str) -> Result<Option<DisabledUserRow>> {
+            Ok(self.disabled_where("WHERE user_name = $1", &[&user])?.pop())
         }
 
         fn siem_cursor(&self, sink: &str) -> Result<Option<SiemCursorRow>> {
@@ -955,6 +1066,80 @@ impl StoreTx for Writer<'_> {
              WHERE id = $1 AND revoked_at IS NULL",
             &[&id, &at_ms, &by, &mac.as_slice()],
         )? > 0)
+    }
+
+    fn insert_sso_identity(&self, row: &SsoIdentityRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO sso_identities (issuer, subject, user_name, created_at, mac)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &row.issuer,
+                &row.subject,
+                &row.user,
+                &row.created_at_ms,
+                &row.mac.as_slice(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_device_user(&self, id: &str, user: &str, mac: &Mac) -> Result<bool> {
+        Ok(self.exec(
+            "UPDATE devices SET user_name = $2, mac = $3 WHERE id = $1",
+            &[&id, &user, &mac.as_slice()],
+        )? > 0)
+    }
+
+    fn put_sso_session(&self, row: &SsoSessionRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO sso_sessions (device_id, ticket_sha256, user_name, signed_in_at,
+                                       expires_at, max_at, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (device_id) DO UPDATE SET ticket_sha256 = EXCLUDED.ticket_sha256,
+                 user_name = EXCLUDED.user_name, signed_in_at = EXCLUDED.signed_in_at,
+                 expires_at = EXCLUDED.expires_at, max_at = EXCLUDED.max_at, mac = EXCLUDED.mac",
+            &[
+                &row.device_id,
+                &row.ticket_sha256.as_slice(),
+                &row.user,
+                &row.signed_in_at_ms,
+                &row.expires_at_ms,
+                &row.max_at_ms,
+                &row.mac.as_slice(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_sso_session(&self, device_id: &str) -> Result<bool> {
+        Ok(self.exec(
+            "DELETE FROM sso_sessions WHERE device_id = $1",
+            &[&device_id],
+        )? > 0)
+    }
+
+    fn delete_sso_sessions_of(&self, user: &str) -> Result<u64> {
+        self.exec("DELETE FROM sso_sessions WHERE user_name = $1", &[&user])
+    }
+
+    fn put_disabled_user(&self, row: &DisabledUserRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO disabled_users (user_name, disabled_at, disabled_by, mac)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_name) DO UPDATE SET disabled_at = EXCLUDED.disabled_at,
+                 disabled_by = EXCLUDED.disabled_by, mac = EXCLUDED.mac",
+            &[
+                &row.user,
+                &row.disabled_at_ms,
+                &row.disabled_by,
+                &row.mac.as_slice(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_disabled_user(&self, user: &str) -> Result<bool> {
+        Ok(self.exec("DELETE FROM disabled_users WHERE user_name = $1", &[&user])? > 0)
     }
 
     fn put_siem_cursor(&self, row: &SiemCursorRow) -> Result<()> {

@@ -113,6 +113,9 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from < 10 {
         tx.batch_execute(SCHEMA_10)?;
     }
+    if from < 11 {
+        tx.batch_execute(SCHEMA_11)?;
+    }
     tx.execute(
         "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
         &[&SCHEMA_VERSION.to_string()],
@@ -176,6 +179,35 @@ CREATE TABLE recovery_codes (
     used_at BIGINT,
     used_by TEXT,
     PRIMARY KEY (token_id, generation, slot)
+);
+"#;
+
+/// Schema 11, as in SQLite (`store/schema.rs`).
+const SCHEMA_11: &str = r#"
+CREATE TABLE sso_identities (
+    issuer TEXT COLLATE "C" NOT NULL,
+    subject TEXT COLLATE "C" NOT NULL,
+    user_name TEXT COLLATE "C" NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    mac BYTEA NOT NULL,
+    PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX sso_identities_user ON sso_identities(user_name);
+CREATE TABLE sso_sessions (
+    device_id TEXT COLLATE "C" PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    ticket_sha256 BYTEA NOT NULL UNIQUE CHECK (octet_length(ticket_sha256) = 32),
+    user_name TEXT COLLATE "C" NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    signed_in_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    max_at BIGINT NOT NULL,
+    mac BYTEA NOT NULL
+);
+CREATE INDEX sso_sessions_user ON sso_sessions(user_name);
+CREATE TABLE disabled_users (
+    user_name TEXT COLLATE "C" PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE,
+    disabled_at BIGINT NOT NULL,
+    disabled_by TEXT NOT NULL,
+    mac BYTEA NOT NULL
 );
 "#;
 

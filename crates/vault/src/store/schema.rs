@@ -38,7 +38,11 @@ use crate::{Result, VaultError, seed_aad};
 ///    every token ([`SCHEMA_9`]).
 /// 10. recovery codes kept with their token (`recovery_codes`), sealed like
 ///     seeds, each single-use ([`SCHEMA_10`]).
-pub const SCHEMA_VERSION: i64 = 10;
+/// 11. single sign-on: identity-provider subjects linked to users
+///     (`sso_identities`), one session per device (`sso_sessions`, the
+///     ticket's SHA-256 only) and disabled users (`disabled_users`), each
+///     row MAC'd like the other authorization rows ([`SCHEMA_11`]).
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// The schema that MACs authorization rows.
 pub(crate) const AUTHORIZATION_MACS: i64 = 7;
@@ -242,6 +246,9 @@ pub(crate) fn migrate(
     if from < 10 {
         tx.execute_batch(SCHEMA_10)?;
     }
+    if from < 11 {
+        tx.execute_batch(SCHEMA_11)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -326,6 +333,36 @@ CREATE TABLE recovery_codes (
     used_at INTEGER,
     used_by TEXT,
     PRIMARY KEY (token_id, generation, slot)
+);
+";
+
+/// Schema 11: single sign-on. Times are ms since the epoch. A session is
+/// keyed by its device (a sign-in replaces the device's earlier session).
+pub(crate) const SCHEMA_11: &str = "
+CREATE TABLE sso_identities (
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    mac BLOB NOT NULL,
+    PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX sso_identities_user ON sso_identities(user_name);
+CREATE TABLE sso_sessions (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    ticket_sha256 BLOB NOT NULL UNIQUE CHECK (length(ticket_sha256) = 32),
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    signed_in_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    max_at INTEGER NOT NULL,
+    mac BLOB NOT NULL
+);
+CREATE INDEX sso_sessions_user ON sso_sessions(user_name);
+CREATE TABLE disabled_users (
+    user_name TEXT PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE,
+    disabled_at INTEGER NOT NULL,
+    disabled_by TEXT NOT NULL,
+    mac BLOB NOT NULL
 );
 ";
 

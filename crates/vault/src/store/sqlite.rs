@@ -12,9 +12,10 @@ use rusqlite::{
 use twofill_seal::{DataKey, Protection};
 
 use super::{
-    AuthzRow, CodeParams, DeviceRow, GrantPath, GrantRow, InviteRow, Mac, NewTokenRow,
-    ParamsOfSealed, RecoveryCodeRow, RecoveryCounts, SiemCursorRow, Store, StoreRead, StoreTx,
-    TokenMeta, TokenRow, counter_from_sql, counter_to_sql, schema, to32,
+    AuthzRow, CodeParams, DeviceRow, DisabledUserRow, GrantPath, GrantRow, InviteRow, Mac,
+    NewTokenRow, ParamsOfSealed, RecoveryCodeRow, RecoveryCounts, SiemCursorRow, SsoIdentityRow,
+    SsoSessionRow, Store, StoreRead, StoreTx, TokenMeta, TokenRow, counter_from_sql,
+    counter_to_sql, schema, to32,
 };
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
@@ -272,8 +273,90 @@ pub(super) fn set_mac(conn: &Connection, row: &AuthzRow, mac: &Mac) -> Result<()
             "UPDATE devices SET mac = ?2 WHERE id = ?1",
             params![id, mac],
         )?,
+        // Born with their MACs (schema 11): never part of the schema 7 migration.
+        AuthzRow::SsoIdentity { .. }
+        | AuthzRow::SsoSession { .. }
+        | AuthzRow::DisabledUser { .. } => 0,
     };
     Ok(())
+}
+
+/// The single sign-on rows (schema 11) with their MACs.
+fn sso_authorization_rows(conn: &Connection) -> Result<Vec<(AuthzRow, Mac)>> {
+    let mut out = Vec::new();
+    for r in sso_identities_where(conn, "", &[])? {
+        out.push((r.authz_row(), r.mac));
+    }
+    for r in sso_sessions_where(conn, "", &[])? {
+        out.push((r.authz_row(), r.mac));
+    }
+    let mut stmt = conn.prepare(
+        "SELECT user_name, disabled_at, disabled_by, mac FROM disabled_users ORDER BY user_name",
+    )?;
+    let disabled = stmt
+        .query_map([], disabled_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for r in disabled {
+        out.push((r.authz_row(), r.mac));
+    }
+    Ok(out)
+}
+
+fn disabled_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DisabledUserRow> {
+    Ok(DisabledUserRow {
+        user: r.get(0)?,
+        disabled_at_ms: r.get(1)?,
+        disabled_by: r.get(2)?,
+        mac: stored_mac(r.get(3)?),
+    })
+}
+
+fn sso_identities_where(
+    conn: &Connection,
+    condition: &str,
+    arg: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<SsoIdentityRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT issuer, subject, user_name, created_at, mac FROM sso_identities {condition}
+         ORDER BY issuer, subject"
+    ))?;
+    let rows = stmt
+        .query_map(arg, |r| {
+            Ok(SsoIdentityRow {
+                issuer: r.get(0)?,
+                subject: r.get(1)?,
+                user: r.get(2)?,
+                created_at_ms: r.get(3)?,
+                mac: stored_mac(r.get(4)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+fn sso_sessions_where(
+    conn: &Connection,
+    condition: &str,
+    arg: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<SsoSessionRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT device_id, ticket_sha256, user_name, signed_in_at, expires_at, max_at, mac
+         FROM sso_sessions {condition} ORDER BY device_id"
+    ))?;
+    let rows = stmt
+        .query_map(arg, |r| {
+            Ok(SsoSessionRow {
+                device_id: r.get(0)?,
+                ticket_sha256: to32(&r.get::<_, Vec<u8>>(1)?),
+                user: r.get(2)?,
+                signed_in_at_ms: r.get(3)?,
+                expires_at_ms: r.get(4)?,
+                max_at_ms: r.get(5)?,
+                mac: stored_mac(r.get(6)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 const DEVICE_COLUMNS: &str =
@@ -523,7 +606,9 @@ impl<T: Sql> StoreRead for T {
     }
 
     fn authorization_rows(&self) -> Result<Vec<(AuthzRow, Mac)>> {
-        authorization_rows(self.conn())
+        let mut rows = authorization_rows(self.conn())?;
+        rows.extend(sso_authorization_rows(self.conn())?);
+        Ok(rows)
     }
 
     fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
@@ -636,6 +721,35 @@ impl<T: Sql> StoreRead for T {
             Some(user) => devices_where(self.conn(), "WHERE user_name = ?1", &[&user]),
             None => devices_where(self.conn(), "", &[]),
         }
+    }
+
+    fn sso_identity(&self, issuer: &str, subject: &str) -> Result<Option<SsoIdentityRow>> {
+        Ok(sso_identities_where(
+            self.conn(),
+            "WHERE issuer = ?1 AND subject = ?2",
+            &[&issuer, &subject],
+        )?
+        .pop())
+    }
+
+    fn sso_identities_of(&self, user: &str) -> Result<Vec<SsoIdentityRow>> {
+        sso_identities_where(self.conn(), "WHERE user_name = ?1", &[&user])
+    }
+
+    fn sso_session(&self, device_id: &str) -> Result<Option<SsoSessionRow>> {
+        Ok(sso_sessions_where(self.conn(), "WHERE device_id = ?1", &[&device_id])?.pop())
+    }
+
+    fn disabled_user(&self, user: &str) -> Result<Option<DisabledUserRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT user_name, disabled_at, disabled_by, mac FROM disabled_users
+                 WHERE user_name = ?1",
+                [user],
+                disabled_row,
+            )
+            .optional()?)
     }
 
     fn siem_cursor(&self, sink: &str) -> Result<Option<SiemCursorRow>> {
@@ -928,6 +1042,80 @@ impl StoreTx for Writer<'_> {
              WHERE id = ?1 AND revoked_at IS NULL",
             params![id, at_ms, by, mac.as_slice()],
         )? > 0)
+    }
+
+    fn insert_sso_identity(&self, row: &SsoIdentityRow) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO sso_identities (issuer, subject, user_name, created_at, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                row.issuer,
+                row.subject,
+                row.user,
+                row.created_at_ms,
+                row.mac.as_slice()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_device_user(&self, id: &str, user: &str, mac: &Mac) -> Result<bool> {
+        Ok(self.0.execute(
+            "UPDATE devices SET user_name = ?2, mac = ?3 WHERE id = ?1",
+            params![id, user, mac.as_slice()],
+        )? > 0)
+    }
+
+    fn put_sso_session(&self, row: &SsoSessionRow) -> Result<()> {
+        self.0.execute(
+            "INSERT OR REPLACE INTO sso_sessions (device_id, ticket_sha256, user_name,
+                                                  signed_in_at, expires_at, max_at, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                row.device_id,
+                row.ticket_sha256.as_slice(),
+                row.user,
+                row.signed_in_at_ms,
+                row.expires_at_ms,
+                row.max_at_ms,
+                row.mac.as_slice()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_sso_session(&self, device_id: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .execute("DELETE FROM sso_sessions WHERE device_id = ?1", [device_id])?
+            > 0)
+    }
+
+    fn delete_sso_sessions_of(&self, user: &str) -> Result<u64> {
+        Ok(self
+            .0
+            .execute("DELETE FROM sso_sessions WHERE user_name = ?1", [user])? as u64)
+    }
+
+    fn put_disabled_user(&self, row: &DisabledUserRow) -> Result<()> {
+        self.0.execute(
+            "INSERT OR REPLACE INTO disabled_users (user_name, disabled_at, disabled_by, mac)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                row.user,
+                row.disabled_at_ms,
+                row.disabled_by,
+                row.mac.as_slice()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_disabled_user(&self, user: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .execute("DELETE FROM disabled_users WHERE user_name = ?1", [user])?
+            > 0)
     }
 
     fn put_siem_cursor(&self, row: &SiemCursorRow) -> Result<()> {

@@ -15,4 +15,5 @@ mod rate_limit;
 mod recovery;
 mod siem_cursors;
 mod site_lookup;
+mod sso;
 mod support;
