@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
         let mut seen = std::collections::HashSet::new();
         for code in &read.codes {
             assert!((4..=64).contains(&code.len()), "{code:?}");
-            assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'), "{code:?}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+                "{code:?}"
+            );
             assert!(seen.insert(code), "{code:?} twice");
         }
     }
