@@ -714,6 +714,15 @@ fn crafted_id_tokens_are_refused_each_with_its_reason_on_record() {
             "bad_signature",
         ),
         ("another client's token", other_audience, "wrong_audience"),
+        (
+            "another issuer, signed with the provider's own key",
+            idp.sign_claims("RS256", &json!({}), &{
+                let mut p = payload.clone();
+                p["iss"] = json!("https://idp.evil.example");
+                p
+            }),
+            "wrong_issuer",
+        ),
     ];
     let exchange = |nonce: &str| {
         ana.post(
