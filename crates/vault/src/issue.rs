@@ -14,11 +14,11 @@ use twofill_words::{AuditAction, unix_now_ms};
 
 use crate::audit::About;
 use crate::integrity::AuthzKey;
-use crate::permission::{access_to, check_admin, find_summary, summary};
+use crate::permission::{access_to, check_admin, find_summary, full_seed_holder, summary};
 use crate::store::{CodeParams, Store, StoreRead, StoreTx};
 use crate::{
-    Access, CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope,
-    SiteBinding, TokenSummary, Vault, VaultError, seed_aad,
+    CodeRequest, IssuedCode, Policy, Purpose, Refusal, Requester, Result, Scope, SiteBinding,
+    TokenSummary, Vault, VaultError, seed_aad,
 };
 
 /// A token read out with its seed for `twofill-host vault push`.
@@ -198,17 +198,33 @@ impl Vault {
         action: AuditAction,
     ) -> Result<Token> {
         let tx = self.store.begin_write()?;
-        let Some(summary) = find_summary(&*tx, &self.authz_key, id)? else {
-            let refusal = Refusal::NoSuchToken { id: id.to_owned() };
-            About {
-                who,
-                action,
-                token: None,
-                origin: None,
+        let allowed = self.policy.allow_seed_reveal;
+        let held = full_seed_holder(
+            &*tx,
+            &self.authz_key,
+            self.policy,
+            &who.user,
+            id,
+            || {
+                (!allowed).then(|| Refusal::Policy {
+                    what: "revealing seeds".into(),
+                })
+            },
+            "see the seed of",
+        )?;
+        let summary = match held {
+            Ok(summary) => summary,
+            Err((summary, refusal)) => {
+                About {
+                    who,
+                    action,
+                    token: summary.as_ref(),
+                    origin: None,
+                }
+                .record_refusal(&*tx, &self.audit_key, &refusal)?;
+                tx.commit()?;
+                return Err(VaultError::Refused(refusal));
             }
-            .record_refusal(&*tx, &self.audit_key, &refusal)?;
-            tx.commit()?;
-            return Err(VaultError::Refused(refusal));
         };
         let about = About {
             who,
@@ -216,37 +232,6 @@ impl Vault {
             token: Some(&summary),
             origin: None,
         };
-        let refused = if !self.policy.allow_seed_reveal {
-            Some(Refusal::Policy {
-                what: "revealing seeds".into(),
-            })
-        } else {
-            match access_to(
-                &*tx,
-                &self.authz_key,
-                self.policy,
-                Scope::All,
-                &who.user,
-                &summary,
-            )? {
-                Ok(Access::FullSeed) => None,
-                Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
-                    Some(Refusal::NotPermitted {
-                        user: who.user.clone(),
-                        what: format!(
-                            "see the seed of {} (needs a full-seed grant)",
-                            summary.label()
-                        ),
-                    })
-                }
-                Err(other) => Some(other),
-            }
-        };
-        if let Some(refusal) = refused {
-            about.record_refusal(&*tx, &self.audit_key, &refusal)?;
-            tx.commit()?;
-            return Err(VaultError::Refused(refusal));
-        }
         let mut token = open_seed(&*tx, &self.key, id)?;
         // The sealed link has the counter it was enrolled with; another
         // authenticator set up from this one must start where the vault is.

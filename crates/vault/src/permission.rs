@@ -98,6 +98,41 @@ pub(crate) fn access_to(
     })
 }
 
+/// The token `id` for a person who may have its secrets (the seed, a
+/// recovery code): a `full-seed` grant, or a personal token's owner. Else
+/// the refusal to record, with the token when there is one. `gate` refuses
+/// first for reasons of its own (the policy); `what` says what was asked
+/// for, e.g. "see the seed of".
+pub(crate) fn full_seed_holder(
+    store: &dyn StoreRead,
+    authz: &AuthzKey,
+    policy: Policy,
+    user: &str,
+    id: &str,
+    gate: impl FnOnce() -> Option<Refusal>,
+    what: &str,
+) -> Result<std::result::Result<TokenSummary, (Option<TokenSummary>, Refusal)>> {
+    let Some(summary) = find_summary(store, authz, id)? else {
+        return Ok(Err((None, Refusal::NoSuchToken { id: id.to_owned() })));
+    };
+    if let Some(refusal) = gate() {
+        return Ok(Err((Some(summary), refusal)));
+    }
+    Ok(
+        match access_to(store, authz, policy, Scope::All, user, &summary)? {
+            Ok(Access::FullSeed) => Ok(summary),
+            Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
+                let refusal = Refusal::NotPermitted {
+                    user: user.to_owned(),
+                    what: format!("{what} {} (needs a full-seed grant)", summary.label()),
+                };
+                Err((Some(summary), refusal))
+            }
+            Err(other) => Err((Some(summary), other)),
+        },
+    )
+}
+
 /// A token as the rules see it, or `None` when there is no such token; its
 /// owner and bindings checked against their MACs. Bindings were validated
 /// on the way in; one that no longer parses matches nothing rather than

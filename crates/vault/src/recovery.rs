@@ -12,11 +12,10 @@ use twofill_words::{AuditAction, unix_now_ms};
 use zeroize::Zeroizing;
 
 use crate::audit::About;
-use crate::permission::{access_to, find_summary};
+use crate::permission::full_seed_holder;
 use crate::store::{RecoveryCodeRow, RecoveryCounts, StoreRead};
 use crate::{
-    Access, Policy, RecoveryStatus, Refusal, Requester, Result, Scope, TakenRecoveryCode, Vault,
-    VaultError,
+    Policy, RecoveryStatus, Refusal, Requester, Result, TakenRecoveryCode, Vault, VaultError,
 };
 
 /// Services hand out 8–16 codes; a set larger than this is not a list of
@@ -164,17 +163,28 @@ impl Vault {
     ) -> Result<TakenRecoveryCode> {
         let action = AuditAction::RecoveryTake;
         let tx = self.store.begin_write()?;
-        let Some(summary) = find_summary(&*tx, &self.authz_key, id)? else {
-            let refusal = Refusal::NoSuchToken { id: id.to_owned() };
-            About {
-                who,
-                action,
-                token: None,
-                origin: None,
+        let held = full_seed_holder(
+            &*tx,
+            &self.authz_key,
+            self.policy,
+            &who.user,
+            id,
+            || None,
+            "take a recovery code of",
+        )?;
+        let summary = match held {
+            Ok(summary) => summary,
+            Err((summary, refusal)) => {
+                About {
+                    who,
+                    action,
+                    token: summary.as_ref(),
+                    origin: None,
+                }
+                .record_refusal(&*tx, &self.audit_key, &refusal)?;
+                tx.commit()?;
+                return Err(VaultError::Refused(refusal));
             }
-            .record_refusal(&*tx, &self.audit_key, &refusal)?;
-            tx.commit()?;
-            return Err(VaultError::Refused(refusal));
         };
         let about = About {
             who,
@@ -182,32 +192,6 @@ impl Vault {
             token: Some(&summary),
             origin: None,
         };
-        let access = access_to(
-            &*tx,
-            &self.authz_key,
-            self.policy,
-            Scope::All,
-            &who.user,
-            &summary,
-        )?;
-        let refused = match access {
-            Ok(Access::FullSeed) => None,
-            Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
-                Some(Refusal::NotPermitted {
-                    user: who.user.clone(),
-                    what: format!(
-                        "take a recovery code of {} (needs a full-seed grant)",
-                        summary.label()
-                    ),
-                })
-            }
-            Err(other) => Some(other),
-        };
-        if let Some(refusal) = refused {
-            about.record_refusal(&*tx, &self.audit_key, &refusal)?;
-            tx.commit()?;
-            return Err(VaultError::Refused(refusal));
-        }
         let Some(row) = tx.first_unused_recovery_code(id)? else {
             let refusal = Refusal::NoRecoveryCodes {
                 token: summary.label(),
