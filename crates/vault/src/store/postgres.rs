@@ -83,6 +83,7 @@ impl Store for PostgresStore {
         let writer = Writer {
             store: self,
             open: Cell::new(false),
+            written_head: Cell::new(None),
         };
         // READ COMMITTED whatever the server's default: each statement
         // after the lock sees every commit made before it was granted (a
@@ -106,6 +107,10 @@ struct Reader<'s>(&'s PostgresStore);
 struct Writer<'s> {
     store: &'s PostgresStore,
     open: Cell<bool>,
+    /// The audit head this transaction wrote last. It holds the write
+    /// lock, so nobody else can move the head: a batch's records follow
+    /// each other without a round trip to read it back.
+    written_head: Cell<Option<(i64, [u8; 32])>>,
 }
 
 impl Drop for Writer<'_> {
@@ -121,6 +126,11 @@ impl Drop for Writer<'_> {
 /// The store a read runs on (outside or inside the write transaction).
 trait Pg {
     fn store(&self) -> &PostgresStore;
+
+    /// The audit head this handle's own write transaction appended, if any.
+    fn written_head(&self) -> Option<(i64, [u8; 32])> {
+        None
+    }
 
     fn client(&self) -> RefMut<'_, Client> {
         self.store().client.borrow_mut()
@@ -454,6 +464,10 @@ impl Pg for Writer<'_> {
     fn store(&self) -> &PostgresStore {
         self.store
     }
+
+    fn written_head(&self) -> Option<(i64, [u8; 32])> {
+        self.written_head.get()
+    }
 }
 
 /// One body for both: SQLite's blanket impl over its connection trait
@@ -649,6 +663,9 @@ macro_rules! store_read {
         }
 
         fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>> {
+            if let Some(head) = self.written_head() {
+                return Ok(Some(head));
+            }
             match self.row("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", &[])? {
                 Some(r) => Ok(Some((r.try_get(0)?, to32(r.try_get(1)?)))),
                 None => Ok(None),
@@ -1181,6 +1198,7 @@ impl StoreTx for Writer<'_> {
                 &r.mac.as_slice(),
             ],
         )?;
+        self.written_head.set(Some((r.seq, r.mac)));
         Ok(())
     }
 
