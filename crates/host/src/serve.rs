@@ -419,7 +419,7 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
         }
         RequestBody::TakeRecoveryCode { token } => {
             let request = RecoveryCodeRequest { token, client };
-            ResponseBody::RecoveryCode(server.call(RECOVERY_CODE_PATH, &request)?)
+            ResponseBody::RecoveryCode(server.call_signed_in(RECOVERY_CODE_PATH, &request)?)
         }
     })
 }

@@ -483,13 +483,31 @@ fn the_popups_sign_in_opens_the_browser_and_a_seed_needs_a_recent_sign_in() {
     laptop.join(&server, &server.invite("bob@example.com"));
     let scratch = tempfile::tempdir().unwrap();
     let reveal = serde_json::json!({"v": 1, "id": "s", "type": "reveal_seed", "token": id});
+    // A recovery code is as sensitive as the seed: the same session, the same step-up.
+    let codes = scratch.path().join("recovery.txt");
+    std::fs::write(&codes, "aaaa-1111\nbbbb-2222\ncccc-3333\n").unwrap();
+    admin.ok(
+        "alice",
+        &[
+            "token",
+            "recovery",
+            "set",
+            &id,
+            "--file",
+            codes.to_str().unwrap(),
+        ],
+    );
+    let take = serde_json::json!({"v": 1, "id": "r", "type": "take_recovery_code", "token": id});
 
     let url = sign_in_from_the_popup(&laptop, &provider, false, scratch.path());
     assert!(!url.contains("prompt=login"), "{url}");
     let mut host = laptop.launch();
     let seed = host.ask(reveal.clone());
+    let taken = host.ask(take.clone());
     host.finish();
     assert_eq!(seed["type"], "seed", "a fresh sign-in reveals: {seed}");
+    assert_eq!(taken["type"], "recovery_code", "signed in: {taken}");
+    assert_eq!(taken["code"], "aaaa-1111", "{taken}");
 
     // Later than reveal_fresh_seconds: codes still, the seed only after a
     // new sign-in, which the popup offers.
@@ -501,6 +519,11 @@ fn the_popups_sign_in_opens_the_browser_and_a_seed_needs_a_recent_sign_in() {
     assert_eq!(error_code(&stale), "sign_in_again", "{stale}");
     assert_eq!(stale["error"]["org"], ORG, "{stale}");
     assert!(!stale.to_string().contains(SEED_FOR_SSO));
+    let mut host = laptop.launch();
+    let stale_take = host.ask(take);
+    host.finish();
+    assert_eq!(error_code(&stale_take), "sign_in_again", "{stale_take}");
+    assert!(!stale_take.to_string().contains("bbbb-2222"));
 
     let url = sign_in_from_the_popup(&laptop, &provider, true, scratch.path());
     assert!(
