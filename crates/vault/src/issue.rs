@@ -201,9 +201,11 @@ impl Vault {
         let allowed = self.policy.allow_seed_reveal;
         let held = full_seed_holder(
             &*tx,
+            &self.audit_key,
             &self.authz_key,
             self.policy,
-            &who.user,
+            who,
+            action,
             id,
             || {
                 (!allowed).then(|| Refusal::Policy {
@@ -214,14 +216,7 @@ impl Vault {
         )?;
         let summary = match held {
             Ok(summary) => summary,
-            Err((summary, refusal)) => {
-                About {
-                    who,
-                    action,
-                    token: summary.as_ref(),
-                    origin: None,
-                }
-                .record_refusal(&*tx, &self.audit_key, &refusal)?;
+            Err(refusal) => {
                 tx.commit()?;
                 return Err(VaultError::Refused(refusal));
             }

@@ -100,37 +100,46 @@ pub(crate) fn access_to(
 
 /// The token `id` for a person who may have its secrets (the seed, a
 /// recovery code): a `full-seed` grant, or a personal token's owner. Else
-/// the refusal to record, with the token when there is one. `gate` refuses
-/// first for reasons of its own (the policy); `what` says what was asked
-/// for, e.g. "see the seed of".
+/// the refusal, already recorded in `tx` as `action` (the caller commits).
+/// `gate` refuses first for reasons of its own (the policy); `what` says
+/// what was asked for, e.g. "see the seed of".
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn full_seed_holder(
-    store: &dyn StoreRead,
+    tx: &dyn StoreTx,
+    audit_key: &[u8; 32],
     authz: &AuthzKey,
     policy: Policy,
-    user: &str,
+    who: &Requester,
+    action: AuditAction,
     id: &str,
     gate: impl FnOnce() -> Option<Refusal>,
     what: &str,
-) -> Result<std::result::Result<TokenSummary, (Option<TokenSummary>, Refusal)>> {
-    let Some(summary) = find_summary(store, authz, id)? else {
-        return Ok(Err((None, Refusal::NoSuchToken { id: id.to_owned() })));
+) -> Result<std::result::Result<TokenSummary, Refusal>> {
+    let record = |token: Option<&TokenSummary>, refusal: Refusal| {
+        About {
+            who,
+            action,
+            token,
+            origin: None,
+        }
+        .record_refusal(tx, audit_key, &refusal)?;
+        Ok(Err(refusal))
     };
-    if let Some(refusal) = gate() {
-        return Ok(Err((Some(summary), refusal)));
-    }
-    Ok(
-        match access_to(store, authz, policy, Scope::All, user, &summary)? {
-            Ok(Access::FullSeed) => Ok(summary),
-            Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => {
-                let refusal = Refusal::NotPermitted {
-                    user: user.to_owned(),
-                    what: format!("{what} {} (needs a full-seed grant)", summary.label()),
-                };
-                Err((Some(summary), refusal))
-            }
-            Err(other) => Err((Some(summary), other)),
+    let Some(summary) = find_summary(tx, authz, id)? else {
+        return record(None, Refusal::NoSuchToken { id: id.to_owned() });
+    };
+    let refusal = match gate() {
+        Some(refusal) => refusal,
+        None => match access_to(tx, authz, policy, Scope::All, &who.user, &summary)? {
+            Ok(Access::FullSeed) => return Ok(Ok(summary)),
+            Ok(Access::CodeOnly) | Err(Refusal::NotPermitted { .. }) => Refusal::NotPermitted {
+                user: who.user.clone(),
+                what: format!("{what} {} (needs a full-seed grant)", summary.label()),
+            },
+            Err(other) => other,
         },
-    )
+    };
+    record(Some(&summary), refusal)
 }
 
 /// A token as the rules see it, or `None` when there is no such token; its

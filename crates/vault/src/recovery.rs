@@ -165,23 +165,18 @@ impl Vault {
         let tx = self.store.begin_write()?;
         let held = full_seed_holder(
             &*tx,
+            &self.audit_key,
             &self.authz_key,
             self.policy,
-            &who.user,
+            who,
+            action,
             id,
             || None,
             "take a recovery code of",
         )?;
         let summary = match held {
             Ok(summary) => summary,
-            Err((summary, refusal)) => {
-                About {
-                    who,
-                    action,
-                    token: summary.as_ref(),
-                    origin: None,
-                }
-                .record_refusal(&*tx, &self.audit_key, &refusal)?;
+            Err(refusal) => {
                 tx.commit()?;
                 return Err(VaultError::Refused(refusal));
             }
