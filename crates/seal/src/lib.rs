@@ -287,8 +287,9 @@ pub(crate) fn open_with(
     xchacha_decrypt(key, nonce, &full_aad(aad), ciphertext).ok_or(SealError::OpenFailed)
 }
 
-/// Compares two byte strings without an early exit.
-pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares two byte strings without an early exit (secrets: keys' checks,
+/// the host's sign-in `state`).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -1076,3 +1076,11 @@ fn rand_u64() -> u64 {
     fill_random(&mut bytes);
     u64::from_le_bytes(bytes)
 }
+
+#[test]
+fn ct_eq_compares_exactly() {
+    assert!(ct_eq(b"abc", b"abc"));
+    assert!(!ct_eq(b"abc", b"abd"));
+    assert!(!ct_eq(b"abc", b"abcd"));
+    assert!(!ct_eq(b"", b"a"));
+}

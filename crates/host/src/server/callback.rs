@@ -14,8 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use super::pkce::same_secret;
-
 /// The redirect's path; the host part is always `127.0.0.1`.
 pub const CALLBACK_PATH: &str = "/callback";
 /// How long one connection may take to send its request line and headers.
@@ -206,7 +204,7 @@ fn decide(head: &str, state: &str) -> Result<CallbackOutcome, &'static str> {
             .map(|(_, v)| v.as_str())
     };
     match get("state") {
-        Some(s) if same_secret(s, state) => {}
+        Some(s) if twofill_seal::ct_eq(s.as_bytes(), state.as_bytes()) => {}
         _ => return Err("This is not the sign-in twofill-host is waiting for (wrong state)."),
     }
     if let Some(error) = get("error") {

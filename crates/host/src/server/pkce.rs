@@ -45,12 +45,6 @@ fn random_text() -> String {
     BASE64URL_NOPAD.encode(&bytes)
 }
 
-/// Compares two secrets without stopping at the first differing byte.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,13 +72,5 @@ mod tests {
         assert_ne!(a.code_verifier, b.code_verifier);
         assert_ne!(a.state, a.nonce);
         assert_ne!(a.code_challenge(), a.code_verifier);
-    }
-
-    #[test]
-    fn secrets_compare_exactly() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "abcd"));
-        assert!(!same_secret("", "a"));
     }
 }
