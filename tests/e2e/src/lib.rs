@@ -515,8 +515,12 @@ pub async fn popup_state(
             return Ok(state);
         }
         if Instant::now() > deadline {
+            // A page without the popup's `data-state` reads as loading too:
+            // say which page it was.
+            let at = client.current_url().await.map(|u| u.to_string());
             bail!(
-                "the popup stayed in its loading state; browser log:\n{}",
+                "the popup stayed in its loading state (page: {}); browser log:\n{}",
+                at.unwrap_or_default(),
                 diagnostics()
             );
         }

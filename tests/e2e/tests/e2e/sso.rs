@@ -66,6 +66,33 @@ async fn fill_provider_login(client: &Client, login: &str) -> Result<()> {
     Ok(())
 }
 
+/// Waits until the browser shows the host's loopback page, which says the
+/// sign-in is done. Navigating elsewhere before it would cut the
+/// provider's redirect chain short (and a script run meanwhile would read
+/// the provider's page, not the next one).
+async fn wait_for_callback_page(client: &Client) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let page = match client.find(Locator::Css("p")).await {
+            Ok(p) => p.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if page.contains("You can close this tab") {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the loopback page never showed (at {}): {page}",
+            client
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Clicks through the provider's device pages after the code was entered
 /// (a confirmation, on the same address) until its login form shows, then
 /// fills that. Each page is told apart by its title.
@@ -105,18 +132,7 @@ async fn browser_login(teammate: &Teammate, login: &str) -> Result<(serde_json::
     client.goto(&run.url).await?;
     fill_provider_login(client, login).await?;
     let report = run.finish(Duration::from_secs(30))?;
-    // The loopback page says the sign-in is done.
-    let page = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("p"))
-        .await?
-        .text()
-        .await?;
-    ensure!(
-        page.contains("You can close this tab"),
-        "callback page: {page}"
-    );
+    wait_for_callback_page(client).await?;
     Ok((report, started.elapsed()))
 }
 
@@ -330,6 +346,7 @@ async fn signed_in_from_the_popup_a_seed_needs_a_recent_sign_in_and_the_popup_of
     assert!(sign_in.starts_with(provider.issuer()), "{sign_in}");
     session.client.goto(&sign_in).await?;
     fill_provider_login(&session.client, "cy").await?;
+    wait_for_callback_page(&session.client).await?;
     let deadline = Instant::now() + Duration::from_secs(15);
     let state = loop {
         // The detached `login` stores the session; then the popup lists.
