@@ -34,6 +34,12 @@ const SITE: &str = "https://bench.example";
 const USER: &str = "bob";
 const ADMIN: &str = "alice";
 const CLIENT_COUNTS: [usize; 3] = [1, 50, 200];
+/// The open-loop run: this many clients together offer the throughput
+/// target, each on its own schedule. A closed loop of 200 clients with no
+/// pause measures saturation, where p99 is 200 / throughput by Little's
+/// law; this one measures the latency 200 people see at the target rate.
+const PACED_CLIENTS: usize = 200;
+const PACED_CODES_PER_SECOND: f64 = 2_000.0;
 /// One commit per code (the path before group commit), then the default.
 const CODE_BATCHES: [usize; 2] = [1, 256];
 const RUN: Duration = Duration::from_secs(5);
@@ -70,6 +76,9 @@ struct Load {
     /// group commit), beside the default in the same run.
     code_batch: usize,
     clients: usize,
+    /// Codes/s offered by paced clients; `None` for a closed loop (each
+    /// client asks again as soon as it has its answer).
+    offered: Option<f64>,
     codes: usize,
     seconds: f64,
     p50: Duration,
@@ -185,12 +194,18 @@ fn measure_loads(
         devices,
         4,
         Duration::from_millis(500),
+        None,
         &request,
     );
-    for clients in CLIENT_COUNTS {
+    let runs = CLIENT_COUNTS
+        .into_iter()
+        .map(|c| (c, None))
+        .chain([(PACED_CLIENTS, Some(PACED_CODES_PER_SECOND))]);
+    for (clients, offered) in runs {
         let before = state.vault().audit_head_seq().unwrap();
         let started = Instant::now();
-        let mut latencies = run_clients(server.addr, devices, clients, RUN, &request);
+        let pace = offered.map(|rate| Duration::from_secs_f64(clients as f64 / rate));
+        let mut latencies = run_clients(server.addr, devices, clients, RUN, pace, &request);
         let seconds = started.elapsed().as_secs_f64();
         let audited = state.vault().audit_head_seq().unwrap() - before;
         assert_eq!(
@@ -201,8 +216,9 @@ fn measure_loads(
         );
         latencies.sort();
         eprintln!(
-            "bench: {} code_batch {code_batch}, {clients} clients: {} codes in {seconds:.1} s, p50 {:.2} ms, p99 {:.2} ms",
+            "bench: {} code_batch {code_batch}, {clients} clients ({}): {} codes in {seconds:.1} s, p50 {:.2} ms, p99 {:.2} ms",
             backend.name(),
+            load_name(offered),
             latencies.len(),
             ms(percentile(&latencies, 50.0)),
             ms(percentile(&latencies, 99.0))
@@ -211,6 +227,7 @@ fn measure_loads(
             store: backend.name(),
             code_batch,
             clients,
+            offered,
             codes: latencies.len(),
             seconds,
             p50: percentile(&latencies, 50.0),
@@ -220,17 +237,24 @@ fn measure_loads(
     loads
 }
 
+fn load_name(offered: Option<f64>) -> String {
+    offered.map_or("closed loop".to_owned(), |rate| {
+        format!("{rate:.0}/s offered")
+    })
+}
+
 fn print_tables(exe: &Path, loads: &[Load], memory: &[Memory]) {
     println!("twofill-server benchmark ({})", exe.display());
     println!();
-    println!("| store | code_batch | clients | audited codes/s | p50 | p99 | codes |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| store | code_batch | clients | load | audited codes/s | p50 | p99 | codes |");
+    println!("|---|---|---|---|---|---|---|---|");
     for l in loads {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |",
             l.store,
             l.code_batch,
             l.clients,
+            load_name(l.offered),
             l.codes as f64 / l.seconds,
             ms(l.p50),
             ms(l.p99),
@@ -260,7 +284,11 @@ fn print_tables(exe: &Path, loads: &[Load], memory: &[Memory]) {
     println!(
         "POST {CODE_PATH} (purpose fill, bound origin) by a code-only user, no rate limit, \
          {}-second runs; each client is a thread with its own mutual-TLS keep-alive connection \
-         (handshake before timing), {DEVICES} enrolled devices shared round-robin; client \
+         (handshake before timing), {DEVICES} enrolled devices shared round-robin. A closed \
+         loop asks again as soon as the answer is in (saturation); the paced run spreads \
+         {PACED_CLIENTS} clients' requests evenly over time to offer {PACED_CODES_PER_SECOND:.0} \
+         codes/s in all, and times each from when it was due, so a server that falls behind \
+         shows the wait (no coordinated omission). Client \
          threads and server share this machine's {} cores. Default server limits \
          (vault_handles = 4); code_batch 1 commits every code alone (the path before group commit), 256 is the default. PostgreSQL 15 with fsync=on, synchronous_commit=on; SQLite WAL \
          with synchronous=FULL. Every code is committed to the audit log before it is sent.",
@@ -297,13 +325,16 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 }
 
 /// `clients` threads, each with its own connection, asking for codes for
-/// `run`; returns every request's latency. Panics on any reply that is not
-/// a 200 with a 6-digit code.
+/// `run`; returns every request's latency. With `pace`, each client asks
+/// once per `pace` (the clients' schedules staggered evenly) and a latency
+/// counts from when the request was due. Panics on any reply that is not a
+/// 200 with a 6-digit code.
 fn run_clients(
     addr: SocketAddr,
     devices: &[Arc<rustls::ClientConfig>],
     clients: usize,
     run: Duration,
+    pace: Option<Duration>,
     request: &[u8],
 ) -> Vec<Duration> {
     let ready = Arc::new(Barrier::new(clients + 1));
@@ -315,13 +346,26 @@ fn run_clients(
             std::thread::spawn(move || {
                 let mut conn = Connection::open(addr, &config);
                 ready.wait();
-                let deadline = Instant::now() + run;
+                let start = Instant::now();
+                let deadline = start + run;
                 let mut latencies = Vec::new();
-                while Instant::now() < deadline {
-                    let t = Instant::now();
+                let mut due = match pace {
+                    Some(pace) => start + pace.mul_f64(i as f64 / clients as f64),
+                    None => start,
+                };
+                while due < deadline {
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                    let t = if pace.is_some() { due } else { Instant::now() };
                     let body = conn.exchange(&request);
                     latencies.push(t.elapsed());
                     check_code(&body);
+                    due = match pace {
+                        Some(pace) => due + pace,
+                        None => Instant::now(),
+                    };
                 }
                 latencies
             })
