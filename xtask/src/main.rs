@@ -57,9 +57,10 @@ commands:
   siem-bench [RECORDS [SECONDS RATE]]
           audit streaming: events/s delivered to a local syslog receiver and
           the commit-to-arrival lag while records are written
-  detect-eval [FILTER]
+  detect-eval [--holdout | --blind2] [FILTER]
           run the labelled detection corpus in Chromium and against the baselines;
-          print precision/recall overall and per class
+          print precision/recall overall and per class; --holdout: the held-out
+          set, --blind2: the second blind set (tests/fixtures/detection-blind2)
 ";
 
 /// A command: its name on the command line and what runs it (with the
