@@ -63,6 +63,10 @@ pub const REVOKE_DEVICE_PATH: &str = "/v1/admin/devices/{id}/revoke";
 /// `POST` [`PushRequest`] → [`PushReply`] (admins only): a local vault
 /// moved to the server (`twofill-host vault push`).
 pub const PUSH_PATH: &str = "/v1/admin/push";
+/// SMS providers' webhooks: the provider's name (`twilio`, `vonage`,
+/// `android-sms-gateway`, `sms-forwarder`) follows. No device certificate:
+/// each request is checked by its provider's signature instead.
+pub const SMS_INBOUND_PATH_PREFIX: &str = "/v1/sms/inbound/";
 
 /// Largest request body the server reads; larger ones get `413`
 /// ([`ErrorCode::PayloadTooLarge`]) without being read further.
