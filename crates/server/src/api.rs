@@ -16,7 +16,7 @@ use twofill_team_api::{
     CA_PATH, CODE_PATH, CodeRequest, DEVICES_PATH, ErrorCode, INVITES_PATH, JOIN_PATH,
     MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, OFFBOARDING_PATH, PUSH_PATH, RECOVERY_CODE_PATH,
     REVOKE_DEVICE_PATH, RecoveryCodeRequest, SEED_PATH, SESSION_HEADER, SMS_INBOUND_PATH_PREFIX,
-    SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH,
+    SMS_WAIT_PATH, SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH,
     SSO_LOGOUT_PATH, SSO_REFRESH_PATH, SeedRequest, SessionInfo, TOKENS_PATH, TokensRequest,
     WHOAMI_PATH, WhoAmIReply, WhoAmIRequest,
 };
@@ -49,6 +49,7 @@ enum Endpoint {
     SsoRefresh,
     SsoLogout,
     Offboarding,
+    SmsWait,
 }
 
 impl Endpoint {
@@ -71,6 +72,7 @@ impl Endpoint {
             SSO_REFRESH_PATH => Endpoint::SsoRefresh,
             SSO_LOGOUT_PATH => Endpoint::SsoLogout,
             OFFBOARDING_PATH => Endpoint::Offboarding,
+            SMS_WAIT_PATH => Endpoint::SmsWait,
             _ => {
                 let (prefix, suffix) = REVOKE_DEVICE_PATH.split_once("{id}")?;
                 let id = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
@@ -113,7 +115,12 @@ pub async fn handle(
         ticket,
         sso: app.sso.clone(),
     };
-    let limit = app.limits.request() * 2;
+    // An SMS wait is held open for up to its own limit.
+    let limit = if request.uri().path() == SMS_WAIT_PATH {
+        std::time::Duration::from_millis(twofill_team_api::MAX_SMS_WAIT_MS) + app.limits.request()
+    } else {
+        app.limits.request() * 2
+    };
     match tokio::time::timeout(limit, route(app, request, peer, source)).await {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) => e.into_reply(),
@@ -195,6 +202,7 @@ async fn route(
         Endpoint::Invites => crate::admin_api::invite(&app, peer, decode(&body)?).await,
         Endpoint::Revoke(id) => crate::admin_api::revoke(&app, peer, id).await,
         Endpoint::Push => crate::push::push(&app, peer, decode(&body)?).await,
+        Endpoint::SmsWait => crate::sms::wait(&app, peer, decode(&body)?).await,
     }
 }
 

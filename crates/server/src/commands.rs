@@ -434,6 +434,10 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
     ]
     .contains(&true)
     .then(|| crate::sms::Intake::new(providers));
+    let arrivals = Arc::new(crate::sms::Arrivals::default());
+    if let Database::Postgres(url) = &opener(state, keys)?.database {
+        crate::sms::spawn_listener(url.clone(), Arc::clone(&arrivals));
+    }
     let ca = Ca::load(&state.dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -451,6 +455,7 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
             limits: state.config.limits,
             sso,
             sms: intake,
+            arrivals: Arc::clone(&arrivals),
         };
         crate::sms::spawn_retention(Arc::clone(&app.pool), retention_ms);
         let tls = crate::serve::tls_config(&app, &state.config.hostnames)?;

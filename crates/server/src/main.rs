@@ -49,6 +49,8 @@ pub struct App {
     pub sso: Option<Arc<sso::Sso>>,
     /// `[sms]`: the SMS providers' webhooks, when any is configured.
     pub sms: Option<sms::Intake>,
+    /// Stored SMS, announced to this process's waiters.
+    pub arrivals: Arc<sms::Arrivals>,
 }
 
 #[derive(Parser)]

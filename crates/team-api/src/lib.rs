@@ -67,6 +67,13 @@ pub const PUSH_PATH: &str = "/v1/admin/push";
 /// `android-sms-gateway`, `sms-forwarder`) follows. No device certificate:
 /// each request is checked by its provider's signature instead.
 pub const SMS_INBOUND_PATH_PREFIX: &str = "/v1/sms/inbound/";
+/// `POST` [`SmsWaitRequest`] → [`SmsWaitReply`]: the code of an SMS that
+/// arrives (or arrived) at or after `since_ms` in an inbox bound to the
+/// origin and granted to the device's user; answers at once when there is
+/// one, else when one arrives, else `code: null` after `timeout_ms`.
+pub const SMS_WAIT_PATH: &str = "/v1/sms/wait";
+/// The longest an SMS wait is held open.
+pub const MAX_SMS_WAIT_MS: u64 = 120_000;
 
 /// Largest request body the server reads; larger ones get `413`
 /// ([`ErrorCode::PayloadTooLarge`]) without being read further.
@@ -164,6 +171,35 @@ pub struct CodeRequest {
     pub exclude_personal: bool,
     #[serde(flatten)]
     pub client: ClientContext,
+}
+
+/// A wait for an SMS code on a page (`SMS_WAIT_PATH`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsWaitRequest {
+    /// The origin the browser reported for the frame with the SMS prompt.
+    pub origin: String,
+    /// Only messages received at or after this (ms since the epoch): the
+    /// prompt's appearance, less a short grace.
+    pub since_ms: i64,
+    /// At most [`MAX_SMS_WAIT_MS`].
+    pub timeout_ms: u64,
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsWaitReply {
+    /// `None` when the wait ran out.
+    pub code: Option<SmsCodeEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsCodeEntry {
+    pub code: String,
+    pub received_at_ms: i64,
+    /// The inbox's number (E.164).
+    pub inbox: String,
 }
 
 /// The native `reveal_seed`, on the server.

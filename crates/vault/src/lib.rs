@@ -88,8 +88,8 @@ pub use recovery::{MAX_RECOVERY_CODE_CHARS, MAX_RECOVERY_CODES};
 pub use siem_cursor::SiemCursor;
 pub use sms_inbox::{
     DEFAULT_SMS_RETENTION_MS, FoundCode, MAX_SMS_LISTED, NewSms, PermittedInbox,
-    SMS_PROVIDER_ACTOR_PREFIX, SMS_RETENTION_ACTOR, SmsCode, SmsInboxInfo, SmsIntake, SmsMessage,
-    check_e164,
+    SMS_PROVIDER_ACTOR_PREFIX, SMS_RETENTION_ACTOR, SmsArrivals, SmsCode, SmsInboxInfo, SmsIntake,
+    SmsMessage, check_e164,
 };
 pub use sso::{OffboardingReport, SSO_PENDING_USER_PREFIX, SsoSessionRecord, SsoSignIn};
 pub use store::schema::SCHEMA_VERSION;

@@ -642,6 +642,22 @@ impl Vault {
     }
 }
 
+/// New messages stored by any process on a PostgreSQL vault (a team
+/// server's replicas), heard on a connection of its own; SQLite has one
+/// process, which knows when it stores one.
+pub struct SmsArrivals(crate::store::postgres::sms::SmsListener);
+
+impl SmsArrivals {
+    pub fn listen_postgres(url: &str) -> Result<SmsArrivals> {
+        crate::store::postgres::sms::SmsListener::connect(url).map(SmsArrivals)
+    }
+
+    /// Blocks until a message is stored anywhere (true) or `timeout` passes.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Result<bool> {
+        self.0.wait(timeout)
+    }
+}
+
 /// The inbox must exist (its row checked).
 fn existing(c: &Change<'_>, number: &str) -> Result<SmsInboxRow> {
     c.authz

@@ -12,6 +12,7 @@
 
 pub mod config;
 mod limit;
+mod wait;
 
 use std::net::IpAddr;
 
@@ -31,6 +32,7 @@ use crate::refusal::vault_failure;
 
 pub use config::{Providers, SmsConfig};
 pub use limit::SourceLimit;
+pub use wait::{Arrivals, spawn_listener, wait};
 
 /// The intake's state in a running server.
 pub struct Intake {
@@ -187,7 +189,8 @@ pub async fn inbound(
     };
     let body = read_body(request, app.limits.request(), twofill_sms::MAX_BODY_BYTES).await?;
     let providers = intake.providers.clone();
-    app.pool
+    let stored = app
+        .pool
         .run(move |vault| {
             let now = unix_now_secs();
             let refuse = |vault: &mut twofill_vault::Vault, e: &IntakeError| {
@@ -201,14 +204,14 @@ pub async fn inbound(
             };
             let sms = match parse(&providers, provider, &url, &body, &headers, now) {
                 Ok(Some(sms)) => sms,
-                Ok(None) => return Ok(accepted(provider)),
+                Ok(None) => return Ok(SmsIntake::Duplicate),
                 Err(e) => {
                     refuse(vault, &e)?;
                     let (status, code) = if e.is_forgery() {
                         (StatusCode::FORBIDDEN, ErrorCode::NotPermitted)
                     } else if matches!(e, IntakeError::Unsupported(_)) {
                         // The provider would retry in vain.
-                        return Ok(accepted(provider));
+                        return Ok(SmsIntake::Duplicate);
                     } else {
                         (StatusCode::BAD_REQUEST, ErrorCode::BadRequest)
                     };
@@ -246,13 +249,13 @@ pub async fn inbound(
                     }),
                 })
                 .map_err(vault_failure)?;
-            match stored {
-                SmsIntake::Stored { .. } | SmsIntake::Duplicate | SmsIntake::Unroutable => {
-                    Ok(accepted(provider))
-                }
-            }
+            Ok(stored)
         })
-        .await
+        .await?;
+    if let SmsIntake::Stored { .. } = stored {
+        app.arrivals.announce();
+    }
+    Ok(accepted(provider))
 }
 
 /// How often messages past the retention time are purged.

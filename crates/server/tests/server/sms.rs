@@ -343,10 +343,115 @@ fn bad_input_is_refused_before_anything_is_believed(backend: Backend) {
     assert_eq!(stored_texts(&state).len(), 1);
 }
 
+fn wait(client: &Client, origin: &str, since_ms: i64, timeout_ms: u64) -> Reply {
+    client.post(
+        twofill_team_api::SMS_WAIT_PATH,
+        &serde_json::json!({
+            "origin": origin,
+            "since_ms": since_ms,
+            "timeout_ms": timeout_ms,
+            "browser": "chromium",
+        }),
+    )
+}
+
+/// A wait held open on `client` while `during` runs; its reply.
+fn wait_while(client: &Client, since_ms: i64, timeout_ms: u64, during: impl FnOnce()) -> Reply {
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| wait(client, KASPERSKY_SITE, since_ms, timeout_ms));
+        // The wait is open (it subscribes before its first look) well before this.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        during();
+        waiter.join().unwrap()
+    })
+}
+
+fn a_waiting_device_gets_the_code_that_arrives_and_nothing_else(backend: Backend) {
+    let state = sms_state(backend, 0);
+    let server = state.serve();
+    let webhooks = server.anonymous();
+    let (bob, _) = server.device(&state, "bob");
+    let (dave, _) = server.device(&state, "dave");
+
+    // An SMS from before the prompt is not offered.
+    assert_eq!(twilio(&webhooks, "SM0100", INBOX, TWILIO_TOKEN).status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let prompt = twofill_words::unix_now_ms();
+    let reply = wait(&bob, KASPERSKY_SITE, prompt, 300);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["code"], serde_json::Value::Null);
+
+    // A forged one arriving during the wait fills nothing.
+    let reply = wait_while(&bob, prompt, 1500, || {
+        assert_eq!(twilio(&webhooks, "SM0101", INBOX, "forged").status, 403);
+    });
+    assert_eq!(reply.json()["code"], serde_json::Value::Null);
+
+    // The genuine one wakes the wait with its code.
+    // Shorter than a waiter's own recheck: only the announcement can wake it.
+    let reply = wait_while(&bob, prompt, 8_000, || {
+        assert_eq!(twilio(&webhooks, "SM0102", INBOX, TWILIO_TOKEN).status, 200);
+    });
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["code"]["code"], "482913");
+    assert_eq!(reply.json()["code"]["inbox"], INBOX);
+    // Asked again, it is there at once.
+    assert_eq!(
+        wait(&bob, KASPERSKY_SITE, prompt, 0).json()["code"]["code"],
+        "482913"
+    );
+
+    // An unbound site gets nothing; a user without a grant is refused.
+    assert_eq!(
+        wait(&bob, "https://evil.example", prompt, 0).code(),
+        "no_token_for_origin"
+    );
+    assert_eq!(
+        wait(&dave, KASPERSKY_SITE, prompt, 0).code(),
+        "not_permitted"
+    );
+    let fills: Vec<_> = audit_since(&state.vault(), 0)
+        .into_iter()
+        .filter(|(_, action, _, _)| action == "sms.code.fill")
+        .map(|(user, _, ok, _)| (user, ok))
+        .collect();
+    assert_eq!(
+        fills,
+        [
+            ("bob".to_owned(), true),
+            ("bob".to_owned(), true),
+            ("bob".to_owned(), false),
+            ("dave".to_owned(), false)
+        ]
+    );
+}
+
 crate::on_both_stores!(
     each_provider_signed_as_it_signs_is_stored_once_and_forgeries_store_nothing,
     bad_input_is_refused_before_anything_is_believed,
+    a_waiting_device_gets_the_code_that_arrives_and_nothing_else,
 );
+
+/// Two replicas on one PostgreSQL: the webhook reaches one, the device
+/// waits on the other, and LISTEN/NOTIFY wakes it (its wait is shorter
+/// than a waiter's own recheck, so nothing else could).
+#[test]
+fn an_sms_received_by_one_replica_reaches_a_device_waiting_on_the_other() {
+    let state = sms_state(Backend::Postgres, 0);
+    let first = state.serve();
+    let second = state.serve();
+    let (bob_first, _) = first.device(&state, "bob");
+    let bob_second = second.client_for(&bob_first);
+    let prompt = twofill_words::unix_now_ms();
+    let reply = wait_while(&bob_second, prompt, 8_000, || {
+        assert_eq!(
+            twilio(&first.anonymous(), "SM0200", INBOX, TWILIO_TOKEN).status,
+            200
+        );
+    });
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["code"]["code"], "482913", "{}", reply.text());
+}
 
 #[test]
 fn the_cli_lists_inboxes_and_refuses_numbers_it_cannot_read() {

@@ -27,7 +27,7 @@ use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 const WRITE_LOCK: i64 = 0x3246_494c;
 
 #[path = "postgres_sms.rs"]
-mod sms;
+pub(crate) mod sms;
 
 pub(crate) struct PostgresStore {
     /// `postgres::Client` needs `&mut` per statement; reads come through

@@ -1,7 +1,11 @@
 //! The SMS inboxes' SQL for PostgreSQL (schema 12), the same rows as
 //! SQLite's (`sqlite_sms.rs`).
 
+use std::time::Duration;
+
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
+use postgres::{Client, NoTls};
 
 use super::{Pg, Reader, Writer, stored_mac};
 use crate::Result;
@@ -154,7 +158,7 @@ impl SmsWrite for Writer<'_> {
     }
 
     fn insert_sms_message(&self, row: &SmsMessageRow) -> Result<Option<i64>> {
-        Ok(self
+        let id: Option<i64> = self
             .row(
                 "INSERT INTO sms_messages (provider, message_id, number, received_at, sealed,
                                            has_code, rule, bound_origin, embedded_origin)
@@ -174,7 +178,13 @@ impl SmsWrite for Writer<'_> {
                 ],
             )?
             .map(|r| r.try_get(0))
-            .transpose()?)
+            .transpose()?;
+        if id.is_some() {
+            // Delivered at commit, to every replica listening: their
+            // waiters look again.
+            self.rows("SELECT pg_notify($1, $2)", &[&SMS_CHANNEL, &row.number])?;
+        }
+        Ok(id)
     }
 
     fn delete_sms_messages(&self, number: Option<&str>, before_ms: i64) -> Result<u64> {
@@ -182,5 +192,30 @@ impl SmsWrite for Writer<'_> {
             "DELETE FROM sms_messages WHERE ($1::text IS NULL OR number = $1) AND received_at < $2",
             &[&number, &before_ms],
         )
+    }
+}
+
+/// The channel a stored message is announced on.
+const SMS_CHANNEL: &str = "twofill_sms";
+
+/// A connection of its own that hears every replica's new messages.
+pub(crate) struct SmsListener {
+    client: Client,
+}
+
+impl SmsListener {
+    pub(crate) fn connect(url: &str) -> Result<SmsListener> {
+        let mut client = Client::connect(url, NoTls)?;
+        client.batch_execute(&format!("LISTEN {SMS_CHANNEL}"))?;
+        Ok(SmsListener { client })
+    }
+
+    /// Whether a message was announced within `timeout` (all announced
+    /// meanwhile count as one).
+    pub(crate) fn wait(&mut self, timeout: Duration) -> Result<bool> {
+        let mut notifications = self.client.notifications();
+        let heard = notifications.timeout_iter(timeout).next()?.is_some();
+        while notifications.iter().next()?.is_some() {}
+        Ok(heard)
     }
 }
