@@ -108,6 +108,13 @@ pub async fn wait(app: &App, peer: Peer, request: SmsWaitRequest) -> Result<Repl
         if now >= deadline {
             return Ok(ok(&SmsWaitReply { code: None }));
         }
-        let _ = tokio::time::timeout_at(deadline.min(now + RECHECK), arrivals.changed()).await;
+        let heard = tokio::time::timeout_at(deadline.min(now + RECHECK), arrivals.changed())
+            .await
+            .is_ok();
+        // Out of time with nothing announced: the caller asks again if it
+        // still waits (a message stored unannounced is found then).
+        if !heard && Instant::now() >= deadline {
+            return Ok(ok(&SmsWaitReply { code: None }));
+        }
     }
 }
