@@ -16,9 +16,9 @@ use twofill_team_api::{
     CA_PATH, CODE_PATH, CodeRequest, DEVICES_PATH, ErrorCode, INVITES_PATH, JOIN_PATH,
     MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, OFFBOARDING_PATH, PUSH_PATH, RECOVERY_CODE_PATH,
     REVOKE_DEVICE_PATH, RecoveryCodeRequest, SEED_PATH, SESSION_HEADER, SMS_INBOUND_PATH_PREFIX,
-    SMS_WAIT_PATH, SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH,
-    SSO_LOGOUT_PATH, SSO_REFRESH_PATH, SeedRequest, SessionInfo, TOKENS_PATH, TokensRequest,
-    WHOAMI_PATH, WhoAmIReply, WhoAmIRequest,
+    SMS_INBOXES_PATH, SMS_WAIT_PATH, SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH,
+    SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH, SSO_REFRESH_PATH, SeedRequest, SessionInfo, TOKENS_PATH,
+    TokensRequest, WHOAMI_PATH, WhoAmIReply, WhoAmIRequest,
 };
 
 use crate::App;
@@ -50,6 +50,7 @@ enum Endpoint {
     SsoLogout,
     Offboarding,
     SmsWait,
+    SmsInboxes,
 }
 
 impl Endpoint {
@@ -73,6 +74,7 @@ impl Endpoint {
             SSO_LOGOUT_PATH => Endpoint::SsoLogout,
             OFFBOARDING_PATH => Endpoint::Offboarding,
             SMS_WAIT_PATH => Endpoint::SmsWait,
+            SMS_INBOXES_PATH => Endpoint::SmsInboxes,
             _ => {
                 let (prefix, suffix) = REVOKE_DEVICE_PATH.split_once("{id}")?;
                 let id = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
@@ -203,6 +205,7 @@ async fn route(
         Endpoint::Revoke(id) => crate::admin_api::revoke(&app, peer, id).await,
         Endpoint::Push => crate::push::push(&app, peer, decode(&body)?).await,
         Endpoint::SmsWait => crate::sms::wait(&app, peer, decode(&body)?).await,
+        Endpoint::SmsInboxes => crate::sms::inboxes(&app, peer, decode(&body)?).await,
     }
 }
 

@@ -72,6 +72,10 @@ pub const SMS_INBOUND_PATH_PREFIX: &str = "/v1/sms/inbound/";
 /// origin and granted to the device's user; answers at once when there is
 /// one, else when one arrives, else `code: null` after `timeout_ms`.
 pub const SMS_WAIT_PATH: &str = "/v1/sms/wait";
+/// `POST` [`SmsInboxesRequest`] → [`SmsInboxesReply`]: the inboxes the
+/// device's user holds a grant on, each with its newest messages (the code
+/// for `code-only`, sender and text too for `full`), every one on record.
+pub const SMS_INBOXES_PATH: &str = "/v1/sms/inboxes";
 /// The longest an SMS wait is held open.
 pub const MAX_SMS_WAIT_MS: u64 = 120_000;
 
@@ -200,6 +204,49 @@ pub struct SmsCodeEntry {
     pub received_at_ms: i64,
     /// The inbox's number (E.164).
     pub inbox: String,
+}
+
+/// The popup's inbox view (`SMS_INBOXES_PATH`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsInboxesRequest {
+    /// Newest messages per inbox (at most 50).
+    #[serde(default = "default_sms_messages")]
+    pub messages: u32,
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+fn default_sms_messages() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsInboxesReply {
+    pub inboxes: Vec<SmsInboxEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsInboxEntry {
+    pub number: String,
+    pub level: twofill_words::SmsAccess,
+    pub sites: Vec<String>,
+    pub messages: Vec<SmsMessageEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsMessageEntry {
+    pub id: i64,
+    pub received_at_ms: i64,
+    pub code: Option<String>,
+    /// `https://host` of an origin-bound code.
+    pub bound_origin: Option<String>,
+    /// `full` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// `full` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// The native `reveal_seed`, on the server.

@@ -32,7 +32,7 @@ use crate::refusal::vault_failure;
 
 pub use config::{Providers, SmsConfig};
 pub use limit::SourceLimit;
-pub use wait::{Arrivals, spawn_listener, wait};
+pub use wait::{Arrivals, inboxes, spawn_listener, wait};
 
 /// The intake's state in a running server.
 pub struct Intake {

@@ -118,3 +118,47 @@ pub async fn wait(app: &App, peer: Peer, request: SmsWaitRequest) -> Result<Repl
         }
     }
 }
+
+/// `SMS_INBOXES_PATH`: the inboxes the device's user may read, each with
+/// its newest messages as their level allows (every message on record).
+pub async fn inboxes(
+    app: &App,
+    peer: Peer,
+    request: twofill_team_api::SmsInboxesRequest,
+) -> Result<Reply, ApiError> {
+    use twofill_team_api::{SmsInboxEntry, SmsInboxesReply, SmsMessageEntry};
+    let reply = app
+        .pool
+        .run(move |vault| {
+            let device = authenticate(vault, &peer)?;
+            let who = requester(&device, &request.client);
+            let mut inboxes = Vec::new();
+            for inbox in vault
+                .permitted_sms_inboxes(&who.user)
+                .map_err(vault_failure)?
+            {
+                let messages = vault
+                    .sms_messages(&who, &inbox.number, request.messages)
+                    .map_err(vault_failure)?
+                    .into_iter()
+                    .map(|m| SmsMessageEntry {
+                        id: m.id,
+                        received_at_ms: m.received_at_ms,
+                        code: m.code,
+                        bound_origin: m.bound_origin,
+                        sender: m.sender,
+                        text: m.text,
+                    })
+                    .collect();
+                inboxes.push(SmsInboxEntry {
+                    number: inbox.number,
+                    level: inbox.level,
+                    sites: inbox.sites,
+                    messages,
+                });
+            }
+            Ok(SmsInboxesReply { inboxes })
+        })
+        .await?;
+    Ok(ok(&reply))
+}

@@ -410,6 +410,24 @@ fn a_waiting_device_gets_the_code_that_arrives_and_nothing_else(backend: Backend
         wait(&dave, KASPERSKY_SITE, prompt, 0).code(),
         "not_permitted"
     );
+    // The popup's view: bob (code-only) sees the code, carol (full) the text.
+    let (carol, _) = server.device(&state, "carol");
+    let view = bob.post(
+        twofill_team_api::SMS_INBOXES_PATH,
+        &serde_json::json!({"messages": 5}),
+    );
+    assert_eq!(view.status, 200, "{}", view.text());
+    let inbox = &view.json()["inboxes"][0];
+    assert_eq!(inbox["number"], INBOX);
+    assert_eq!(inbox["level"], "code-only");
+    assert_eq!(inbox["messages"][0]["code"], "482913");
+    assert!(inbox["messages"][0].get("text").is_none(), "{inbox}");
+    assert!(!view.text().contains("Do not share"), "{}", view.text());
+    let view = carol.post(twofill_team_api::SMS_INBOXES_PATH, &serde_json::json!({}));
+    assert_eq!(view.json()["inboxes"][0]["messages"][0]["text"], TEXT);
+    let view = dave.post(twofill_team_api::SMS_INBOXES_PATH, &serde_json::json!({}));
+    assert_eq!(view.json()["inboxes"], serde_json::json!([]));
+
     let fills: Vec<_> = audit_since(&state.vault(), 0)
         .into_iter()
         .filter(|(_, action, _, _)| action == "sms.code.fill")
