@@ -195,16 +195,11 @@ pub struct SmsWaitRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsWaitReply {
     /// `None` when the wait ran out.
-    pub code: Option<SmsCodeEntry>,
+    pub code: Option<SmsCodeReply>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SmsCodeEntry {
-    pub code: String,
-    pub received_at_ms: i64,
-    /// The inbox's number (E.164).
-    pub inbox: String,
-}
+/// The reply is the protocol's, so the host passes it on unchanged.
+pub use twofill_protocol::SmsCodeReply;
 
 /// The popup's inbox view (`SMS_INBOXES_PATH`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

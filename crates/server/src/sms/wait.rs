@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
-use twofill_team_api::{ErrorCode, MAX_SMS_WAIT_MS, SmsCodeEntry, SmsWaitReply, SmsWaitRequest};
+use twofill_team_api::{ErrorCode, MAX_SMS_WAIT_MS, SmsCodeReply, SmsWaitReply, SmsWaitRequest};
 use twofill_vault::{Origin, Purpose, SmsArrivals};
 
 use crate::App;
@@ -97,7 +97,7 @@ pub async fn wait(app: &App, peer: Peer, request: SmsWaitRequest) -> Result<Repl
             .await?;
         if let Some(c) = found {
             return Ok(ok(&SmsWaitReply {
-                code: Some(SmsCodeEntry {
+                code: Some(SmsCodeReply {
                     code: c.code,
                     received_at_ms: c.received_at_ms,
                     inbox: c.inbox,
