@@ -32,7 +32,8 @@ use twofill_protocol::{
 };
 use twofill_team_api::{
     CODE_PATH, ClientContext, CodeRequest, RECOVERY_CODE_PATH, RecoveryCodeRequest, SEED_PATH,
-    SeedRequest, TOKENS_PATH, TokensReply, TokensRequest,
+    SMS_WAIT_PATH, SeedRequest, SmsWaitReply, SmsWaitRequest, TOKENS_PATH, TokensReply,
+    TokensRequest,
 };
 use twofill_vault::{AuditAction, Requester, Vault};
 
@@ -340,6 +341,10 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
             ErrorCode::BadRequest,
             "this host answers from a local vault on this computer; there is no organization to sign in to",
         )),
+        RequestBody::WaitForSms { .. } => Err(error(
+            ErrorCode::BadRequest,
+            "shared SMS inboxes live on a team server; this host answers from a local vault (join one with `twofill-host join`)",
+        )),
     };
     match body {
         Ok(body) => Response::new(id, body),
@@ -420,6 +425,21 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
         RequestBody::TakeRecoveryCode { token } => {
             let request = RecoveryCodeRequest { token, client };
             ResponseBody::RecoveryCode(server.call_signed_in(RECOVERY_CODE_PATH, &request)?)
+        }
+        RequestBody::WaitForSms {
+            origin,
+            since_ms,
+            timeout_ms,
+        } => {
+            let request = SmsWaitRequest {
+                origin,
+                since_ms,
+                // Held below the host's own limit on a request to the server.
+                timeout_ms: timeout_ms.min(twofill_protocol::MAX_SMS_WAIT_PER_ASK_MS),
+                client,
+            };
+            let reply: SmsWaitReply = server.call_signed_in(SMS_WAIT_PATH, &request)?;
+            ResponseBody::SmsCode { code: reply.code }
         }
     })
 }

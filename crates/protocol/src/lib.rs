@@ -109,6 +109,31 @@ pub enum RequestBody {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         fresh: bool,
     },
+    /// Team server: the code of an SMS received at or after `since_ms` (ms
+    /// since the epoch: when the SMS prompt appeared, less a short grace)
+    /// in an inbox bound to `origin` (the origin the *browser* reported)
+    /// and granted to this user. The host waits up to `timeout_ms`, at most
+    /// [`MAX_SMS_WAIT_PER_ASK_MS`]; a longer wait asks again with the same
+    /// `since_ms` (and stops when the prompt goes away). An older code is
+    /// never offered; an origin-bound one only on its origin.
+    WaitForSms {
+        origin: String,
+        since_ms: i64,
+        timeout_ms: u64,
+    },
+}
+
+/// The longest one `wait_for_sms` is held by the host (below the host's
+/// own per-request limit to the server).
+pub const MAX_SMS_WAIT_PER_ASK_MS: u64 = 8_000;
+
+/// An SMS inbox's code for a page. Never carries the message's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsCodeReply {
+    pub code: String,
+    pub received_at_ms: i64,
+    /// The inbox's number (E.164).
+    pub inbox: String,
 }
 
 /// Why a code is requested; recorded in the audit log.
@@ -181,6 +206,10 @@ pub enum ResponseBody {
     RecoveryCode(RecoveryCodeReply),
     /// `start_login`: the sign-in runs in the system browser now.
     LoginStarted,
+    /// `wait_for_sms`: the code, or `None` when the wait ran out.
+    SmsCode {
+        code: Option<SmsCodeReply>,
+    },
     Error {
         error: ErrorBody,
     },
@@ -547,6 +576,7 @@ impl Request {
         let (origin, token) = match &request.body {
             RequestBody::Hello | RequestBody::StartLogin { .. } => (None, None),
             RequestBody::ListTokens { origin, .. } => (origin.as_deref(), None),
+            RequestBody::WaitForSms { origin, .. } => (Some(origin.as_str()), None),
             RequestBody::GetCode { origin, token, .. } => (origin.as_deref(), token.as_deref()),
             RequestBody::RevealSeed { token, .. } | RequestBody::TakeRecoveryCode { token } => {
                 (None, Some(token.as_str()))
@@ -659,6 +689,7 @@ const KNOWN_REQUEST_TYPES: &[&str] = &[
     "reveal_seed",
     "take_recovery_code",
     "start_login",
+    "wait_for_sms",
 ];
 
 fn truncate(s: &str, max: usize) -> String {
@@ -1021,6 +1052,12 @@ mod tests {
             format!(r#"{{"v":1,"id":"a","type":"reveal_seed","token":"{long_token}"}}"#),
             format!(r#"{{"v":1,"id":"a","type":"get_code","origin":"{long_origin}"}}"#),
             format!(r#"{{"v":1,"id":"a","type":"list_tokens","origin":"{long_origin}"}}"#),
+            format!(
+                r#"{{"v":1,"id":"a","type":"wait_for_sms","origin":"{long_origin}","since_ms":1,"timeout_ms":1}}"#
+            ),
+            // The prompt's time is required: without it an older code could be offered.
+            r#"{"v":1,"id":"a","type":"wait_for_sms","origin":"https://a.example","timeout_ms":1}"#
+                .to_owned(),
         ] {
             let err = decode(&input).unwrap_err();
             assert_eq!(err.code, ErrorCode::BadRequest, "{}", err.message);

@@ -15,10 +15,10 @@ use twofill_answer::{Answerer, CodeAsk};
 use twofill_team_api::{
     CA_PATH, CODE_PATH, CodeRequest, DEVICES_PATH, ErrorCode, INVITES_PATH, JOIN_PATH,
     MAX_BODY_BYTES, MAX_PUSH_BODY_BYTES, OFFBOARDING_PATH, PUSH_PATH, RECOVERY_CODE_PATH,
-    REVOKE_DEVICE_PATH, RecoveryCodeRequest, SEED_PATH, SESSION_HEADER, SSO_CONFIG_PATH,
-    SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH, SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH,
-    SSO_REFRESH_PATH, SeedRequest, SessionInfo, TOKENS_PATH, TokensRequest, WHOAMI_PATH,
-    WhoAmIReply, WhoAmIRequest,
+    REVOKE_DEVICE_PATH, RecoveryCodeRequest, SEED_PATH, SESSION_HEADER, SMS_INBOUND_PATH_PREFIX,
+    SMS_INBOXES_PATH, SMS_WAIT_PATH, SSO_CONFIG_PATH, SSO_DEVICE_POLL_PATH, SSO_DEVICE_START_PATH,
+    SSO_EXCHANGE_PATH, SSO_LOGOUT_PATH, SSO_REFRESH_PATH, SeedRequest, SessionInfo, TOKENS_PATH,
+    TokensRequest, WHOAMI_PATH, WhoAmIReply, WhoAmIRequest,
 };
 
 use crate::App;
@@ -49,6 +49,8 @@ enum Endpoint {
     SsoRefresh,
     SsoLogout,
     Offboarding,
+    SmsWait,
+    SmsInboxes,
 }
 
 impl Endpoint {
@@ -71,6 +73,8 @@ impl Endpoint {
             SSO_REFRESH_PATH => Endpoint::SsoRefresh,
             SSO_LOGOUT_PATH => Endpoint::SsoLogout,
             OFFBOARDING_PATH => Endpoint::Offboarding,
+            SMS_WAIT_PATH => Endpoint::SmsWait,
+            SMS_INBOXES_PATH => Endpoint::SmsInboxes,
             _ => {
                 let (prefix, suffix) = REVOKE_DEVICE_PATH.split_once("{id}")?;
                 let id = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
@@ -95,7 +99,12 @@ impl Endpoint {
 /// Answers one request. Its body must arrive within the request time
 /// limit (else 408); the whole answer gets twice that (else 503: the
 /// database is too slow, and the client should try again).
-pub async fn handle(app: Arc<App>, request: Request<Incoming>, cert: CertHash) -> Reply {
+pub async fn handle(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    cert: CertHash,
+    source: std::net::IpAddr,
+) -> Reply {
     // The ticket is a short printable string; anything else is no ticket.
     let ticket = request
         .headers()
@@ -108,8 +117,13 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, cert: CertHash) -
         ticket,
         sso: app.sso.clone(),
     };
-    let limit = app.limits.request() * 2;
-    match tokio::time::timeout(limit, route(app, request, peer)).await {
+    // An SMS wait is held open for up to its own limit.
+    let limit = if request.uri().path() == SMS_WAIT_PATH {
+        std::time::Duration::from_millis(twofill_team_api::MAX_SMS_WAIT_MS) + app.limits.request()
+    } else {
+        app.limits.request() * 2
+    };
+    match tokio::time::timeout(limit, route(app, request, peer, source)).await {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) => e.into_reply(),
         Err(_) => {
@@ -122,7 +136,16 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, cert: CertHash) -
     }
 }
 
-async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<Reply, ApiError> {
+async fn route(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    peer: Peer,
+    source: std::net::IpAddr,
+) -> Result<Reply, ApiError> {
+    if let Some(provider) = request.uri().path().strip_prefix(SMS_INBOUND_PATH_PREFIX) {
+        let provider = provider.to_owned();
+        return crate::sms::inbound(&app, &provider, request, source).await;
+    }
     let Some(endpoint) = Endpoint::of(request.uri().path()) else {
         return Err(ApiError::new(
             ErrorCode::UnknownType,
@@ -181,6 +204,8 @@ async fn route(app: Arc<App>, request: Request<Incoming>, peer: Peer) -> Result<
         Endpoint::Invites => crate::admin_api::invite(&app, peer, decode(&body)?).await,
         Endpoint::Revoke(id) => crate::admin_api::revoke(&app, peer, id).await,
         Endpoint::Push => crate::push::push(&app, peer, decode(&body)?).await,
+        Endpoint::SmsWait => crate::sms::wait(&app, peer, decode(&body)?).await,
+        Endpoint::SmsInboxes => crate::sms::inboxes(&app, peer, decode(&body)?).await,
     }
 }
 

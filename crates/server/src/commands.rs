@@ -16,7 +16,7 @@ use crate::config::{
     SQLITE_FILE, ServerConfig, State, write_private,
 };
 use crate::pool::{Opener, VaultPool};
-use crate::{AdminCommand, App, AuditCommand, Cli, Command, UserCommand};
+use crate::{AdminCommand, App, AuditCommand, Cli, Command, InboxCommand, SmsCommand, UserCommand};
 
 pub fn run(cli: Cli) -> Result<()> {
     let Some(dir) = cli.state.clone() else {
@@ -177,6 +177,13 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Sms {
+            command: SmsCommand::Inbox { command, by },
+        } => {
+            let mut vault = open(&State::load(&dir)?, &keys)?;
+            let actor = actor(&vault, by)?;
+            sms_inbox(&mut vault, &actor, command).map_err(|e| hint_by(e, "sms inbox … --by ADMIN"))
+        }
         Command::Revoke { id, by } => {
             let mut vault = open(&State::load(&dir)?, &keys)?;
             let actor = actor(&vault, by)?;
@@ -187,6 +194,74 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A number as people write it, in E.164 (parsed by the intake's rules,
+/// so the CLI and the webhooks agree on every number).
+fn e164(raw: &str) -> Result<String, VaultError> {
+    twofill_sms::E164::parse(raw)
+        .map(|n| n.as_str().to_owned())
+        .map_err(|e| VaultError::Invalid(e.to_string()))
+}
+
+fn site(raw: &str) -> Result<twofill_vault::SiteBinding, VaultError> {
+    raw.parse()
+        .map_err(|e: twofill_vault::SiteError| VaultError::Invalid(e.to_string()))
+}
+
+fn sms_inbox(vault: &mut Vault, actor: &str, command: InboxCommand) -> Result<(), VaultError> {
+    match command {
+        InboxCommand::Add { number } => {
+            let number = e164(&number)?;
+            vault.add_sms_inbox(actor, &number)?;
+            println!("{number} is an SMS inbox; bind it to a site and grant it to a group");
+        }
+        InboxCommand::Bind { number, site: s } => {
+            let (number, s) = (e164(&number)?, site(&s)?);
+            vault.bind_sms_inbox(actor, &number, &s)?;
+            println!("{number}: codes fill SMS prompts on {s}");
+        }
+        InboxCommand::Unbind { number, site: s } => {
+            let (number, s) = (e164(&number)?, site(&s)?);
+            vault.unbind_sms_inbox(actor, &number, &s)?;
+            println!("{number}: no longer bound to {s}");
+        }
+        InboxCommand::Grant {
+            number,
+            group,
+            level,
+        } => {
+            let number = e164(&number)?;
+            vault.grant_sms_inbox(actor, &number, &group, level)?;
+            println!("{number}: {group} is {level}");
+        }
+        InboxCommand::Revoke { number, group } => {
+            let number = e164(&number)?;
+            vault.revoke_sms_inbox(actor, &number, &group)?;
+            println!("{number}: {group} has no grant");
+        }
+        InboxCommand::List => {
+            for inbox in vault.sms_inboxes(actor)? {
+                let grants: Vec<String> = inbox
+                    .grants
+                    .iter()
+                    .map(|(g, level)| format!("{g}={level}"))
+                    .collect();
+                println!(
+                    "{}\tsites: {}\tgrants: {}",
+                    inbox.number,
+                    inbox.sites.join(", "),
+                    grants.join(", ")
+                );
+            }
+        }
+        InboxCommand::Purge { number } => {
+            let number = e164(&number)?;
+            let n = vault.purge_sms_inbox(actor, &number)?;
+            println!("{number}: {n} messages purged");
+        }
+    }
+    Ok(())
 }
 
 fn audit(vault: &Vault, command: AuditCommand) -> Result<()> {
@@ -278,6 +353,7 @@ fn init(
         limits: Limits::default(),
         siem: Default::default(),
         sso: None,
+        sms: Default::default(),
     };
     let state = State {
         dir: dir.clone(),
@@ -342,6 +418,26 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
         }
         None => None,
     };
+    let sms = &state.config.sms;
+    let providers = sms.check().with_context(|| {
+        format!(
+            "{} has a bad [sms] section",
+            state.dir.join(CONFIG_FILE).display()
+        )
+    })?;
+    let retention_ms = providers.retention_ms;
+    let intake = [
+        providers.twilio.is_some(),
+        providers.vonage.is_some(),
+        providers.gateway.is_some(),
+        providers.forwarder.is_some(),
+    ]
+    .contains(&true)
+    .then(|| crate::sms::Intake::new(providers));
+    let arrivals = Arc::new(crate::sms::Arrivals::default());
+    if let Database::Postgres(url) = &opener(state, keys)?.database {
+        crate::sms::spawn_listener(url.clone(), Arc::clone(&arrivals));
+    }
     let ca = Ca::load(&state.dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -358,7 +454,10 @@ fn serve(state: &State, keys: &KeyOverrides, listen: &str) -> Result<()> {
             ca,
             limits: state.config.limits,
             sso,
+            sms: intake,
+            arrivals: Arc::clone(&arrivals),
         };
+        crate::sms::spawn_retention(Arc::clone(&app.pool), retention_ms);
         let tls = crate::serve::tls_config(&app, &state.config.hostnames)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await

@@ -62,6 +62,9 @@ pub struct ServerConfig {
     /// Single sign-on (`[sso]`), written by hand like `[siem]`.
     #[serde(default, skip_serializing)]
     pub sso: Option<crate::sso::SsoConfig>,
+    /// The shared SMS inbox's providers (`[sms]`), written by hand too.
+    #[serde(default, skip_serializing)]
+    pub sms: crate::sms::SmsConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,6 +361,7 @@ mod tests {
             limits: Limits::default(),
             siem: twofill_siem::SiemConfig::default(),
             sso: None,
+            sms: Default::default(),
         };
         let text = toml::to_string(&config).unwrap();
         assert_eq!(toml::from_str::<ServerConfig>(&text).unwrap(), config);

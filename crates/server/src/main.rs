@@ -29,6 +29,7 @@ mod random;
 mod refusal;
 mod serve;
 mod siem;
+mod sms;
 mod sso;
 
 use std::path::PathBuf;
@@ -46,6 +47,10 @@ pub struct App {
     pub limits: config::Limits,
     /// `[sso]`: the identity provider, when devices sign in.
     pub sso: Option<Arc<sso::Sso>>,
+    /// `[sms]`: the SMS providers' webhooks, when any is configured.
+    pub sms: Option<sms::Intake>,
+    /// Stored SMS, announced to this process's waiters.
+    pub arrivals: Arc<sms::Arrivals>,
 }
 
 #[derive(Parser)]
@@ -131,6 +136,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shared SMS inboxes: phone numbers whose codes fill SMS prompts.
+    Sms {
+        #[command(subcommand)]
+        command: SmsCommand,
+    },
     /// Revoke a device: its next request is refused.
     Revoke {
         id: String,
@@ -178,6 +188,40 @@ enum UserCommand {
         #[arg(long, value_name = "ADMIN")]
         by: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum SmsCommand {
+    /// SMS inboxes: `add`, `bind`, `grant`, `list`, `purge`.
+    Inbox {
+        #[command(subcommand)]
+        command: InboxCommand,
+        /// The admin making the change (default: the only admin).
+        #[arg(long, value_name = "ADMIN", global = true)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum InboxCommand {
+    /// Make NUMBER (international form, e.g. +4915112345678) an inbox.
+    Add { number: String },
+    /// Let the inbox's codes fill SMS prompts on SITE (a domain covers its subdomains).
+    Bind { number: String, site: String },
+    /// Stop filling the inbox's codes on SITE.
+    Unbind { number: String, site: String },
+    /// Give GROUP `code-only` (the code) or `full` (sender and text too).
+    Grant {
+        number: String,
+        group: String,
+        level: twofill_words::SmsAccess,
+    },
+    /// Take GROUP's grant away.
+    Revoke { number: String, group: String },
+    /// Every inbox with its sites and grants.
+    List,
+    /// Delete every message of the inbox now.
+    Purge { number: String },
 }
 
 #[derive(Subcommand)]

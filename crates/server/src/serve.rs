@@ -154,7 +154,7 @@ async fn connection(
     let header_read = app.limits.header_read();
     let service = service_fn(move |request| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>(crate::api::handle(app, request, peer).await) }
+        async move { Ok::<_, Infallible>(crate::api::handle(app, request, peer, addr.ip()).await) }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -300,8 +300,11 @@ pub fn to_ecs(r: &AuditRecord) -> serde_json::Value {
     let action = r.event.action;
     let category = if action.is_code()
         || action.is_seed()
-        || matches!(action, AuditAction::DeviceJoin | AuditAction::DeviceRefused)
-    {
+        || action.is_sms_code()
+        || matches!(
+            action,
+            AuditAction::DeviceJoin | AuditAction::DeviceRefused | AuditAction::SmsRead
+        ) {
         "authentication"
     } else if matches!(
         action,

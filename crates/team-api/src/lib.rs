@@ -63,6 +63,21 @@ pub const REVOKE_DEVICE_PATH: &str = "/v1/admin/devices/{id}/revoke";
 /// `POST` [`PushRequest`] → [`PushReply`] (admins only): a local vault
 /// moved to the server (`twofill-host vault push`).
 pub const PUSH_PATH: &str = "/v1/admin/push";
+/// SMS providers' webhooks: the provider's name (`twilio`, `vonage`,
+/// `android-sms-gateway`, `sms-forwarder`) follows. No device certificate:
+/// each request is checked by its provider's signature instead.
+pub const SMS_INBOUND_PATH_PREFIX: &str = "/v1/sms/inbound/";
+/// `POST` [`SmsWaitRequest`] → [`SmsWaitReply`]: the code of an SMS that
+/// arrives (or arrived) at or after `since_ms` in an inbox bound to the
+/// origin and granted to the device's user; answers at once when there is
+/// one, else when one arrives, else `code: null` after `timeout_ms`.
+pub const SMS_WAIT_PATH: &str = "/v1/sms/wait";
+/// `POST` [`SmsInboxesRequest`] → [`SmsInboxesReply`]: the inboxes the
+/// device's user holds a grant on, each with its newest messages (the code
+/// for `code-only`, sender and text too for `full`), every one on record.
+pub const SMS_INBOXES_PATH: &str = "/v1/sms/inboxes";
+/// The longest an SMS wait is held open.
+pub const MAX_SMS_WAIT_MS: u64 = 120_000;
 
 /// Largest request body the server reads; larger ones get `413`
 /// ([`ErrorCode::PayloadTooLarge`]) without being read further.
@@ -160,6 +175,73 @@ pub struct CodeRequest {
     pub exclude_personal: bool,
     #[serde(flatten)]
     pub client: ClientContext,
+}
+
+/// A wait for an SMS code on a page (`SMS_WAIT_PATH`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsWaitRequest {
+    /// The origin the browser reported for the frame with the SMS prompt.
+    pub origin: String,
+    /// Only messages received at or after this (ms since the epoch): the
+    /// prompt's appearance, less a short grace.
+    pub since_ms: i64,
+    /// At most [`MAX_SMS_WAIT_MS`].
+    pub timeout_ms: u64,
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsWaitReply {
+    /// `None` when the wait ran out.
+    pub code: Option<SmsCodeReply>,
+}
+
+/// The reply is the protocol's, so the host passes it on unchanged.
+pub use twofill_protocol::SmsCodeReply;
+
+/// The popup's inbox view (`SMS_INBOXES_PATH`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsInboxesRequest {
+    /// Newest messages per inbox (at most 50).
+    #[serde(default = "default_sms_messages")]
+    pub messages: u32,
+    #[serde(flatten)]
+    pub client: ClientContext,
+}
+
+fn default_sms_messages() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsInboxesReply {
+    pub inboxes: Vec<SmsInboxEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsInboxEntry {
+    pub number: String,
+    pub level: twofill_words::SmsAccess,
+    pub sites: Vec<String>,
+    pub messages: Vec<SmsMessageEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsMessageEntry {
+    pub id: i64,
+    pub received_at_ms: i64,
+    pub code: Option<String>,
+    /// `https://host` of an origin-bound code.
+    pub bound_origin: Option<String>,
+    /// `full` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// `full` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// The native `reveal_seed`, on the server.

@@ -431,7 +431,7 @@ pub(crate) fn last_admin(c: &Change<'_>, name: &str) -> Result<Option<Refusal>> 
     Ok(Some(refusal))
 }
 
-fn group_exists(c: &Change<'_>, group: &str) -> Result<()> {
+pub(crate) fn group_exists(c: &Change<'_>, group: &str) -> Result<()> {
     if c.authz.group_exists(c.tx, group)? {
         Ok(())
     } else {

@@ -26,6 +26,7 @@ use twofill_seal::DataKey;
 use zeroize::Zeroizing;
 
 use crate::audit::hex;
+use crate::store::sms::SmsInboxRow;
 use crate::store::{
     AuthzRow, DeviceRow, DisabledUserRow, GrantRow, InviteRow, Mac, SsoIdentityRow, SsoSessionRow,
     StoreRead, StoreTx, TokenRow,
@@ -54,6 +55,9 @@ impl AuthzRow {
             AuthzRow::SsoIdentity { .. } => "sso_identities",
             AuthzRow::SsoSession { .. } => "sso_sessions",
             AuthzRow::DisabledUser { .. } => "disabled_users",
+            AuthzRow::SmsInbox { .. } => "sms_inboxes",
+            AuthzRow::SmsInboxSite { .. } => "sms_inbox_sites",
+            AuthzRow::SmsInboxGrant { .. } => "sms_inbox_grants",
         }
     }
 
@@ -82,6 +86,11 @@ impl AuthzRow {
                 device_id, user, ..
             } => format!("session of device {device_id} of {user}"),
             AuthzRow::DisabledUser { user, .. } => format!("disabled user {user}"),
+            AuthzRow::SmsInbox { number } => format!("SMS inbox {number}"),
+            AuthzRow::SmsInboxSite { number, site } => format!("SMS inbox {number}, site {site}"),
+            AuthzRow::SmsInboxGrant { number, group, .. } => {
+                format!("SMS inbox {number}, group {group}")
+            }
         }
     }
 
@@ -137,6 +146,13 @@ impl AuthzRow {
                 user,
                 disabled_at_ms,
             } => json!([user, disabled_at_ms]),
+            AuthzRow::SmsInbox { number } => json!([number]),
+            AuthzRow::SmsInboxSite { number, site } => json!([number, site]),
+            AuthzRow::SmsInboxGrant {
+                number,
+                group,
+                level,
+            } => json!([number, group, level]),
         };
         serde_json::to_vec(&json!([1, self.table(), fields])).expect("JSON of plain values")
     }
@@ -193,6 +209,38 @@ impl DisabledUserRow {
             user: self.user.clone(),
             disabled_at_ms: self.disabled_at_ms,
         }
+    }
+}
+
+impl SmsInboxRow {
+    /// The inbox's own row, then each site and grant, with their MACs.
+    pub(crate) fn authz_rows(&self) -> Vec<(AuthzRow, Mac)> {
+        let mut out = vec![(
+            AuthzRow::SmsInbox {
+                number: self.number.clone(),
+            },
+            self.mac,
+        )];
+        for (site, mac) in &self.sites {
+            out.push((
+                AuthzRow::SmsInboxSite {
+                    number: self.number.clone(),
+                    site: site.clone(),
+                },
+                *mac,
+            ));
+        }
+        for (group, level, mac) in &self.grants {
+            out.push((
+                AuthzRow::SmsInboxGrant {
+                    number: self.number.clone(),
+                    group: group.clone(),
+                    level: level.clone(),
+                },
+                *mac,
+            ));
+        }
+        out
     }
 }
 
@@ -415,7 +463,65 @@ impl AuthzKey {
             .pop())
     }
 
+    /// An SMS inbox as stored, checked: its row, every site and every
+    /// grant (a level the vault never writes is tampering too).
+    pub(crate) fn sms_inbox(&self, row: Option<SmsInboxRow>) -> Result<Option<SmsInboxRow>> {
+        let Some(row) = row else { return Ok(None) };
+        for (fields, mac) in row.authz_rows() {
+            self.check(&fields, &mac)?;
+            if let AuthzRow::SmsInboxGrant { level, .. } = &fields {
+                level
+                    .parse::<twofill_words::SmsAccess>()
+                    .map_err(|_| tampered(&fields))?;
+            }
+        }
+        Ok(Some(row))
+    }
+
+    /// The groups `user` is in, each membership checked.
+    pub(crate) fn groups_of(&self, store: &dyn StoreRead, user: &str) -> Result<Vec<String>> {
+        self.names(store.groups_of(user)?, |group| AuthzRow::Member {
+            group: group.to_owned(),
+            user: user.to_owned(),
+        })
+    }
+
     // Writes: each stores the row with its MAC.
+
+    pub(crate) fn insert_sms_inbox(&self, tx: &dyn StoreTx, row: SmsInboxRow) -> Result<bool> {
+        let mac = self.mac(&AuthzRow::SmsInbox {
+            number: row.number.clone(),
+        });
+        tx.insert_sms_inbox(&SmsInboxRow { mac, ..row })
+    }
+
+    pub(crate) fn add_sms_inbox_site(
+        &self,
+        tx: &dyn StoreTx,
+        number: &str,
+        site: &str,
+    ) -> Result<()> {
+        let mac = self.mac(&AuthzRow::SmsInboxSite {
+            number: number.to_owned(),
+            site: site.to_owned(),
+        });
+        tx.add_sms_inbox_site(number, site, &mac)
+    }
+
+    pub(crate) fn put_sms_inbox_grant(
+        &self,
+        tx: &dyn StoreTx,
+        number: &str,
+        group: &str,
+        level: twofill_words::SmsAccess,
+    ) -> Result<()> {
+        let mac = self.mac(&AuthzRow::SmsInboxGrant {
+            number: number.to_owned(),
+            group: group.to_owned(),
+            level: level.as_str().to_owned(),
+        });
+        tx.put_sms_inbox_grant(number, group, level.as_str(), &mac)
+    }
 
     pub(crate) fn sso_identity_with_mac(&self, row: SsoIdentityRow) -> SsoIdentityRow {
         SsoIdentityRow {

@@ -17,6 +17,7 @@ const RULES: &[(&str, &str)] = &[
     ("rate_limit.rs", include_str!("rate_limit.rs")),
     ("recovery.rs", include_str!("recovery.rs")),
     ("siem_cursor.rs", include_str!("siem_cursor.rs")),
+    ("sms_inbox.rs", include_str!("sms_inbox.rs")),
     ("sso.rs", include_str!("sso.rs")),
 ];
 const STORE: &[(&str, &str)] = &[
@@ -28,6 +29,12 @@ const STORE: &[(&str, &str)] = &[
         include_str!("store/postgres_schema.rs"),
     ),
     ("store/sqlite.rs", include_str!("store/sqlite.rs")),
+    ("store/sms.rs", include_str!("store/sms.rs")),
+    ("store/sqlite_sms.rs", include_str!("store/sqlite_sms.rs")),
+    (
+        "store/postgres_sms.rs",
+        include_str!("store/postgres_sms.rs"),
+    ),
 ];
 
 fn code_lines(src: &str) -> impl Iterator<Item = &str> {
@@ -80,6 +87,15 @@ fn only_recovery_opens_a_recovery_code() {
     // And the recovery module never opens a seed.
     let recovery = RULES.iter().find(|(n, _)| *n == "recovery.rs").unwrap().1;
     assert!(!code_lines(recovery).any(|l| l.contains("seed_aad") || l.contains("sealed_seed(")));
+}
+
+/// SMS messages are sealed too: only their module seals or opens one.
+#[test]
+fn only_sms_inbox_seals_or_opens_a_message() {
+    for (name, src) in RULES.iter().chain(STORE) {
+        let touches = code_lines(src).any(|l| l.contains("sms_aad(") || l.contains("fn open_sms"));
+        assert_eq!(touches, *name == "sms_inbox.rs", "{name}");
+    }
 }
 
 #[test]

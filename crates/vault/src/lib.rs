@@ -40,7 +40,9 @@
 //! (invites and devices), `rate_limit` (the fill limit's count and
 //! decision), `issue` (choosing a token by binding, codes and
 //! seed reveals; the only module that opens a sealed seed), `recovery`
-//! (recovery codes: the only module that seals or opens one), `admin` (admin
+//! (recovery codes: the only module that seals or opens one), `sms_inbox`
+//! (shared SMS inboxes, their messages and codes: the only module that
+//! seals or opens a message), `admin` (admin
 //! changes, each checked and recorded in its transaction), `listing`
 //! (reading without secrets), [`audit`] (the HMAC chain: computing, appending,
 //! verifying). They reach storage only through the `store` traits;
@@ -63,6 +65,7 @@ mod permission;
 mod rate_limit;
 mod recovery;
 mod siem_cursor;
+mod sms_inbox;
 mod sso;
 mod store;
 
@@ -83,9 +86,14 @@ pub use model::{
 pub use rate_limit::RateLimit;
 pub use recovery::{MAX_RECOVERY_CODE_CHARS, MAX_RECOVERY_CODES};
 pub use siem_cursor::SiemCursor;
+pub use sms_inbox::{
+    DEFAULT_SMS_RETENTION_MS, FoundCode, MAX_SMS_LISTED, NewSms, PermittedInbox,
+    SMS_PROVIDER_ACTOR_PREFIX, SMS_RETENTION_ACTOR, SmsArrivals, SmsCode, SmsInboxInfo, SmsIntake,
+    SmsMessage, check_e164,
+};
 pub use sso::{OffboardingReport, SSO_PENDING_USER_PREFIX, SsoSessionRecord, SsoSignIn};
 pub use store::schema::SCHEMA_VERSION;
-pub use twofill_words::{AuditAction, TokenKind};
+pub use twofill_words::{AuditAction, SmsAccess, TokenKind};
 
 use store::Store;
 use store::postgres::PostgresStore;

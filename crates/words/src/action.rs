@@ -95,12 +95,37 @@ actions! {
     UserEnabled = "user.enabled",
     /// An admin read a user's offboarding report.
     UserOffboarding = "user.offboarding",
+    /// An admin made a phone number (E.164) a shared SMS inbox.
+    SmsInboxAdd = "sms.inbox.add",
+    /// An admin bound an inbox to a site, or unbound it.
+    SmsInboxBind = "sms.inbox.bind",
+    /// An admin granted an inbox to a group (`code-only` / `full`), or revoked it.
+    SmsInboxGrant = "sms.inbox.grant",
+    /// Messages were purged: an admin's purge of an inbox, or retention.
+    SmsPurge = "sms.purge",
+    /// A provider's webhook delivered an SMS to an inbox (never its text or code).
+    SmsReceive = "sms.receive",
+    /// A webhook was refused (forged, unsigned, stale, unroutable number).
+    SmsRefused = "sms.refused",
+    /// An SMS code was filled into a page.
+    SmsCodeFill = "sms.code.fill",
+    /// An SMS code was shown in the popup.
+    SmsCodeView = "sms.code.view",
+    /// An SMS code was copied from the popup.
+    SmsCodeCopy = "sms.code.copy",
+    /// A message's sender and text were read (`full` holders only).
+    SmsRead = "sms.read",
 }
 
 impl AuditAction {
     /// A code was handed out (or refused).
     pub fn is_code(self) -> bool {
         self.as_str().starts_with("code.")
+    }
+
+    /// An SMS inbox's code was handed out (or refused): counted with codes.
+    pub fn is_sms_code(self) -> bool {
+        self.as_str().starts_with("sms.code.")
     }
 
     /// The seed itself was handed out (or refused).

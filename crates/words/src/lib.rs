@@ -15,7 +15,7 @@ mod ids;
 mod label;
 mod token_kind;
 
-pub use access::Access;
+pub use access::{Access, SmsAccess};
 pub use action::AuditAction;
 #[cfg(not(target_arch = "wasm32"))]
 pub use clock::{unix_now_ms, unix_now_secs};

@@ -20,6 +20,7 @@ mod rate_limit;
 mod recovery;
 mod siem_http;
 mod siem_syslog;
+mod sms;
 mod sso;
 mod system_install;
 mod team_server;

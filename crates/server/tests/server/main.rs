@@ -11,6 +11,7 @@ mod push;
 mod recovery;
 mod replicas;
 mod siem;
+mod sms;
 mod sso;
 mod support;
 mod tampering;

@@ -18,6 +18,7 @@
 pub(crate) mod postgres;
 mod postgres_schema;
 pub(crate) mod schema;
+pub(crate) mod sms;
 pub(crate) mod sqlite;
 
 use twofill_seal::{DataKey, Protection, WrappedKey};
@@ -128,6 +129,21 @@ pub(crate) enum AuthzRow {
     DisabledUser {
         user: String,
         disabled_at_ms: i64,
+    },
+    /// A phone number that is a shared SMS inbox.
+    SmsInbox {
+        number: String,
+    },
+    /// A site an SMS inbox's codes may be filled on.
+    SmsInboxSite {
+        number: String,
+        site: String,
+    },
+    /// A group's level on an SMS inbox.
+    SmsInboxGrant {
+        number: String,
+        group: String,
+        level: String,
     },
 }
 
@@ -315,7 +331,7 @@ pub(crate) trait Store: Send {
 }
 
 /// Reads, inside or outside a write transaction.
-pub(crate) trait StoreRead {
+pub(crate) trait StoreRead: sms::SmsRead {
     /// Every token id, ordered by issuer, account, id (the listing order).
     fn token_ids(&self) -> Result<Vec<String>>;
     /// Ids of the tokens with a binding stored as one of `sites` (texts in
@@ -386,7 +402,7 @@ pub(crate) trait StoreRead {
 }
 
 /// Writes, in one transaction (see the module doc).
-pub(crate) trait StoreTx: StoreRead {
+pub(crate) trait StoreTx: StoreRead + sms::SmsWrite {
     /// A fresh random token id.
     fn new_token_id(&self) -> Result<String>;
     fn insert_token(&self, row: &NewTokenRow<'_>) -> Result<()>;

@@ -26,6 +26,9 @@ use crate::{Access, AuditEvent, AuditRecord, Result, VaultError};
 /// marker as the SQLite file's application id.
 const WRITE_LOCK: i64 = 0x3246_494c;
 
+#[path = "postgres_sms.rs"]
+pub(crate) mod sms;
+
 pub(crate) struct PostgresStore {
     /// `postgres::Client` needs `&mut` per statement; reads come through
     /// `&self`, and a write transaction holds the only `&mut self`.
@@ -446,10 +449,13 @@ pub(super) fn set_mac(c: &mut impl GenericClient, row: &AuthzRow, mac: &Mac) -> 
         AuthzRow::Device { id, .. } => {
             c.execute("UPDATE devices SET mac = $2 WHERE id = $1", &[id, &mac])?
         }
-        // Born with their MACs (schema 11): never part of the schema 7 migration.
+        // Born with their MACs (schema 11, 12): never part of the schema 7 migration.
         AuthzRow::SsoIdentity { .. }
         | AuthzRow::SsoSession { .. }
-        | AuthzRow::DisabledUser { .. } => 0,
+        | AuthzRow::DisabledUser { .. }
+        | AuthzRow::SmsInbox { .. }
+        | AuthzRow::SmsInboxSite { .. }
+        | AuthzRow::SmsInboxGrant { .. } => 0,
     };
     Ok(())
 }
@@ -658,6 +664,9 @@ macro_rules! store_read {
             }
             for r in self.disabled_where("", &[])? {
                 rows.push((r.authz_row(), r.mac));
+            }
+            for inbox in super::sms::SmsRead::sms_inboxes(self)? {
+                rows.extend(inbox.authz_rows());
             }
             Ok(rows)
         }

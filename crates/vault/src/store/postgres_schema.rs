@@ -116,6 +116,9 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from < 11 {
         tx.batch_execute(SCHEMA_11)?;
     }
+    if from < 12 {
+        tx.batch_execute(SCHEMA_12)?;
+    }
     tx.execute(
         "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
         &[&SCHEMA_VERSION.to_string()],
@@ -209,6 +212,44 @@ CREATE TABLE disabled_users (
     disabled_by TEXT NOT NULL,
     mac BYTEA NOT NULL
 );
+"#;
+
+/// Schema 12, as in SQLite (`store/schema.rs`).
+const SCHEMA_12: &str = r#"
+CREATE TABLE sms_inboxes (
+    number TEXT COLLATE "C" PRIMARY KEY,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    mac BYTEA NOT NULL
+);
+CREATE TABLE sms_inbox_sites (
+    number TEXT COLLATE "C" NOT NULL REFERENCES sms_inboxes(number) ON DELETE CASCADE,
+    site TEXT COLLATE "C" NOT NULL,
+    mac BYTEA NOT NULL,
+    PRIMARY KEY (number, site)
+);
+CREATE TABLE sms_inbox_grants (
+    number TEXT COLLATE "C" NOT NULL REFERENCES sms_inboxes(number) ON DELETE CASCADE,
+    group_name TEXT COLLATE "C" NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+    level TEXT NOT NULL CHECK (level IN ('code-only', 'full')),
+    mac BYTEA NOT NULL,
+    PRIMARY KEY (number, group_name)
+);
+CREATE TABLE sms_messages (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    provider TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    number TEXT COLLATE "C" NOT NULL REFERENCES sms_inboxes(number) ON DELETE CASCADE,
+    received_at BIGINT NOT NULL,
+    sealed BYTEA NOT NULL,
+    has_code BOOLEAN NOT NULL,
+    rule TEXT,
+    bound_origin TEXT,
+    embedded_origin TEXT,
+    UNIQUE (provider, message_id)
+);
+CREATE INDEX sms_messages_by_inbox ON sms_messages(number, received_at);
+CREATE INDEX sms_messages_by_time ON sms_messages(received_at);
 "#;
 
 /// Schema 8, as in SQLite (`store/schema.rs`).

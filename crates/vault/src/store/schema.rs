@@ -42,7 +42,11 @@ use crate::{Result, VaultError, seed_aad};
 ///     (`sso_identities`), one session per device (`sso_sessions`, the
 ///     ticket's SHA-256 only) and disabled users (`disabled_users`), each
 ///     row MAC'd like the other authorization rows ([`SCHEMA_11`]).
-pub const SCHEMA_VERSION: i64 = 11;
+/// 12. shared SMS inboxes: a phone number (`sms_inboxes`), the sites it is
+///     bound to and the groups it is granted to (`code-only` / `full`),
+///     each row MAC'd; received messages (`sms_messages`, sender, text and
+///     code sealed), one per provider message id ([`SCHEMA_12`]).
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The schema that MACs authorization rows.
 pub(crate) const AUTHORIZATION_MACS: i64 = 7;
@@ -249,6 +253,9 @@ pub(crate) fn migrate(
     if from < 11 {
         tx.execute_batch(SCHEMA_11)?;
     }
+    if from < 12 {
+        tx.execute_batch(SCHEMA_12)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -364,6 +371,47 @@ CREATE TABLE disabled_users (
     disabled_by TEXT NOT NULL,
     mac BLOB NOT NULL
 );
+";
+
+/// Schema 12: shared SMS inboxes. Times are ms since the epoch. A message's
+/// sender, text and code are one sealed blob (`sealed`); the columns in the
+/// clear are what a waiter filters on. `(provider, message_id)` is unique,
+/// so a provider's retry is stored once.
+pub(crate) const SCHEMA_12: &str = "
+CREATE TABLE sms_inboxes (
+    number TEXT PRIMARY KEY,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    mac BLOB NOT NULL
+);
+CREATE TABLE sms_inbox_sites (
+    number TEXT NOT NULL REFERENCES sms_inboxes(number) ON DELETE CASCADE,
+    site TEXT NOT NULL,
+    mac BLOB NOT NULL,
+    PRIMARY KEY (number, site)
+);
+CREATE TABLE sms_inbox_grants (
+    number TEXT NOT NULL REFERENCES sms_inboxes(number) ON DELETE CASCADE,
+    group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+    level TEXT NOT NULL CHECK (level IN ('code-only', 'full')),
+    mac BLOB NOT NULL,
+    PRIMARY KEY (number, group_name)
+);
+CREATE TABLE sms_messages (
+    id INTEGER PRIMARY KEY,
+    provider TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    number TEXT NOT NULL REFERENCES sms_inboxes(number) ON DELETE CASCADE,
+    received_at INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    has_code INTEGER NOT NULL,
+    rule TEXT,
+    bound_origin TEXT,
+    embedded_origin TEXT,
+    UNIQUE (provider, message_id)
+);
+CREATE INDEX sms_messages_by_inbox ON sms_messages(number, received_at);
+CREATE INDEX sms_messages_by_time ON sms_messages(received_at);
 ";
 
 /// Schema 6: a HOTP token's counter. No older vault holds a HOTP token

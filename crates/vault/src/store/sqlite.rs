@@ -19,6 +19,9 @@ use super::{
 };
 use crate::{Access, AuditEvent, AuditRecord, Result};
 
+#[path = "sqlite_sms.rs"]
+mod sms;
+
 pub(crate) struct SqliteStore {
     conn: Connection,
 }
@@ -273,10 +276,13 @@ pub(super) fn set_mac(conn: &Connection, row: &AuthzRow, mac: &Mac) -> Result<()
             "UPDATE devices SET mac = ?2 WHERE id = ?1",
             params![id, mac],
         )?,
-        // Born with their MACs (schema 11): never part of the schema 7 migration.
+        // Born with their MACs (schema 11, 12): never part of the schema 7 migration.
         AuthzRow::SsoIdentity { .. }
         | AuthzRow::SsoSession { .. }
-        | AuthzRow::DisabledUser { .. } => 0,
+        | AuthzRow::DisabledUser { .. }
+        | AuthzRow::SmsInbox { .. }
+        | AuthzRow::SmsInboxSite { .. }
+        | AuthzRow::SmsInboxGrant { .. } => 0,
     };
     Ok(())
 }
@@ -608,6 +614,9 @@ impl<T: Sql> StoreRead for T {
     fn authorization_rows(&self) -> Result<Vec<(AuthzRow, Mac)>> {
         let mut rows = authorization_rows(self.conn())?;
         rows.extend(sso_authorization_rows(self.conn())?);
+        for inbox in super::sms::SmsRead::sms_inboxes(self)? {
+            rows.extend(inbox.authz_rows());
+        }
         Ok(rows)
     }
 

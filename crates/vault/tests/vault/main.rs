@@ -15,5 +15,6 @@ mod rate_limit;
 mod recovery;
 mod siem_cursors;
 mod site_lookup;
+mod sms_inbox;
 mod sso;
 mod support;
