@@ -31,6 +31,7 @@ pub fn vault_failure(e: VaultError) -> ApiError {
             ApiError::new(ErrorCode::BadRequest, message).with_status(hyper::StatusCode::CONFLICT)
         }
         VaultError::Corrupt { .. }
+        | VaultError::Unusable { .. }
         | VaultError::TooNew { .. }
         | VaultError::CreateDir { .. }
         | VaultError::Key(_)

@@ -16,6 +16,16 @@ pub enum VaultError {
         "{path} was written by a newer twofill (schema {found}, this build knows up to {SCHEMA_VERSION}); upgrade twofill-host"
     )]
     TooNew { path: PathBuf, found: i64 },
+    /// A healthy vault (or the place for a new one) this process cannot
+    /// use as things stand: permissions, a read-only or full disk.
+    #[error(
+        "cannot use the vault {path} ({detail}): {fix}. The vault was not changed; do not move it aside"
+    )]
+    Unusable {
+        path: PathBuf,
+        detail: String,
+        fix: &'static str,
+    },
     #[error("cannot create the vault directory {path}: {source}")]
     CreateDir {
         path: PathBuf,
@@ -58,13 +68,34 @@ pub enum VaultError {
         "this streamer no longer holds SIEM sink `{sink}` (its lease ran out or another replica took it over); it claims the sink again before sending more"
     )]
     SiemLeaseLost { sink: String },
-    #[error("vault database error: {0}")]
+    #[error("vault database error: {}{}", .0, sqlite_advice(.0))]
     Sqlite(#[from] rusqlite::Error),
     #[error(
         "vault database error: {}; check that PostgreSQL is running and the database URL is right",
         postgres_detail(.0)
     )]
     Postgres(#[from] postgres::Error),
+}
+
+/// What to do about an SQLite error that is not the vault's fault.
+pub(crate) fn sqlite_fix(e: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code()? {
+        C::DiskFull => Some("the disk is full: free some space, then try again"),
+        C::CannotOpen | C::PermissionDenied | C::ReadOnly => Some(
+            "check that this user may read and write the vault file and create files in its directory (fix the permissions, or a read-only mount)",
+        ),
+        C::SystemIoFailure => Some(
+            "the disk or file system failed a read or write: check it (and its free space), then try again",
+        ),
+        _ => None,
+    }
+}
+
+fn sqlite_advice(e: &rusqlite::Error) -> String {
+    sqlite_fix(e)
+        .map(|fix| format!("; {fix}"))
+        .unwrap_or_default()
 }
 
 /// A PostgreSQL error with what the server or the socket said (the
