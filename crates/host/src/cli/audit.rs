@@ -13,7 +13,7 @@ use twofill_siem::format::{rfc3339_utc, to_ecs};
 use twofill_vault::audit::{ChainReport, parse_hex32};
 use twofill_vault::{AuditRecord, IntegrityReport, Vault};
 
-use super::{Invocation, JsonFlag, Report, emit};
+use super::{Invocation, JsonFlag, Report, emit, printable};
 
 #[derive(Subcommand)]
 pub(super) enum AuditCommand {
@@ -269,23 +269,25 @@ impl Report for Vec<SinkReport> {
 }
 
 /// One record as `audit tail` shows it to people.
+/// One record on one line: every field a caller may have chosen is
+/// escaped, so none can hold a line break or an escape sequence.
 fn line(r: &AuditRecord) -> String {
     let e = &r.event;
     format!(
         "{:>6} {} {:<8} {:<20} {:<7} {}{}{}",
         r.seq,
         rfc3339_utc(r.time_ms),
-        e.user,
-        e.action,
+        printable(&e.user),
+        printable(e.action.as_str()),
         if e.success { "ok" } else { "REFUSED" },
-        e.token_label.as_deref().unwrap_or(""),
+        printable(e.token_label.as_deref().unwrap_or("")),
         e.origin
             .as_deref()
-            .map(|o| format!(" @ {o}"))
+            .map(|o| format!(" @ {}", printable(o)))
             .unwrap_or_default(),
         e.reason
             .as_deref()
-            .map(|x| format!(" — {x}"))
+            .map(|x| format!(" — {}", printable(x)))
             .unwrap_or_default(),
     )
 }

@@ -14,7 +14,7 @@
 /// [`run`] turns a closed pipe into a clean exit.
 macro_rules! outln {
     ($($arg:tt)*) => {
-        writeln!(std::io::stdout(), $($arg)*)?
+        writeln!($crate::cli::Printable(std::io::stdout()), $($arg)*)?
     };
 }
 
@@ -201,9 +201,53 @@ fn emit(format: JsonFlag, report: &impl Report) -> Result<()> {
     if format.json {
         print_json_to(&mut out, report)?;
     } else {
-        report.human(&mut out)?;
+        report.human(&mut Printable(&mut out))?;
     }
     Ok(())
+}
+
+/// Text for a person's terminal: control characters (escape sequences,
+/// carriage returns, newlines inside a field) and bidirectional overrides
+/// written as `\u{…}`, so text a caller chose (a refused origin, an
+/// imported issuer) cannot move the cursor or forge a line.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// Human-readable output: every control character but the line ends the
+/// output itself writes is escaped ([`printable`]); fields that may hold
+/// a newline are escaped with [`printable`] before they are formatted.
+pub(crate) struct Printable<W: Write>(pub W);
+
+impl<W: Write> Write for Printable<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                self.0.write_all(b"\n")?;
+            }
+            self.0.write_all(printable(line).as_bytes())?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {

@@ -23,3 +23,4 @@ mod siem_syslog;
 mod sso;
 mod system_install;
 mod team_server;
+mod vault_files;
