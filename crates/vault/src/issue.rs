@@ -323,10 +323,10 @@ impl Issuer<'_> {
         // Counted in this transaction: no other writer can fill between
         // the count and this code's record (earlier requests of a batch
         // are in the count too).
-        if let (Purpose::Fill, Some(origin)) = (request.purpose, request.origin)
+        if request.purpose == Purpose::Fill
             && let Some(refusal) =
                 self.rate_limit
-                    .check(tx, &request.who.user, &origin.to_string(), time_ms)?
+                    .check(tx, &request.who.user, &chosen.id, time_ms)?
         {
             about.record_refusal(tx, self.audit_key, &refusal)?;
             return Ok(Err(refusal));

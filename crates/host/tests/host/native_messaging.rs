@@ -249,6 +249,40 @@ fn every_code_and_refusal_is_audited_with_who_where_and_which_extension() {
     assert!(out.contains("audit log OK"), "{out}");
 }
 
+/// IPv6 literals are bound with the CLI and filled like any host; another
+/// address or port gets nothing.
+#[test]
+fn ipv6_literal_sites_are_bound_and_filled() {
+    let env = Env::new();
+    let id = env.enroll(
+        "alice",
+        SEED,
+        "Router",
+        &["https://[::1]", "https://[2001:db8::1]:8443"],
+    );
+    for args in [
+        vec!["group", "add", "ops"],
+        vec!["group", "add-member", "ops", "bob"],
+        vec!["grant", "set", &id, "ops", Access::CodeOnly.as_str()],
+    ] {
+        env.ok("alice", &args);
+    }
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
+    for origin in ["https://[::1]", "https://[2001:db8::1]:8443"] {
+        let reply = host.ask(get_code("r", origin));
+        assert_eq!(reply["type"], "code", "{origin}: {reply}");
+        assert_eq!(reply["token"]["id"], id.as_str());
+        let from = reply["valid_from"].as_u64().unwrap();
+        assert_eq!(reply["code"].as_str().unwrap(), oathtool(SEED, from));
+    }
+    for origin in ["https://[2001:db8::2]:8443", "https://[::2]"] {
+        let reply = host.ask(get_code("r", origin));
+        assert_eq!(reply["type"], "error", "{origin}: {reply}");
+        assert!(reply.get("code").is_none());
+    }
+    assert!(host.finish().success());
+}
+
 #[test]
 fn enrollment_requires_the_right_first_code() {
     let env = Env::new();

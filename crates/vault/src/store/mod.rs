@@ -359,12 +359,13 @@ pub(crate) trait StoreRead {
     /// Audit records after `after_seq`, oldest first, at most `limit`.
     fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
     /// Times (ms), newest first, of the successful records of `action` for
-    /// `user` on `origin` at or after `since_ms`; at most `max` of them.
+    /// `user` with `token` at or after `since_ms`; at most `max` of them
+    /// (read through an index, so the cost is bounded by `max`).
     fn recent_successes(
         &self,
         action: &str,
         user: &str,
-        origin: &str,
+        token: &str,
         since_ms: i64,
         max: u32,
     ) -> Result<Vec<i64>>;

@@ -116,6 +116,9 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from < 11 {
         tx.batch_execute(SCHEMA_11)?;
     }
+    if from < 13 {
+        tx.batch_execute(SCHEMA_13)?;
+    }
     tx.execute(
         "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
         &[&SCHEMA_VERSION.to_string()],
@@ -183,6 +186,13 @@ CREATE TABLE recovery_codes (
 "#;
 
 /// Schema 11, as in SQLite (`store/schema.rs`).
+/// Schema 13 (see the SQLite store's): the rate limit counts per user and
+/// token.
+const SCHEMA_13: &str = r#"
+DROP INDEX IF EXISTS audit_recent;
+CREATE INDEX audit_recent_by_token ON audit("user", token_id, action, time_ms);
+"#;
+
 const SCHEMA_11: &str = r#"
 CREATE TABLE sso_identities (
     issuer TEXT COLLATE "C" NOT NULL,

@@ -42,7 +42,12 @@ use crate::{Result, VaultError, seed_aad};
 ///     (`sso_identities`), one session per device (`sso_sessions`, the
 ///     ticket's SHA-256 only) and disabled users (`disabled_users`), each
 ///     row MAC'd like the other authorization rows ([`SCHEMA_11`]).
-pub const SCHEMA_VERSION: i64 = 11;
+/// 12. (SMS inboxes.)
+/// 13. the fill rate limit counts per user and token: its index
+///     `audit_recent_by_token` replaces the per-origin `audit_recent`
+///     ([`SCHEMA_13`]). Needs nothing of schema 12, so it applies from 11
+///     or 12 alike.
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// The schema that MACs authorization rows.
 pub(crate) const AUTHORIZATION_MACS: i64 = 7;
@@ -294,6 +299,9 @@ pub(crate) fn migrate(
     if from < 11 {
         tx.execute_batch(SCHEMA_11)?;
     }
+    if from < 13 {
+        tx.execute_batch(SCHEMA_13)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -383,6 +391,14 @@ CREATE TABLE recovery_codes (
 
 /// Schema 11: single sign-on. Times are ms since the epoch. A session is
 /// keyed by its device (a sign-in replaces the device's earlier session).
+/// Schema 13: the rate limit's count, per user and token, read newest
+/// first from an index so its cost is bounded by the limit, whatever else
+/// the log holds.
+pub(crate) const SCHEMA_13: &str = "
+DROP INDEX IF EXISTS audit_recent;
+CREATE INDEX audit_recent_by_token ON audit(user, token_id, action, time_ms);
+";
+
 pub(crate) const SCHEMA_11: &str = "
 CREATE TABLE sso_identities (
     issuer TEXT NOT NULL,

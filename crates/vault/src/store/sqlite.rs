@@ -728,17 +728,17 @@ impl<T: Sql> StoreRead for T {
         &self,
         action: &str,
         user: &str,
-        origin: &str,
+        token: &str,
         since_ms: i64,
         max: u32,
     ) -> Result<Vec<i64>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT time_ms FROM audit
-             WHERE user = ?1 AND origin = ?2 AND action = ?3 AND success AND time_ms >= ?4
+            "SELECT time_ms FROM audit INDEXED BY audit_recent_by_token
+             WHERE user = ?1 AND token_id = ?2 AND action = ?3 AND success AND time_ms >= ?4
              ORDER BY time_ms DESC LIMIT ?5",
         )?;
         let rows = stmt
-            .query_map(params![user, origin, action, since_ms, max], |r| r.get(0))?
+            .query_map(params![user, token, action, since_ms, max], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<i64>>>()?;
         Ok(rows)
     }
