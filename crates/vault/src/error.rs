@@ -51,6 +51,15 @@ pub enum VaultError {
         "device `{id}` was already revoked (at {revoked_at_ms} ms since the epoch); nothing changed"
     )]
     AlreadyRevoked { id: String, revoked_at_ms: i64 },
+    /// A person may not read this (the audit log, the users and groups, a
+    /// token they have no access to). Reads are not audited, so neither is
+    /// this.
+    #[error("{user} may not read {what}: {who_may}; ask a twofill admin")]
+    ReadRefused {
+        user: String,
+        what: String,
+        who_may: &'static str,
+    },
     /// Input the vault cannot store as given; the message says what to change.
     #[error("{0}")]
     Invalid(String),
@@ -290,7 +299,7 @@ impl fmt::Display for Refusal {
                 why,
             } => write!(
                 f,
-                "too many codes for this site: the limit is {why} per user and site; try again in {} s",
+                "too many codes of this token: the limit is {why} per user and token; try again in {} s",
                 retry_after_ms.div_ceil(1000)
             ),
         }

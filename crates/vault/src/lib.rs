@@ -75,6 +75,7 @@ pub use binding::{Origin, SiteBinding, SiteError};
 pub use error::{InviteProblem, Refusal, Result, VaultError};
 pub use integrity::{IntegrityReport, TamperedRow};
 pub use issue::PushSeed;
+pub use listing::Reading;
 pub use model::{
     Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
     PermittedToken, Policy, Purpose, RecoveryStatus, Requester, Scope, TakenRecoveryCode,

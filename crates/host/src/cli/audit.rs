@@ -11,7 +11,9 @@ use clap::Subcommand;
 use twofill_siem::SinkReport;
 use twofill_siem::format::{rfc3339_utc, to_ecs};
 use twofill_vault::audit::{ChainReport, parse_hex32};
-use twofill_vault::{AuditRecord, IntegrityReport, Vault};
+use twofill_vault::{AuditRecord, IntegrityReport, Reading, Vault};
+
+use crate::config::ConfigSource;
 
 use super::{Invocation, JsonFlag, Report, emit, printable};
 
@@ -64,6 +66,14 @@ pub(super) enum AuditCommand {
 
 pub(super) fn run(cx: Invocation, command: AuditCommand) -> Result<ExitCode> {
     let v = cx.vault()?;
+    // Streaming under a managed config sends the log only to IT's sinks
+    // (the native host kicks it after each code, as whoever filled);
+    // everything else shows the log to the person running it.
+    let to_managed_sinks = matches!(command, AuditCommand::Stream { .. })
+        && matches!(cx.settings.source, ConfigSource::System(_));
+    if !to_managed_sinks {
+        v.check_reader(&cx.user, Reading::AuditLog)?;
+    }
     match command {
         AuditCommand::Stream {
             once,

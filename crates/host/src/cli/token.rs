@@ -8,8 +8,8 @@ use clap::Subcommand;
 use serde::Serialize;
 use twofill_otp::Token;
 use twofill_vault::{
-    Access, AuditAction, CodeRequest, Purpose, RecoveryStatus, Requester, Scope, SiteBinding,
-    TokenDetails, TokenSummary, TokensRequest,
+    Access, AuditAction, CodeRequest, Purpose, Reading, RecoveryStatus, Requester, Scope,
+    SiteBinding, TokenDetails, TokenSummary, TokensRequest,
 };
 use twofill_words::{token_label, unix_now_secs};
 
@@ -247,7 +247,11 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
             };
             emit(out, &TokenList { admin, rows })?;
         }
-        TokenCommand::Show { id, out } => emit(out, &cx.vault()?.token_details(&id)?)?,
+        TokenCommand::Show { id, out } => {
+            let v = cx.vault()?;
+            v.check_reader(&cx.user, Reading::Token(&id))?;
+            emit(out, &v.token_details(&id)?)?
+        }
         TokenCommand::Code { id, out } => {
             let mut vault = cx.vault()?;
             let issued = vault.issue_code(&CodeRequest {

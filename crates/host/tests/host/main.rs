@@ -17,6 +17,7 @@ mod keyring;
 mod native_messaging;
 mod personal_and_policy;
 mod rate_limit;
+mod read_roles;
 mod recovery;
 mod siem_http;
 mod siem_syslog;
