@@ -13,8 +13,6 @@ use twofill_siem::format::{rfc3339_utc, to_ecs};
 use twofill_vault::audit::{ChainReport, parse_hex32};
 use twofill_vault::{AuditRecord, IntegrityReport, Reading, Vault};
 
-use crate::config::ConfigSource;
-
 use super::{Invocation, JsonFlag, Report, emit, printable};
 
 #[derive(Subcommand)]
@@ -66,12 +64,10 @@ pub(super) enum AuditCommand {
 
 pub(super) fn run(cx: Invocation, command: AuditCommand) -> Result<ExitCode> {
     let v = cx.vault()?;
-    // Streaming under a managed config sends the log only to IT's sinks
-    // (the native host kicks it after each code, as whoever filled);
-    // everything else shows the log to the person running it.
-    let to_managed_sinks = matches!(command, AuditCommand::Stream { .. })
-        && matches!(cx.settings.source, ConfigSource::System(_));
-    if !to_managed_sinks {
+    // `stream` sends the log to the sinks of the config in force, as the
+    // native host does after every code (as whoever filled): it shows a
+    // person nothing. The rest prints the log for whoever runs it.
+    if !matches!(command, AuditCommand::Stream { .. }) {
         v.check_reader(&cx.user, Reading::AuditLog)?;
     }
     match command {
