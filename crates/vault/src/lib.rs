@@ -19,8 +19,10 @@
 //!   but get no code or seed from it;
 //! - the organization's [`Policy`] (set by the host from its config) can
 //!   forbid personal tokens and seed reveals for everybody;
-//! - fills are limited per user and origin ([`RateLimit`]), counted from
+//! - fills are limited per user and token ([`RateLimit`]), counted from
 //!   the audit log inside the code's own write transaction;
+//! - the audit log and the users and groups are read by admins only, a
+//!   token's details by admins and its users ([`Vault::check_reader`]);
 //! - every admin change requires an admin and is audited in the same
 //!   transaction; refusals are audited too;
 //! - a token's recovery codes are sealed like seeds and handed out one at
@@ -30,8 +32,10 @@
 //!   redeeming an unused, unexpired invite, once; a revoked device gets
 //!   nothing ([`Vault::authenticate_device`]).
 //!
-//! A file that is not a twofill vault, is damaged, or comes from a newer
-//! version is reported and left byte-for-byte untouched.
+//! A file that is not a twofill vault (an empty one included), is damaged,
+//! or comes from a newer version is reported and left byte-for-byte
+//! untouched; a new vault is built whole in a 0600 file and only then given
+//! its name.
 //!
 //! Where each rule lives: `permission` (a user's level
 //! on a token, personal-token ownership, scope and policy on it, the
@@ -165,7 +169,7 @@ impl Vault {
         self.policy
     }
 
-    /// Limits fills per user and origin on every later request on this
+    /// Limits fills per user and token on every later request on this
     /// handle, counted across every handle on the same store. Opening
     /// gives [`RateLimit::OFF`].
     pub fn set_rate_limit(&mut self, limit: RateLimit) {

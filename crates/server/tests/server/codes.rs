@@ -134,8 +134,15 @@ fn fills_are_rate_limited_with_retry_after(backend: Backend) {
     let state = ServerState::new(backend);
     let server = state.serve();
     let (bob, _) = server.device(&state, "bob");
-    // The default burst: 5 fills per 10 s per user and origin.
-    for _ in 0..5 {
+    // A second site of the same token: it shares the token's count.
+    let other_site = "https://eu.my.kaspersky.com:8443";
+    state
+        .vault()
+        .bind_site("alice", &state.token_id, &other_site.parse().unwrap())
+        .unwrap();
+    assert_eq!(bob.fill(other_site).status, 200);
+    // The default burst: 5 fills per 10 s per user and token.
+    for _ in 0..4 {
         assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
     }
     let limited = bob.fill(KASPERSKY_SITE);
@@ -144,6 +151,7 @@ fn fills_are_rate_limited_with_retry_after(backend: Backend) {
     let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=10).contains(&retry), "{retry}");
     assert!(limited.json()["error"]["retry_after_ms"].as_u64().unwrap() > 0);
+    assert_eq!(bob.fill(other_site).code(), "rate_limited");
     // Another request kind is not a fill and goes on.
     let view = bob.post(
         CODE_PATH,
