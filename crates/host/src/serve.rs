@@ -141,6 +141,11 @@ impl Session {
                 .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
             vault.set_policy(settings.config.policy);
             vault.set_rate_limit(settings.config.rate_limit.for_vault());
+            vault.set_unverified_identity(identity::unverified_reason(
+                &settings.config.user,
+                &user,
+                &settings,
+            ));
             self.vault = Some(Opened {
                 vault,
                 user,

@@ -172,6 +172,10 @@ pub enum Refusal {
     SsoRefused { reason: String, detail: String },
     /// An admin disabled the user.
     UserDisabled { user: String },
+    /// The host named the user from a source anyone can set (an
+    /// environment variable) for a vault that belongs to another account:
+    /// good for codes, not for admin changes, seeds or recovery codes.
+    UnverifiedIdentity { user: String, why: String },
     /// Too many fills for this user and origin recently.
     RateLimited {
         /// When the next fill for this origin can succeed.
@@ -294,6 +298,10 @@ impl fmt::Display for Refusal {
                 f,
                 "{user}'s twofill account is disabled; ask your twofill admin"
             ),
+            Refusal::UnverifiedIdentity { user, why } => write!(
+                f,
+                "twofill cannot verify that you are {user} ({why}): admin changes, seeds and recovery codes need an identity nobody else can claim. Run this as the account that owns the vault, or set `user = \"os\"` in the config"
+            ),
             Refusal::RateLimited {
                 retry_after_ms,
                 why,
@@ -331,6 +339,7 @@ impl Refusal {
             Refusal::SignInAgain { .. } => "sign_in_again",
             Refusal::SsoRefused { .. } => "sso_refused",
             Refusal::UserDisabled { .. } => "user_disabled",
+            Refusal::UnverifiedIdentity { .. } => "unverified_identity",
             Refusal::RateLimited { .. } => "rate_limited",
         }
     }

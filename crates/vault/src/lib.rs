@@ -108,6 +108,9 @@ pub struct Vault {
     /// the counter (the team server's), never by a copy on a laptop.
     hotp_allowed: bool,
     rate_limit: RateLimit,
+    /// Why the requester's name cannot be trusted for admin changes, seeds
+    /// and recovery codes (`None`: it can).
+    unverified_identity: Option<String>,
 }
 
 pub(crate) fn seed_aad(id: &str) -> Vec<u8> {
@@ -148,6 +151,7 @@ impl Vault {
             policy: Policy::default(),
             hotp_allowed: false,
             rate_limit: RateLimit::OFF,
+            unverified_identity: None,
         }
     }
 
@@ -178,6 +182,25 @@ impl Vault {
 
     pub fn rate_limit(&self) -> RateLimit {
         self.rate_limit
+    }
+
+    /// Says the names this handle is given come from a source the caller
+    /// could set (`why` says which): codes are still issued to them, but
+    /// every change, seed reveal and recovery-code take is refused on
+    /// record ([`Refusal::UnverifiedIdentity`]). Opening gives `None`.
+    pub fn set_unverified_identity(&mut self, why: Option<String>) {
+        self.unverified_identity = why;
+    }
+
+    /// The refusal for a change, seed or recovery code under an
+    /// unverified identity.
+    pub(crate) fn unverified(&self, user: &str) -> Option<Refusal> {
+        self.unverified_identity
+            .as_ref()
+            .map(|why| Refusal::UnverifiedIdentity {
+                user: user.to_owned(),
+                why: why.clone(),
+            })
     }
 }
 

@@ -185,6 +185,11 @@ impl Invocation {
         let protection = self.settings.protection(std::io::stdin().is_terminal())?;
         let mut vault = self.settings.open_vault(&protection)?;
         vault.set_policy(self.settings.config.policy);
+        vault.set_unverified_identity(identity::unverified_reason(
+            &self.settings.config.user,
+            &self.user,
+            &self.settings,
+        ));
         Ok(vault)
     }
 }

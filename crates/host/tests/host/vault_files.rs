@@ -48,3 +48,52 @@ fn a_vault_others_can_read_is_pointed_out() {
         "{stderr}"
     );
 }
+
+/// The tests name their users through an environment variable, as a
+/// deployment with an identity agent would; whoever starts the host sets
+/// it. On a vault that belongs to another account such a name still gets
+/// its codes, but no admin change, seed or recovery code (each refusal on
+/// record). Needs root, to give the vault to another account.
+#[cfg(unix)]
+#[test]
+fn a_name_from_an_environment_variable_gets_codes_but_no_admin_change_or_seed() {
+    use std::os::unix::fs::chown;
+    let env = Env::new();
+    let id = bob_code_only(&env, SEED);
+    env.ok("alice", &["grant", "set", &id, "ops", "full-seed"]);
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: giving the vault to another account needs root");
+        return;
+    }
+    chown(&env.vault, Some(65534), None).unwrap();
+    for (user, args) in [
+        ("mallory", vec!["user", "add", "mallory", "--admin"]),
+        ("alice", vec!["grant", "set", &id, "ops", "code-only"]),
+        ("bob", vec!["token", "reveal", &id]),
+    ] {
+        let out = env.cli(user, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{user} {args:?}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(SEED));
+        assert!(stderr.contains("cannot verify that you are"), "{stderr}");
+    }
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
+    let code = host.ask(get_code("c", "https://my.kaspersky.com"));
+    assert_eq!(code["type"], "code", "{code}");
+    let seed = host.ask(serde_json::json!({"v": 1, "id": "s", "type": "reveal_seed", "token": id}));
+    assert_eq!(seed["type"], "error", "{seed}");
+    assert!(!seed.to_string().contains(SEED));
+    host.finish();
+    // Back with its owner, the records are there.
+    chown(&env.vault, Some(0), None).unwrap();
+    let refused = env
+        .audit("alice")
+        .iter()
+        .filter(|r| {
+            r["event"]["reason"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("unverified_identity"))
+        })
+        .count();
+    assert_eq!(refused, 4);
+}
