@@ -22,7 +22,9 @@ pub fn current_user(source: &UserSource) -> Result<String> {
 /// The OS account is the real uid, which nobody sets. An environment
 /// variable is set by whoever starts the host, so it is trusted only where
 /// it gives nothing away: when it names the OS account itself, or when the
-/// OS account owns the vault file (and so already holds everything in it).
+/// person running the host already holds everything the vault holds — they
+/// own the vault file, or opened a database with key material of their own
+/// — and the host has no privileges of its own (not setuid or setgid).
 /// Anyone else naming a user that way gets that user's codes, no more.
 pub fn unverified_reason(
     source: &UserSource,
@@ -35,10 +37,21 @@ pub fn unverified_reason(
     if os_user().is_ok_and(|me| me == user) {
         return None;
     }
+    #[cfg(unix)]
+    {
+        // SAFETY: these have no preconditions and cannot fail.
+        let privileged =
+            unsafe { libc::geteuid() != libc::getuid() || libc::getegid() != libc::getgid() };
+        if privileged {
+            return Some(format!(
+                "the config takes the user from ${var}, which whoever starts twofill-host can set, and this twofill-host runs with privileges its user lacks (setuid or setgid)"
+            ));
+        }
+    }
+    // Opening a database took the person's own key file, keyring entry or
+    // passphrase: they hold its data key.
     if settings.vault_database_url().is_some() {
-        return Some(format!(
-            "the config takes the user from ${var}, which whoever starts twofill-host can set, and the vault is a shared database"
-        ));
+        return None;
     }
     #[cfg(unix)]
     {
