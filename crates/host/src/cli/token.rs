@@ -28,8 +28,9 @@ pub(super) enum TokenCommand {
         /// A PNG or JPEG with the QR code (screenshot of the setup page or export screen).
         #[arg(long)]
         qr: Option<PathBuf>,
-        /// Site the token may fill on (`kaspersky.com`: https, any port,
-        /// subdomains; or `http://intranet.example:8080`); repeat for several.
+        /// Site the token may fill on (`kaspersky.com`: https, the default
+        /// port, subdomains; `http://intranet.example:8080`; `host:*` for every
+        /// port); repeat for several.
         #[arg(long = "site", required = true)]
         sites: Vec<String>,
         /// The code the service or your current authenticator shows right

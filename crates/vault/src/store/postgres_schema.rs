@@ -118,6 +118,13 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     }
     if from < 13 {
         tx.batch_execute(SCHEMA_13)?;
+        let rows = pg_store::authorization_rows(tx)?;
+        for (token, old, wide, mac) in super::widened_sites(rows, key) {
+            tx.execute(
+                "UPDATE token_sites SET site = $1, mac = $2 WHERE token_id = $3 AND site = $4",
+                &[&wide, &mac.as_slice(), &token, &old],
+            )?;
+        }
     }
     tx.execute(
         "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",

@@ -45,8 +45,10 @@ use crate::{Result, VaultError, seed_aad};
 /// 12. (SMS inboxes.)
 /// 13. the fill rate limit counts per user and token: its index
 ///     `audit_recent_by_token` replaces the per-origin `audit_recent`
-///     ([`SCHEMA_13`]). Needs nothing of schema 12, so it applies from 11
-///     or 12 alike.
+///     ([`SCHEMA_13`]); a binding without a port now means the default port,
+///     so each stored one (which meant every port) becomes `host:*`, MAC'd
+///     anew, and matches what it matched (`super::widened_sites`). Needs
+///     nothing of schema 12, so it applies from 11 or 12 alike.
 pub const SCHEMA_VERSION: i64 = 13;
 
 /// The schema that MACs authorization rows.
@@ -301,6 +303,13 @@ pub(crate) fn migrate(
     }
     if from < 13 {
         tx.execute_batch(SCHEMA_13)?;
+        for (token, old, wide, mac) in super::widened_sites(sqlite::authorization_rows(&tx)?, &key)
+        {
+            tx.execute(
+                "UPDATE token_sites SET site = ?1, mac = ?2 WHERE token_id = ?3 AND site = ?4",
+                params![wide, mac.as_slice(), token, old],
+            )?;
+        }
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
