@@ -166,6 +166,8 @@ fn two_handles_filling_at_once_cannot_exceed_the_limit_together() {
 /// stops nobody else's fills.
 fn one_tokens_origins_share_a_count_and_anothers_refusals_stop_nobody() {
     let (_tv, mut v, id) = team();
+    v.bind_site("alice", &id, &"my.kaspersky.com:*".parse().unwrap())
+        .unwrap();
     v.set_rate_limit(limit(3, 60, 0, 0));
     for site in [
         SITE,
