@@ -20,7 +20,7 @@
 //!                                                 # default: keyring if usable, else a key file
 //! user = "os"                                     # or { env = "TWOFILL_USER" }
 //!
-//! [rate_limit]            # code fills per user and origin (the vault counts them)
+//! [rate_limit]            # code fills per user and token (the vault counts them)
 //! codes = 10              # at most this many in `window_seconds` (0: no limit)
 //! window_seconds = 60
 //! burst = 5               # and at most this many in `burst_seconds` (0: no limit)
@@ -120,7 +120,7 @@ pub fn wire_policy(policy: Policy) -> twofill_protocol::HostPolicy {
     }
 }
 
-/// Limits on code fills per user and origin, over sliding windows counted
+/// Limits on code fills per user and token, over sliding windows counted
 /// from the audit log by the vault (`twofill_vault::RateLimit`). A count or
 /// a duration of 0 turns that limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -176,7 +176,7 @@ pub enum Refusal {
     /// environment variable) for a vault that belongs to another account:
     /// good for codes, not for admin changes, seeds or recovery codes.
     UnverifiedIdentity { user: String, why: String },
-    /// Too many fills for this user and origin recently.
+    /// Too many fills of this token for this user recently.
     RateLimited {
         /// When the next fill for this origin can succeed.
         retry_after_ms: u64,

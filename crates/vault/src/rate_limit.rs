@@ -19,7 +19,10 @@
 //! the count cannot be reset without breaking the chain.
 //!
 //! Only fills are limited: `copy` and `view` come from the extension's own
-//! popup, on a click, and no page can send them.
+//! popup, on a click (`view` for its live codes), and the command line's
+//! `code.cli` from the user's own terminal; no page can send them, a TOTP
+//! code is the same for its whole period, and each is on record (SECURITY.md
+//! says so).
 
 use twofill_words::AuditAction;
 
