@@ -211,27 +211,8 @@ fn emit(format: JsonFlag, report: &impl Report) -> Result<()> {
     Ok(())
 }
 
-/// Text for a person's terminal: control characters (escape sequences,
-/// carriage returns, newlines inside a field) and bidirectional overrides
-/// written as `\u{…}`, so text a caller chose (a refused origin, an
-/// imported issuer) cannot move the cursor or forge a line.
-pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char =
-        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if !text.chars().any(unsafe_char) {
-        return text.into();
-    }
-    text.chars()
-        .map(|c| {
-            if unsafe_char(c) {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
-}
+/// One home for the terminal escaping, shared with the team server's CLI.
+pub(crate) use twofill_siem::format::printable;
 
 /// Human-readable output: every control character but the line ends the
 /// output itself writes is escaped ([`printable`]); fields that may hold
