@@ -43,7 +43,9 @@ pub fn vault_error(e: VaultError) -> ErrorBody {
                 Refusal::SessionExpired => error(ErrorCode::SessionExpired, message),
                 Refusal::SignInAgain { .. } => error(ErrorCode::SignInAgain, message),
                 Refusal::SsoRefused { .. } => error(ErrorCode::SsoRefused, message),
-                Refusal::UserDisabled { .. } => error(ErrorCode::NotPermitted, message),
+                Refusal::UserDisabled { .. } | Refusal::UnverifiedIdentity { .. } => {
+                    error(ErrorCode::NotPermitted, message)
+                }
                 Refusal::RateLimited { retry_after_ms, .. } => ErrorBody {
                     retry_after_ms: Some(retry_after_ms),
                     ..error(ErrorCode::RateLimited, message)

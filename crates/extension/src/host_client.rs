@@ -116,7 +116,7 @@ impl HostClient {
     }
 
     pub async fn hello(&self) -> Result<Hello, HostError> {
-        match self.ask(RequestBody::Hello).await? {
+        match self.ask(RequestBody::Hello {}).await? {
             ResponseBody::Hello {
                 policy,
                 audit_sinks,

@@ -20,7 +20,7 @@
 //!                                                 # default: keyring if usable, else a key file
 //! user = "os"                                     # or { env = "TWOFILL_USER" }
 //!
-//! [rate_limit]            # code fills per user and origin (the vault counts them)
+//! [rate_limit]            # code fills per user and token (the vault counts them)
 //! codes = 10              # at most this many in `window_seconds` (0: no limit)
 //! window_seconds = 60
 //! burst = 5               # and at most this many in `burst_seconds` (0: no limit)
@@ -120,7 +120,7 @@ pub fn wire_policy(policy: Policy) -> twofill_protocol::HostPolicy {
     }
 }
 
-/// Limits on code fills per user and origin, over sliding windows counted
+/// Limits on code fills per user and token, over sliding windows counted
 /// from the audit log by the vault (`twofill_vault::RateLimit`). A count or
 /// a duration of 0 turns that limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -201,6 +201,33 @@ pub struct Settings {
     pub vault: PathBuf,
 }
 
+/// Says so (on stderr) when the vault file or its `-wal`/`-shm` files can
+/// be read by other users: a new vault is 0600, an older or copied one may
+/// not be. Their seeds are sealed, but names, bindings and the audit log
+/// are not.
+fn warn_if_readable_by_others(vault: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let name = vault.file_name().unwrap_or_default().to_string_lossy();
+        for suffix in ["", "-wal", "-shm"] {
+            let path = vault.with_file_name(format!("{name}{suffix}"));
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                eprintln!(
+                    "warning: {} can be read by other users (mode {:04o}); run `chmod 600 {}`",
+                    path.display(),
+                    meta.permissions().mode() & 0o7777,
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = vault;
+}
+
 /// The system config's location is a deployment fact: one home, in the
 /// install crate, for the file admins deploy and the host reads.
 pub use twofill_install::system_config_path;
@@ -277,7 +304,22 @@ impl Settings {
                 }
                 twofill_vault::Vault::open_postgres(url, protection)?
             }
-            None => twofill_vault::Vault::open(&self.vault, protection)?,
+            None => {
+                if let Protection::KeyFile(key) = protection
+                    && !self.vault.exists()
+                    && key.exists()
+                {
+                    bail!(
+                        "the vault {} does not exist but its key file {} does: the vault was moved, deleted or is on a disk that is not mounted. Point `vault` in {} (or TWOFILL_VAULT) at it, or restore it from a backup; nothing was created. Only to start a new, empty vault, move the key file aside first",
+                        self.vault.display(),
+                        key.display(),
+                        self.config_display()
+                    );
+                }
+                let vault = twofill_vault::Vault::open(&self.vault, protection)?;
+                warn_if_readable_by_others(&self.vault);
+                vault
+            }
         })
     }
 

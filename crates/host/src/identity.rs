@@ -16,6 +16,61 @@ pub fn current_user(source: &UserSource) -> Result<String> {
     }
 }
 
+/// Why `user`, as `source` named it, cannot be trusted with admin changes,
+/// seeds and recovery codes on the vault `settings` names (`None`: it can).
+///
+/// The OS account is the real uid, which nobody sets. An environment
+/// variable is set by whoever starts the host, so it is trusted only where
+/// it gives nothing away: when it names the OS account itself, or when the
+/// person running the host already holds everything the vault holds — they
+/// own the vault file, or opened a database with key material of their own
+/// — and the host has no privileges of its own (not setuid or setgid).
+/// Anyone else naming a user that way gets that user's codes, no more.
+pub fn unverified_reason(
+    source: &UserSource,
+    user: &str,
+    settings: &crate::config::Settings,
+) -> Option<String> {
+    let UserSource::Env(var) = source else {
+        return None;
+    };
+    if os_user().is_ok_and(|me| me == user) {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: these have no preconditions and cannot fail.
+        let privileged =
+            unsafe { libc::geteuid() != libc::getuid() || libc::getegid() != libc::getgid() };
+        if privileged {
+            return Some(format!(
+                "the config takes the user from ${var}, which whoever starts twofill-host can set, and this twofill-host runs with privileges its user lacks (setuid or setgid)"
+            ));
+        }
+    }
+    // Opening a database took the person's own key file, keyring entry or
+    // passphrase: they hold its data key.
+    if settings.vault_database_url().is_some() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let me = unsafe { libc::getuid() };
+        // A vault still to be made is judged by its directory.
+        let owner = std::fs::metadata(&settings.vault)
+            .or_else(|_| std::fs::metadata(settings.vault.parent().unwrap_or(".".as_ref())))
+            .map(|m| m.uid());
+        if owner.is_ok_and(|uid| uid == me) {
+            return None;
+        }
+    }
+    Some(format!(
+        "the config takes the user from ${var}, which whoever starts twofill-host can set, and the vault {} belongs to another account",
+        settings.vault.display()
+    ))
+}
+
 #[cfg(unix)]
 fn os_user() -> Result<String> {
     // The real uid (not $USER, which anyone can set) mapped through the

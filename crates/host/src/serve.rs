@@ -142,6 +142,11 @@ impl Session {
                 .map_err(|e| error(ErrorCode::VaultUnavailable, e.to_string()))?;
             vault.set_policy(settings.config.policy);
             vault.set_rate_limit(settings.config.rate_limit.for_vault());
+            vault.set_unverified_identity(identity::unverified_reason(
+                &settings.config.user,
+                &user,
+                &settings,
+            ));
             self.vault = Some(Opened {
                 vault,
                 user,
@@ -302,7 +307,7 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
         };
     }
     let body = match request.body {
-        RequestBody::Hello => {
+        RequestBody::Hello {} => {
             let user = session.vault().ok().map(|(_, who)| who.user);
             Ok(hello(session.settings().ok(), user, None))
         }
@@ -357,7 +362,7 @@ fn respond(session: &mut Session, payload: &[u8]) -> Response {
 /// in the same shape as a local vault's.
 fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody, ErrorBody> {
     let client = session.client_context();
-    if body == RequestBody::Hello {
+    if matches!(body, RequestBody::Hello {}) {
         let opened = session
             .server()
             .map(|s| (s.enrollment().user.clone(), s.url()));
@@ -383,7 +388,7 @@ fn from_server(session: &mut Session, body: RequestBody) -> Result<ResponseBody,
         return Ok(ResponseBody::LoginStarted);
     }
     Ok(match body {
-        RequestBody::Hello | RequestBody::StartLogin { .. } => unreachable!("answered above"),
+        RequestBody::Hello {} | RequestBody::StartLogin { .. } => unreachable!("answered above"),
         RequestBody::ListTokens {
             origin,
             exclude_personal,

@@ -55,8 +55,10 @@ pub struct Request {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RequestBody {
     /// Liveness and version check; the reply names the host version and
-    /// the user the host acts for.
-    Hello,
+    /// the user the host acts for. A struct variant with no fields (not a
+    /// unit variant, which serde lets carry any fields) so that unknown
+    /// fields are refused here as in every other request.
+    Hello {},
     /// The tokens this user may use, never with seeds. With `origin`, the
     /// ones bound to it come first and are marked `bound_here`. The user's
     /// personal tokens are included (marked `personal`) unless
@@ -574,7 +576,7 @@ impl Request {
             )
         };
         let (origin, token) = match &request.body {
-            RequestBody::Hello | RequestBody::StartLogin { .. } => (None, None),
+            RequestBody::Hello {} | RequestBody::StartLogin { .. } => (None, None),
             RequestBody::ListTokens { origin, .. } => (origin.as_deref(), None),
             RequestBody::WaitForSms { origin, .. } => (Some(origin.as_str()), None),
             RequestBody::GetCode { origin, token, .. } => (origin.as_deref(), token.as_deref()),
@@ -910,7 +912,7 @@ mod tests {
     #[test]
     fn hello_round_trips() {
         let req = decode(r#"{"v":1,"id":"x","type":"hello"}"#).unwrap();
-        assert_eq!(req.body, RequestBody::Hello);
+        assert_eq!(req.body, RequestBody::Hello {});
     }
 
     #[test]
@@ -963,6 +965,11 @@ mod tests {
             ),
             (
                 br#"{"v":1,"id":"a","type":"get_code","origin":"https://x","extra":1}"#,
+                ErrorCode::BadRequest,
+                Some("a"),
+            ),
+            (
+                br#"{"v":1,"id":"a","type":"hello","extra":1}"#,
                 ErrorCode::BadRequest,
                 Some("a"),
             ),

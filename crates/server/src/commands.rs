@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use twofill_siem::format::printable;
 use twofill_vault::{Vault, VaultError};
 
 use crate::ca::Ca;
@@ -270,16 +271,18 @@ fn audit(vault: &Vault, command: AuditCommand) -> Result<()> {
             let after = (vault.audit_head_seq()? - lines.max(0)).max(0);
             for r in vault.audit_records(after, lines.max(0))? {
                 let e = &r.event;
+                // Devices choose origins (and refused ones are recorded as
+                // sent): escaped, no field can break the line or the tabs.
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.seq,
                     rfc3339(r.time_ms),
-                    e.user,
+                    printable(&e.user),
                     e.action.as_str(),
                     if e.success { "ok" } else { "refused" },
-                    e.token_label.as_deref().unwrap_or("-"),
-                    e.origin.as_deref().unwrap_or("-"),
-                    e.reason.as_deref().unwrap_or("")
+                    printable(e.token_label.as_deref().unwrap_or("-")),
+                    printable(e.origin.as_deref().unwrap_or("-")),
+                    printable(e.reason.as_deref().unwrap_or(""))
                 );
             }
             Ok(())

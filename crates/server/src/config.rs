@@ -110,7 +110,7 @@ impl From<PolicyConfig> for Policy {
     }
 }
 
-/// Code fills per user and origin (the host's defaults), counted by the
+/// Code fills per user and token (the host's defaults), counted by the
 /// vault inside its write transaction, so the limit holds across replicas;
 /// 0 turns a limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

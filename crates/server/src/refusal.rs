@@ -24,6 +24,9 @@ pub fn vault_failure(e: VaultError) -> ApiError {
             ApiError::new(ErrorCode::BadRequest, message).with_status(hyper::StatusCode::CONFLICT)
         }
         VaultError::Invalid(_) => ApiError::new(ErrorCode::BadRequest, message),
+        VaultError::ReadRefused { .. } => {
+            ApiError::new(ErrorCode::BadRequest, message).with_status(hyper::StatusCode::FORBIDDEN)
+        }
         VaultError::NoSuchUser(_) | VaultError::NoSuchGroup(_) => {
             ApiError::new(ErrorCode::BadRequest, message)
         }
@@ -31,6 +34,7 @@ pub fn vault_failure(e: VaultError) -> ApiError {
             ApiError::new(ErrorCode::BadRequest, message).with_status(hyper::StatusCode::CONFLICT)
         }
         VaultError::Corrupt { .. }
+        | VaultError::Unusable { .. }
         | VaultError::TooNew { .. }
         | VaultError::CreateDir { .. }
         | VaultError::Key(_)

@@ -53,6 +53,28 @@ impl SyslogHeader {
     }
 }
 
+/// Text for a person's terminal: control characters (escape sequences,
+/// carriage returns, newlines inside a field) and bidirectional overrides
+/// written as `\u{…}`, so text a caller chose (a refused origin, an
+/// imported issuer) cannot move the cursor or forge a line.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// An RFC 5424 header field: printable US-ASCII without spaces, at most
 /// `max` characters, `-` (NILVALUE) when empty. Anything else becomes `_`.
 pub fn header_field(s: &str, max: usize) -> String {

@@ -5,7 +5,9 @@
 //! for the requesting frame. Matching is deliberately strict and simple:
 //! same scheme, the bound host or one of its subdomains (on a label boundary,
 //! so `kaspersky.com.evil.test` and `evilkaspersky.com` never match), and the
-//! bound port when one is given. Hosts are compared in ASCII: bindings
+//! port as browsers see origins: a binding without a port means the
+//! scheme's default port (443, 80), `host:8443` that port, and `host:*`
+//! every port (what a binding without a port meant before schema 13). Hosts are compared in ASCII: bindings
 //! written in Unicode are converted to punycode (as browsers report them), so
 //! a look-alike in another script never equals a binding.
 
@@ -47,8 +49,18 @@ pub struct Origin {
 pub struct SiteBinding {
     pub scheme: Scheme,
     pub host: String,
-    /// `None` binds every port of the host.
-    pub port: Option<u16>,
+    pub port: Ports,
+}
+
+/// Which ports of its host a binding covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ports {
+    /// No port written: the scheme's default port only.
+    Default,
+    /// `host:8443`.
+    Only(u16),
+    /// `host:*`: every port.
+    Any,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +84,7 @@ const MAX_SITE_CHARS: usize = 300;
 struct Parts {
     scheme: Option<Scheme>,
     host: String,
-    port: Option<u16>,
+    port: Ports,
 }
 
 fn parse_parts(input: &str, allow_path: bool) -> Result<Parts, SiteError> {
@@ -106,6 +118,7 @@ fn parse_parts(input: &str, allow_path: bool) -> Result<Parts, SiteError> {
         None => authority.rfind(':'),
     };
     let (host, port) = match port_sep {
+        Some(i) if &authority[i + 1..] == "*" => (&authority[..i], Ports::Any),
         Some(i) => {
             let port: u16 = authority[i + 1..]
                 .parse()
@@ -113,9 +126,9 @@ fn parse_parts(input: &str, allow_path: bool) -> Result<Parts, SiteError> {
             if port == 0 {
                 return Err(SiteError::BadPort(s.into()));
             }
-            (&authority[..i], Some(port))
+            (&authority[..i], Ports::Only(port))
         }
-        None => (authority, None),
+        None => (authority, Ports::Default),
     };
     let host = host.trim_end_matches('.');
     if host.is_empty() {
@@ -165,9 +178,14 @@ impl FromStr for Origin {
         }
         let parts = parse_parts(s, true)?;
         let scheme = parts.scheme.expect("checked above");
+        let port = match parts.port {
+            Ports::Default => scheme.default_port(),
+            Ports::Only(port) => port,
+            Ports::Any => return Err(SiteError::BadPort(s.into())),
+        };
         Ok(Origin {
             scheme,
-            port: parts.port.unwrap_or(scheme.default_port()),
+            port,
             host: parts.host,
         })
     }
@@ -199,24 +217,25 @@ impl FromStr for SiteBinding {
 impl fmt::Display for SiteBinding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}", self.scheme.as_str(), self.host)?;
-        if let Some(port) = self.port {
-            write!(f, ":{port}")?;
+        match self.port {
+            Ports::Default => Ok(()),
+            Ports::Only(port) => write!(f, ":{port}"),
+            Ports::Any => write!(f, ":*"),
         }
-        Ok(())
     }
 }
 
 impl SiteBinding {
     /// The stored texts (each a binding's [`Display`](fmt::Display) form) of
     /// every binding that could match `origin`: its host and each parent
-    /// domain on a label boundary, with any port or with the origin's. A
-    /// superset: [`matches`](Self::matches) still decides, so a lookup by
-    /// these keys finds exactly what a scan of every binding finds.
+    /// domain on a label boundary, without a port, with the origin's, or
+    /// with any. A superset: [`matches`](Self::matches) still decides, so a
+    /// lookup by these keys finds exactly what a scan of every binding finds.
     pub fn candidate_keys(origin: &Origin) -> Vec<String> {
         let mut keys = Vec::new();
         let mut host = origin.host.as_str();
         loop {
-            for port in [None, Some(origin.port)] {
+            for port in [Ports::Default, Ports::Only(origin.port), Ports::Any] {
                 let candidate = SiteBinding {
                     scheme: origin.scheme,
                     host: host.to_owned(),
@@ -234,7 +253,11 @@ impl SiteBinding {
 
     pub fn matches(&self, origin: &Origin) -> bool {
         self.scheme == origin.scheme
-            && self.port.is_none_or(|p| p == origin.port)
+            && match self.port {
+                Ports::Default => origin.port == self.scheme.default_port(),
+                Ports::Only(port) => origin.port == port,
+                Ports::Any => true,
+            }
             && (origin.host == self.host
                 || (origin
                     .host
@@ -260,15 +283,37 @@ mod tests {
     }
 
     #[test]
-    fn bare_domain_means_https_any_port_and_subdomains() {
+    fn bare_domain_means_https_its_default_port_and_subdomains() {
         let k = b("Kaspersky.com");
         assert_eq!(k.to_string(), "https://kaspersky.com");
         assert!(k.matches(&o("https://kaspersky.com")));
-        assert!(k.matches(&o("https://my.kaspersky.com")));
-        assert!(k.matches(&o("https://MY.KASPERSKY.COM:8443")));
+        assert!(k.matches(&o("https://my.kaspersky.com:443")));
+        assert!(
+            !k.matches(&o("https://MY.KASPERSKY.COM:8443")),
+            "another port is another origin"
+        );
         assert!(
             !k.matches(&o("http://my.kaspersky.com")),
             "http is not https"
+        );
+        let http = b("http://intranet.test");
+        assert!(http.matches(&o("http://intranet.test:80")));
+        assert!(!http.matches(&o("http://intranet.test:8080")));
+    }
+
+    #[test]
+    fn a_star_port_widens_a_binding_to_every_port() {
+        let k = b("kaspersky.com:*");
+        assert_eq!(k.to_string(), "https://kaspersky.com:*");
+        assert_eq!(b(&k.to_string()), k, "the stored form reads back");
+        for origin in ["https://kaspersky.com", "https://my.kaspersky.com:8443"] {
+            assert!(k.matches(&o(origin)), "{origin}");
+        }
+        assert!(!k.matches(&o("http://kaspersky.com:8443")));
+        assert!(b("http://[::1]:*").matches(&o("http://[::1]:5555")));
+        assert!(
+            "https://kaspersky.com:*".parse::<Origin>().is_err(),
+            "an origin has one port"
         );
     }
 
@@ -303,21 +348,24 @@ mod tests {
             [
                 "https://my.kaspersky.com",
                 "https://my.kaspersky.com:443",
+                "https://my.kaspersky.com:*",
                 "https://kaspersky.com",
                 "https://kaspersky.com:443",
+                "https://kaspersky.com:*",
                 "https://com",
                 "https://com:443",
+                "https://com:*",
             ]
         );
         assert_eq!(
             SiteBinding::candidate_keys(&o("http://[::1]:8080")),
-            ["http://[::1]", "http://[::1]:8080"]
+            ["http://[::1]", "http://[::1]:8080", "http://[::1]:*"]
         );
     }
 
     #[test]
     fn ip_bindings_match_exactly() {
-        let ip = b("http://127.0.0.1");
+        let ip = b("http://127.0.0.1:*");
         assert!(ip.matches(&o("http://127.0.0.1:5555")));
         assert!(!ip.matches(&o("http://1.127.0.0.1")));
     }

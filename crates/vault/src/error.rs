@@ -16,6 +16,16 @@ pub enum VaultError {
         "{path} was written by a newer twofill (schema {found}, this build knows up to {SCHEMA_VERSION}); upgrade twofill-host"
     )]
     TooNew { path: PathBuf, found: i64 },
+    /// A healthy vault (or the place for a new one) this process cannot
+    /// use as things stand: permissions, a read-only or full disk.
+    #[error(
+        "cannot use the vault {path} ({detail}): {fix}. The vault was not changed; do not move it aside"
+    )]
+    Unusable {
+        path: PathBuf,
+        detail: String,
+        fix: &'static str,
+    },
     #[error("cannot create the vault directory {path}: {source}")]
     CreateDir {
         path: PathBuf,
@@ -41,6 +51,15 @@ pub enum VaultError {
         "device `{id}` was already revoked (at {revoked_at_ms} ms since the epoch); nothing changed"
     )]
     AlreadyRevoked { id: String, revoked_at_ms: i64 },
+    /// A person may not read this (the audit log, the users and groups, a
+    /// token they have no access to). Reads are not audited, so neither is
+    /// this.
+    #[error("{user} may not read {what}: {who_may}; ask a twofill admin")]
+    ReadRefused {
+        user: String,
+        what: String,
+        who_may: &'static str,
+    },
     /// Input the vault cannot store as given; the message says what to change.
     #[error("{0}")]
     Invalid(String),
@@ -58,13 +77,34 @@ pub enum VaultError {
         "this streamer no longer holds SIEM sink `{sink}` (its lease ran out or another replica took it over); it claims the sink again before sending more"
     )]
     SiemLeaseLost { sink: String },
-    #[error("vault database error: {0}")]
+    #[error("vault database error: {}{}", .0, sqlite_advice(.0))]
     Sqlite(#[from] rusqlite::Error),
     #[error(
         "vault database error: {}; check that PostgreSQL is running and the database URL is right",
         postgres_detail(.0)
     )]
     Postgres(#[from] postgres::Error),
+}
+
+/// What to do about an SQLite error that is not the vault's fault.
+pub(crate) fn sqlite_fix(e: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code()? {
+        C::DiskFull => Some("the disk is full: free some space, then try again"),
+        C::CannotOpen | C::PermissionDenied | C::ReadOnly => Some(
+            "check that this user may read and write the vault file and create files in its directory (fix the permissions, or a read-only mount)",
+        ),
+        C::SystemIoFailure => Some(
+            "the disk or file system failed a read or write: check it (and its free space), then try again",
+        ),
+        _ => None,
+    }
+}
+
+fn sqlite_advice(e: &rusqlite::Error) -> String {
+    sqlite_fix(e)
+        .map(|fix| format!("; {fix}"))
+        .unwrap_or_default()
 }
 
 /// A PostgreSQL error with what the server or the socket said (the
@@ -132,7 +172,11 @@ pub enum Refusal {
     SsoRefused { reason: String, detail: String },
     /// An admin disabled the user.
     UserDisabled { user: String },
-    /// Too many fills for this user and origin recently.
+    /// The host named the user from a source anyone can set (an
+    /// environment variable) for a vault that belongs to another account:
+    /// good for codes, not for admin changes, seeds or recovery codes.
+    UnverifiedIdentity { user: String, why: String },
+    /// Too many fills of this token for this user recently.
     RateLimited {
         /// When the next fill for this origin can succeed.
         retry_after_ms: u64,
@@ -254,12 +298,16 @@ impl fmt::Display for Refusal {
                 f,
                 "{user}'s twofill account is disabled; ask your twofill admin"
             ),
+            Refusal::UnverifiedIdentity { user, why } => write!(
+                f,
+                "twofill cannot verify that you are {user} ({why}): admin changes, seeds and recovery codes need an identity nobody else can claim. Run this as the account that owns the vault, or set `user = \"os\"` in the config"
+            ),
             Refusal::RateLimited {
                 retry_after_ms,
                 why,
             } => write!(
                 f,
-                "too many codes for this site: the limit is {why} per user and site; try again in {} s",
+                "too many codes of this token: the limit is {why} per user and token; try again in {} s",
                 retry_after_ms.div_ceil(1000)
             ),
         }
@@ -291,6 +339,7 @@ impl Refusal {
             Refusal::SignInAgain { .. } => "sign_in_again",
             Refusal::SsoRefused { .. } => "sso_refused",
             Refusal::UserDisabled { .. } => "user_disabled",
+            Refusal::UnverifiedIdentity { .. } => "unverified_identity",
             Refusal::RateLimited { .. } => "rate_limited",
         }
     }

@@ -171,6 +171,8 @@ impl Vault {
             policy,
             hotp_allowed,
             rate_limit,
+            // Codes are issued to unverified names too.
+            unverified_identity: _,
         } = self;
         let issuer = Issuer {
             key,
@@ -197,6 +199,7 @@ impl Vault {
         id: &str,
         action: AuditAction,
     ) -> Result<Token> {
+        let unverified = self.unverified(&who.user);
         let tx = self.store.begin_write()?;
         let allowed = self.policy.allow_seed_reveal;
         let held = full_seed_holder(
@@ -208,8 +211,10 @@ impl Vault {
             action,
             id,
             || {
-                (!allowed).then(|| Refusal::Policy {
-                    what: "revealing seeds".into(),
+                unverified.or_else(|| {
+                    (!allowed).then(|| Refusal::Policy {
+                        what: "revealing seeds".into(),
+                    })
                 })
             },
             "see the seed of",
@@ -323,10 +328,10 @@ impl Issuer<'_> {
         // Counted in this transaction: no other writer can fill between
         // the count and this code's record (earlier requests of a batch
         // are in the count too).
-        if let (Purpose::Fill, Some(origin)) = (request.purpose, request.origin)
+        if request.purpose == Purpose::Fill
             && let Some(refusal) =
                 self.rate_limit
-                    .check(tx, &request.who.user, &origin.to_string(), time_ms)?
+                    .check(tx, &request.who.user, &chosen.id, time_ms)?
         {
             about.record_refusal(tx, self.audit_key, &refusal)?;
             return Ok(Err(refusal));

@@ -19,8 +19,10 @@
 //!   but get no code or seed from it;
 //! - the organization's [`Policy`] (set by the host from its config) can
 //!   forbid personal tokens and seed reveals for everybody;
-//! - fills are limited per user and origin ([`RateLimit`]), counted from
+//! - fills are limited per user and token ([`RateLimit`]), counted from
 //!   the audit log inside the code's own write transaction;
+//! - the audit log and the users and groups are read by admins only, a
+//!   token's details by admins and its users ([`Vault::check_reader`]);
 //! - every admin change requires an admin and is audited in the same
 //!   transaction; refusals are audited too;
 //! - a token's recovery codes are sealed like seeds and handed out one at
@@ -30,8 +32,10 @@
 //!   redeeming an unused, unexpired invite, once; a revoked device gets
 //!   nothing ([`Vault::authenticate_device`]).
 //!
-//! A file that is not a twofill vault, is damaged, or comes from a newer
-//! version is reported and left byte-for-byte untouched.
+//! A file that is not a twofill vault (an empty one included), is damaged,
+//! or comes from a newer version is reported and left byte-for-byte
+//! untouched; a new vault is built whole in a 0600 file and only then given
+//! its name.
 //!
 //! Where each rule lives: `permission` (a user's level
 //! on a token, personal-token ownership, scope and policy on it, the
@@ -78,6 +82,7 @@ pub use binding::{Origin, SiteBinding, SiteError};
 pub use error::{InviteProblem, Refusal, Result, VaultError};
 pub use integrity::{IntegrityReport, TamperedRow};
 pub use issue::PushSeed;
+pub use listing::Reading;
 pub use model::{
     Access, CodeRequest, DeviceRecord, GroupInfo, InviteRecord, IssuedCode, NewDevice,
     PermittedToken, Policy, Purpose, RecoveryStatus, Requester, Scope, TakenRecoveryCode,
@@ -111,6 +116,9 @@ pub struct Vault {
     /// the counter (the team server's), never by a copy on a laptop.
     hotp_allowed: bool,
     rate_limit: RateLimit,
+    /// Why the requester's name cannot be trusted for admin changes, seeds
+    /// and recovery codes (`None`: it can).
+    unverified_identity: Option<String>,
 }
 
 pub(crate) fn seed_aad(id: &str) -> Vec<u8> {
@@ -151,6 +159,7 @@ impl Vault {
             policy: Policy::default(),
             hotp_allowed: false,
             rate_limit: RateLimit::OFF,
+            unverified_identity: None,
         }
     }
 
@@ -172,7 +181,7 @@ impl Vault {
         self.policy
     }
 
-    /// Limits fills per user and origin on every later request on this
+    /// Limits fills per user and token on every later request on this
     /// handle, counted across every handle on the same store. Opening
     /// gives [`RateLimit::OFF`].
     pub fn set_rate_limit(&mut self, limit: RateLimit) {
@@ -181,6 +190,25 @@ impl Vault {
 
     pub fn rate_limit(&self) -> RateLimit {
         self.rate_limit
+    }
+
+    /// Says the names this handle is given come from a source the caller
+    /// could set (`why` says which): codes are still issued to them, but
+    /// every change, seed reveal and recovery-code take is refused on
+    /// record ([`Refusal::UnverifiedIdentity`]). Opening gives `None`.
+    pub fn set_unverified_identity(&mut self, why: Option<String>) {
+        self.unverified_identity = why;
+    }
+
+    /// The refusal for a change, seed or recovery code under an
+    /// unverified identity.
+    pub(crate) fn unverified(&self, user: &str) -> Option<Refusal> {
+        self.unverified_identity
+            .as_ref()
+            .map(|why| Refusal::UnverifiedIdentity {
+                user: user.to_owned(),
+                why: why.clone(),
+            })
     }
 }
 

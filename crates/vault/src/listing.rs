@@ -9,7 +9,56 @@ use crate::{
     UserInfo, Vault, VaultError,
 };
 
+/// What a person reads through the admin command line.
+#[derive(Debug, Clone, Copy)]
+pub enum Reading<'a> {
+    /// The audit log (every user's codes, origins and refusals): admins.
+    AuditLog,
+    /// The users and groups with their admin flags and members: admins.
+    Directory,
+    /// One token's details (bindings, grants): admins and the people who
+    /// may use it.
+    Token(&'a str),
+}
+
 impl Vault {
+    /// Whether `user` may read `what` ([`Reading`] says who may). Checks
+    /// MACs like every rule; a refusal is [`VaultError::ReadRefused`].
+    pub fn check_reader(&self, user: &str, what: Reading<'_>) -> Result<()> {
+        let store = self.store.reader()?;
+        if self.authz_key.user_admin(&*store, user)?.unwrap_or(false) {
+            return Ok(());
+        }
+        let refused = |what: String, who_may| {
+            Err(VaultError::ReadRefused {
+                user: user.to_owned(),
+                what,
+                who_may,
+            })
+        };
+        match what {
+            Reading::AuditLog => refused("the audit log".into(), "only admins may"),
+            Reading::Directory => refused("the users and groups".into(), "only admins may"),
+            Reading::Token(id) => {
+                let summary = summary(&*store, &self.authz_key, id)?;
+                match access_to(
+                    &*store,
+                    &self.authz_key,
+                    self.policy,
+                    Scope::All,
+                    user,
+                    &summary,
+                )? {
+                    Ok(_) => Ok(()),
+                    Err(_) => refused(
+                        format!("token `{id}`"),
+                        "only admins and the people who may use it may",
+                    ),
+                }
+            }
+        }
+    }
+
     /// All tokens, shared and personal, without seeds, in a stable order
     /// (the admin's view: listing a token gives no right to use it).
     pub fn tokens(&self) -> Result<Vec<TokenSummary>> {

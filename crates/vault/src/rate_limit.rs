@@ -1,4 +1,8 @@
-//! The fill rate limit: how many codes one user gets for one origin.
+//! The fill rate limit: how many codes of one token one user gets filled.
+//!
+//! Counted per user and token, not per origin: a token bound to a bare
+//! host is filled on its subdomains and ports too, and each of those
+//! origins having its own count would multiply the limit.
 //!
 //! A page that can trigger fills (an XSS on a bound site, or a page that
 //! keeps rebuilding its code field) could otherwise harvest a code every
@@ -15,14 +19,17 @@
 //! the count cannot be reset without breaking the chain.
 //!
 //! Only fills are limited: `copy` and `view` come from the extension's own
-//! popup, on a click, and no page can send them.
+//! popup, on a click (`view` for its live codes), and the command line's
+//! `code.cli` from the user's own terminal; no page can send them, a TOTP
+//! code is the same for its whole period, and each is on record (SECURITY.md
+//! says so).
 
 use twofill_words::AuditAction;
 
 use crate::store::StoreRead;
 use crate::{Refusal, Result};
 
-/// Limits on fills per user and origin. A count or a duration of 0 turns
+/// Limits on fills per user and token. A count or a duration of 0 turns
 /// that limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -64,14 +71,14 @@ impl RateLimit {
         self.window_on() || self.burst_on()
     }
 
-    /// Whether `user` may have another code for `origin` at `now_ms`,
+    /// Whether `user` may have another code of `token` filled at `now_ms`,
     /// counted from the fills on record (read in the caller's write
     /// transaction).
     pub(crate) fn check(
         &self,
         store: &dyn StoreRead,
         user: &str,
-        origin: &str,
+        token: &str,
         now_ms: i64,
     ) -> Result<Option<Refusal>> {
         if !self.enabled() {
@@ -81,7 +88,7 @@ impl RateLimit {
         let since = now_ms.saturating_sub(span) + 1;
         let want = self.codes.max(self.burst);
         let times =
-            store.recent_successes(AuditAction::CodeFill.as_str(), user, origin, since, want)?;
+            store.recent_successes(AuditAction::CodeFill.as_str(), user, token, since, want)?;
         Ok(self.decide(&times, now_ms))
     }
 

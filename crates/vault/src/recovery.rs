@@ -162,6 +162,7 @@ impl Vault {
         id: &str,
     ) -> Result<TakenRecoveryCode> {
         let action = AuditAction::RecoveryTake;
+        let unverified = self.unverified(&who.user);
         let tx = self.store.begin_write()?;
         let held = full_seed_holder(
             &*tx,
@@ -171,7 +172,7 @@ impl Vault {
             who,
             action,
             id,
-            || None,
+            || unverified,
             "take a recovery code of",
         )?;
         let summary = match held {

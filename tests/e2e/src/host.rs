@@ -107,13 +107,16 @@ impl HostCli {
     }
 
     /// `token add` from `source` (`--uri …` or `--qr …`), confirmed with
-    /// `code`, bound to `sites`; the new token's id.
+    /// `code`, bound to `sites`; the new token's id. The test sites run on
+    /// a free port, so a site written without one is bound on every port
+    /// (`host:*`; a bare binding covers only the default port).
     pub fn add_token(&self, source: &[&str], code: &str, sites: &[&str]) -> Result<String> {
+        let sites: Vec<String> = sites.iter().map(|s| on_every_port(s)).collect();
         let mut args = vec!["token", "add"];
         args.extend(source);
         args.extend(["--confirm-code", code, "--json"]);
-        for s in sites {
-            args.extend(["--site", s]);
+        for s in &sites {
+            args.extend(["--site", s.as_str()]);
         }
         let added: Value = serde_json::from_str(&self.run(&args)?)?;
         Ok(added[0]["id"]
@@ -139,5 +142,16 @@ impl HostCli {
             .into_iter()
             .filter(|r| r["event"]["action"] == AuditAction::CodeFill.as_str())
             .collect())
+    }
+}
+
+/// `site` with `:*` when it names no port.
+fn on_every_port(site: &str) -> String {
+    let authority = site.split_once("://").map_or(site, |(_, rest)| rest);
+    let after_host = authority.rfind(']').map_or(authority, |i| &authority[i..]);
+    if after_host.contains(':') {
+        site.to_owned()
+    } else {
+        format!("{site}:*")
     }
 }

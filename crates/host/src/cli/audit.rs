@@ -11,9 +11,9 @@ use clap::Subcommand;
 use twofill_siem::SinkReport;
 use twofill_siem::format::{rfc3339_utc, to_ecs};
 use twofill_vault::audit::{ChainReport, parse_hex32};
-use twofill_vault::{AuditRecord, IntegrityReport, Vault};
+use twofill_vault::{AuditRecord, IntegrityReport, Reading, Vault};
 
-use super::{Invocation, JsonFlag, Report, emit};
+use super::{Invocation, JsonFlag, Report, emit, printable};
 
 #[derive(Subcommand)]
 pub(super) enum AuditCommand {
@@ -64,6 +64,12 @@ pub(super) enum AuditCommand {
 
 pub(super) fn run(cx: Invocation, command: AuditCommand) -> Result<ExitCode> {
     let v = cx.vault()?;
+    // `stream` sends the log to the sinks of the config in force, as the
+    // native host does after every code (as whoever filled): it shows a
+    // person nothing. The rest prints the log for whoever runs it.
+    if !matches!(command, AuditCommand::Stream { .. }) {
+        v.check_reader(&cx.user, Reading::AuditLog)?;
+    }
     match command {
         AuditCommand::Stream {
             once,
@@ -269,23 +275,25 @@ impl Report for Vec<SinkReport> {
 }
 
 /// One record as `audit tail` shows it to people.
+/// One record on one line: every field a caller may have chosen is
+/// escaped, so none can hold a line break or an escape sequence.
 fn line(r: &AuditRecord) -> String {
     let e = &r.event;
     format!(
         "{:>6} {} {:<8} {:<20} {:<7} {}{}{}",
         r.seq,
         rfc3339_utc(r.time_ms),
-        e.user,
-        e.action,
+        printable(&e.user),
+        printable(e.action.as_str()),
         if e.success { "ok" } else { "REFUSED" },
-        e.token_label.as_deref().unwrap_or(""),
+        printable(e.token_label.as_deref().unwrap_or("")),
         e.origin
             .as_deref()
-            .map(|o| format!(" @ {o}"))
+            .map(|o| format!(" @ {}", printable(o)))
             .unwrap_or_default(),
         e.reason
             .as_deref()
-            .map(|x| format!(" — {x}"))
+            .map(|x| format!(" — {}", printable(x)))
             .unwrap_or_default(),
     )
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use clap::Subcommand;
-use twofill_vault::GroupInfo;
+use twofill_vault::{GroupInfo, Reading};
 
 use super::{Invocation, JsonFlag, Report, emit};
 
@@ -34,7 +34,10 @@ pub(super) enum GroupCommand {
 pub(super) fn run(cx: Invocation, command: GroupCommand) -> Result<()> {
     let mut v = cx.vault()?;
     match command {
-        GroupCommand::List { out } => emit(out, &v.groups()?)?,
+        GroupCommand::List { out } => {
+            v.check_reader(&cx.user, Reading::Directory)?;
+            emit(out, &v.groups()?)?
+        }
         GroupCommand::Add { name } => {
             v.add_group(&cx.user, &name)?;
             outln!("added group {name}");

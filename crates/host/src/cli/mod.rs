@@ -14,7 +14,7 @@
 /// [`run`] turns a closed pipe into a clean exit.
 macro_rules! outln {
     ($($arg:tt)*) => {
-        writeln!(std::io::stdout(), $($arg)*)?
+        writeln!($crate::cli::Printable(std::io::stdout()), $($arg)*)?
     };
 }
 
@@ -185,6 +185,11 @@ impl Invocation {
         let protection = self.settings.protection(std::io::stdin().is_terminal())?;
         let mut vault = self.settings.open_vault(&protection)?;
         vault.set_policy(self.settings.config.policy);
+        vault.set_unverified_identity(identity::unverified_reason(
+            &self.settings.config.user,
+            &self.user,
+            &self.settings,
+        ));
         Ok(vault)
     }
 }
@@ -201,9 +206,34 @@ fn emit(format: JsonFlag, report: &impl Report) -> Result<()> {
     if format.json {
         print_json_to(&mut out, report)?;
     } else {
-        report.human(&mut out)?;
+        report.human(&mut Printable(&mut out))?;
     }
     Ok(())
+}
+
+/// One home for the terminal escaping, shared with the team server's CLI.
+pub(crate) use twofill_siem::format::printable;
+
+/// Human-readable output: every control character but the line ends the
+/// output itself writes is escaped ([`printable`]); fields that may hold
+/// a newline are escaped with [`printable`] before they are formatted.
+pub(crate) struct Printable<W: Write>(pub W);
+
+impl<W: Write> Write for Printable<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                self.0.write_all(b"\n")?;
+            }
+            self.0.write_all(printable(line).as_bytes())?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {

@@ -8,8 +8,8 @@ use clap::Subcommand;
 use serde::Serialize;
 use twofill_otp::Token;
 use twofill_vault::{
-    Access, AuditAction, CodeRequest, Purpose, RecoveryStatus, Requester, Scope, SiteBinding,
-    TokenDetails, TokenSummary, TokensRequest,
+    Access, AuditAction, CodeRequest, Purpose, Reading, RecoveryStatus, Requester, Scope,
+    SiteBinding, TokenDetails, TokenSummary, TokensRequest,
 };
 use twofill_words::{token_label, unix_now_secs};
 
@@ -28,8 +28,9 @@ pub(super) enum TokenCommand {
         /// A PNG or JPEG with the QR code (screenshot of the setup page or export screen).
         #[arg(long)]
         qr: Option<PathBuf>,
-        /// Site the token may fill on (`kaspersky.com`: https, any port,
-        /// subdomains; or `http://intranet.example:8080`); repeat for several.
+        /// Site the token may fill on (`kaspersky.com`: https, the default
+        /// port, subdomains; `http://intranet.example:8080`; `host:*` for every
+        /// port); repeat for several.
         #[arg(long = "site", required = true)]
         sites: Vec<String>,
         /// The code the service or your current authenticator shows right
@@ -247,7 +248,11 @@ pub(super) fn run(cx: Invocation, command: TokenCommand) -> Result<()> {
             };
             emit(out, &TokenList { admin, rows })?;
         }
-        TokenCommand::Show { id, out } => emit(out, &cx.vault()?.token_details(&id)?)?,
+        TokenCommand::Show { id, out } => {
+            let v = cx.vault()?;
+            v.check_reader(&cx.user, Reading::Token(&id))?;
+            emit(out, &v.token_details(&id)?)?
+        }
         TokenCommand::Code { id, out } => {
             let mut vault = cx.vault()?;
             let issued = vault.issue_code(&CodeRequest {

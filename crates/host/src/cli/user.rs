@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use clap::Subcommand;
-use twofill_vault::UserInfo;
+use twofill_vault::{Reading, UserInfo};
 
 use super::{Invocation, JsonFlag, Report, emit};
 
@@ -28,7 +28,10 @@ pub(super) enum UserCommand {
 pub(super) fn run(cx: Invocation, command: UserCommand) -> Result<()> {
     let mut v = cx.vault()?;
     match command {
-        UserCommand::List { out } => emit(out, &v.users()?)?,
+        UserCommand::List { out } => {
+            v.check_reader(&cx.user, Reading::Directory)?;
+            emit(out, &v.users()?)?
+        }
         UserCommand::Add { name, admin } => {
             v.add_user(&cx.user, &name, admin)?;
             outln!(

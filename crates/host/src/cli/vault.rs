@@ -119,6 +119,11 @@ fn push(cx: Invocation, args: PushArgs) -> Result<()> {
         .open_vault(&protection)
         .with_context(|| format!("cannot open the local vault {}", settings.vault.display()))?;
     vault.set_policy(settings.config.policy);
+    vault.set_unverified_identity(crate::identity::unverified_reason(
+        &settings.config.user,
+        &cx.user,
+        &settings,
+    ));
     if !vault.is_admin(&cx.user)? {
         bail!(
             "{} is not an admin of the local vault {}; push it as one of its admins",

@@ -96,3 +96,22 @@ fn bind_site_and_its_old_name_both_work() {
         "the old name is hidden: {help}"
     );
 }
+
+/// A caller picks the origin it reports; refused, it is on record as sent.
+/// `audit tail` must show it as one escaped line: no forged line below it
+/// and no escape sequence reaching the admin's terminal.
+#[test]
+fn audit_tail_escapes_what_callers_chose() {
+    let env = Env::new();
+    let id = bob_code_only(&env, SEED);
+    let forged = "https://evil.example\n    99 2026-01-01T00:00:00Z alice    code.issue           ok      Forged\u{1b}[2J\r\u{202e}";
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
+    let reply = host.ask(get_code(&id, forged));
+    assert_eq!(reply["type"], "error", "{reply}");
+    host.finish();
+    let records = env.audit("alice").len();
+    let tail = env.ok("alice", &["audit", "tail", "-n", "1000"]);
+    assert_eq!(tail.lines().count(), records, "{tail}");
+    assert!(!tail.contains(['\u{1b}', '\r', '\u{202e}']), "{tail:?}");
+    assert!(tail.contains("evil.example\\u{a}"), "{tail}");
+}

@@ -55,16 +55,17 @@ fn bound_origin_gets_the_oathtool_code_and_others_get_nothing() {
         "http://my.kaspersky.com", // bare-domain bindings are https-only
         "https://kaspersky.com",   // parent of the bound host
         "https://xn--my-kspersky-8ib.com", // IDN look-alike (punycode)
+        "https://my.kaspersky.com:8443", // another port is another origin
     ] {
         let reply = host.ask(get_code("r2", origin));
         assert_eq!(reply["type"], "error", "{origin}: {reply}");
         assert_eq!(reply["error"]["code"], "no_token_for_origin", "{origin}");
         assert!(reply.get("code").is_none(), "{origin}: {reply}");
     }
-    // Subdomains and other ports of the bound host are the same site.
+    // Subdomains of the bound host are the same site, on its default port.
     for origin in [
         "https://eu.my.kaspersky.com",
-        "https://my.kaspersky.com:8443",
+        "https://eu.my.kaspersky.com:443",
     ] {
         assert_eq!(host.ask(get_code("r3", origin))["type"], "code", "{origin}");
     }
@@ -247,6 +248,40 @@ fn every_code_and_refusal_is_audited_with_who_where_and_which_extension() {
     // The chain verifies and prints an anchor.
     let out = env.ok("alice", &["audit", "verify"]);
     assert!(out.contains("audit log OK"), "{out}");
+}
+
+/// IPv6 literals are bound with the CLI and filled like any host; another
+/// address or port gets nothing.
+#[test]
+fn ipv6_literal_sites_are_bound_and_filled() {
+    let env = Env::new();
+    let id = env.enroll(
+        "alice",
+        SEED,
+        "Router",
+        &["https://[::1]", "https://[2001:db8::1]:8443"],
+    );
+    for args in [
+        vec!["group", "add", "ops"],
+        vec!["group", "add-member", "ops", "bob"],
+        vec!["grant", "set", &id, "ops", Access::CodeOnly.as_str()],
+    ] {
+        env.ok("alice", &args);
+    }
+    let mut host = env.launch("bob", &EXTENSION_ORIGIN);
+    for origin in ["https://[::1]", "https://[2001:db8::1]:8443"] {
+        let reply = host.ask(get_code("r", origin));
+        assert_eq!(reply["type"], "code", "{origin}: {reply}");
+        assert_eq!(reply["token"]["id"], id.as_str());
+        let from = reply["valid_from"].as_u64().unwrap();
+        assert_eq!(reply["code"].as_str().unwrap(), oathtool(SEED, from));
+    }
+    for origin in ["https://[2001:db8::2]:8443", "https://[::2]"] {
+        let reply = host.ask(get_code("r", origin));
+        assert_eq!(reply["type"], "error", "{origin}: {reply}");
+        assert!(reply.get("code").is_none());
+    }
+    assert!(host.finish().success());
 }
 
 #[test]

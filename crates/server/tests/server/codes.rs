@@ -14,6 +14,7 @@ on_both_stores!(
     a_lookalike_origin_gets_no_code,
     fills_are_rate_limited_with_retry_after,
     hotp_codes_advance_the_servers_counter,
+    audit_tail_escapes_what_devices_chose,
 );
 
 fn a_joined_device_fills_oathtools_code(backend: Backend) {
@@ -134,8 +135,15 @@ fn fills_are_rate_limited_with_retry_after(backend: Backend) {
     let state = ServerState::new(backend);
     let server = state.serve();
     let (bob, _) = server.device(&state, "bob");
-    // The default burst: 5 fills per 10 s per user and origin.
-    for _ in 0..5 {
+    // A second site of the same token: it shares the token's count.
+    let other_site = "https://eu.my.kaspersky.com:8443";
+    state
+        .vault()
+        .bind_site("alice", &state.token_id, &other_site.parse().unwrap())
+        .unwrap();
+    assert_eq!(bob.fill(other_site).status, 200);
+    // The default burst: 5 fills per 10 s per user and token.
+    for _ in 0..4 {
         assert_eq!(bob.fill(KASPERSKY_SITE).status, 200);
     }
     let limited = bob.fill(KASPERSKY_SITE);
@@ -144,6 +152,7 @@ fn fills_are_rate_limited_with_retry_after(backend: Backend) {
     let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=10).contains(&retry), "{retry}");
     assert!(limited.json()["error"]["retry_after_ms"].as_u64().unwrap() > 0);
+    assert_eq!(bob.fill(other_site).code(), "rate_limited");
     // Another request kind is not a fill and goes on.
     let view = bob.post(
         CODE_PATH,
@@ -191,4 +200,20 @@ fn hotp_codes_advance_the_servers_counter(backend: Backend) {
             String::from_utf8(out.stdout).unwrap().trim()
         );
     }
+}
+
+/// A device chooses the origin it sends; refused, it is on record as sent.
+/// The server's `audit tail` shows it on one line, escaped: no forged line,
+/// no escape sequence in the operator's terminal.
+fn audit_tail_escapes_what_devices_chose(backend: Backend) {
+    let state = ServerState::new(backend);
+    let server = state.serve();
+    let (bob, _) = server.device(&state, "bob");
+    let forged = "https://evil.example\n99\t2026-01-01T00:00:00Z\talice\tcode.fill\tok\u{1b}[2J\r";
+    assert!(bob.fill(forged).json().get("code").is_none());
+    let records = state.vault().audit_head_seq().unwrap() as usize;
+    let tail = state.cli_ok(&["audit", "tail", "--lines", "1000"]);
+    assert_eq!(tail.lines().count(), records, "{tail}");
+    assert!(!tail.contains(['\u{1b}', '\r']), "{tail:?}");
+    assert!(tail.contains("evil.example\\u{a}"), "{tail}");
 }

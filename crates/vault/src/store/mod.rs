@@ -28,6 +28,40 @@ use crate::{Access, AuditRecord, Result};
 /// A stored MAC: 32 bytes (see [`to32`]).
 pub(crate) type Mac = [u8; 32];
 
+/// Schema 13: a binding written without a port meant every port; it now
+/// means the default port, so each such row whose MAC verifies becomes
+/// `host:*` (MAC'd anew), and keeps matching what it matched. A row that
+/// does not verify is left as it is, still reported. Returns the
+/// `(token, old site, new site, new MAC)` changes to write.
+pub(super) fn widened_sites(
+    rows: Vec<(AuthzRow, Mac)>,
+    key: &DataKey,
+) -> Vec<(String, String, String, Mac)> {
+    use crate::binding::{Ports, SiteBinding};
+    let authz = crate::integrity::AuthzKey::of(key);
+    rows.into_iter()
+        .filter_map(|(row, mac)| {
+            let AuthzRow::Site { token, site } = &row else {
+                return None;
+            };
+            let binding = site.parse::<SiteBinding>().ok()?;
+            if binding.port != Ports::Default || authz.check(&row, &mac).is_err() {
+                return None;
+            }
+            let wide = SiteBinding {
+                port: Ports::Any,
+                ..binding
+            }
+            .to_string();
+            let new_mac = authz.mac(&AuthzRow::Site {
+                token: token.clone(),
+                site: wide.clone(),
+            });
+            Some((token.clone(), site.clone(), wide, new_mac))
+        })
+        .collect()
+}
+
 /// A token's row, as stored (sites unparsed: parsing is a rule), with the
 /// MACs of its authorization fields and of each site row.
 #[derive(Debug, Clone)]
@@ -375,12 +409,13 @@ pub(crate) trait StoreRead: sms::SmsRead {
     /// Audit records after `after_seq`, oldest first, at most `limit`.
     fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>>;
     /// Times (ms), newest first, of the successful records of `action` for
-    /// `user` on `origin` at or after `since_ms`; at most `max` of them.
+    /// `user` with `token` at or after `since_ms`; at most `max` of them
+    /// (read through an index, so the cost is bounded by `max`).
     fn recent_successes(
         &self,
         action: &str,
         user: &str,
-        origin: &str,
+        token: &str,
         since_ms: i64,
         max: u32,
     ) -> Result<Vec<i64>>;

@@ -722,16 +722,16 @@ macro_rules! store_read {
             &self,
             action: &str,
             user: &str,
-            origin: &str,
+            token: &str,
             since_ms: i64,
             max: u32,
         ) -> Result<Vec<i64>> {
             self.rows(
                 r#"SELECT time_ms FROM audit
-                   WHERE "user" = $1 AND origin = $2 AND action = $3 AND success
+                   WHERE "user" = $1 AND token_id = $2 AND action = $3 AND success
                      AND time_ms >= $4
                    ORDER BY time_ms DESC LIMIT $5"#,
-                &[&user, &origin, &action, &since_ms, &i64::from(max)],
+                &[&user, &token, &action, &since_ms, &i64::from(max)],
             )?
             .iter()
             .map(|r| Ok(r.try_get(0)?))

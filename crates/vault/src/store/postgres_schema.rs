@@ -119,6 +119,16 @@ fn migrate(tx: &mut Transaction<'_>, from: i64, key: &DataKey) -> Result<()> {
     if from < 12 {
         tx.batch_execute(SCHEMA_12)?;
     }
+    if from < 13 {
+        tx.batch_execute(SCHEMA_13)?;
+        let rows = pg_store::authorization_rows(tx)?;
+        for (token, old, wide, mac) in super::widened_sites(rows, key) {
+            tx.execute(
+                "UPDATE token_sites SET site = $1, mac = $2 WHERE token_id = $3 AND site = $4",
+                &[&wide, &mac.as_slice(), &token, &old],
+            )?;
+        }
+    }
     tx.execute(
         "UPDATE twofill_meta SET value = $1 WHERE key = 'schema_version'",
         &[&SCHEMA_VERSION.to_string()],
@@ -186,6 +196,13 @@ CREATE TABLE recovery_codes (
 "#;
 
 /// Schema 11, as in SQLite (`store/schema.rs`).
+/// Schema 13 (see the SQLite store's): the rate limit counts per user and
+/// token.
+const SCHEMA_13: &str = r#"
+DROP INDEX IF EXISTS audit_recent;
+CREATE INDEX audit_recent_by_token ON audit("user", token_id, action, time_ms);
+"#;
+
 const SCHEMA_11: &str = r#"
 CREATE TABLE sso_identities (
     issuer TEXT COLLATE "C" NOT NULL,

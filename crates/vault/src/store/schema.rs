@@ -46,7 +46,13 @@ use crate::{Result, VaultError, seed_aad};
 ///     bound to and the groups it is granted to (`code-only` / `full`),
 ///     each row MAC'd; received messages (`sms_messages`, sender, text and
 ///     code sealed), one per provider message id ([`SCHEMA_12`]).
-pub const SCHEMA_VERSION: i64 = 12;
+/// 13. the fill rate limit counts per user and token: its index
+///     `audit_recent_by_token` replaces the per-origin `audit_recent`
+///     ([`SCHEMA_13`]); a binding without a port now means the default port,
+///     so each stored one (which meant every port) becomes `host:*`, MAC'd
+///     anew, and matches what it matched (`super::widened_sites`). Needs
+///     nothing of schema 12, so it applies from 11 or 12 alike.
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// The schema that MACs authorization rows.
 pub(crate) const AUTHORIZATION_MACS: i64 = 7;
@@ -54,25 +60,72 @@ pub(crate) const AUTHORIZATION_MACS: i64 = 7;
 /// SQLite `application_id` marking the file as a twofill vault ("2FIL").
 const APPLICATION_ID: i64 = 0x3246_494c;
 
+/// An error opening or first reading the file at `path`: a file that is
+/// not a database is corrupt; permissions, a read-only or full disk say
+/// so (the vault may be fine); anything else is a database error.
+pub(crate) fn open_error(path: &Path, e: rusqlite::Error) -> VaultError {
+    use rusqlite::ErrorCode as C;
+    if let Some(fix) = crate::error::sqlite_fix(&e) {
+        return VaultError::Unusable {
+            path: path.to_owned(),
+            detail: e.to_string(),
+            fix,
+        };
+    }
+    match e.sqlite_error_code() {
+        Some(C::NotADatabase | C::DatabaseCorrupt) => VaultError::Corrupt {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        },
+        _ => VaultError::Sqlite(e),
+    }
+}
+
+/// [`open_error`] for the file operations around creating a vault.
+pub(crate) fn io_error(path: &Path, e: std::io::Error) -> VaultError {
+    use std::io::ErrorKind as K;
+    let fix = match e.kind() {
+        K::StorageFull | K::QuotaExceeded => "the disk is full: free some space, then try again",
+        K::PermissionDenied | K::ReadOnlyFilesystem => {
+            "check that this user may create files in the vault's directory (fix the permissions, or a read-only mount)"
+        }
+        _ => "check the vault's directory and its disk, then try again",
+    };
+    VaultError::Unusable {
+        path: path.to_owned(),
+        detail: e.to_string(),
+        fix,
+    }
+}
+
 /// Reads the version and checks the file is an intact twofill vault of a
 /// version we understand. Writes nothing.
+///
+/// The file exists (a new vault is made whole before it gets its name), so
+/// one with no tables, such as an empty or truncated file, is not a vault.
 pub(crate) fn check(conn: &Connection, path: &Path) -> Result<i64> {
     let corrupt = |detail: String| VaultError::Corrupt {
         path: path.to_owned(),
         detail,
     };
     // The first real read is where SQLite notices a file that is not a
-    // database; classify that as corruption, not as a generic error.
+    // database (corruption) or one it cannot use (permissions, disk).
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|e| corrupt(e.to_string()))?;
+        .map_err(|e| open_error(path, e))?;
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| corrupt(e.to_string()))?;
+        .map_err(|e| open_error(path, e))?;
     let is_empty: bool = conn
         .query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
-        .map_err(|e| corrupt(e.to_string()))?;
-    if !is_empty && app_id != APPLICATION_ID {
+        .map_err(|e| open_error(path, e))?;
+    if is_empty {
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
+        return Err(corrupt(format!(
+            "it holds no vault ({len} bytes, no tables): it was truncated or replaced, and its tokens, users and audit log are not in it"
+        )));
+    }
+    if app_id != APPLICATION_ID {
         return Err(corrupt(format!(
             "it is an SQLite database of another application (application_id {app_id:#x})"
         )));
@@ -83,13 +136,11 @@ pub(crate) fn check(conn: &Connection, path: &Path) -> Result<i64> {
             found: version,
         });
     }
-    if !is_empty {
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| corrupt(e.to_string()))?;
-        if check != "ok" {
-            return Err(corrupt(format!("integrity check failed: {check}")));
-        }
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if check != "ok" {
+        return Err(corrupt(format!("integrity check failed: {check}")));
     }
     Ok(version)
 }
@@ -256,6 +307,16 @@ pub(crate) fn migrate(
     if from < 12 {
         tx.execute_batch(SCHEMA_12)?;
     }
+    if from < 13 {
+        tx.execute_batch(SCHEMA_13)?;
+        for (token, old, wide, mac) in super::widened_sites(sqlite::authorization_rows(&tx)?, &key)
+        {
+            tx.execute(
+                "UPDATE token_sites SET site = ?1, mac = ?2 WHERE token_id = ?3 AND site = ?4",
+                params![wide, mac.as_slice(), token, old],
+            )?;
+        }
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     if from == 1 {
@@ -345,6 +406,14 @@ CREATE TABLE recovery_codes (
 
 /// Schema 11: single sign-on. Times are ms since the epoch. A session is
 /// keyed by its device (a sign-in replaces the device's earlier session).
+/// Schema 13: the rate limit's count, per user and token, read newest
+/// first from an index so its cost is bounded by the limit, whatever else
+/// the log holds.
+pub(crate) const SCHEMA_13: &str = "
+DROP INDEX IF EXISTS audit_recent;
+CREATE INDEX audit_recent_by_token ON audit(user, token_id, action, time_ms);
+";
+
 pub(crate) const SCHEMA_11: &str = "
 CREATE TABLE sso_identities (
     issuer TEXT NOT NULL,

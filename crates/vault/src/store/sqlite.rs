@@ -35,24 +35,90 @@ impl SqliteStore {
         protection: &Protection,
         params_of_sealed: ParamsOfSealed<'_>,
     ) -> Result<(SqliteStore, DataKey)> {
+        if !path.exists() {
+            create(path, protection, params_of_sealed)?;
+        }
+        // Never SQLITE_OPEN_CREATE: a vault that vanished since is an
+        // error, not a new vault.
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| schema::open_error(path, e))?;
         let version = schema::check(&conn, path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA secure_delete = ON;",
-        )?;
-        let mut conn = conn;
+        let mut conn = configure(conn).map_err(|e| schema::open_error(path, e))?;
         let key = schema::migrate(&mut conn, version, protection, params_of_sealed)?;
         Ok((SqliteStore { conn }, key))
     }
+}
+
+fn configure(conn: Connection) -> rusqlite::Result<Connection> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;",
+    )?;
+    Ok(conn)
+}
+
+/// Makes a new vault at `path`, which did not exist: built complete in a
+/// private (0600) file beside it, then linked into place only if `path`
+/// is still free. So an existing path is never a half-made vault (an
+/// empty file there is reported, not taken for a new one), a concurrent
+/// first open finds either nothing or a whole vault, and the `-wal` and
+/// `-shm` files, which SQLite creates with the database's mode, are 0600.
+fn create(
+    path: &Path,
+    protection: &Protection,
+    params_of_sealed: ParamsOfSealed<'_>,
+) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let temp = path.with_file_name(format!(".{name}.new-{}-{nanos}", std::process::id()));
+    let made = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        drop(options.open(&temp).map_err(|e| schema::io_error(path, e))?);
+        let conn = Connection::open_with_flags(
+            &temp,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| schema::open_error(path, e))?;
+        let mut conn = configure(conn).map_err(|e| schema::open_error(path, e))?;
+        schema::migrate(&mut conn, 0, protection, params_of_sealed)?;
+        // Closing checkpoints the WAL into the file and removes it.
+        conn.close().map_err(|(_, e)| schema::open_error(path, e))?;
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => sync_dir(path),
+            // Another process made the vault first: open that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(schema::io_error(path, e)),
+        }
+    })();
+    let _ = std::fs::remove_file(&temp);
+    made
+}
+
+/// Makes the new vault's name durable with its contents.
+fn sync_dir(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| schema::io_error(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -671,17 +737,17 @@ impl<T: Sql> StoreRead for T {
         &self,
         action: &str,
         user: &str,
-        origin: &str,
+        token: &str,
         since_ms: i64,
         max: u32,
     ) -> Result<Vec<i64>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT time_ms FROM audit
-             WHERE user = ?1 AND origin = ?2 AND action = ?3 AND success AND time_ms >= ?4
+            "SELECT time_ms FROM audit INDEXED BY audit_recent_by_token
+             WHERE user = ?1 AND token_id = ?2 AND action = ?3 AND success AND time_ms >= ?4
              ORDER BY time_ms DESC LIMIT ?5",
         )?;
         let rows = stmt
-            .query_map(params![user, origin, action, since_ms, max], |r| r.get(0))?
+            .query_map(params![user, token, action, since_ms, max], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<i64>>>()?;
         Ok(rows)
     }

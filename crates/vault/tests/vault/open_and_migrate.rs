@@ -54,6 +54,64 @@ fn garbage_file_is_refused_and_untouched() {
 }
 
 #[test]
+fn an_empty_or_one_byte_vault_file_is_reported_not_made_a_new_vault() {
+    for junk in [&b""[..], b"x"] {
+        let tv = TempVault::new();
+        drop(tv.open());
+        std::fs::write(&tv.path, junk).unwrap();
+        let err = Vault::open(&tv.path, &tv.protection()).err();
+        let Some(err @ VaultError::Corrupt { .. }) = err else {
+            panic!("a {}-byte vault file must be reported: {err:?}", junk.len());
+        };
+        assert!(err.to_string().contains("holds no vault"), "{err}");
+        assert_eq!(std::fs::read(&tv.path).unwrap(), junk);
+    }
+}
+
+#[test]
+fn a_healthy_vault_it_cannot_use_says_why_and_not_to_move_it_aside() {
+    let tv = TempVault::new();
+    let mut v = tv.open();
+    v.add_token("alice", &token("K", SEED), &[]).unwrap();
+    drop(v);
+    // Where SQLite must create the write-ahead log stands a directory: as
+    // for a read-only directory, the vault is fine and cannot be opened.
+    let wal = tv.path.with_file_name("vault.sqlite3-wal");
+    std::fs::create_dir(&wal).unwrap();
+    let err = Vault::open(&tv.path, &tv.protection()).err().unwrap();
+    assert!(matches!(err, VaultError::Unusable { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("permissions") && msg.contains("do not move it aside"),
+        "{msg}"
+    );
+    std::fs::remove_dir(&wal).unwrap();
+    assert_eq!(tv.open().tokens().unwrap().len(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn new_vault_files_are_private_in_an_open_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let tv = TempVault::new();
+    let dir = tv.path.parent().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut v = tv.open();
+    v.add_token("alice", &token("K", SEED), &[]).unwrap();
+    // While it is open the WAL and shared-memory files exist too.
+    for name in ["vault.sqlite3", "vault.sqlite3-wal", "vault.sqlite3-shm"] {
+        let mode = std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{name} is {mode:o}");
+    }
+    drop(v);
+}
+
+#[test]
 fn foreign_database_is_refused() {
     let tv = TempVault::new();
     std::fs::create_dir_all(tv.path.parent().unwrap()).unwrap();
@@ -134,7 +192,8 @@ fn version_1_vault_is_migrated_and_its_plaintext_scrubbed() {
     let mut v = tv.open();
     let tokens = v.tokens().unwrap();
     assert_eq!(tokens.len(), 1);
-    assert_eq!(tokens[0].bindings[0].to_string(), "https://kaspersky.com");
+    // Bound without a port, which meant every port before schema 13.
+    assert_eq!(tokens[0].bindings[0].to_string(), "https://kaspersky.com:*");
     v.add_group("alice", "ops").unwrap();
     v.add_member("alice", "ops", "alice").unwrap();
     v.set_grant("alice", "abc123", "ops", Access::FullSeed)
@@ -239,7 +298,7 @@ fn version_2_vault_is_migrated_keeping_tokens_grants_and_the_audit_chain() {
             .iter()
             .map(|b| b.to_string())
             .collect::<Vec<_>>(),
-        ["http://intranet.example:8080", "https://github.com"]
+        ["http://intranet.example:8080", "https://github.com:*"]
     );
     assert!(v.is_admin("alice").unwrap());
     assert_eq!(

@@ -1,5 +1,5 @@
 //! The fill rate limit, counted by the vault inside the code's write
-//! transaction: per user and origin, fills only, on record, and holding in
+//! transaction: per user and token, fills only, on record, and holding in
 //! total across handles (host processes, server replicas) on one store.
 
 use std::time::Duration;
@@ -44,7 +44,7 @@ fn team() -> (TempVault, Vault, String) {
     (tv, v, id)
 }
 
-fn fills_past_the_limit_are_refused_per_user_and_origin_on_record() {
+fn fills_past_the_limit_are_refused_per_user_and_token_on_record() {
     let (_tv, mut v, id) = team();
     assert_eq!(v.rate_limit(), RateLimit::OFF, "opening sets no limit");
     v.set_rate_limit(limit(100, 60, 3, 60));
@@ -77,8 +77,9 @@ fn fills_past_the_limit_are_refused_per_user_and_origin_on_record() {
     // A refused fill is not a fill: still three on record, still refused.
     assert!(limited(&bob_fills(&mut v, &origin(SITE))).is_some());
 
-    // Per origin, per user, and fills only.
-    bob_fills(&mut v, &origin("https://eu.my.kaspersky.com")).unwrap();
+    // Per token (its other origins share the count), per user, and fills
+    // only.
+    assert!(limited(&bob_fills(&mut v, &origin("https://eu.my.kaspersky.com"))).is_some());
     v.issue_code(&CodeRequest::fill(&Requester::cli("carol"), &origin(SITE)))
         .unwrap();
     let (bob, site) = (Requester::cli("bob"), origin(SITE));
@@ -159,8 +160,75 @@ fn two_handles_filling_at_once_cannot_exceed_the_limit_together() {
     assert_eq!(v.verify_audit(None).unwrap().problem, None);
 }
 
+/// A token bound to a bare host fills on its subdomains and ports: they
+/// share one count (one bucket per origin multiplied the limit). A caller
+/// with no grant piling up refusals, more than the log holds in a window,
+/// stops nobody else's fills.
+fn one_tokens_origins_share_a_count_and_anothers_refusals_stop_nobody() {
+    let (_tv, mut v, id) = team();
+    v.bind_site("alice", &id, &"my.kaspersky.com:*".parse().unwrap())
+        .unwrap();
+    v.set_rate_limit(limit(3, 60, 0, 0));
+    for site in [
+        SITE,
+        "https://my.kaspersky.com:8443",
+        "https://eu.my.kaspersky.com",
+    ] {
+        bob_fills(&mut v, &origin(site)).unwrap_or_else(|e| panic!("{site}: {e}"));
+    }
+    let fourth = bob_fills(&mut v, &origin("https://a.my.kaspersky.com:444"));
+    assert!(limited(&fourth).is_some(), "{fourth:?}");
+
+    let mallory = Requester::cli("mallory");
+    let site = origin(SITE);
+    let mut refused = 0;
+    for _ in 0..41 {
+        let batch = vec![CodeRequest::fill(&mallory, &site); 500];
+        for outcome in v.issue_codes(&batch) {
+            assert!(
+                matches!(
+                    outcome,
+                    Err(VaultError::Refused(Refusal::NotPermitted { .. }))
+                ),
+                "{outcome:?}"
+            );
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 20_500);
+    let carol = v.issue_code(&CodeRequest::fill(&Requester::cli("carol"), &site));
+    assert_eq!(carol.unwrap().token.id, id);
+}
+
+/// A vault from before schema 13 counted per origin (index
+/// `audit_recent`); migrated, it counts its earlier fills per token.
+fn a_schema_11_vault_keeps_its_fills_in_the_per_token_count() {
+    let (tv, mut v, _) = team();
+    for _ in 0..2 {
+        bob_fills(&mut v, &origin(SITE)).unwrap();
+    }
+    drop(v);
+    let back_to_11 = if crate::support::running_on_postgres() {
+        r#"DROP INDEX audit_recent_by_token;
+           CREATE INDEX audit_recent ON audit("user", origin, action, time_ms);
+           UPDATE twofill_meta SET value = '11' WHERE key = 'schema_version';"#
+    } else {
+        "DROP INDEX audit_recent_by_token;
+         CREATE INDEX audit_recent ON audit(user, origin, action, time_ms);
+         PRAGMA user_version = 11;"
+    };
+    tv.sql(back_to_11).unwrap();
+    let mut v = tv.open();
+    v.set_rate_limit(limit(3, 60, 0, 0));
+    bob_fills(&mut v, &origin("https://eu.my.kaspersky.com")).unwrap();
+    assert!(limited(&bob_fills(&mut v, &origin(SITE))).is_some());
+    assert_eq!(v.verify_audit(None).unwrap().problem, None);
+}
+
 crate::support::both_stores!(
-    fills_past_the_limit_are_refused_per_user_and_origin_on_record,
+    a_schema_11_vault_keeps_its_fills_in_the_per_token_count,
+    one_tokens_origins_share_a_count_and_anothers_refusals_stop_nobody,
+    fills_past_the_limit_are_refused_per_user_and_token_on_record,
     the_retry_hint_is_honest,
     two_handles_filling_at_once_cannot_exceed_the_limit_together,
 );

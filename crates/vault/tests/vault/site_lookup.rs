@@ -22,7 +22,9 @@ const BINDINGS: &[&str] = &[
     "http://127.0.0.1",
     "0.0.1",
     "https://[::1]:8443",
+    "http://[::1]:*",
     "example.com",
+    "shop.example.com:*",
     "shop.example.com",
     "co",
     "my-kaspersky.com",
@@ -53,7 +55,10 @@ const ORIGINS: &[&str] = &[
     "http://1.127.0.0.1",
     "https://[::1]:8443",
     "https://[::1]",
+    "http://[::1]:5555",
     "https://example.com",
+    "https://example.com:8443",
+    "https://shop.example.com:8443",
     "https://shop.example.com",
     "https://www.shop.example.com:444",
     "https://kaspersky.co",
@@ -102,4 +107,63 @@ fn site_lookup_picks_what_a_full_scan_picks() {
     assert_eq!(outcomes, [0, 1, 2].into());
 }
 
-both_stores!(site_lookup_picks_what_a_full_scan_picks);
+/// A binding without a port is the default port now (browsers tell ports
+/// apart); one stored before schema 13 meant every port and is migrated to
+/// `host:*`, so it fills where it filled. A row edited past the vault is
+/// not made valid by the migration.
+fn a_portless_binding_from_before_schema_13_keeps_every_port() {
+    let tv = TempVault::new();
+    let mut v = tv.open();
+    let id = crate::support::kaspersky_code_only_for_bob(&mut v, SEED, "my.kaspersky.com");
+    let new_port = "https://my.kaspersky.com:8443".parse::<Origin>().unwrap();
+    assert!(
+        matches!(
+            crate::support::bob_fills(&mut v, &new_port),
+            Err(VaultError::Refused(Refusal::NoTokenForOrigin { .. }))
+        ),
+        "a new bare binding covers the default port only"
+    );
+    let other = v.add_token("alice", &token("Other", SEED), &[]).unwrap();
+    drop(v);
+    let on_postgres = crate::support::running_on_postgres();
+    let back_to_11 = if on_postgres {
+        r#"DROP INDEX audit_recent_by_token;
+           CREATE INDEX audit_recent ON audit("user", origin, action, time_ms);
+           UPDATE twofill_meta SET value = '11' WHERE key = 'schema_version';"#
+    } else {
+        "DROP INDEX audit_recent_by_token;
+         CREATE INDEX audit_recent ON audit(user, origin, action, time_ms);
+         PRAGMA user_version = 11;"
+    };
+    let forged = format!(
+        "INSERT INTO token_sites (token_id, site, mac) VALUES ('{other}', 'https://evil.example', {});",
+        tv.blob_literal(&[7; 32])
+    );
+    tv.sql(&format!("{back_to_11} {forged}")).unwrap();
+
+    let mut v = tv.open();
+    let sites = &v.token_details(&id).unwrap().summary.bindings;
+    let shown: Vec<String> = sites.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.contains(&"https://my.kaspersky.com:*".to_owned()),
+        "{shown:?}"
+    );
+    for origin in [
+        "https://my.kaspersky.com",
+        "https://eu.my.kaspersky.com:8443",
+    ] {
+        let issued = crate::support::bob_fills(&mut v, &origin.parse().unwrap());
+        assert_eq!(
+            issued.unwrap_or_else(|e| panic!("{origin}: {e}")).token.id,
+            id
+        );
+    }
+    let report = v.verify_authorization().unwrap();
+    assert_eq!(report.tampered.len(), 1, "{report:?}");
+    assert!(format!("{:?}", report.tampered[0]).contains("https://evil.example"));
+}
+
+both_stores!(
+    site_lookup_picks_what_a_full_scan_picks,
+    a_portless_binding_from_before_schema_13_keeps_every_port,
+);

@@ -290,7 +290,7 @@ async fn seeds_personal_tokens_and_host_name_follow_policy() -> Result<()> {
         "--confirm-code",
         &personal_code,
         "--site",
-        "http://personal.test",
+        "http://personal.test:*",
     ])?;
 
     // The popup lists the team token only, and offers no seed although the
