@@ -208,16 +208,7 @@ fn a_schema_11_vault_keeps_its_fills_in_the_per_token_count() {
         bob_fills(&mut v, &origin(SITE)).unwrap();
     }
     drop(v);
-    let back_to_11 = if crate::support::running_on_postgres() {
-        r#"DROP INDEX audit_recent_by_token;
-           CREATE INDEX audit_recent ON audit("user", origin, action, time_ms);
-           UPDATE twofill_meta SET value = '11' WHERE key = 'schema_version';"#
-    } else {
-        "DROP INDEX audit_recent_by_token;
-         CREATE INDEX audit_recent ON audit(user, origin, action, time_ms);
-         PRAGMA user_version = 11;"
-    };
-    tv.sql(back_to_11).unwrap();
+    tv.sql(tv.back_to_schema_11()).unwrap();
     let mut v = tv.open();
     v.set_rate_limit(limit(3, 60, 0, 0));
     bob_fills(&mut v, &origin("https://eu.my.kaspersky.com")).unwrap();

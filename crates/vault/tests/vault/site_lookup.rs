@@ -125,16 +125,7 @@ fn a_portless_binding_from_before_schema_13_keeps_every_port() {
     );
     let other = v.add_token("alice", &token("Other", SEED), &[]).unwrap();
     drop(v);
-    let on_postgres = crate::support::running_on_postgres();
-    let back_to_11 = if on_postgres {
-        r#"DROP INDEX audit_recent_by_token;
-           CREATE INDEX audit_recent ON audit("user", origin, action, time_ms);
-           UPDATE twofill_meta SET value = '11' WHERE key = 'schema_version';"#
-    } else {
-        "DROP INDEX audit_recent_by_token;
-         CREATE INDEX audit_recent ON audit(user, origin, action, time_ms);
-         PRAGMA user_version = 11;"
-    };
+    let back_to_11 = tv.back_to_schema_11();
     let forged = format!(
         "INSERT INTO token_sites (token_id, site, mac) VALUES ('{other}', 'https://evil.example', {});",
         tv.blob_literal(&[7; 32])

@@ -4,7 +4,7 @@
 //! record, purges, rows edited past the vault, and the schema 11 → 12
 //! migration.
 
-use crate::support::{Backend, TempVault, both_stores, file_contains};
+use crate::support::{TempVault, both_stores, file_contains};
 use twofill_vault::{
     AuditAction, AuditRecord, FoundCode, NewSms, Origin, Purpose, Refusal, Requester, SmsAccess,
     SmsIntake, Vault, VaultError,
@@ -352,16 +352,7 @@ fn a_vault_of_schema_11_is_migrated_to_inboxes_keeping_its_chain() {
         v.add_user("alice", "alice", true).unwrap();
         v.add_group("alice", "ops").unwrap();
     }
-    // Schema 11 is schema 12 without the SMS tables.
-    let drop = "DROP TABLE sms_messages; DROP TABLE sms_inbox_grants;
-                DROP TABLE sms_inbox_sites; DROP TABLE sms_inboxes;";
-    match &tv.backend {
-        Backend::Sqlite => tv.sql(&format!("{drop} PRAGMA user_version = 11;")),
-        Backend::Postgres(_) => tv.sql(&format!(
-            "{drop} UPDATE twofill_meta SET value = '11' WHERE key = 'schema_version';"
-        )),
-    }
-    .unwrap();
+    tv.sql(tv.back_to_schema_11()).unwrap();
     let mut v = tv.open();
     v.add_sms_inbox("alice", INBOX).unwrap();
     v.grant_sms_inbox("alice", INBOX, "ops", SmsAccess::Full)

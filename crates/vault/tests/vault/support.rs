@@ -119,6 +119,29 @@ impl TempVault {
         }
     }
 
+    /// SQL that turns a vault of today's schema back into schema 11, for
+    /// the migration tests: schema 13's per-token rate-limit index becomes
+    /// the per-origin one again and schema 12's SMS tables go. The one
+    /// place that knows what came after 11.
+    pub fn back_to_schema_11(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => {
+                "DROP INDEX audit_recent_by_token;
+                 CREATE INDEX audit_recent ON audit(user, origin, action, time_ms);
+                 DROP TABLE sms_messages; DROP TABLE sms_inbox_grants;
+                 DROP TABLE sms_inbox_sites; DROP TABLE sms_inboxes;
+                 PRAGMA user_version = 11;"
+            }
+            Backend::Postgres(_) => {
+                r#"DROP INDEX audit_recent_by_token;
+                   CREATE INDEX audit_recent ON audit("user", origin, action, time_ms);
+                   DROP TABLE sms_messages; DROP TABLE sms_inbox_grants;
+                   DROP TABLE sms_inbox_sites; DROP TABLE sms_inboxes;
+                   UPDATE twofill_meta SET value = '11' WHERE key = 'schema_version';"#
+            }
+        }
+    }
+
     /// [`TempVault::sql`] with the audit log's append-only guards off first
     /// (what someone with write access can do).
     pub fn tamper(&self, sql: &str) {
