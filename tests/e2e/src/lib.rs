@@ -157,6 +157,9 @@ pub struct SessionOptions {
     /// the machine's policy itself. Otherwise the session waits until no
     /// policy test runs and keeps policy tests out while it lives.
     pub under_test_policy: bool,
+    /// Load this extension directory instead of the built one (the
+    /// benchmark's old-path copy).
+    pub extension_dir: Option<PathBuf>,
 }
 
 impl Default for SessionOptions {
@@ -166,6 +169,7 @@ impl Default for SessionOptions {
             host_name: None,
             load_extension: true,
             under_test_policy: false,
+            extension_dir: None,
         }
     }
 }
@@ -270,7 +274,12 @@ impl Session {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
-        let ext = artifacts.extension_dir.display().to_string();
+        let ext = options
+            .extension_dir
+            .as_ref()
+            .unwrap_or(&artifacts.extension_dir)
+            .display()
+            .to_string();
         let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".into(),
@@ -412,6 +421,20 @@ impl Session {
             })
             .await
             .with_context(|| format!("cannot grant {name}"))?;
+        Ok(())
+    }
+
+    /// Stops the browser's service workers (the extension's included), as
+    /// the browser does to an idle one: the next event starts it again,
+    /// from nothing (WASM instantiated anew, no host port open).
+    pub async fn stop_service_workers(&self) -> Result<()> {
+        self.client
+            .issue_cmd(SessionPost {
+                path: "goog/cdp/execute",
+                body: json!({ "cmd": "ServiceWorker.stopAllWorkers", "params": {} }),
+            })
+            .await
+            .context("cannot stop the service workers")?;
         Ok(())
     }
 
