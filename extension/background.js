@@ -2,6 +2,7 @@
 // Listeners are registered synchronously (an MV3 worker woken by an event
 // must have its listener in place before the first await).
 import "./messages.js";
+import "./native.js";
 import init, { onContentMessage, policyChanged } from "./pkg/twofill_extension.js";
 
 const MSG = globalThis.__twofillMessages;

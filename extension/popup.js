@@ -1,5 +1,6 @@
 // Popup loader: the UI is Rust (crates/extension/src/popup/), filling the
 // markup and <template>s in popup.html.
+import "./native.js";
 import init, { startPopup } from "./pkg/twofill_extension.js";
 
 // The organization changed its policy while the popup is open: start over.
