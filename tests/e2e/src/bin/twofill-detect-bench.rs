@@ -7,8 +7,8 @@
 //!   (every look waits out the 120 ms debounce; a new host process per
 //!   message), a copy of the built extension with the
 //!   `twofill_bench_old_path` manifest key. Each is measured warm, cold
-//!   (the first fill after the browser started) and cold after the service
-//!   worker was stopped (WASM instantiated again, no host port), with the
+//!   (the first fill after the browser was restarted on its profile) and
+//!   cold after the service worker was stopped (WASM instantiated again, no host port), with the
 //!   local vault and through a team server (`twofill-server` on its
 //!   embedded store, the host a thin client over mutual TLS);
 //! - sizes: the service-worker WASM (raw and gzip) and the content script
@@ -44,7 +44,11 @@ async fn fill_latency(session: &Session) -> anyhow::Result<f64> {
     let url = session.site.url(&host, "/site/bench-prompt.html");
     session.client.goto(&url).await?;
     // Let the content script do its idle scan first.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let settle: u64 = std::env::var("SETTLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    tokio::time::sleep(Duration::from_millis(settle)).await;
     session
         .client
         .execute("window.__insertPrompt()", vec![])
@@ -88,9 +92,14 @@ struct Fills {
     cold_worker: Vec<f64>,
 }
 
-/// The first fill of a fresh browser; in the first browser also the warm
-/// fills and the fills right after the service worker was stopped.
-async fn measure(session: &Session, fills: &mut Fills, first: bool) -> anyhow::Result<()> {
+/// The first fill of a browser restarted on its profile (the extension
+/// installed, its worker not running); in the first browser also the warm
+/// fills and the fills right after the service worker was stopped. The
+/// very first fill of a new profile (the extension being installed) is
+/// not counted as either.
+async fn measure(session: &mut Session, fills: &mut Fills, first: bool) -> anyhow::Result<()> {
+    fill_latency(session).await?;
+    session.restart_browser().await?;
     fills.cold_start.push(fill_latency(session).await?);
     if first {
         for _ in 0..WARM {
@@ -186,14 +195,17 @@ async fn main() -> anyhow::Result<()> {
     // Old and new take turns, so a busy moment of the machine hits both.
     for session_no in 0..COLD {
         for (w, way) in ways.iter().enumerate() {
-            let session = Session::start_with_options(options(*way, &old)).await?;
+            if std::env::var("ONLY").is_ok_and(|o| o == "new") && *way == Way::Old {
+                continue;
+            }
+            let mut session = Session::start_with_options(options(*way, &old)).await?;
             session.enroll(
                 "Kaspersky",
                 SEED,
                 &["http://my.kaspersky.test"],
                 Access::CodeOnly,
             )?;
-            measure(&session, &mut local[w], session_no == 0).await?;
+            measure(&mut session, &mut local[w], session_no == 0).await?;
             session.close().await?;
         }
     }
@@ -206,9 +218,10 @@ async fn main() -> anyhow::Result<()> {
     for session_no in 0..COLD {
         for (w, way) in ways.iter().enumerate() {
             let name = format!("teammate{session_no}{w}");
-            let teammate = Teammate::join_with_options(&server, &name, options(*way, &old)).await?;
+            let mut teammate =
+                Teammate::join_with_options(&server, &name, options(*way, &old)).await?;
             server.grant(&token, "ops", &name, Access::CodeOnly)?;
-            measure(&teammate.session, &mut team[w], session_no == 0).await?;
+            measure(&mut teammate.session, &mut team[w], session_no == 0).await?;
             teammate.session.close().await?;
         }
     }
@@ -242,8 +255,8 @@ async fn main() -> anyhow::Result<()> {
             .collect()
     };
     let cs_bytes: u64 = content_script.iter().map(|f| size(f)).sum();
-    let wasm = shipped("pkg/twofill_extension_bg.wasm");
-    let wasm_bytes = size("pkg/twofill_extension_bg.wasm");
+    let wasm = shipped("pkg/twofill_worker_bg.wasm");
+    let wasm_bytes = size("pkg/twofill_worker_bg.wasm");
 
     println!("twofill detection and fill benchmark (headless Chromium)\n");
     println!("prompt inserted → code filled, in page time:\n");
@@ -255,7 +268,7 @@ async fn main() -> anyhow::Result<()> {
                 "warm",
                 (|f: &Fills| f.warm.clone()) as fn(&Fills) -> Vec<f64>,
             ),
-            ("cold: browser start", |f: &Fills| f.cold_start.clone()),
+            ("cold: browser restarted", |f: &Fills| f.cold_start.clone()),
             ("cold: worker stopped", |f: &Fills| f.cold_worker.clone()),
         ] {
             let mut p50s = [0.0; 2];
@@ -316,6 +329,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| service-worker WASM module | {wasm_bytes} bytes, {} gzip -9 |",
         gzip_len(&wasm)
+    );
+    println!(
+        "| popup WASM module | {} bytes, {} gzip -9 |",
+        size("pkg/twofill_popup_bg.wasm"),
+        gzip_len(&shipped("pkg/twofill_popup_bg.wasm"))
     );
     Ok(())
 }

@@ -139,3 +139,42 @@ async fn a_prompt_still_being_built_is_not_filled_into_the_wrong_box() -> anyhow
     );
     session.close().await
 }
+
+/// The service worker keeps one host process on a `connectNative` port
+/// and reuses it: after two fills the same single host is still running
+/// (one-shot messages leave none). When the worker is stopped the port
+/// closes and the host exits; the next fill starts a new one.
+#[tokio::test]
+async fn one_host_process_serves_every_fill_until_the_worker_stops() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    session.enroll(
+        "Kaspersky",
+        SEED,
+        &["http://my.kaspersky.test"],
+        Access::CodeOnly,
+    )?;
+    let url = session
+        .site
+        .url("my.kaspersky.test", "/site/kaspersky-signin.html");
+    sign_in_expecting_code(&session.client, &url, SEED, || session.diagnostics()).await?;
+    let first = session.host_processes();
+    assert_eq!(first.len(), 1, "one host runs after a fill: {first:?}");
+    sign_in_expecting_code(&session.client, &url, SEED, || session.diagnostics()).await?;
+    assert_eq!(
+        session.host_processes(),
+        first,
+        "the second fill used the same host"
+    );
+
+    session.stop_service_workers().await?;
+    session.wait_for_no_host().await?;
+    sign_in_expecting_code(&session.client, &url, SEED, || session.diagnostics()).await?;
+    let again = session.host_processes();
+    assert_eq!(
+        again.len(),
+        1,
+        "the woken worker opened a new port: {again:?}"
+    );
+    assert_ne!(again, first);
+    session.close().await
+}
