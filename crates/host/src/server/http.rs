@@ -660,23 +660,39 @@ mod tests {
 
     #[test]
     fn replies_by_length_chunks_or_end() {
-        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        let (r, keep) = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
             .unwrap()
             .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
+        assert!(keep, "a reply of known length leaves the connection usable");
         assert!(
             parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}")
                 .unwrap()
                 .is_none()
         );
         let chunked = b"HTTP/1.1 401 Unauthorized\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
-        let r = parse(chunked).unwrap().unwrap();
+        let (r, keep) = parse(chunked).unwrap().unwrap();
         assert_eq!((r.status, r.body.as_slice()), (401, &b"abcde"[..]));
+        assert!(!keep, "chunked replies end their connection here");
         assert!(parse(&chunked[..chunked.len() - 5]).unwrap().is_none());
         let r = parse_to_end(b"HTTP/1.0 503 Busy\r\n\r\nbusy").unwrap();
         assert_eq!((r.status, r.body.as_slice()), (503, &b"busy"[..]));
         assert!(parse_to_end(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}").is_err());
         assert!(parse(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
         assert!(parse_to_end(b"garbage").is_err());
+    }
+
+    #[test]
+    fn a_connection_is_kept_only_after_exactly_one_reply_without_close() {
+        let keep = |raw: &[u8]| parse(raw).unwrap().unwrap().1;
+        assert!(!keep(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+        ));
+        assert!(!keep(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK"
+        ));
+        assert!(keep(
+            b"HTTP/1.1 200 OK\r\nconnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}"
+        ));
     }
 }
