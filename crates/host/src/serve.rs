@@ -650,6 +650,8 @@ mod tests {
             extension_id: extension_id.into(),
         });
         session.settings = settings;
+        // Loaded "now": unchanged files keep the test's settings.
+        session.remember_files();
         let mut out = Vec::new();
         let code = serve(&mut session, &mut std::io::Cursor::new(input), &mut out);
         let mut replies = Vec::new();
@@ -689,6 +691,40 @@ mod tests {
         let (code, replies) = run(&[1, 0]);
         assert_eq!(code, ExitCode::FAILURE);
         assert_eq!(code_of(&replies[0]), ErrorCode::BadRequest);
+    }
+
+    /// The browser keeps the host running; a `join` (or a new sign-in)
+    /// meanwhile writes the device identity, which the next message sees.
+    #[test]
+    fn a_changed_device_identity_is_loaded_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = dir.path().join("device");
+        std::fs::create_dir(&identity).unwrap();
+        let config = dir.path().join("host.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nurl = \"https://vault.corp.example:8443\"\nidentity = {:?}\n",
+                identity.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut session = Session::new(Caller::Chromium {
+            extension_id: twofill_words::CHROMIUM_EXTENSION_ID.into(),
+        });
+        session.settings = Some(config::load_from(&config, None, |_| None).unwrap());
+        session.remember_files();
+        session.forget_if_changed();
+        assert!(
+            session.settings.is_some(),
+            "nothing changed, nothing dropped"
+        );
+        std::fs::write(identity.join("device.crt"), b"joined since").unwrap();
+        session.forget_if_changed();
+        assert!(
+            session.settings.is_none(),
+            "the new identity is loaded anew"
+        );
     }
 
     #[test]
