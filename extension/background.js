@@ -2,11 +2,12 @@
 // Listeners are registered synchronously (an MV3 worker woken by an event
 // must have its listener in place before the first await).
 import "./messages.js";
-import init, { onContentMessage, policyChanged } from "./pkg/twofill_extension.js";
+import "./native.js";
+import init, { onContentMessage, policyChanged } from "./pkg/twofill_worker.js";
 
 const MSG = globalThis.__twofillMessages;
 
-const ready = init({ module_or_path: chrome.runtime.getURL("pkg/twofill_extension_bg.wasm") });
+const ready = init({ module_or_path: chrome.runtime.getURL("pkg/twofill_worker_bg.wasm") });
 
 const CLEAR_ALARM = "twofill-clear-clipboard";
 const extensionPage = (sender) => sender.url?.startsWith(chrome.runtime.getURL(""));

@@ -113,7 +113,7 @@
       autocomplete: el.getAttribute("autocomplete") || "",
       placeholder: el.getAttribute("placeholder") || "",
       ariaLabel: el.getAttribute("aria-label") || "",
-      label: labelText(el),
+      label: "", // addContext: innerText is costly, and no quick look needs it
       className: typeof el.className === "string" ? clip(el.className) : "",
       dataAttrs: dataAttrs(el),
       inputmode: el.getAttribute("inputmode") || "",
@@ -140,6 +140,7 @@
   function addContext(result) {
     let budget = MAX_CONTEXTS;
     result.page.fields.forEach((f, i) => {
+      f.label = labelText(result.inputs[i]);
       if (budget === 0 || !f.visible || f.readOnly || f.disabled || !MAY_TAKE_CODE.has(f.type)) return;
       if (f.maxLength > 12) return;
       budget--;

@@ -20,6 +20,12 @@ export default [
     languageOptions: { sourceType: "script", globals: browserExtension },
   },
   {
+    // The way to the native host: a classic script the module loaders
+    // import for its effect (it sets globalThis.__twofillNative).
+    files: ["extension/native.js"],
+    languageOptions: { sourceType: "script", globals: browserExtension },
+  },
+  {
     // The sign-in pages the e2e tests serve.
     files: ["tests/fixtures/site/**/*.js"],
     languageOptions: { sourceType: "script", globals: globals.browser },

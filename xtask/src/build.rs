@@ -10,6 +10,13 @@ use anyhow::Result;
 use crate::{cargo_command, output, run};
 
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The Cargo profile the extension's WASM is built with (the workspace
+/// `Cargo.toml` says why).
+const WASM_PROFILE: &str = "wasm";
+/// The extension's two WASM modules, each built alone from
+/// `crates/extension` with one feature: (feature, module name in `pkg/`).
+pub const WASM_MODULES: [(&str, &str); 2] =
+    [("worker", "twofill_worker"), ("popup", "twofill_popup")];
 /// Oldest binaryen whose `wasm-opt` keeps wasm-bindgen's externref table
 /// intact (Debian 12 ships 108, which breaks it: "Table.set(): Argument 1
 /// is invalid"). Older ones are skipped rather than used.
@@ -36,6 +43,60 @@ impl Built {
             package_dir: target.join("package"),
         }
     }
+}
+
+/// The pinned build tools (`xtask/build-js/package.json` and its lock
+/// file: npm `binaryen` for `wasm-opt`, `terser` for the content script),
+/// installed into `target/build-js` by `cargo xtask setup` or the first
+/// build.
+const BUILD_JS_SOURCE: &str = "xtask/build-js";
+const BUILD_JS_FILES: [&str; 2] = ["package.json", "package-lock.json"];
+const WASM_OPT_BIN: &str = "node_modules/.bin/wasm-opt";
+const TERSER_BIN: &str = "node_modules/.bin/terser";
+
+fn build_js_dir(root: &Path) -> PathBuf {
+    root.join("target").join("build-js")
+}
+
+/// Installs the pinned build tools (`npm ci`; skipped when installed).
+pub fn setup_build_js(root: &Path) -> Result<()> {
+    crate::npm::ci(
+        root,
+        BUILD_JS_SOURCE,
+        &BUILD_JS_FILES,
+        &build_js_dir(root),
+        TERSER_BIN,
+        "the extension's build tools (npm binaryen, terser)",
+    )
+}
+
+/// The pinned `wasm-opt`, else one on PATH if recent enough; `None`
+/// leaves the module unoptimised (it works, only larger).
+fn wasm_opt(root: &Path, tools: &Result<()>) -> Option<PathBuf> {
+    if tools.is_ok() {
+        return Some(build_js_dir(root).join(WASM_OPT_BIN));
+    }
+    usable_wasm_opt().then(|| PathBuf::from("wasm-opt"))
+}
+
+/// Minifies the content script's files in `out` (every page loads them in
+/// every frame); the sources in `extension/` stay as written.
+fn minify_content_script(root: &Path, out: &Path) -> Result<()> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json"))?)?;
+    let files = manifest["content_scripts"][0]["js"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str());
+    for file in files {
+        let path = out.join(file);
+        run(Command::new(build_js_dir(root).join(TERSER_BIN))
+            .arg(&path)
+            .args(["--ecma", "2022", "--compress", "--mangle", "-o"])
+            .arg(&path))?;
+    }
+    Ok(())
 }
 
 /// `wasm-opt` only shrinks the module; a too-old one breaks it, so it is
@@ -70,15 +131,6 @@ pub fn build(root: &Path) -> Result<Built> {
         "-p",
         "twofill-server",
     ]))?;
-    run(cargo_command().args([
-        "build",
-        "--quiet",
-        "--release",
-        "-p",
-        "twofill-extension",
-        "--target",
-        WASM_TARGET,
-    ]))?;
     let target = root.join("target");
     let out = target.join("twofill-extension");
     if out.exists() {
@@ -91,35 +143,63 @@ pub fn build(root: &Path) -> Result<Built> {
             std::fs::copy(entry.path(), out.join(entry.file_name()))?;
         }
     }
-    let wasm = target
-        .join(WASM_TARGET)
-        .join("release")
-        .join("twofill_extension.wasm");
-    run(Command::new("wasm-bindgen")
-        .args([
+    let tools = setup_build_js(root);
+    if let Err(e) = &tools {
+        eprintln!(
+            "xtask: {e:#}; the extension is built unminified, with a wasm-opt on PATH if any"
+        );
+    }
+    let wasm_opt = wasm_opt(root, &tools);
+    // Cargo writes both under one name: each is bound right after its build.
+    for (feature, module) in WASM_MODULES {
+        run(cargo_command().args([
+            "build",
+            "--quiet",
+            "--profile",
+            WASM_PROFILE,
+            "-p",
+            "twofill-extension",
             "--target",
-            "web",
-            "--no-typescript",
-            "--remove-name-section",
-            "--remove-producers-section",
-            "--out-dir",
-        ])
-        .arg(out.join("pkg"))
-        .arg(&wasm))?;
-    let bg = out.join("pkg").join("twofill_extension_bg.wasm");
-    if usable_wasm_opt() {
-        run(Command::new("wasm-opt")
+            WASM_TARGET,
+            "--no-default-features",
+            "--features",
+            feature,
+        ]))?;
+        let wasm = target
+            .join(WASM_TARGET)
+            .join(WASM_PROFILE)
+            .join("twofill_extension.wasm");
+        run(Command::new("wasm-bindgen")
             .args([
-                "-Oz",
-                "--enable-reference-types",
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                "-o",
+                "--target",
+                "web",
+                "--no-typescript",
+                "--remove-name-section",
+                "--remove-producers-section",
+                "--out-name",
+                module,
+                "--out-dir",
             ])
-            .arg(&bg)
-            .arg(&bg))?;
+            .arg(out.join("pkg"))
+            .arg(&wasm))?;
+        let bg = out.join("pkg").join(format!("{module}_bg.wasm"));
+        if let Some(wasm_opt) = &wasm_opt {
+            run(Command::new(wasm_opt)
+                .args([
+                    "-Oz",
+                    "--enable-reference-types",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "-o",
+                ])
+                .arg(&bg)
+                .arg(&bg))?;
+        }
+    }
+    if tools.is_ok() {
+        minify_content_script(root, &out)?;
     }
     Ok(Built {
         extension_dir: out,

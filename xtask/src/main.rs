@@ -51,9 +51,11 @@ commands:
   fuzz [--seconds N] [TARGET...]
           run each fuzz target (default: all) for N seconds (default 60); print
           executions, corpus size and crashes (inputs kept in fuzz/artifacts/)
-  bench   print the host's latency/throughput/RSS table, the team server's
+  bench [fill]
+          print the host's latency/throughput/RSS table, the team server's
           codes/s, latency and RSS table (SQLite and PostgreSQL), and the detection/fill
-          timings in Chromium
+          timings in Chromium (prompt → filled, new path beside the old, warm and
+          cold, local and through the server; sizes); `fill`: only the last
   siem-bench [RECORDS [SECONDS RATE]]
           audit streaming: events/s delivered to a local syslog receiver and
           the commit-to-arrival lag while records are written
@@ -167,7 +169,8 @@ fn detect_eval(root: &Path, args: &[String]) -> Result<()> {
     run_e2e_binary(&build(root)?, "twofill-detect-eval", args)
 }
 
-fn bench(root: &Path, _: &[String]) -> Result<()> {
+fn bench(root: &Path, args: &[String]) -> Result<()> {
+    let fill_only = args.iter().any(|a| a == "fill");
     run(cargo_command().args([
         "build",
         "--quiet",
@@ -176,15 +179,33 @@ fn bench(root: &Path, _: &[String]) -> Result<()> {
         "twofill-host",
         "--bin",
         "twofill-host",
-        "--example",
-        "bench",
+        "-p",
+        "twofill-server",
+        "--bin",
+        "twofill-server",
     ]))?;
     let release = root.join("target").join("release");
-    run(Command::new(release.join("examples").join("bench")).arg(release.join("twofill-host")))?;
-    println!();
-    server_bench(&release)?;
-    println!();
-    let built = build(root)?;
+    if !fill_only {
+        run(cargo_command().args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "twofill-host",
+            "--example",
+            "bench",
+        ]))?;
+        run(Command::new(release.join("examples").join("bench")).arg(release.join("twofill-host")))?;
+        println!();
+        server_bench(&release)?;
+        println!();
+    }
+    // The fills run the release host and server, as installed.
+    let built = Built {
+        host_bin: release.join("twofill-host"),
+        server_bin: release.join("twofill-server"),
+        ..build(root)?
+    };
     run(cargo(&built).args([
         "run",
         "--quiet",

@@ -99,6 +99,7 @@ pub fn setup() -> Result<()> {
     setup_geckodriver()?;
     jslint::setup(&crate::workspace_root())?;
     oidc::setup(&crate::workspace_root())?;
+    crate::build::setup_build_js(&crate::workspace_root())?;
     fuzz::setup()
 }
 

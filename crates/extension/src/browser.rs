@@ -12,8 +12,10 @@ use crate::policy::ManagedPolicy;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(catch, js_namespace = ["chrome", "runtime"], js_name = sendNativeMessage)]
-    pub fn send_native_message(host: &str, message: &JsValue) -> Result<Promise, JsValue>;
+    /// One request to the native host, on the worker's long-lived port
+    /// (`extension/native.js`), or a one-shot message where there is none.
+    #[wasm_bindgen(catch, js_namespace = __twofillNative, js_name = ask)]
+    pub fn ask_native_host(host: &str, message: &JsValue) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;

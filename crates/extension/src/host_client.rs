@@ -224,8 +224,14 @@ impl HostClient {
     }
 }
 
+/// Names the reply's kind only: its fields may hold a code or a seed, and
+/// `Debug` for every protocol type would weigh on the WASM.
 fn unexpected(reply: &ResponseBody) -> HostError {
-    HostError::Unexpected(format!("unexpected host reply {reply:?}"))
+    let kind = serde_json::to_value(reply)
+        .ok()
+        .and_then(|v| v.get("type")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    HostError::Unexpected(format!("unexpected host reply ({kind})"))
 }
 
 fn without_exclude_personal(body: &RequestBody) -> Option<RequestBody> {
@@ -280,7 +286,7 @@ async fn ask_named_host(host: &str, body: &RequestBody) -> Result<ResponseBody, 
     let json = serde_json::to_string(&request).map_err(|e| HostError::Unexpected(e.to_string()))?;
     let message =
         js_sys::JSON::parse(&json).map_err(|e| HostError::Unexpected(browser::js_error(&e)))?;
-    let promise = browser::send_native_message(host, &message)
+    let promise = browser::ask_native_host(host, &message)
         .map_err(|e| transport_error(browser::js_error(&e)))?;
     let reply = JsFuture::from(promise)
         .await

@@ -6,10 +6,17 @@
 //! browser, never by the page — and answer with a fill plan. The host makes
 //! every permission decision; this side only decides where a code goes.
 
+// A module built with one of the two features leaves the other's code unused.
+#![cfg_attr(
+    not(all(feature = "worker", feature = "popup")),
+    allow(dead_code, unused_imports)
+)]
+
 mod browser;
 mod host_client;
 mod messages;
 mod policy;
+#[cfg(feature = "popup")]
 mod popup;
 
 use host_client::{HostClient, HostError};
@@ -24,9 +31,17 @@ use wasm_bindgen::prelude::*;
 const MIN_SECONDS_LEFT: f64 = 3.0;
 
 /// Entry point for `chrome.runtime.onMessage` from our content scripts.
+#[cfg(feature = "worker")]
 #[wasm_bindgen(js_name = onContentMessage)]
 pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsValue, JsValue> {
-    let plan = match serde_wasm_bindgen::from_value::<ContentMessage>(message) {
+    // Through JSON text both ways: serde_json is here anyway (the host
+    // protocol), and a second deserializer for every message type would
+    // double their code in the WASM.
+    let text = js_sys::JSON::stringify(&message)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default();
+    let plan = match serde_json::from_str::<ContentMessage>(&text) {
         Ok(ContentMessage::Scan {
             page,
             recovery: true,
@@ -44,7 +59,8 @@ pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsV
             reason: format!("unreadable message: {e}"),
         },
     };
-    serde_wasm_bindgen::to_value(&plan).map_err(Into::into)
+    let json = serde_json::to_string(&plan).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    js_sys::JSON::parse(&json)
 }
 
 async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPlan {

@@ -57,6 +57,17 @@ struct Session {
     vault: Option<Opened>,
     /// Team server mode: the server, as this device (opened on first use).
     server: Option<Server>,
+    /// What the files behind `settings`, `vault` and `server` looked like
+    /// when they were loaded ([`Session::forget_if_changed`]).
+    loaded_from: Vec<FileStamp>,
+}
+
+/// A file's modification time and length; `None` when it does not exist.
+type FileStamp = Option<(std::time::SystemTime, u64)>;
+
+fn stamp(path: &std::path::Path) -> FileStamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 struct Opened {
@@ -76,7 +87,39 @@ impl Session {
             settings: None,
             vault: None,
             server: None,
+            loaded_from: Vec::new(),
         }
+    }
+
+    /// The browser keeps one host running for many messages, so what this
+    /// process loaded may have changed under it (an admin edits the config,
+    /// `join` writes a device identity, `login` a session): when any of those
+    /// files changed since the last message, everything is loaded anew, as
+    /// a freshly started host would. A few `stat`s per message.
+    fn forget_if_changed(&mut self) {
+        if self.file_stamps() != self.loaded_from {
+            self.settings = None;
+            self.vault = None;
+            self.server = None;
+        }
+    }
+
+    /// Remembers the files behind what is loaded now, after a message.
+    fn remember_files(&mut self) {
+        self.loaded_from = self.file_stamps();
+    }
+
+    fn file_stamps(&self) -> Vec<FileStamp> {
+        let mut files = vec![config::system_config_path()];
+        files.extend(std::env::var_os("TWOFILL_CONFIG").map(std::path::PathBuf::from));
+        files.extend(config::default_user_config_path());
+        if let Some(Ok(Some(target))) = self.settings.as_ref().map(Settings::server) {
+            if let Ok(entries) = std::fs::read_dir(&target.identity) {
+                files.extend(entries.flatten().map(|e| e.path()));
+            }
+            files.push(target.identity);
+        }
+        files.iter().map(|p| stamp(p)).collect()
     }
 
     /// The config in force has `[server]`: every request goes to the team
@@ -184,7 +227,10 @@ fn serve(session: &mut Session, input: &mut impl Read, output: &mut impl Write) 
         let (reply, keep_going) = match read_frame(input) {
             Ok(None) => return ExitCode::SUCCESS,
             Ok(Some(payload)) => {
-                match catch_unwind(AssertUnwindSafe(|| respond(session, &payload))) {
+                session.forget_if_changed();
+                let answered = catch_unwind(AssertUnwindSafe(|| respond(session, &payload)));
+                session.remember_files();
+                match answered {
                     Ok(reply) => (reply, true),
                     // The panic message went to stderr (the browser's log).
                     Err(_) => (
@@ -629,6 +675,8 @@ mod tests {
             extension_id: extension_id.into(),
         });
         session.settings = settings;
+        // Loaded "now": unchanged files keep the test's settings.
+        session.remember_files();
         let mut out = Vec::new();
         let code = serve(&mut session, &mut std::io::Cursor::new(input), &mut out);
         let mut replies = Vec::new();
@@ -668,6 +716,40 @@ mod tests {
         let (code, replies) = run(&[1, 0]);
         assert_eq!(code, ExitCode::FAILURE);
         assert_eq!(code_of(&replies[0]), ErrorCode::BadRequest);
+    }
+
+    /// The browser keeps the host running; a `join` (or a new sign-in)
+    /// meanwhile writes the device identity, which the next message sees.
+    #[test]
+    fn a_changed_device_identity_is_loaded_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = dir.path().join("device");
+        std::fs::create_dir(&identity).unwrap();
+        let config = dir.path().join("host.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nurl = \"https://vault.corp.example:8443\"\nidentity = {:?}\n",
+                identity.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut session = Session::new(Caller::Chromium {
+            extension_id: twofill_words::CHROMIUM_EXTENSION_ID.into(),
+        });
+        session.settings = Some(config::load_from(&config, None, |_| None).unwrap());
+        session.remember_files();
+        session.forget_if_changed();
+        assert!(
+            session.settings.is_some(),
+            "nothing changed, nothing dropped"
+        );
+        std::fs::write(identity.join("device.crt"), b"joined since").unwrap();
+        session.forget_if_changed();
+        assert!(
+            session.settings.is_none(),
+            "the new identity is loaded anew"
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl Artifacts {
         for (what, path) in [
             (
                 "extension",
-                extension_dir.join("pkg/twofill_extension_bg.wasm"),
+                extension_dir.join("pkg/twofill_worker_bg.wasm"),
             ),
             ("native host", host_bin.clone()),
         ] {
@@ -121,6 +121,10 @@ pub struct Session {
     pub vault: PathBuf,
     artifacts: Artifacts,
     driver: Child,
+    /// The driver's port and the capabilities the browser was started
+    /// with, for [`Session::restart_browser`].
+    driver_port: u16,
+    capabilities: Value,
     driver_log: PathBuf,
     // Dropped after Drop::drop has stopped Chromium.
     _no_policy: Option<tokio::sync::RwLockReadGuard<'static, ()>>,
@@ -157,6 +161,9 @@ pub struct SessionOptions {
     /// the machine's policy itself. Otherwise the session waits until no
     /// policy test runs and keeps policy tests out while it lives.
     pub under_test_policy: bool,
+    /// Load this extension directory instead of the built one (the
+    /// benchmark's old-path copy).
+    pub extension_dir: Option<PathBuf>,
 }
 
 impl Default for SessionOptions {
@@ -166,6 +173,7 @@ impl Default for SessionOptions {
             host_name: None,
             load_extension: true,
             under_test_policy: false,
+            extension_dir: None,
         }
     }
 }
@@ -270,7 +278,12 @@ impl Session {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
-        let ext = artifacts.extension_dir.display().to_string();
+        let ext = options
+            .extension_dir
+            .as_ref()
+            .unwrap_or(&artifacts.extension_dir)
+            .display()
+            .to_string();
         let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".into(),
@@ -303,12 +316,14 @@ impl Session {
             "browserName": "chrome",
             "goog:chromeOptions": chrome_options,
         });
-        let client = connect_webdriver(port, caps).await.with_context(|| {
-            format!(
-                "chromedriver could not start Chromium; log: {}",
-                log_tail(&driver_log)
-            )
-        })?;
+        let client = connect_webdriver(port, caps.clone())
+            .await
+            .with_context(|| {
+                format!(
+                    "chromedriver could not start Chromium; log: {}",
+                    log_tail(&driver_log)
+                )
+            })?;
 
         Ok(Session {
             client,
@@ -317,6 +332,8 @@ impl Session {
             artifacts,
             driver,
             driver_log,
+            driver_port: port,
+            capabilities: caps,
             _no_policy: no_policy,
             _dir: dir,
         })
@@ -413,6 +430,75 @@ impl Session {
             .await
             .with_context(|| format!("cannot grant {name}"))?;
         Ok(())
+    }
+
+    /// Stops the browser's service workers (the extension's included), as
+    /// the browser does to an idle one: the next event starts it again,
+    /// from nothing (WASM instantiated anew, no host port open).
+    pub async fn stop_service_workers(&self) -> Result<()> {
+        for cmd in ["ServiceWorker.enable", "ServiceWorker.stopAllWorkers"] {
+            self.client
+                .issue_cmd(SessionPost {
+                    path: "goog/cdp/execute",
+                    body: json!({ "cmd": cmd, "params": {} }),
+                })
+                .await
+                .with_context(|| format!("cannot stop the service workers ({cmd})"))?;
+        }
+        Ok(())
+    }
+
+    /// Quits the browser and starts it again on the same profile, as a
+    /// person does: the extension is installed, its service worker not
+    /// running until an event arrives.
+    pub async fn restart_browser(&mut self) -> Result<()> {
+        self.client.clone().close().await?;
+        self.client = connect_webdriver(self.driver_port, self.capabilities.clone())
+            .await
+            .with_context(|| {
+                format!(
+                    "chromedriver could not start Chromium again; log: {}",
+                    log_tail(&self.driver_log)
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Waits until this browser runs no host (its ports closed).
+    pub async fn wait_for_no_host(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.host_processes().is_empty() {
+            ensure!(
+                Instant::now() < deadline,
+                "a host still runs 10 s after its port closed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// The `twofill-host` processes this browser has running now (found by
+    /// the vault path in their environment, which only this session's
+    /// browser hands on).
+    pub fn host_processes(&self) -> Vec<u32> {
+        let vault = format!("TWOFILL_VAULT={}", self.vault.display());
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let is_host = std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| {
+                c.split(|b| *b == 0)
+                    .next()
+                    .is_some_and(|argv0| argv0.ends_with(b"twofill-host"))
+            });
+            let ours = std::fs::read(entry.path().join("environ"))
+                .is_ok_and(|e| e.split(|b| *b == 0).any(|v| v == vault.as_bytes()));
+            if is_host && ours {
+                pids.push(pid);
+            }
+        }
+        pids
     }
 
     /// The address the host last asked the system browser to open

@@ -257,7 +257,26 @@ impl Teammate {
         name: &str,
         invite: &str,
     ) -> Result<(Teammate, String)> {
-        let session = Session::start().await?;
+        Teammate::join_in(Session::start().await?, server, name, invite).await
+    }
+
+    /// As [`Teammate::join`], in a browser started with `options`.
+    pub async fn join_with_options(
+        server: &TeamServer,
+        name: &str,
+        options: crate::SessionOptions,
+    ) -> Result<Teammate> {
+        let invite = server.invite(name)?;
+        let session = Session::start_with_options(options).await?;
+        Ok(Teammate::join_in(session, server, name, &invite).await?.0)
+    }
+
+    async fn join_in(
+        session: Session,
+        server: &TeamServer,
+        name: &str,
+        invite: &str,
+    ) -> Result<(Teammate, String)> {
         let joined: Value = serde_json::from_str(
             &session
                 .teammate_cli()

@@ -1,7 +1,10 @@
-//! HTTPS to the team server: rustls (ring) over a `TcpStream`, one HTTP/1.1
-//! request per connection (`Connection: close`), blocking like the rest of
-//! the host. The host asks one question per browser message, so a pool
-//! would buy nothing; what matters is that every step has a deadline
+//! HTTPS to the team server: rustls (ring) over a `TcpStream`, HTTP/1.1,
+//! blocking like the rest of the host. The browser keeps one host running
+//! for many messages, so the connection is kept open between requests
+//! (keep-alive: no TCP or TLS handshake at fill time; a new connection
+//! resumes the TLS session). A kept connection the server has closed in the
+//! meantime fails before any reply byte arrives; the request is then sent
+//! once more on a new connection. Every step has a deadline
 //! (connect [`CONNECT_TIMEOUT`], the whole exchange [`REQUEST_TIMEOUT`]) so
 //! an unreachable server becomes an answer, never a hung extension.
 //!
@@ -11,7 +14,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -128,6 +131,19 @@ pub struct Reply {
 pub struct Client {
     url: ServerUrl,
     config: Arc<ClientConfig>,
+    /// The connection of the last complete exchange, kept for the next.
+    idle: Mutex<Option<Stream>>,
+}
+
+type Stream = StreamOwned<ClientConnection, TcpStream>;
+
+/// How one exchange on one connection went.
+enum Attempt {
+    Answered(Reply),
+    /// The connection failed before any byte of a reply: for a kept one,
+    /// the server closed it while it was idle and never saw this request.
+    Stale,
+    Failed(HttpError),
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -164,6 +180,7 @@ impl Client {
         Ok(Client {
             url,
             config: Arc::new(config),
+            idle: Mutex::new(None),
         })
     }
 
@@ -178,6 +195,7 @@ impl Client {
         Ok(Client {
             url,
             config: Arc::new(config),
+            idle: Mutex::new(None),
         })
     }
 
@@ -216,9 +234,8 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<Reply, HttpError> {
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let mut stream = self.connect(deadline)?;
         let mut head = format!(
-            "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: twofill-host/{}\r\nAccept: application/json\r\nConnection: close\r\n",
+            "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: twofill-host/{}\r\nAccept: application/json\r\n",
             self.url.prefix,
             self.url.host_header(),
             env!("CARGO_PKG_VERSION"),
@@ -244,11 +261,68 @@ impl Client {
             ));
         }
         head.push_str("\r\n");
+        let kept = self.idle.lock().map(|mut idle| idle.take()).unwrap_or(None);
+        if let Some(stream) = kept {
+            match self.attempt(stream, head.as_bytes(), body, deadline, true) {
+                Attempt::Answered(reply) => return Ok(reply),
+                Attempt::Failed(e) => return Err(e),
+                Attempt::Stale => {}
+            }
+        }
+        let stream = self.connect(deadline)?;
+        match self.attempt(stream, head.as_bytes(), body, deadline, false) {
+            Attempt::Answered(reply) => Ok(reply),
+            Attempt::Failed(e) => Err(e),
+            Attempt::Stale => Err(HttpError::Unreachable(format!(
+                "{} closed the connection without a reply",
+                self.url
+            ))),
+        }
+    }
+
+    /// Sends one request on `stream` and reads its reply; a connection the
+    /// reply allows to stay open is kept for the next request.
+    fn attempt(
+        &self,
+        mut stream: Stream,
+        head: &[u8],
+        body: Option<&[u8]>,
+        deadline: Instant,
+        kept: bool,
+    ) -> Attempt {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = stream
+            .sock
+            .set_write_timeout(Some(left.max(Duration::from_millis(1))));
         let sent = stream
-            .write_all(head.as_bytes())
+            .write_all(head)
             .and_then(|()| stream.write_all(body.unwrap_or_default()))
             .and_then(|()| stream.flush());
-        sent.map_err(|e| self.io_error("sending the request to", &e))?;
+        if let Err(e) = sent {
+            return match kept {
+                true => Attempt::Stale,
+                false => Attempt::Failed(self.io_error("sending the request to", &e)),
+            };
+        }
+        match self.read_reply(&mut stream, deadline) {
+            Ok(Some((reply, keep))) => {
+                if keep && let Ok(mut idle) = self.idle.lock() {
+                    *idle = Some(stream);
+                }
+                Attempt::Answered(reply)
+            }
+            Ok(None) => Attempt::Stale,
+            Err(e) => Attempt::Failed(e),
+        }
+    }
+
+    /// The reply and whether the connection may be kept; `None` when the
+    /// connection ended before any byte of a reply.
+    fn read_reply(
+        &self,
+        stream: &mut Stream,
+        deadline: Instant,
+    ) -> Result<Option<(Reply, bool)>, HttpError> {
         let mut raw = Vec::new();
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -268,23 +342,38 @@ impl Client {
                             self.url
                         )));
                     }
-                    if let Some(reply) = parse(&raw)? {
-                        return Ok(reply);
+                    if let Some((reply, keep)) = parse(&raw)? {
+                        return Ok(Some((reply, keep)));
                     }
                 }
                 // A peer that closes without TLS close_notify: the reply is
                 // whatever arrived, if that is complete.
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !raw.is_empty() => break,
+                // Closed before it answered (an idle connection's end).
+                Err(e)
+                    if raw.is_empty()
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::UnexpectedEof
+                                | io::ErrorKind::ConnectionReset
+                                | io::ErrorKind::ConnectionAborted
+                                | io::ErrorKind::BrokenPipe
+                        ) =>
+                {
+                    return Ok(None);
+                }
                 Err(e) => return Err(self.io_error("reading the reply from", &e)),
             }
         }
-        parse_to_end(&raw).map_err(|e| HttpError::Unreachable(format!("{}: {e}", self.url)))
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        parse_to_end(&raw)
+            .map(|reply| Some((reply, false)))
+            .map_err(|e| HttpError::Unreachable(format!("{}: {e}", self.url)))
     }
 
-    fn connect(
-        &self,
-        deadline: Instant,
-    ) -> Result<StreamOwned<ClientConnection, TcpStream>, HttpError> {
+    fn connect(&self, deadline: Instant) -> Result<Stream, HttpError> {
         let address = self.url.address();
         let unreachable = |what: String| HttpError::Unreachable(format!("{what} ({})", self.url));
         let addrs = address
@@ -368,9 +457,10 @@ impl Client {
     }
 }
 
-/// A reply once it is complete: `Ok(None)` while more is needed (a body
-/// whose length is known or chunked; others end with the connection).
-fn parse(raw: &[u8]) -> Result<Option<Reply>, HttpError> {
+/// A reply once it is complete, and whether its connection may carry
+/// another request: `Ok(None)` while more is needed (a body whose length is
+/// known or chunked; others end with the connection).
+fn parse(raw: &[u8]) -> Result<Option<(Reply, bool)>, HttpError> {
     let Some(end) = find(raw, b"\r\n\r\n").map(|i| i + 4) else {
         return Ok(None);
     };
@@ -383,9 +473,20 @@ fn parse(raw: &[u8]) -> Result<Option<Reply>, HttpError> {
     } else {
         None
     };
-    Ok(body.map(|body| Reply {
-        status: head.status,
-        body,
+    // Exactly one reply's bytes: anything after it would be a reply to
+    // nothing, and the connection cannot be trusted with another request.
+    let exact = match (head.chunked, head.content_length) {
+        (false, Some(n)) => raw.len() == end + n,
+        _ => false,
+    };
+    Ok(body.map(|body| {
+        (
+            Reply {
+                status: head.status,
+                body,
+            },
+            exact && !head.close,
+        )
     }))
 }
 
@@ -408,6 +509,8 @@ struct Head {
     status: u16,
     content_length: Option<usize>,
     chunked: bool,
+    /// `Connection: close`: the server ends the connection after this reply.
+    close: bool,
 }
 
 impl Head {
@@ -423,6 +526,7 @@ impl Head {
         .ok_or_else(|| format!("not an HTTP reply: {:?}", truncate(status_line)))?;
         let mut content_length = None;
         let mut chunked = false;
+        let mut close = false;
         for line in lines {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
@@ -432,12 +536,15 @@ impl Head {
                 content_length = Some(value.parse().map_err(|_| "a bad Content-Length")?);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = value.to_ascii_lowercase().contains("chunked");
+            } else if name.eq_ignore_ascii_case("connection") {
+                close = value.to_ascii_lowercase().contains("close");
             }
         }
         Ok(Head {
             status,
             content_length,
             chunked,
+            close,
         })
     }
 }
@@ -553,23 +660,39 @@ mod tests {
 
     #[test]
     fn replies_by_length_chunks_or_end() {
-        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        let (r, keep) = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
             .unwrap()
             .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
+        assert!(keep, "a reply of known length leaves the connection usable");
         assert!(
             parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}")
                 .unwrap()
                 .is_none()
         );
         let chunked = b"HTTP/1.1 401 Unauthorized\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
-        let r = parse(chunked).unwrap().unwrap();
+        let (r, keep) = parse(chunked).unwrap().unwrap();
         assert_eq!((r.status, r.body.as_slice()), (401, &b"abcde"[..]));
+        assert!(!keep, "chunked replies end their connection here");
         assert!(parse(&chunked[..chunked.len() - 5]).unwrap().is_none());
         let r = parse_to_end(b"HTTP/1.0 503 Busy\r\n\r\nbusy").unwrap();
         assert_eq!((r.status, r.body.as_slice()), (503, &b"busy"[..]));
         assert!(parse_to_end(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}").is_err());
         assert!(parse(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
         assert!(parse_to_end(b"garbage").is_err());
+    }
+
+    #[test]
+    fn a_connection_is_kept_only_after_exactly_one_reply_without_close() {
+        let keep = |raw: &[u8]| parse(raw).unwrap().unwrap().1;
+        assert!(!keep(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+        ));
+        assert!(!keep(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK"
+        ));
+        assert!(keep(
+            b"HTTP/1.1 200 OK\r\nconnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}"
+        ));
     }
 }

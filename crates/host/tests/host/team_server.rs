@@ -924,3 +924,76 @@ fn recovery_codes_attached_on_the_server_machine_reach_full_seed_laptops_only() 
     );
     assert_eq!(server.vault().recovery_status(&token).unwrap().remaining, 2);
 }
+
+/// The established TCP connections process `pid` has to `port` (socket
+/// inodes), from /proc.
+fn connections_to(pid: u32, port: u16) -> Vec<u64> {
+    let ours: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            link.strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect();
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+        {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = cols[2]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            let inode: u64 = cols[9].parse().unwrap_or(0);
+            // 01: ESTABLISHED.
+            if remote_port == Some(port) && cols[3] == "01" && ours.contains(&inode) {
+                found.push(inode);
+            }
+        }
+    }
+    found
+}
+
+/// A host the browser keeps running asks the server over one kept-alive
+/// connection: after each code the same single connection is open (with
+/// `Connection: close` there would be none), and the codes are oathtool's.
+#[test]
+fn a_long_running_host_keeps_its_server_connection() {
+    let server = TeamServer::start();
+    server.kaspersky_for_bob();
+    let laptop = Laptop::new();
+    laptop.join(&server, &server.invite("bob"));
+    let port: u16 = server
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let mut host = laptop.launch();
+    assert_oathtool_code(&host.ask(get_code("c1", KASPERSKY)));
+    let first = connections_to(host.child.id(), port);
+    assert_eq!(
+        first.len(),
+        1,
+        "one connection to the server is kept: {first:?}"
+    );
+    for n in 2..4 {
+        assert_oathtool_code(&host.ask(get_code(&format!("c{n}"), KASPERSKY)));
+        assert_eq!(
+            connections_to(host.child.id(), port),
+            first,
+            "request {n} reused it"
+        );
+    }
+    host.finish();
+}

@@ -1,35 +1,54 @@
 //! Part of `cargo xtask bench`: detection and fill timings in real Chromium.
 //!
-//! - prompt inserted → code filled, first fill of a browser session (cold:
-//!   service worker start, WASM instantiation, host process) and later
-//!   fills (warm; the host is still a new process per message, as
-//!   `sendNativeMessage` does);
-//! - the same two through a team server (`twofill-server` on its embedded
-//!   store, the host a thin client over mutual TLS), beside the local ones;
-//! - content-script size;
+//! - prompt inserted → code filled, for both ways the extension can work,
+//!   measured in the same run so their ratio means something: the *new*
+//!   path (a mutation that adds a code input is looked at at once; one
+//!   long-lived host process on a `connectNative` port) and the *old* one
+//!   (every look waits out the 120 ms debounce; a new host process per
+//!   message), a copy of the built extension with the
+//!   `twofill_bench_old_path` manifest key. Each is measured warm, cold
+//!   (the first fill after the browser was restarted on its profile) and
+//!   cold after the service worker was stopped (WASM instantiated again, no host port), with the
+//!   local vault and through a team server (`twofill-server` on its
+//!   embedded store, the host a thin client over mutual TLS);
+//! - sizes: the service-worker WASM (raw and gzip) and the content script
+//!   as shipped;
 //! - main-thread cost of the content script's work (features.js): the
-//!   quick scan run after every debounced mutation, and the full scan with
-//!   prompt text run only when the inputs changed — on a login page and on a
-//!   5,000-element page with no prompt — and the detector's own cost.
+//!   quick scan run on mutations, and the full scan with prompt text run
+//!   only when the inputs changed — on a login page and on a 5,000-element
+//!   page with no prompt — and the detector's own cost.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use twofill_detection::{PageScan, detect};
 use twofill_e2e::team::{TeamServer, Teammate};
-use twofill_e2e::{Session, repo_root};
+use twofill_e2e::{Artifacts, Session, SessionOptions, repo_root};
 use twofill_words::Access;
 
 const SEED: &str = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BAJJ2W24DTEBXXMZLS";
+/// Warm fills per path and place; cold ones per kind.
+const WARM: usize = 20;
+const COLD: usize = 3;
 
-/// `n` picks a subdomain, so the host's per-origin rate limit (5 fills in
-/// 10 s by default) does not throttle the loop.
-async fn fill_latency(session: &Session, n: usize) -> anyhow::Result<f64> {
+/// Each fill is on its own subdomain, so the host's per-origin rate limit
+/// (5 fills in 10 s by default) does not throttle the loop.
+static SITE: AtomicUsize = AtomicUsize::new(0);
+
+async fn fill_latency(session: &Session) -> anyhow::Result<f64> {
+    let n = SITE.fetch_add(1, Ordering::Relaxed);
     let host = format!("b{n}.my.kaspersky.test");
     let url = session.site.url(&host, "/site/bench-prompt.html");
     session.client.goto(&url).await?;
     // Let the content script do its idle scan first.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let settle: u64 = std::env::var("SETTLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    tokio::time::sleep(Duration::from_millis(settle)).await;
     session
         .client
         .execute("window.__insertPrompt()", vec![])
@@ -48,6 +67,69 @@ async fn fill_latency(session: &Session, n: usize) -> anyhow::Result<f64> {
         }
         anyhow::ensure!(Instant::now() < deadline, "the code was never filled");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Way {
+    Old,
+    New,
+}
+
+impl Way {
+    fn name(self) -> &'static str {
+        match self {
+            Way::Old => "old (debounce + one-shot)",
+            Way::New => "new (at once + port)",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Fills {
+    warm: Vec<f64>,
+    cold_start: Vec<f64>,
+    cold_worker: Vec<f64>,
+}
+
+/// The first fill of a browser restarted on its profile (the extension
+/// installed, its worker not running); in the first browser also the warm
+/// fills and the fills right after the service worker was stopped. The
+/// very first fill of a new profile (the extension being installed) is
+/// not counted as either.
+async fn measure(session: &mut Session, fills: &mut Fills, first: bool) -> anyhow::Result<()> {
+    fill_latency(session).await?;
+    session.restart_browser().await?;
+    fills.cold_start.push(fill_latency(session).await?);
+    if first {
+        for _ in 0..WARM {
+            fills.warm.push(fill_latency(session).await?);
+        }
+        for _ in 0..COLD {
+            session.stop_service_workers().await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            fills.cold_worker.push(fill_latency(session).await?);
+        }
+    }
+    Ok(())
+}
+
+/// The built extension with the manifest key that selects the old path.
+fn old_path_extension(built: &Path, into: &Path) -> anyhow::Result<PathBuf> {
+    let dir = into.join("twofill-extension-old-path");
+    let status = Command::new("cp").arg("-r").arg(built).arg(&dir).status()?;
+    anyhow::ensure!(status.success(), "cannot copy the extension");
+    let manifest = dir.join("manifest.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest)?)?;
+    m["twofill_bench_old_path"] = Value::Bool(true);
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&m)?)?;
+    Ok(dir)
+}
+
+fn options(way: Way, old: &Path) -> SessionOptions {
+    SessionOptions {
+        extension_dir: (way == Way::Old).then(|| old.to_owned()),
+        ..SessionOptions::default()
     }
 }
 
@@ -94,44 +176,54 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
+fn gzip_len(path: &Path) -> u64 {
+    Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map(|o| o.stdout.len() as u64)
+        .unwrap_or(0)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut cold = Vec::new();
-    let mut warm = Vec::new();
-    for session_no in 0..3 {
-        let session = Session::start().await?;
-        session.enroll(
-            "Kaspersky",
-            SEED,
-            &["http://my.kaspersky.test"],
-            Access::CodeOnly,
-        )?;
-        cold.push(fill_latency(&session, 100 + session_no).await?);
-        if session_no == 0 {
-            for i in 0..20 {
-                warm.push(fill_latency(&session, i).await?);
+    let built = Artifacts::locate()?.extension_dir;
+    let scratch = tempfile::tempdir()?;
+    let old = old_path_extension(&built, scratch.path())?;
+    let ways = [Way::Old, Way::New];
+    let mut local: [Fills; 2] = Default::default();
+    // Old and new take turns, so a busy moment of the machine hits both.
+    for session_no in 0..COLD {
+        for (w, way) in ways.iter().enumerate() {
+            if std::env::var("ONLY").is_ok_and(|o| o == "new") && *way == Way::Old {
+                continue;
             }
+            let mut session = Session::start_with_options(options(*way, &old)).await?;
+            session.enroll(
+                "Kaspersky",
+                SEED,
+                &["http://my.kaspersky.test"],
+                Access::CodeOnly,
+            )?;
+            measure(&mut session, &mut local[w], session_no == 0).await?;
+            session.close().await?;
         }
-        session.close().await?;
     }
 
     // The same fills through the team server: each teammate is a new
     // browser profile with its own device.
     let server = TeamServer::start(None)?;
     let token = server.enroll("Kaspersky", SEED, &["http://my.kaspersky.test"])?;
-    let mut team_cold = Vec::new();
-    let mut team_warm = Vec::new();
-    for n in 0..3 {
-        let name = format!("teammate{n}");
-        let teammate = Teammate::join(&server, &name).await?;
-        server.grant(&token, "ops", &name, Access::CodeOnly)?;
-        team_cold.push(fill_latency(&teammate.session, 200 + n).await?);
-        if n == 0 {
-            for i in 0..20 {
-                team_warm.push(fill_latency(&teammate.session, 300 + i).await?);
-            }
+    let mut team: [Fills; 2] = Default::default();
+    for session_no in 0..COLD {
+        for (w, way) in ways.iter().enumerate() {
+            let name = format!("teammate{session_no}{w}");
+            let mut teammate =
+                Teammate::join_with_options(&server, &name, options(*way, &old)).await?;
+            server.grant(&token, "ops", &name, Access::CodeOnly)?;
+            measure(&mut teammate.session, &mut team[w], session_no == 0).await?;
+            teammate.session.close().await?;
         }
-        teammate.session.close().await?;
     }
     drop(server);
 
@@ -151,40 +243,55 @@ async fn main() -> anyhow::Result<()> {
     let detect_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
     assert_eq!(found, 0, "the 5,000-element page has no prompt");
 
-    let size = |f: &str| {
-        std::fs::metadata(repo_root().join("extension").join(f))
-            .map(|m| m.len())
-            .unwrap_or(0)
+    let shipped = |f: &str| built.join(f);
+    let size = |f: &str| std::fs::metadata(shipped(f)).map(|m| m.len()).unwrap_or(0);
+    let content_script: Vec<String> = {
+        let m: Value = serde_json::from_str(&std::fs::read_to_string(shipped("manifest.json"))?)?;
+        m["content_scripts"][0]["js"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect()
     };
-    let cs_bytes = size("messages.js") + size("features.js") + size("content.js");
-    let wasm = std::fs::metadata(
-        repo_root().join("target/twofill-extension/pkg/twofill_extension_bg.wasm"),
-    )
-    .map(|m| m.len())
-    .unwrap_or(0);
+    let cs_bytes: u64 = content_script.iter().map(|f| size(f)).sum();
+    let wasm = shipped("pkg/twofill_worker_bg.wasm");
+    let wasm_bytes = size("pkg/twofill_worker_bg.wasm");
 
     println!("twofill detection and fill benchmark (headless Chromium)\n");
-    println!("| measurement | p50 | p95 | n |\n|---|---|---|---|");
-    println!(
-        "| prompt inserted → code filled, first fill of a session (cold) | {:.0} ms | {:.0} ms | {} |",
-        pct(&mut cold.clone(), 0.5),
-        pct(&mut cold.clone(), 0.95),
-        cold.len()
-    );
-    println!(
-        "| prompt inserted → code filled, later fills (warm) | {:.0} ms | {:.0} ms | {} |",
-        pct(&mut warm.clone(), 0.5),
-        pct(&mut warm.clone(), 0.95),
-        warm.len()
-    );
-    for (what, v) in [("cold", &team_cold), ("warm", &team_warm)] {
-        println!(
-            "| … through the team server (mutual TLS, SQLite store), {what} | {:.0} ms | {:.0} ms | {} |",
-            pct(&mut v.clone(), 0.5),
-            pct(&mut v.clone(), 0.95),
-            v.len()
-        );
+    println!("prompt inserted → code filled, in page time:\n");
+    println!("| where | when | path | p50 | p95 | max | n |\n|---|---|---|---|---|---|---|");
+    let mut ratios = Vec::new();
+    for (place, fills) in [("local vault", &local), ("team server", &team)] {
+        for (when, pick) in [
+            (
+                "warm",
+                (|f: &Fills| f.warm.clone()) as fn(&Fills) -> Vec<f64>,
+            ),
+            ("cold: browser restarted", |f: &Fills| f.cold_start.clone()),
+            ("cold: worker stopped", |f: &Fills| f.cold_worker.clone()),
+        ] {
+            let mut p50s = [0.0; 2];
+            for (w, way) in ways.iter().enumerate() {
+                let mut v = pick(&fills[w]);
+                p50s[w] = pct(&mut v, 0.5);
+                println!(
+                    "| {place} | {when} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {} |",
+                    way.name(),
+                    p50s[w],
+                    pct(&mut v, 0.95),
+                    pct(&mut v, 1.0),
+                    v.len()
+                );
+            }
+            ratios.push(format!(
+                "{place}, {when}: {:.1}×",
+                p50s[0] / p50s[1].max(0.1)
+            ));
+        }
     }
+    println!("\nold p50 / new p50: {}\n", ratios.join("; "));
+    println!("| measurement | p50 | p95 | n |\n|---|---|---|---|");
     for (what, v) in [
         (
             format!("mutation check (quick scan), login page ({login_elements} elements)"),
@@ -216,11 +323,17 @@ async fn main() -> anyhow::Result<()> {
         big_scan.fields.len()
     );
     println!(
-        "| content script (messages.js + features.js + content.js), unminified | {cs_bytes} bytes |"
+        "| content script as shipped ({}) | {cs_bytes} bytes |",
+        content_script.join(" + ")
     );
-    println!("| service-worker WASM module | {wasm} bytes |");
     println!(
-        "\nThe warm latency includes the 120 ms mutation debounce and a new host process per message."
+        "| service-worker WASM module | {wasm_bytes} bytes, {} gzip -9 |",
+        gzip_len(&wasm)
+    );
+    println!(
+        "| popup WASM module | {} bytes, {} gzip -9 |",
+        size("pkg/twofill_popup_bg.wasm"),
+        gzip_len(&shipped("pkg/twofill_popup_bg.wasm"))
     );
     Ok(())
 }

@@ -1,10 +1,13 @@
 //! The walking skeleton, end to end: a real Chromium with the extension
 //! fills the code on the sign-in fixture, and the code equals oathtool's.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use twofill_e2e::{EXTENSION_ID, Session, sign_in_and_wait_for_code, sign_in_expecting_code};
+use twofill_e2e::{
+    EXTENSION_ID, Session, oathtool_codes, sign_in_and_wait_for_code, sign_in_expecting_code,
+    unix_now,
+};
 use twofill_words::{Access, AuditAction};
 
 /// 160-bit seed; any value works, the reference is computed by oathtool.
@@ -81,5 +84,97 @@ async fn fills_the_bound_site_and_nothing_elsewhere() -> anyhow::Result<()> {
     let revoked = sign_in_and_wait_for_code(&session.client, &url, wait).await?;
     assert_eq!(revoked.value, "", "filled after the grant was revoked");
 
+    session.close().await
+}
+
+/// Prompts are looked at the moment an input appears, so a split prompt
+/// that the page builds one box per task is seen with one box, then two, …
+/// It gets one digit per box once all six are there (oathtool's code),
+/// never the whole code in the first box.
+#[tokio::test]
+async fn a_prompt_still_being_built_is_not_filled_into_the_wrong_box() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    session.enroll(
+        "Kaspersky",
+        SEED,
+        &["http://my.kaspersky.test"],
+        Access::CodeOnly,
+    )?;
+    let started = unix_now();
+    let url = session
+        .site
+        .url("my.kaspersky.test", "/site/split-built.html");
+    session.client.goto(&url).await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let values: Vec<String> = loop {
+        let state = session
+            .client
+            .execute(
+                "return { boxes: [...document.querySelectorAll('#boxes input')].map((b) => b.value),
+                          overfull: window.__overfull };",
+                vec![],
+            )
+            .await?;
+        assert_eq!(
+            state["overfull"],
+            Value::Null,
+            "a box got more than one character"
+        );
+        let values: Vec<String> = serde_json::from_value(state["boxes"].clone())?;
+        if values.len() == 6 && values.iter().all(|v| !v.is_empty()) {
+            break values;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the built prompt was not filled: {values:?}; browser log:\n{}",
+            session.diagnostics()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(values.iter().all(|v| v.chars().count() == 1), "{values:?}");
+    let expected = oathtool_codes(SEED, started, unix_now())?;
+    assert!(
+        expected.contains(&values.concat()),
+        "filled {values:?}, oathtool says one of {expected:?}"
+    );
+    session.close().await
+}
+
+/// The service worker keeps one host process on a `connectNative` port
+/// and reuses it: after two fills the same single host is still running
+/// (one-shot messages leave none). When the worker is stopped the port
+/// closes and the host exits; the next fill starts a new one.
+#[tokio::test]
+async fn one_host_process_serves_every_fill_until_the_worker_stops() -> anyhow::Result<()> {
+    let session = Session::start().await?;
+    session.enroll(
+        "Kaspersky",
+        SEED,
+        &["http://my.kaspersky.test"],
+        Access::CodeOnly,
+    )?;
+    let url = session
+        .site
+        .url("my.kaspersky.test", "/site/kaspersky-signin.html");
+    sign_in_expecting_code(&session.client, &url, SEED, || session.diagnostics()).await?;
+    let first = session.host_processes();
+    assert_eq!(first.len(), 1, "one host runs after a fill: {first:?}");
+    sign_in_expecting_code(&session.client, &url, SEED, || session.diagnostics()).await?;
+    assert_eq!(
+        session.host_processes(),
+        first,
+        "the second fill used the same host"
+    );
+
+    session.stop_service_workers().await?;
+    session.wait_for_no_host().await?;
+    sign_in_expecting_code(&session.client, &url, SEED, || session.diagnostics()).await?;
+    let again = session.host_processes();
+    assert_eq!(
+        again.len(),
+        1,
+        "the woken worker opened a new port: {again:?}"
+    );
+    assert_ne!(again, first);
     session.close().await
 }

@@ -331,6 +331,11 @@ async fn shows_each_state() -> Result<()> {
     assert_eq!(state, "empty", "{}", session.diagnostics());
     session.save_screenshot("popup-empty").await?;
 
+    // The popup keeps its host running while it is open, with the vault
+    // open; damage the file once that host is gone, as a disk would
+    // between two uses (a running SQLite would write its pages back).
+    session.client.goto("about:blank").await?;
+    session.wait_for_no_host().await?;
     std::fs::create_dir_all(session.vault.parent().unwrap())?;
     std::fs::write(
         &session.vault,
