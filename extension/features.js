@@ -141,7 +141,7 @@
     let budget = MAX_CONTEXTS;
     result.page.fields.forEach((f, i) => {
       if (budget === 0 || !f.visible || f.readOnly || f.disabled || !MAY_TAKE_CODE.has(f.type)) return;
-      if (f.maxLength > 12) return;
+      if (f.maxLength > 50) return;
       budget--;
       const around = context(result.inputs[i]);
       f.context = around.context;
