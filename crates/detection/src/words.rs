@@ -77,10 +77,10 @@ pub fn has_email_address(text: &str) -> bool {
             .chars()
             .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '-'))
             .collect();
+        let domain = domain.trim_end_matches(['.', '-']);
         before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '•' | '*' | '.' | '_' | '-'))
             && domain.contains('.')
             && !domain.starts_with('.')
-            && !domain.ends_with('.')
     })
 }
 
@@ -266,6 +266,11 @@ pub const CODE_WORD: &[&str] = &[
     "^cod",
     "^codul",
     "^mã",
+    // fr: jeton, lt: žetonas (DJ: token)
+    "^jeton",
+    // ru, sr, bg (DJ: токен)
+    "токен",
+    "žeton",
     // ar: رمز; th: รหัส (BW, KC, NC)
     "رمز",
     "รหัส",
@@ -366,6 +371,7 @@ pub const TWO_FACTOR: &[&str] = &[
     "2-trinns",
     "tofaktor",
     "verifiseringskode",
+    "engangskode",
     // ro (BW: în două etape; DJ: în doi pași)
     "două etape",
     "doi pași",
@@ -383,6 +389,7 @@ pub const TWO_FACTOR: &[&str] = &[
     "tvåstegs",
     "tvåfaktor",
     "verifieringskod",
+    "engångskod",
     // vi (BW: Xác thực hai lớp; DJ: Xác minh hai lớp)
     "hai lớp",
     "mã xác nhận",
