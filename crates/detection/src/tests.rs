@@ -903,3 +903,30 @@ fn right_to_left_boxes_are_one_group_in_dom_order() {
     assert_eq!(p.fields, [0, 1, 2, 3, 4, 5]);
     assert_eq!(p.kind, PromptKind::Totp);
 }
+
+#[test]
+fn lookalikes_in_other_languages_are_never_prompts() {
+    for (lang, label) in [
+        ("th", "รหัสไปรษณีย์"),
+        ("ar", "الرمز البريدي"),
+        ("pl", "Kod pocztowy"),
+        ("pt-BR", "CEP"),
+        ("it", "CAP"),
+        ("fi", "Postinumero"),
+        ("ko", "우편번호"),
+        ("nl", "Zoeken"),
+        ("sv", "Antal"),
+        ("vi", "Số lượng"),
+        ("de", "Gutscheincode"),
+        ("ja", "クーポンコード"),
+        ("zh-Hans", "邀请码"),
+    ] {
+        let s = scan(vec![with(field(0), |f| {
+            f.label = label.into();
+            f.max_length = 6;
+            f.inputmode = "numeric".into();
+            f.context = "Two-step verification is on for this account.".into();
+        })]);
+        assert_eq!(detect(&s), None, "{lang}: {label}");
+    }
+}
