@@ -19,10 +19,13 @@
 //! 3. **Score**: `autocomplete=one-time-code`, OTP words in the field's
 //!    names and label (many languages), numeric hints (inputmode, pattern,
 //!    maxlength 4–8), the group shape, and prompt text around it.
-//! 4. **Kind**: the prompt text says where the code comes from. An
-//!    authenticator app → [`PromptKind::Totp`]; SMS, e-mail → those kinds
-//!    (never filled with a TOTP); a recovery code, a device-pairing code or a
-//!    static PIN → no prompt at all.
+//! 4. **Kind**: the field's own naming (`email_code`, "SMS code") or else
+//!    the prompt text says where the code comes from. An authenticator app →
+//!    [`PromptKind::Totp`]; SMS, e-mail (also: "sent to a•••@example.com",
+//!    "sent to •••42" in any language) → those kinds (never filled with a
+//!    TOTP); a recovery code, a device-pairing, OAuth, gift-card or
+//!    invitation code, or a static PIN → no prompt at all. A field that takes
+//!    "the app code *or* a backup code" is a TOTP prompt.
 
 mod words;
 
