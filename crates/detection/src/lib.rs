@@ -335,8 +335,9 @@ fn score(c: &Candidate, page_text: &str, second_secret: bool) -> Option<i32> {
     // The e-mail *address* field; an "E-mail code" field is a code field.
     let address = words::any(&own, words::EMAIL_FIELD) && channel.is_none();
     let password = words::any(&own, words::PASSWORD_FIELD) && !otp_named && !second_secret;
-    let app_or_recovery = offers_app_code(&own, &around);
-    let recovery_only = words::any(&own, words::RECOVERY_FIELD) && !app_or_recovery;
+    // Asked only when a recovery word is there (the "or" words are short).
+    let app_or_recovery = || offers_app_code(&own, &around);
+    let recovery_only = words::any(&own, words::RECOVERY_FIELD) && !app_or_recovery();
     if !one_time_code
         && (words::any(&own, words::FIELD_VETO)
             || recovery_only
@@ -347,6 +348,7 @@ fn score(c: &Candidate, page_text: &str, second_secret: bool) -> Option<i32> {
         return None;
     }
     let classes = words::fold(&c.first().class_name);
+    let class_named = words::any(&classes, words::OTP_FIELD);
     if f.input_type == "password" && !one_time_code && !otp_named && !second_secret {
         return None; // an ordinary password field
     }
@@ -363,7 +365,7 @@ fn score(c: &Candidate, page_text: &str, second_secret: bool) -> Option<i32> {
     }
     if otp_named {
         s += 4;
-    } else if words::any(&classes, words::OTP_FIELD) {
+    } else if class_named {
         s += 3;
     } else if code_named || second_secret {
         s += 2;
@@ -402,24 +404,26 @@ fn score(c: &Candidate, page_text: &str, second_secret: bool) -> Option<i32> {
     // A code-shaped field is not enough ("error code", "redeem your code",
     // "enter the code shown on your TV"): something must say this is a
     // sign-in verification step.
+    let two_factor = words::any(&around, words::TWO_FACTOR);
+    let authenticator_around = words::any(&around, words::AUTHENTICATOR);
     let evidence = one_time_code
         || otp_named
-        || words::any(&classes, words::OTP_FIELD)
-        || words::any(&around, words::TWO_FACTOR)
-        || words::any(&around, words::AUTHENTICATOR)
+        || class_named
+        || two_factor
+        || authenticator_around
         // "We texted you a code": a verification step too (classified, not filled).
         || words::any(&around, words::SMS)
         || words::any(&around, words::EMAIL);
     if !evidence {
         return None;
     }
-    if words::any(&around, words::TWO_FACTOR) {
+    if two_factor {
         s += 3;
     }
     if words::any(&around, words::CODE_WORD) {
         s += 2;
     }
-    if words::any(&around, words::AUTHENTICATOR) {
+    if authenticator_around {
         s += 2;
     }
     if words::any(&around, words::REMEMBER_DEVICE) {
@@ -427,10 +431,10 @@ fn score(c: &Candidate, page_text: &str, second_secret: bool) -> Option<i32> {
     }
     // Prompt-level vetoes: the text says this code is something else.
     let all = format!("{own} {around}");
-    let authenticator = words::any(&all, words::AUTHENTICATOR);
+    let authenticator = authenticator_around || words::any(&own, words::AUTHENTICATOR);
     if !one_time_code
         && ((words::any(&all, words::PROMPT_VETO) && !authenticator)
-            || (words::any(&all, words::RECOVERY_PROMPT) && !authenticator && !app_or_recovery))
+            || (words::any(&all, words::RECOVERY_PROMPT) && !authenticator && !app_or_recovery()))
     {
         return None;
     }
