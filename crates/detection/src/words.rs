@@ -51,9 +51,23 @@ pub fn fold(s: &str) -> String {
 
 /// Does `text` (folded) contain any entry of `list`?
 pub fn any(text: &str, list: &[&str]) -> bool {
-    list.iter().any(|w| match w.strip_prefix('^') {
-        Some(word) => contains_word(text, word),
-        None => text.contains(w),
+    // Most entries have a byte the text lacks (another script, a letter it
+    // does not use): skip those without a substring search.
+    let mut present = [false; 256];
+    for b in text.bytes() {
+        present[usize::from(b)] = true;
+    }
+    list.iter().any(|w| {
+        let (word, whole) = match w.strip_prefix('^') {
+            Some(word) => (word, true),
+            None => (*w, false),
+        };
+        word.bytes().all(|b| present[usize::from(b)])
+            && if whole {
+                contains_word(text, word)
+            } else {
+                text.contains(word)
+            }
     })
 }
 
