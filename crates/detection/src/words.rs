@@ -1327,6 +1327,7 @@ pub const PROMPT_VETO: &[&str] = &[
 /// steps offer (weak evidence: BW's `rememberMe` sits on its two-step page,
 /// but plain login forms say "remember me" too).
 pub const REMEMBER_DEVICE: &[&str] = &[
+    // Common phrasing of the checkbox (general vocabulary, not from a file)
     "remember this device",
     "remember this browser",
     "remember this computer",
