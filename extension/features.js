@@ -1,6 +1,5 @@
 // twofill feature extractor: plain facts about a frame's inputs, no
-// decisions. Shared by the content script and the detection evaluation
-// (which injects this file into fixture pages), so both see the same thing.
+// decisions. Shared by the content script and detect-eval.
 (() => {
   "use strict";
   if (globalThis.__twofillFeatures) return;
@@ -12,9 +11,11 @@
   const ACTIONS = "a, button, [role=button], [role=link], input[type=submit], input[type=button]";
 
   const clip = (s) => (s || "").replace(/\s+/g, " ").trim().slice(0, TEXT_LIMIT);
+  // innerText leaves out text slotted into a web component (label, hint).
+  const slotted = (el) =>
+    [...el.querySelectorAll("slot")].map((s) => s.assignedNodes().map((n) => n.textContent).join(" ")).join(" ");
 
-  // Every <input> in document order, descending into open shadow roots.
-  // Also returns the shadow roots seen, so the caller can observe them.
+  // Every <input> in document order, and the open shadow roots on the way.
   function collect(root, inputs, roots) {
     for (const el of root.querySelectorAll("*")) {
       if (el.tagName === "INPUT") {
@@ -41,7 +42,7 @@
     let text = "";
     for (const p of parts) {
       if (!(p instanceof HTMLElement)) continue;
-      let t = p.innerText || "";
+      let t = (p.innerText || "") + " " + slotted(p);
       for (const a of p.querySelectorAll(ACTIONS)) {
         const at = (a.textContent || a.value || "").replace(/\s+/g, " ").trim();
         if (at) {
@@ -84,7 +85,7 @@
 
   function labelText(el) {
     const parts = [];
-    if (el.labels) for (const l of el.labels) parts.push(l.innerText);
+    if (el.labels) for (const l of el.labels) parts.push(l.innerText, slotted(l));
     const by = el.getAttribute("aria-labelledby");
     if (by) {
       const root = el.getRootNode();
@@ -132,9 +133,8 @@
     };
   }
 
-  // Prompt text is the expensive part (innerText lays text out), so it is
-  // added in a second step, only when the inputs changed, and only for
-  // fields that could take a code, at most MAX_CONTEXTS of them.
+  // Prompt text is the expensive part (innerText lays text out): added only
+  // when the inputs changed, for at most MAX_CONTEXTS fields that may take a code.
   const MAX_CONTEXTS = 24;
   const MAY_TAKE_CODE = new Set(["", "text", "tel", "number", "password"]);
   function addContext(result) {
@@ -142,7 +142,7 @@
     result.page.fields.forEach((f, i) => {
       f.label = labelText(result.inputs[i]);
       if (budget === 0 || !f.visible || f.readOnly || f.disabled || !MAY_TAKE_CODE.has(f.type)) return;
-      if (f.maxLength > 12) return;
+      if (f.maxLength > 50) return;
       budget--;
       const around = context(result.inputs[i]);
       f.context = around.context;
@@ -159,9 +159,8 @@
     return clip(hs.join(" | "));
   }
 
-  // The cheap part, run on every (debounced) mutation:
-  // { inputs: [HTMLInputElement], roots: [ShadowRoot], page: PageScan
-  //   without prompt text }.
+  // The cheap part, run on every (debounced) mutation: { inputs, roots,
+  // page: PageScan without prompt text }.
   function quickScan() {
     const inputs = [];
     const roots = [];

@@ -19,10 +19,13 @@
 //! 3. **Score**: `autocomplete=one-time-code`, OTP words in the field's
 //!    names and label (many languages), numeric hints (inputmode, pattern,
 //!    maxlength 4–8), the group shape, and prompt text around it.
-//! 4. **Kind**: the prompt text says where the code comes from. An
-//!    authenticator app → [`PromptKind::Totp`]; SMS, e-mail → those kinds
-//!    (never filled with a TOTP); a recovery code, a device-pairing code or a
-//!    static PIN → no prompt at all.
+//! 4. **Kind**: the field's own naming (`email_code`, "SMS code") or else
+//!    the prompt text says where the code comes from. An authenticator app →
+//!    [`PromptKind::Totp`]; SMS, e-mail (also: "sent to a•••@example.com",
+//!    "sent to •••42" in any language) → those kinds (never filled with a
+//!    TOTP); a recovery code, a device-pairing, OAuth, gift-card or
+//!    invitation code, or a static PIN → no prompt at all. A field that takes
+//!    "the app code *or* a backup code" is a TOTP prompt.
 
 mod words;
 
@@ -116,17 +119,17 @@ pub fn detect(scan: &PageScan) -> Option<Prompt> {
                 members: vec![(*f).clone()],
             }),
     );
-    let page_text = format!("{} {}", scan.title, scan.headings).to_lowercase();
+    let page_text = words::fold(&format!("{} {}", scan.title, scan.headings));
     let best = candidates
         .into_iter()
         .filter_map(|c| {
-            let s = score(&c, &page_text)?;
+            let s = score(&c, &page_text, second_secret(&c, &fields))?;
             Some((s, c))
         })
         .filter(|(s, _)| *s >= THRESHOLD)
         .max_by_key(|(s, c)| (*s, -(c.fields[0] as i64)))?;
     let (score, c) = best;
-    let kind = kind(&c, &page_text)?;
+    let kind = kind(&c, &page_text);
     Some(Prompt {
         kind,
         fields: c.fields,
@@ -143,7 +146,7 @@ pub fn detect_recovery(scan: &PageScan) -> Option<u32> {
     if detect(scan).is_some_and(|p| p.kind == PromptKind::Totp) {
         return None;
     }
-    let page_text = format!("{} {}", scan.title, scan.headings).to_lowercase();
+    let page_text = words::fold(&format!("{} {}", scan.title, scan.headings));
     scan.fields
         .iter()
         .filter(|f| editable(f) && f.input_type != "password")
@@ -204,7 +207,7 @@ impl Candidate {
                 &f.data_attrs,
                 &f.autocomplete,
             ] {
-                out.push_str(&s.to_lowercase());
+                out.push_str(&words::fold(s));
                 out.push(' ');
             }
         }
@@ -212,7 +215,7 @@ impl Candidate {
     }
 
     fn context(&self) -> String {
-        self.first().context.to_lowercase()
+        words::fold(&self.first().context)
     }
 }
 
@@ -227,6 +230,11 @@ fn split_groups(fields: &[&FieldFeatures]) -> Vec<Candidate> {
     };
     let mut groups = Vec::new();
     let mut run: Vec<&FieldFeatures> = Vec::new();
+    // Right-to-left layouts (Arabic) put the first box, in the DOM, on the
+    // right: a run may go either way, as long as it keeps one direction.
+    // The fill order is the DOM order, which is the reading order of the
+    // code in both (the page moves focus to the next box in the DOM).
+    let mut leftwards = false;
     let flush = |run: &mut Vec<&FieldFeatures>, groups: &mut Vec<Candidate>| {
         if (4..=8).contains(&run.len()) {
             groups.push(Candidate {
@@ -245,7 +253,20 @@ fn split_groups(fields: &[&FieldFeatures]) -> Vec<Candidate> {
             let same_line = (f.y - prev.y).abs() <= 6.0;
             let same_size =
                 (f.width - prev.width).abs() <= 6.0 && (f.height - prev.height).abs() <= 6.0;
-            let next_to = f.x > prev.x && f.x - (prev.x + prev.width) <= prev.width * 1.5 + 16.0;
+            if run.len() == 1 {
+                leftwards = f.x < prev.x;
+            }
+            let gap = if leftwards {
+                prev.x - (f.x + f.width)
+            } else {
+                f.x - (prev.x + prev.width)
+            };
+            let onwards = if leftwards {
+                f.x < prev.x
+            } else {
+                f.x > prev.x
+            };
+            let next_to = onwards && gap <= prev.width * 1.5 + 16.0;
             if !(same_line && same_size && next_to) {
                 flush(&mut run, &mut groups);
             }
@@ -256,28 +277,79 @@ fn split_groups(fields: &[&FieldFeatures]) -> Vec<Candidate> {
     groups
 }
 
+/// Is `c` the second secret of a portal sign-in form (user + password +
+/// token, the token field `type=password` too, as VPN portals have it)?
+/// Only a password field that follows another password field and whose
+/// naming says second password, token or code.
+fn second_secret(c: &Candidate, fields: &[&FieldFeatures]) -> bool {
+    let f = c.first();
+    !c.is_group()
+        && f.input_type == "password"
+        && fields
+            .iter()
+            .any(|p| p.index < f.index && p.input_type == "password")
+        && words::any(&c.own_text(), words::SECOND_SECRET)
+}
+
+/// Does a field's naming offer a one-time code *or* a recovery code
+/// ("Authentication code or backup code")? Then the recovery words in it
+/// do not make it a recovery-only field.
+fn offers_app_code(own: &str, around: &str) -> bool {
+    words::any(own, words::OR)
+        && (words::any(own, words::OTP_FIELD)
+            || words::any(own, words::AUTHENTICATOR)
+            || words::any(around, words::AUTHENTICATOR))
+}
+
+/// The field's own naming says the code comes by SMS or e-mail
+/// (`email_code`, "SMS code"): such a field never takes a TOTP.
+fn own_channel(own: &str) -> Option<PromptKind> {
+    let code_named = words::any(own, words::OTP_FIELD) || words::any(own, words::CODE_WORD);
+    if !code_named {
+        None
+    } else if words::any(own, words::SMS_FIELD) {
+        Some(PromptKind::Sms)
+    } else if words::any(own, words::EMAIL_FIELD) {
+        Some(PromptKind::Email)
+    } else {
+        None
+    }
+}
+
 /// `None` when a veto applies; otherwise the evidence that this is a code
 /// input.
-fn score(c: &Candidate, page_text: &str) -> Option<i32> {
+fn score(c: &Candidate, page_text: &str, second_secret: bool) -> Option<i32> {
     let own = c.own_text();
     let ctx = c.context();
     let f = c.first();
+    let around = format!("{ctx} {page_text}");
     let one_time_code = c
         .members
         .iter()
         .any(|m| m.autocomplete.to_lowercase().contains("one-time-code"));
 
     // Vetoes on the field's own naming.
-    let code_named = words::any(&own, words::OTP_FIELD) || words::any(&own, words::CODE_WORD);
+    let otp_named = words::any(&own, words::OTP_FIELD);
+    let code_named = otp_named || words::any(&own, words::CODE_WORD);
+    let channel = own_channel(&own);
+    // The e-mail *address* field; an "E-mail code" field is a code field.
+    let address = words::any(&own, words::EMAIL_FIELD) && channel.is_none();
+    let password = words::any(&own, words::PASSWORD_FIELD) && !otp_named && !second_secret;
+    // Asked only when a recovery word is there (the "or" words are short).
+    let app_or_recovery = || offers_app_code(&own, &around);
+    let recovery_only = words::any(&own, words::RECOVERY_FIELD) && !app_or_recovery();
     if !one_time_code
         && (words::any(&own, words::FIELD_VETO)
-            || words::any(&own, words::RECOVERY_FIELD)
+            || recovery_only
+            || password
+            || address
             || (!code_named && words::any(&own, words::FIELD_VETO_WEAK)))
     {
         return None;
     }
-    let classes = c.first().class_name.to_lowercase();
-    if f.input_type == "password" && !one_time_code && !words::any(&own, words::OTP_FIELD) {
+    let classes = words::fold(&c.first().class_name);
+    let class_named = words::any(&classes, words::OTP_FIELD);
+    if f.input_type == "password" && !one_time_code && !otp_named && !second_secret {
         return None; // an ordinary password field
     }
     if matches!(
@@ -291,11 +363,11 @@ fn score(c: &Candidate, page_text: &str) -> Option<i32> {
     if one_time_code {
         s += 8;
     }
-    if words::any(&own, words::OTP_FIELD) {
+    if otp_named {
         s += 4;
-    } else if words::any(&classes, words::OTP_FIELD) {
+    } else if class_named {
         s += 3;
-    } else if words::any(&own, words::CODE_WORD) {
+    } else if code_named || second_secret {
         s += 2;
     }
     if c.is_group() {
@@ -306,6 +378,8 @@ fn score(c: &Candidate, page_text: &str) -> Option<i32> {
             _ => 1,
         };
     } else {
+        // Portals take long input for a one-time password (token PIN +
+        // code, spaces): up to 50 is a code field's length, not a veto.
         match f.max_length {
             6 | 8 => s += 2,
             4..=10 => s += 1,
@@ -324,56 +398,82 @@ fn score(c: &Candidate, page_text: &str) -> Option<i32> {
     if matches!(f.input_type.as_str(), "tel" | "number") {
         s += 1;
     }
-    let around = format!("{ctx} {page_text}");
+    if channel.is_some() {
+        s -= 1; // beside an authenticator field, that one is the prompt
+    }
     // A code-shaped field is not enough ("error code", "redeem your code",
     // "enter the code shown on your TV"): something must say this is a
     // sign-in verification step.
+    let two_factor = words::any(&around, words::TWO_FACTOR);
+    let authenticator_around = words::any(&around, words::AUTHENTICATOR);
     let evidence = one_time_code
-        || words::any(&own, words::OTP_FIELD)
-        || words::any(&classes, words::OTP_FIELD)
-        || words::any(&around, words::TWO_FACTOR)
-        || words::any(&around, words::AUTHENTICATOR)
+        || otp_named
+        || class_named
+        || two_factor
+        || authenticator_around
         // "We texted you a code": a verification step too (classified, not filled).
         || words::any(&around, words::SMS)
         || words::any(&around, words::EMAIL);
     if !evidence {
         return None;
     }
-    if words::any(&around, words::TWO_FACTOR) {
+    if two_factor {
         s += 3;
     }
     if words::any(&around, words::CODE_WORD) {
         s += 2;
     }
-    if words::any(&around, words::AUTHENTICATOR) {
+    if authenticator_around {
         s += 2;
+    }
+    if words::any(&around, words::REMEMBER_DEVICE) {
+        s += 1;
     }
     // Prompt-level vetoes: the text says this code is something else.
     let all = format!("{own} {around}");
+    let authenticator = authenticator_around || words::any(&own, words::AUTHENTICATOR);
     if !one_time_code
-        && (words::any(&all, words::PROMPT_VETO) || words::any(&all, words::RECOVERY_PROMPT))
-        && !words::any(&all, words::AUTHENTICATOR)
+        && ((words::any(&all, words::PROMPT_VETO) && !authenticator)
+            || (words::any(&all, words::RECOVERY_PROMPT) && !authenticator && !app_or_recovery()))
     {
         return None;
     }
     Some(s)
 }
 
-/// What kind of code the prompt asks for; `None` for codes that are not
-/// one-time codes of any kind we handle (recovery, pairing, static PIN).
-fn kind(c: &Candidate, page_text: &str) -> Option<PromptKind> {
-    let text = format!("{} {} {}", c.own_text(), c.context(), page_text);
-    let authenticator = words::any(&text, words::AUTHENTICATOR);
-    if authenticator {
-        return Some(PromptKind::Totp);
+/// What kind of code the prompt asks for. The field's own naming decides
+/// first (an `email_code` field is an e-mail prompt whatever the page says
+/// elsewhere); then an authenticator named around it (a prompt that takes
+/// "the app code or the SMS code" takes a TOTP); then the channel the text
+/// says the code was sent by. Split boxes for an e-mailed code are an
+/// e-mail prompt even beside an authenticator mention: such widgets serve
+/// the one channel that sent the code.
+fn kind(c: &Candidate, page_text: &str) -> PromptKind {
+    let own = c.own_text();
+    if let Some(channel) = own_channel(&own) {
+        return channel;
     }
-    if words::any(&text, words::SMS) {
-        return Some(PromptKind::Sms);
+    if words::any(&own, words::AUTHENTICATOR) {
+        return PromptKind::Totp;
     }
-    if words::any(&text, words::EMAIL) {
-        return Some(PromptKind::Email);
+    let around = format!("{} {page_text}", c.context());
+    let sent = words::any(&around, words::SENT);
+    let emailed = words::any(&around, words::EMAIL)
+        || (sent && (words::has_email_address(&around) || words::any(&around, words::EMAIL_FIELD)));
+    let texted = words::any(&around, words::SMS) || (sent && words::has_masked_phone(&around));
+    if emailed && c.is_group() && !texted {
+        return PromptKind::Email;
     }
-    Some(PromptKind::Totp)
+    if words::any(&around, words::AUTHENTICATOR) {
+        return PromptKind::Totp;
+    }
+    if texted {
+        return PromptKind::Sms;
+    }
+    if emailed {
+        return PromptKind::Email;
+    }
+    PromptKind::Totp
 }
 
 /// The two baselines the evaluation compares against, on the same features.
