@@ -2,7 +2,7 @@
 // Listeners are registered synchronously (an MV3 worker woken by an event
 // must have its listener in place before the first await).
 import "./messages.js";
-import init, { onContentMessage, policyChanged } from "./pkg/twofill_extension.js";
+import init, { onContentMessage, policyChanged, tabNavigated } from "./pkg/twofill_extension.js";
 
 const MSG = globalThis.__twofillMessages;
 
@@ -40,6 +40,12 @@ chrome.storage.onChanged.addListener((_changes, area) => {
     for (const tab of tabs) chrome.tabs.sendMessage(tab.id, { type: MSG.WORKER_POLICY_CHANGED }).catch(() => {});
   });
 });
+
+// A tab loading another page (or closed) ends its SMS waits.
+chrome.tabs.onUpdated.addListener((tabId, changeInfo) => {
+  if (changeInfo.status === "loading") ready.then(() => tabNavigated(tabId));
+});
+chrome.tabs.onRemoved.addListener((tabId) => ready.then(() => tabNavigated(tabId)));
 
 async function popupMessage(message) {
   switch (message.type) {
