@@ -16,7 +16,7 @@ use base64::Engine;
 use fantoccini::{Client, Locator};
 use ring::hmac;
 use twofill_e2e::team::{TeamServer, Teammate};
-use twofill_words::SmsAccess;
+use twofill_words::{AuditAction, SmsAccess};
 
 const INBOX: &str = "+4915112345678";
 const PUBLIC_URL: &str = "https://sms.example.test";
@@ -146,6 +146,30 @@ async fn wait_for(client: &Client, selector: &str, wait: Duration) -> Result<boo
     Ok(false)
 }
 
+/// Waits up to `wait` for `selector` to be gone from the page.
+async fn wait_for_none(client: &Client, selector: &str, wait: Duration) -> Result<bool> {
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if !has(client, selector).await? {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(false)
+}
+
+/// How many SMS codes the server handed out for a fill (on record).
+fn sms_fills(server: &TeamServer) -> Result<usize> {
+    Ok(server
+        .audit()?
+        .iter()
+        .filter(|r| {
+            r["event"]["action"] == AuditAction::SmsCodeFill.as_str()
+                && r["event"]["outcome"] == "success"
+        })
+        .count())
+}
+
 /// Waits up to `wait` for the code step to hold a value; "" if it never did.
 async fn wait_for_code(client: &Client, wait: Duration) -> Result<String> {
     let deadline = Instant::now() + wait;
@@ -200,7 +224,8 @@ async fn an_sms_that_arrives_after_the_prompt_is_filled_and_nothing_else_is() ->
     .await?;
     ensure!(
         wait_for(client, WAITING, Duration::from_secs(10)).await?,
-        "no \"Waiting for the SMS…\" notice; {}",
+        "no \"Waiting for the SMS…\" notice (the page holds {:?}); {}",
+        code_on_page(client).await?,
         diagnostics()
     );
     // A forged webhook is refused and fills nothing; an SMS bound to
@@ -254,7 +279,8 @@ async fn an_sms_that_arrives_after_the_prompt_is_filled_and_nothing_else_is() ->
     .await?;
     ensure!(
         wait_for(client, WAITING, Duration::from_secs(10)).await?,
-        "no waiting notice on the split boxes; {}",
+        "no waiting notice on the split boxes (they hold {:?}); {}",
+        code_on_page(client).await?,
         diagnostics()
     );
     let reused = wait_for_code(client, Duration::from_secs(2)).await?;
@@ -268,6 +294,47 @@ async fn an_sms_that_arrives_after_the_prompt_is_filled_and_nothing_else_is() ->
     )?;
     let boxes = wait_for_code(client, Duration::from_secs(10)).await?;
     assert_eq!(boxes, "764251", "{}", diagnostics());
+
+    // The prompt goes away while it waits: the notice goes and the worker
+    // stops asking, so a later SMS is handed to nobody. (An ask already
+    // held by the server when the prompt went runs out first: the test
+    // waits longer than one ask before the SMS comes.)
+    let fills_before = sms_fills(&server)?;
+    open_sms_prompt(
+        client,
+        &alice.session.site.url("my.kaspersky.test", ONE_FIELD),
+    )
+    .await?;
+    ensure!(
+        wait_for(client, WAITING, Duration::from_secs(10)).await?,
+        "no waiting notice; {}",
+        diagnostics()
+    );
+    client
+        .execute(
+            "document.getElementById('step-code').hidden = true;",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        wait_for_none(client, WAITING, Duration::from_secs(5)).await?,
+        "still waiting after the prompt went away"
+    );
+    let one_ask = Duration::from_millis(twofill_protocol::MAX_SMS_WAIT_PER_ASK_MS);
+    tokio::time::sleep(one_ask + Duration::from_secs(1)).await;
+    twilio_sms(
+        &server,
+        "SM0000000000000000000000000000gone",
+        &kaspersky_sms("905118"),
+        TWILIO_TOKEN,
+        200,
+    )?;
+    tokio::time::sleep(one_ask + Duration::from_secs(1)).await;
+    assert_eq!(
+        sms_fills(&server)?,
+        fills_before,
+        "a code was handed out for a prompt that went away"
+    );
 
     // A site no inbox is bound to: no waiting, and nothing filled when an
     // SMS comes.
