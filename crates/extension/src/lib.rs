@@ -118,6 +118,11 @@ async fn sms_plan(fields: Vec<u32>, sender: &JsValue) -> FillPlan {
     if let Err(why) = policy.may_fill(&origin) {
         return none(&why);
     }
+    // `AutofillMode: click` hands out a code only on the user's click; an
+    // SMS wait would take one unasked, so it is not started.
+    if policy.autofill_mode() == AutofillMode::Click {
+        return none("SMS codes are filled only when the organization lets twofill fill by itself");
+    }
     sms::plan(&HostClient::new(&policy), fields, &origin, sender).await
 }
 

@@ -7,7 +7,8 @@
 //! then that it filled the code. Nothing is filled from a forged webhook,
 //! from an SMS that came before the prompt (outside the grace), from an
 //! origin-bound SMS for another origin, from the code already filled into
-//! the previous prompt, or on a site no inbox is bound to.
+//! the previous prompt, or on a site no inbox is bound to; a prompt that
+//! goes away, or a tab that leaves it, stops the wait.
 
 use std::time::{Duration, Instant};
 
@@ -324,7 +325,7 @@ async fn an_sms_that_arrives_after_the_prompt_is_filled_and_nothing_else_is() ->
     tokio::time::sleep(one_ask + Duration::from_secs(1)).await;
     twilio_sms(
         &server,
-        "SM0000000000000000000000000000gone",
+        "SM0000000000000000000000000000hidden",
         &kaspersky_sms("905118"),
         TWILIO_TOKEN,
         200,
@@ -334,6 +335,41 @@ async fn an_sms_that_arrives_after_the_prompt_is_filled_and_nothing_else_is() ->
         sms_fills(&server)?,
         fills_before,
         "a code was handed out for a prompt that went away"
+    );
+    // Leaving the page while it waits stops it too. (The next prompt comes
+    // more than the grace after that SMS, which it must not get either.)
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    open_sms_prompt(
+        client,
+        &alice.session.site.url("my.kaspersky.test", ONE_FIELD),
+    )
+    .await?;
+    ensure!(
+        wait_for(client, WAITING, Duration::from_secs(10)).await?,
+        "no waiting notice; {}",
+        diagnostics()
+    );
+    client
+        .goto(
+            &alice
+                .session
+                .site
+                .url("my.kaspersky.test", "/site/signin.css"),
+        )
+        .await?;
+    tokio::time::sleep(one_ask + Duration::from_secs(1)).await;
+    twilio_sms(
+        &server,
+        "SM0000000000000000000000000000gone",
+        &kaspersky_sms("318842"),
+        TWILIO_TOKEN,
+        200,
+    )?;
+    tokio::time::sleep(one_ask + Duration::from_secs(1)).await;
+    assert_eq!(
+        sms_fills(&server)?,
+        fills_before,
+        "a code was handed out after the tab left the prompt"
     );
 
     // A site no inbox is bound to: no waiting, and nothing filled when an
