@@ -3,7 +3,7 @@
 // must have its listener in place before the first await).
 import "./messages.js";
 import "./native.js";
-import init, { onContentMessage, policyChanged } from "./pkg/twofill_worker.js";
+import init, { onContentMessage, policyChanged, tabNavigated } from "./pkg/twofill_worker.js";
 
 const MSG = globalThis.__twofillMessages;
 
@@ -41,6 +41,12 @@ chrome.storage.onChanged.addListener((_changes, area) => {
     for (const tab of tabs) chrome.tabs.sendMessage(tab.id, { type: MSG.WORKER_POLICY_CHANGED }).catch(() => {});
   });
 });
+
+// A tab loading another page (or closed) ends its SMS waits.
+chrome.tabs.onUpdated.addListener((tabId, changeInfo) => {
+  if (changeInfo.status === "loading") ready.then(() => tabNavigated(tabId));
+});
+chrome.tabs.onRemoved.addListener((tabId) => ready.then(() => tabNavigated(tabId)));
 
 async function popupMessage(message) {
   switch (message.type) {

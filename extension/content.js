@@ -91,6 +91,7 @@
     const { inputs, roots, page } = result;
     roots.forEach(observe);
     if (offered && (!offered.target.isConnected || offered.target.value !== "")) dropOffer();
+    if (smsWait && smsPromptGone(smsWait, inputs, page)) endSmsWait(true);
     // Only bother the service worker when the visible inputs changed.
     const signature = signatureOf(page);
     if ((signature === lastSignature && !askAgain) || !page.fields.some((f) => f.visible)) {
@@ -112,6 +113,8 @@
       } else if (plan?.action === "fill") apply(plan, inputs);
       else if (plan?.action === "offer" || plan?.action === "offer_recovery") offer(plan, inputs);
       else if (plan?.action === "signed_out") signedOut(plan);
+      else if (plan?.action === "wait_sms") waitForSms(plan, inputs);
+      else if (plan?.action === "fill_sms") apply(plan, inputs);
       else askAgain = quickLook;
     } catch (_) {
       // Extension reloaded or worker unavailable: nothing to do on this page.
@@ -140,8 +143,48 @@
       [...plan.code].forEach((ch, i) => targets[i] && setValue(targets[i], ch));
     }
     targets.forEach((el) => filled.add(el));
-    notice(plan.tokenLabel);
+    if (plan.action === "fill_sms") showNotice("sms-filled", "Filled the SMS code", 4000);
+    else notice(plan.tokenLabel);
     return true;
+  }
+
+  // An SMS prompt on a site with a shared SMS inbox: the worker waits for
+  // the SMS (asking the host, up to 2 minutes) and answers with its code.
+  // We only say that we wait, and tell the worker when the prompt goes.
+  let smsWait = null;
+  function waitForSms(plan, inputs) {
+    if (smsWait?.prompt === plan.prompt) return;
+    const targets = plan.fields.map((i) => inputs[i]).filter(Boolean);
+    if (targets.length === 0 || targets.some((el) => filled.has(el) || el.value !== "")) {
+      chrome.runtime.sendMessage({ type: MSG.CONTENT_SMS_GONE, prompt: plan.prompt }).catch(() => {});
+      return;
+    }
+    if (smsWait) endSmsWait(true);
+    const wait = { prompt: plan.prompt, targets, inputs };
+    wait.notice = showNotice("sms-waiting", "Waiting for the SMS…", 120000);
+    smsWait = wait;
+    chrome.runtime.sendMessage({ type: MSG.CONTENT_WAIT_SMS, prompt: plan.prompt }).then(
+      (reply) => {
+        if (smsWait !== wait) return;
+        endSmsWait(false);
+        if (reply?.action === "fill_sms") apply(reply, wait.inputs);
+        else if (reply?.action === "signed_out") signedOut(reply);
+      },
+      () => smsWait === wait && endSmsWait(false),
+    );
+  }
+
+  // Gone: a box removed, typed into, or none of them visible any more.
+  function smsPromptGone(wait, inputs, page) {
+    const visible = (el) => page.fields.find((f) => f.index === inputs.indexOf(el))?.visible;
+    return wait.targets.some((el) => !el.isConnected || el.value !== "") || !wait.targets.some(visible);
+  }
+
+  function endSmsWait(tellWorker) {
+    const { prompt, notice } = smsWait;
+    smsWait = null;
+    notice.remove();
+    if (tellWorker) chrome.runtime.sendMessage({ type: MSG.CONTENT_SMS_GONE, prompt }).catch(() => {});
   }
 
   // AutofillMode "click" (organization policy): a button by the prompt; the
@@ -280,6 +323,7 @@
     root.append(box);
     (document.body || document.documentElement).append(host);
     setTimeout(() => host.remove(), ms);
+    return host;
   }
 
   function schedule() {
@@ -296,6 +340,7 @@
   // DOM mutation; look again once loaded. The signature makes this free
   // when nothing moved.
   window.addEventListener("load", schedule);
+  window.addEventListener("pagehide", () => smsWait && endSmsWait(true));
   // Open shadow roots created later are invisible to our observers until a
   // scan finds them: look again a few times, and whenever focus moves
   // (focusin is composed, so it leaves shadow roots).

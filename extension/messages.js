@@ -7,6 +7,8 @@
 globalThis.__twofillMessages ??= Object.freeze({
   CONTENT_SCAN: "content.scan",
   CONTENT_SCAN_FOR_TOKEN: "content.scan_for_token",
+  CONTENT_WAIT_SMS: "content.wait_sms",
+  CONTENT_SMS_GONE: "content.sms_gone",
   POPUP_FILL_TOKEN: "popup.fill_token",
   POPUP_COPY: "popup.copy",
   POPUP_CLEAR_CLIPBOARD: "popup.clear_clipboard",

@@ -112,6 +112,14 @@ pub fn sender_origin(sender: &JsValue) -> Option<String> {
     Some(format!("{scheme}://{}", &rest[..host_end]))
 }
 
+/// The frame that sent a runtime message: its tab's id and its frame id,
+/// as the browser reports them.
+pub fn sender_frame(sender: &JsValue) -> Option<(i32, i32)> {
+    let tab = field(&field(sender, "tab"), "id").as_f64()?;
+    let frame = field(sender, "frameId").as_f64().unwrap_or(0.0);
+    Some((tab as i32, frame as i32))
+}
+
 fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = js_sys::Object::new();
     for (k, v) in pairs {

@@ -1,6 +1,7 @@
 //! The one way to the native host: a typed client for the requests the
 //! extension makes (`hello`, `list_tokens`, `get_code`, `reveal_seed`,
-//! `take_recovery_code`, and `start_login` for the popup's "Sign in to <org>").
+//! `take_recovery_code`, `wait_for_sms` for SMS prompts, and `start_login`
+//! for the popup's "Sign in to <org>").
 //!
 //! Each call returns the reply it expects or a [`HostError`]; callers never
 //! match on a raw [`ResponseBody`]. The organization policy decides two
@@ -12,7 +13,7 @@ use std::fmt;
 
 use twofill_protocol::{
     CodePurpose, CodeReply, ErrorBody, ErrorCode, HostPolicy, RecoveryCodeReply, Request,
-    RequestBody, Response, ResponseBody, SeedPurpose, SeedReply, TokenEntry,
+    RequestBody, Response, ResponseBody, SeedPurpose, SeedReply, SmsCodeReply, TokenEntry,
 };
 use wasm_bindgen_futures::JsFuture;
 
@@ -185,6 +186,26 @@ impl HostClient {
         };
         match self.ask(body).await? {
             ResponseBody::RecoveryCode(code) => Ok(code),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The code of an SMS received at or after `since_ms` in an inbox
+    /// bound to `origin`, waiting up to `timeout_ms` (the host holds one ask
+    /// at most `MAX_SMS_WAIT_PER_ASK_MS`); `None` when none came.
+    pub async fn wait_for_sms(
+        &self,
+        origin: &str,
+        since_ms: i64,
+        timeout_ms: u64,
+    ) -> Result<Option<SmsCodeReply>, HostError> {
+        let body = RequestBody::WaitForSms {
+            origin: origin.to_owned(),
+            since_ms,
+            timeout_ms,
+        };
+        match self.ask(body).await? {
+            ResponseBody::SmsCode { code } => Ok(code),
             other => Err(unexpected(&other)),
         }
     }

@@ -18,6 +18,7 @@ mod messages;
 mod policy;
 #[cfg(feature = "popup")]
 mod popup;
+mod sms;
 
 use host_client::{HostClient, HostError};
 use messages::{ContentMessage, FillPlan};
@@ -55,6 +56,11 @@ pub async fn on_content_message(message: JsValue, sender: JsValue) -> Result<JsV
             token,
             focused,
         }) => plan_for_token(&page, &token, focused, &sender).await,
+        Ok(ContentMessage::WaitSms { prompt }) => {
+            let policy = browser::policy().await;
+            sms::wait(&HostClient::new(&policy), prompt, &sender).await
+        }
+        Ok(ContentMessage::SmsGone { prompt }) => sms::gone(prompt, &sender),
         Err(e) => FillPlan::None {
             reason: format!("unreadable message: {e}"),
         },
@@ -67,6 +73,9 @@ async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPla
     let Some(prompt) = detect(page) else {
         return recovery_plan(page, false, sender).await;
     };
+    if prompt.kind == PromptKind::Sms && detect_recovery(page).is_none() {
+        return sms_plan(prompt.fields, sender).await;
+    }
     if prompt.kind != PromptKind::Totp {
         if detect_recovery(page).is_some() {
             return recovery_plan(page, false, sender).await;
@@ -113,6 +122,24 @@ async fn plan_for(page: &PageScan, confirmed: bool, sender: &JsValue) -> FillPla
             refused(&e)
         }
     }
+}
+
+/// An SMS prompt: filled from a shared SMS inbox when one is bound to this
+/// site (`sms`). The organization's fill policy applies as to TOTP codes.
+async fn sms_plan(fields: Vec<u32>, sender: &JsValue) -> FillPlan {
+    let Some(origin) = browser::sender_origin(sender) else {
+        return none("sender has no web origin");
+    };
+    let policy = browser::policy().await;
+    if let Err(why) = policy.may_fill(&origin) {
+        return none(&why);
+    }
+    // `AutofillMode: click` hands out a code only on the user's click; an
+    // SMS wait would take one unasked, so it is not started.
+    if policy.autofill_mode() == AutofillMode::Click {
+        return none("SMS codes are filled only when the organization lets twofill fill by itself");
+    }
+    sms::plan(&HostClient::new(&policy), fields, &origin, sender).await
 }
 
 /// A fill the host refused: signed out gets its notice, the rest nothing.

@@ -41,6 +41,15 @@ pub enum ContentMessage {
         #[serde(default)]
         focused: Option<u32>,
     },
+    /// After a [`FillPlan::WaitSms`]: wait for the SMS of `prompt` (the
+    /// worker asks the host again and again, up to 2 minutes). Answered
+    /// with a [`FillPlan::FillSms`] or [`FillPlan::None`].
+    #[serde(rename = "content.wait_sms")]
+    WaitSms { prompt: u32 },
+    /// The SMS prompt `prompt` went away (removed, hidden, typed into, or
+    /// the page is leaving): stop waiting. Answered with a `none` plan.
+    #[serde(rename = "content.sms_gone")]
+    SmsGone { prompt: u32 },
 }
 
 /// The answer to a [`ContentMessage`]: fill these fields, or do nothing (and why).
@@ -75,6 +84,18 @@ pub enum FillPlan {
         org: String,
         reason: String,
     },
+    /// An SMS prompt on a site with a shared SMS inbox and no code yet:
+    /// show "Waiting for the SMS…" and send `content.wait_sms` for
+    /// `prompt`, the worker's name for this wait.
+    WaitSms {
+        fields: Vec<u32>,
+        prompt: u32,
+    },
+    /// The code of an SMS that arrived for this prompt.
+    FillSms {
+        fields: Vec<u32>,
+        code: String,
+    },
     None {
         reason: String,
     },
@@ -95,9 +116,15 @@ mod tests {
         for name in [POPUP_COPY, POPUP_CLEAR_CLIPBOARD, POPUP_FILL_TOKEN] {
             assert!(in_catalogue(name), "{name} is not in extension/messages.js");
         }
-        for name in ["content.scan", "content.scan_for_token"] {
+        for name in [
+            "content.scan",
+            "content.scan_for_token",
+            "content.wait_sms",
+            "content.sms_gone",
+        ] {
             assert!(in_catalogue(name), "{name} is not in extension/messages.js");
-            let message = serde_json::json!({ "type": name, "page": {}, "token": "t" });
+            let message =
+                serde_json::json!({ "type": name, "page": {}, "token": "t", "prompt": 1 });
             assert!(
                 serde_json::from_value::<ContentMessage>(message).is_ok(),
                 "{name} is not a ContentMessage"

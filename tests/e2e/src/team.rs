@@ -187,6 +187,73 @@ impl TeamServer {
         Ok(())
     }
 
+    /// A shared SMS inbox `number` bound to `site`, granted to `user`
+    /// through `group` at `level` (`code-only` or `full`).
+    pub fn sms_inbox(
+        &self,
+        number: &str,
+        site: &str,
+        group: &str,
+        user: &str,
+        level: twofill_words::SmsAccess,
+    ) -> Result<()> {
+        self.server_cli(&["sms", "inbox", "add", number])?;
+        self.server_cli(&["sms", "inbox", "bind", number, site])?;
+        let admin = self.admin();
+        if !admin
+            .run(&["group", "list"])?
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(group))
+        {
+            admin.run(&["group", "add", group])?;
+        }
+        admin.run(&["group", "add-member", group, user])?;
+        self.server_cli(&["sms", "inbox", "grant", number, group, level.as_str()])?;
+        Ok(())
+    }
+
+    /// An SMS provider's webhook: `POST path` (no device certificate, as
+    /// providers call it) with `headers` and `body`; the HTTP status and
+    /// the reply's body. Through curl, trusting the server's own CA.
+    pub fn post_webhook(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        content_type: &str,
+        body: &str,
+    ) -> Result<(u16, String)> {
+        let mut curl = Command::new("curl");
+        curl.args(["--silent", "--show-error", "--max-time", "10"])
+            .arg("--cacert")
+            .arg(self.state.join("ca.pem"))
+            .args(["--write-out", "\n%{http_code}", "--data-binary", "@-"])
+            .arg("-H")
+            .arg(format!("Content-Type: {content_type}"));
+        for (name, value) in headers {
+            curl.arg("-H").arg(format!("{name}: {value}"));
+        }
+        let mut child = curl
+            .arg(format!("{}{path}", self.url))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run curl")?;
+        std::io::Write::write_all(
+            &mut child.stdin.take().context("no stdin")?,
+            body.as_bytes(),
+        )?;
+        let out = child.wait_with_output()?;
+        ensure!(
+            out.status.success(),
+            "curl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout)?;
+        let (reply, status) = text.rsplit_once('\n').context("curl printed no status")?;
+        Ok((status.trim().parse()?, reply.to_owned()))
+    }
+
     /// The server's audit log, one ECS record per entry.
     pub fn audit(&self) -> Result<Vec<Value>> {
         self.admin().audit()

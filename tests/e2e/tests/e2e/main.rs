@@ -1,4 +1,4 @@
-//! End-to-end tests in real browsers: autofill, the detection corpus, the popup, Chromium under enterprise policy, Firefox ESR, teammates on the team server, signing in with the organization's identity provider.
+//! End-to-end tests in real browsers: autofill, the detection corpus, the popup, Chromium under enterprise policy, Firefox ESR, teammates on the team server, signing in with the organization's identity provider, SMS codes from the shared inbox.
 //!
 //! One test binary for the crate (ripgrep style: `autotests = false`),
 //! so the workspace links one integration-test executable per crate.
@@ -9,5 +9,6 @@ mod firefox;
 mod policy;
 mod popup;
 mod recovery;
+mod sms;
 mod sso;
 mod team;
