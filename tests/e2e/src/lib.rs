@@ -146,6 +146,11 @@ pub enum HostSetup {
 /// The extension's id, fixed by the manifest key.
 pub use twofill_words::CHROMIUM_EXTENSION_ID as EXTENSION_ID;
 
+/// Config (host.toml and server.toml alike) with the fill rate limit off:
+/// for the corpus and the benchmark, which fill one token on many pages in
+/// a minute. The limit itself is tested by the vault, host and server.
+pub const NO_RATE_LIMIT: &str = "[rate_limit]\ncodes = 0\nburst = 0\n";
+
 /// Everything about a [`Session`] a test may vary.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
@@ -384,6 +389,15 @@ impl Session {
         access: Access,
     ) -> Result<String> {
         self.host().enroll_uri(uri, code, sites, access)
+    }
+
+    /// Writes the user's host config (`$XDG_CONFIG_HOME/twofill/host.toml`)
+    /// with [`NO_RATE_LIMIT`].
+    pub fn lift_rate_limit(&self) -> Result<()> {
+        let dir = self._dir.path().join("xdg").join("twofill");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("host.toml"), NO_RATE_LIMIT)?;
+        Ok(())
     }
 
     /// The popup page's URL with `query` (e.g. `origin=…&theme=dark`).

@@ -69,12 +69,17 @@ impl TeamServer {
         };
         server(&["admin", "add", ADMIN])?;
         if !server_toml.is_empty() {
+            // Merged table by table, so a test's `[rate_limit]` replaces the
+            // one `init` wrote instead of repeating it.
             let config = state.join("server.toml");
-            let mut text = std::fs::read_to_string(&config)
+            let text = std::fs::read_to_string(&config)
                 .with_context(|| format!("cannot read {}", config.display()))?;
-            text.push('\n');
-            text.push_str(server_toml);
-            std::fs::write(&config, text)?;
+            let mut merged: toml::Table = text.parse()?;
+            let extra: toml::Table = server_toml
+                .parse()
+                .with_context(|| format!("not TOML: {server_toml}"))?;
+            merged.extend(extra);
+            std::fs::write(&config, toml::to_string(&merged)?)?;
         }
         let store = match database {
             Some(url) => url.to_owned(),
