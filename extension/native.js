@@ -36,8 +36,10 @@ globalThis.__twofillNative ??= (() => {
     return link;
   }
 
-  function ask(host, message) {
-    if (oneShot) return chrome.runtime.sendNativeMessage(host, message);
+  // `alone`: a request that may be held long (an SMS wait) gets a host
+  // process of its own, since the port's host answers one message at a time.
+  function ask(host, message, alone) {
+    if (oneShot || alone) return chrome.runtime.sendNativeMessage(host, message);
     const link = ports.get(host) ?? open(host);
     return new Promise((resolve, reject) => {
       link.waiting.set(message.id, { resolve, reject });

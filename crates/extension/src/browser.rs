@@ -13,9 +13,10 @@ use crate::policy::ManagedPolicy;
 #[wasm_bindgen]
 extern "C" {
     /// One request to the native host, on the worker's long-lived port
-    /// (`extension/native.js`), or a one-shot message where there is none.
+    /// (`extension/native.js`), or a one-shot message where there is none
+    /// or when `alone` (a request the host may hold for seconds).
     #[wasm_bindgen(catch, js_namespace = __twofillNative, js_name = ask)]
-    pub fn ask_native_host(host: &str, message: &JsValue) -> Result<Promise, JsValue>;
+    pub fn ask_native_host(host: &str, message: &JsValue, alone: bool) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;

@@ -307,7 +307,10 @@ async fn ask_named_host(host: &str, body: &RequestBody) -> Result<ResponseBody, 
     let json = serde_json::to_string(&request).map_err(|e| HostError::Unexpected(e.to_string()))?;
     let message =
         js_sys::JSON::parse(&json).map_err(|e| HostError::Unexpected(browser::js_error(&e)))?;
-    let promise = browser::ask_native_host(host, &message)
+    // An SMS wait holds its host for up to MAX_SMS_WAIT_PER_ASK_MS; on the
+    // shared port, whose host answers in turn, it would hold up every fill.
+    let alone = matches!(body, RequestBody::WaitForSms { .. });
+    let promise = browser::ask_native_host(host, &message, alone)
         .map_err(|e| transport_error(browser::js_error(&e)))?;
     let reply = JsFuture::from(promise)
         .await
