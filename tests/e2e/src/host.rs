@@ -145,8 +145,9 @@ impl HostCli {
     }
 }
 
-/// `site` with `:*` when it names no port.
-fn on_every_port(site: &str) -> String {
+/// `site` with `:*` when it names no port (the test sites' ports are
+/// random; a bare binding covers only the default port).
+pub fn on_every_port(site: &str) -> String {
     let authority = site.split_once("://").map_or(site, |(_, rest)| rest);
     let after_host = authority.rfind(']').map_or(authority, |i| &authority[i..]);
     if after_host.contains(':') {

@@ -192,7 +192,8 @@ impl TeamServer {
         Ok(())
     }
 
-    /// A shared SMS inbox `number` bound to `site`, granted to `user`
+    /// A shared SMS inbox `number` bound to `site` (on every port),
+    /// granted to `user`
     /// through `group` at `level` (`code-only` or `full`).
     pub fn sms_inbox(
         &self,
@@ -203,7 +204,8 @@ impl TeamServer {
         level: twofill_words::SmsAccess,
     ) -> Result<()> {
         self.server_cli(&["sms", "inbox", "add", number])?;
-        self.server_cli(&["sms", "inbox", "bind", number, site])?;
+        let site = crate::host::on_every_port(site);
+        self.server_cli(&["sms", "inbox", "bind", number, &site])?;
         let admin = self.admin();
         if !admin
             .run(&["group", "list"])?
