@@ -679,13 +679,10 @@ pub struct SignInOutcome {
     pub latency: Duration,
 }
 
-/// Drives the My-Kaspersky-style fixture: email and password, submit, then
-/// waits up to `wait` for the code field to be filled by the extension.
-pub async fn sign_in_and_wait_for_code(
-    client: &Client,
-    url: &str,
-    wait: Duration,
-) -> Result<SignInOutcome> {
+/// Opens the My-Kaspersky-style fixture (or one of its variants) at `url`
+/// and types the email and password; [`submit_sign_in`] goes on to the
+/// code step.
+pub async fn enter_sign_in(client: &Client, url: &str) -> Result<()> {
     client.goto(url).await?;
     client
         .wait()
@@ -699,13 +696,30 @@ pub async fn sign_in_and_wait_for_code(
         .await?
         .send_keys("correct horse battery staple")
         .await?;
-    let started = unix_now();
-    let t0 = Instant::now();
+    Ok(())
+}
+
+/// Submits the password step [`enter_sign_in`] filled in.
+pub async fn submit_sign_in(client: &Client) -> Result<()> {
     client
         .find(Locator::Css("#step-password button[type=submit]"))
         .await?
         .click()
         .await?;
+    Ok(())
+}
+
+/// Drives the My-Kaspersky-style fixture: email and password, submit, then
+/// waits up to `wait` for the code field to be filled by the extension.
+pub async fn sign_in_and_wait_for_code(
+    client: &Client,
+    url: &str,
+    wait: Duration,
+) -> Result<SignInOutcome> {
+    enter_sign_in(client, url).await?;
+    let started = unix_now();
+    let t0 = Instant::now();
+    submit_sign_in(client).await?;
     let deadline = t0 + wait;
     loop {
         let value = client

@@ -97,25 +97,8 @@ fn kaspersky_sms(code: &str) -> String {
 
 /// Signs in on the SMS fixture at `url` up to its code step.
 async fn open_sms_prompt(client: &Client, url: &str) -> Result<()> {
-    client.goto(url).await?;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#email"))
-        .await?
-        .send_keys("team@example.com")
-        .await?;
-    client
-        .find(Locator::Css("#password"))
-        .await?
-        .send_keys("correct horse battery staple")
-        .await?;
-    client
-        .find(Locator::Css("#step-password button[type=submit]"))
-        .await?
-        .click()
-        .await?;
-    Ok(())
+    twofill_e2e::enter_sign_in(client, url).await?;
+    twofill_e2e::submit_sign_in(client).await
 }
 
 /// The code step's value: the field's, or the split boxes' joined.
